@@ -1,0 +1,61 @@
+import { hostname } from "node:os";
+import { createAdminApp } from "../http/admin-app.ts";
+import { createHttpMetrics } from "../http/metrics.ts";
+import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import { ControllerClient } from "../controller/client.ts";
+import type { Logger } from "../util/log.ts";
+import { version } from "../version.ts";
+import { measureCapacity } from "./capacity.ts";
+import { runRegistration } from "./registration.ts";
+
+/** The agent's configuration, parsed once by the CLI. */
+export interface AgentConfig {
+  dataDir: string;
+  listen: ListenAddress;
+  token: string;
+  controllerUrl: string;
+  name: string;
+  /** host:port other nodes use to reach this agent; defaults to the listen address. */
+  advertise?: string;
+  roles: string[];
+  heartbeatMs: number;
+}
+
+/** Starts a worker agent: its admin API, and registration + heartbeats with the controller. */
+export function startAgent(config: AgentConfig, log: Logger): RunningServer {
+  const metrics = createHttpMetrics();
+  const app = createAdminApp({ token: config.token, log, metrics });
+  const server = serveApp(app, config.listen, log);
+  const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
+  const report = () => ({
+    name: config.name,
+    advertise,
+    roles: config.roles,
+    capacity: measureCapacity(config.dataDir),
+    version,
+  });
+  app.get("/v1/node", (c) => c.json(report()));
+
+  const abort = new AbortController();
+  const loop = runRegistration({
+    client: new ControllerClient(config.controllerUrl, config.token),
+    report,
+    heartbeatMs: config.heartbeatMs,
+    maxBackoffMs: Math.max(config.heartbeatMs * 8, 5000),
+    log,
+    signal: abort.signal,
+  });
+  return {
+    address: server.address,
+    async stop() {
+      abort.abort();
+      await loop;
+      await server.stop();
+    },
+  };
+}
+
+/** The default node name: the host name, lower-cased to a DNS label. */
+export function defaultNodeName(): string {
+  return hostname().toLowerCase().split(".")[0]!.replace(/[^a-z0-9-]/g, "-") || "node";
+}

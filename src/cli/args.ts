@@ -1,0 +1,16 @@
+import type { ArgsDef } from "citty";
+
+/** Arguments every command takes. Defaults live in config.ts so that precedence can be resolved. */
+export const commonArgs = {
+  config: { type: "string", description: "TOML config file (keys are the long flag names)", valueHint: "FILE" },
+  "data-dir": { type: "string", description: "data directory (default /var/lib/photon as root, else ./photon-data)", valueHint: "DIR" },
+  token: { type: "string", description: "cluster token (prefer PHOTON_TOKEN or the data dir's cluster-token file)" },
+  "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
+} as const satisfies ArgsDef;
+
+/** Arguments of client commands that talk to an admin API. */
+export const clientArgs = {
+  ...commonArgs,
+  server: { type: "string", description: "admin API URL (default http://127.0.0.1:7070, the local controller)", valueHint: "URL" },
+  json: { type: "boolean", description: "print JSON instead of a table" },
+} as const satisfies ArgsDef;

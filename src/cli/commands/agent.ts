@@ -1,0 +1,44 @@
+import { defineCommand } from "citty";
+import { defaultNodeName, startAgent } from "../../agent/server.ts";
+import { ensureDir } from "../../util/fs.ts";
+import { commonArgs } from "../args.ts";
+import { dataDirOption, listenOption, numberOption, option, requireToken } from "../config.ts";
+import { commandContext } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { runUntilSignal } from "../run-server.ts";
+
+/** `photon agent`: a worker that registers and heartbeats with the controller. */
+export default defineCommand({
+  meta: { name: "agent", description: "Run a worker agent (admin API; default 127.0.0.1:7071)" },
+  args: {
+    ...commonArgs,
+    listen: { type: "string", description: "admin API address (default 127.0.0.1:7071)", valueHint: "HOST:PORT" },
+    controller: { type: "string", description: "controller URL (default http://127.0.0.1:7070)", valueHint: "URL" },
+    name: { type: "string", description: "node name (default: host name)" },
+    advertise: { type: "string", description: "address other nodes reach this agent at (default: listen address)" },
+    roles: { type: "string", description: "comma-separated roles: storage,compute,nbd (default all)" },
+    "heartbeat-interval": { type: "string", description: "ms between heartbeats (default 5000)" },
+  },
+  async run({ args }) {
+    const { sources, log } = commandContext(args, "agent");
+    const dataDir = dataDirOption(sources);
+    ensureDir(dataDir);
+    const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
+    const unknown = roles.filter((r) => !["storage", "compute", "nbd"].includes(r));
+    if (unknown.length > 0) throw new CliError(`--roles: unknown role(s) ${unknown.join(", ")}`);
+    const server = startAgent(
+      {
+        dataDir,
+        listen: listenOption(sources, "listen", "127.0.0.1:7071"),
+        token: requireToken(sources),
+        controllerUrl: option(sources, "controller") ?? "http://127.0.0.1:7070",
+        name: option(sources, "name") ?? defaultNodeName(),
+        advertise: option(sources, "advertise"),
+        roles,
+        heartbeatMs: numberOption(sources, "heartbeat-interval", 5000),
+      },
+      log,
+    );
+    await runUntilSignal(server, log);
+  },
+});

@@ -1,0 +1,25 @@
+import { createLogger, type Logger, type LogLevel } from "../util/log.ts";
+import { CliError } from "./errors.ts";
+import { loadSources, option, requireToken, type OptionSources } from "./config.ts";
+
+const levels = ["debug", "info", "warn", "error"] as const;
+
+/** The parsed sources and a logger, built once per command run. */
+export interface CommandContext {
+  sources: OptionSources;
+  log: Logger;
+}
+
+/** Reads the config file and sets up logging for a command. */
+export function commandContext(flags: Record<string, unknown>, mode?: string): CommandContext {
+  const sources = loadSources(flags);
+  const level = option(sources, "log-level") ?? "info";
+  if (!levels.includes(level as LogLevel)) throw new CliError(`--log-level: expected one of ${levels.join(", ")}`);
+  const log = createLogger({ level: level as LogLevel }, mode ? { mode } : {});
+  return { sources, log };
+}
+
+/** Server URL and token for a client command. */
+export function clientTarget(sources: OptionSources, defaultServer = "http://127.0.0.1:7070"): { server: string; token: string } {
+  return { server: option(sources, "server") ?? defaultServer, token: requireToken(sources) };
+}

@@ -1,0 +1,18 @@
+import type { NodeReport } from "./node-store.ts";
+import type { nodeJson } from "./node-routes.ts";
+import { AdminClient } from "../http/admin-client.ts";
+
+/** A node as the controller API returns it. */
+export type NodeInfo = ReturnType<typeof nodeJson>;
+
+/** The controller's node API. */
+export class ControllerClient extends AdminClient {
+  listNodes = () => this.request<{ nodes: NodeInfo[] }>("GET", "/v1/nodes").then((r) => r.nodes);
+  getNode = (node: string) => this.request<NodeInfo>("GET", `/v1/nodes/${encodeURIComponent(node)}`);
+  register = (report: NodeReport, signal?: AbortSignal) => this.request<NodeInfo>("POST", "/v1/nodes", report, signal);
+  heartbeat = (id: string, report: NodeReport, signal?: AbortSignal) =>
+    this.request<NodeInfo>("POST", `/v1/nodes/${encodeURIComponent(id)}/heartbeat`, report, signal);
+  drain = (node: string) => this.request<NodeInfo>("POST", `/v1/nodes/${encodeURIComponent(node)}/drain`);
+  undrain = (node: string) => this.request<NodeInfo>("POST", `/v1/nodes/${encodeURIComponent(node)}/undrain`);
+  removeNode = (node: string) => this.request<void>("DELETE", `/v1/nodes/${encodeURIComponent(node)}`);
+}

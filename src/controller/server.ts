@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { Gauge } from "prom-client";
+import { openMetadataDb } from "../db/open.ts";
+import { createAdminApp } from "../http/admin-app.ts";
+import { createHttpMetrics } from "../http/metrics.ts";
+import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { Logger } from "../util/log.ts";
+import { controllerMigrations } from "./migrations/index.ts";
+import { nodeRoutes } from "./node-routes.ts";
+import { NodeStore } from "./node-store.ts";
+import * as schema from "./schema.ts";
+
+/** The controller's configuration, parsed once by the CLI. */
+export interface ControllerConfig {
+  dataDir: string;
+  listen: ListenAddress;
+  token: string;
+  /** A node is marked down after this long without a heartbeat. */
+  nodeTimeoutMs: number;
+}
+
+/** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
+export function startController(config: ControllerConfig, log: Logger): RunningServer {
+  const meta = openMetadataDb(join(config.dataDir, "controller.db"), schema, controllerMigrations);
+  const store = new NodeStore(meta.db);
+  const metrics = createHttpMetrics();
+  const nodeGauge = new Gauge({
+    name: "photon_nodes",
+    help: "Registered nodes by state.",
+    labelNames: ["state"] as const,
+    registers: [metrics.registry],
+  });
+  const app = createAdminApp({
+    token: config.token,
+    log,
+    metrics,
+    beforeMetrics: () => {
+      for (const [state, n] of Object.entries(store.countByState())) nodeGauge.set({ state }, n);
+    },
+  });
+  app.route("/v1/nodes", nodeRoutes(store));
+
+  const sweep = setInterval(() => {
+    for (const node of store.markStale(new Date(Date.now() - config.nodeTimeoutMs))) {
+      log.warn("node down: missed heartbeats", { node: node.name, lastHeartbeatAt: node.lastHeartbeatAt.toISOString() });
+    }
+  }, Math.max(50, Math.floor(config.nodeTimeoutMs / 4)));
+
+  const server = serveApp(app, config.listen, log);
+  return {
+    address: server.address,
+    async stop() {
+      clearInterval(sweep);
+      await server.stop();
+      meta.close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { dirname } from "node:path";
+import { ensureDir } from "../util/fs.ts";
+import { applyMigrations, type Migration } from "./migrate.ts";
+
+/** An open metadata database: the drizzle handle and the raw connection. */
+export interface MetadataDb<S extends Record<string, unknown>> {
+  db: BunSQLiteDatabase<S>;
+  sqlite: Database;
+  close(): void;
+}
+
+/**
+ * Opens (creating if needed) a mode's SQLite file with the settings every
+ * mode uses: WAL, synchronous=FULL (a commit is fsynced before it returns, so
+ * an acknowledged metadata change survives power loss), a busy timeout, and
+ * the embedded migrations applied.
+ */
+export function openMetadataDb<S extends Record<string, unknown>>(
+  path: string,
+  schema: S,
+  migrations: readonly Migration[],
+): MetadataDb<S> {
+  ensureDir(dirname(path));
+  const sqlite = new Database(path, { create: true, strict: true });
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = FULL");
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run("PRAGMA foreign_keys = ON");
+  applyMigrations(sqlite, migrations);
+  return { db: drizzle({ client: sqlite, schema }), sqlite, close: () => sqlite.close() };
+}

@@ -1,0 +1,65 @@
+import { Hono } from "hono";
+import { routePath } from "hono/route";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "../util/log.ts";
+import { secretsEqual } from "../util/token.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import { ProblemError, problemResponse, problems } from "./problem.ts";
+
+/** What every admin API needs. */
+export interface AdminAppOptions {
+  /** The cluster token required on `/v1/*` and `/metrics`. */
+  token: string;
+  log: Logger;
+  metrics: HttpMetrics;
+  /** Collects extra gauges right before `/metrics` is rendered. */
+  beforeMetrics?: () => void;
+}
+
+/**
+ * The common shell of every admin API: request log and metrics, bearer-token
+ * auth on everything but `/healthz`, problem+json errors and 404s.
+ * Routes are mounted on the returned app under `/v1`.
+ */
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { token, log, metrics } = options;
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.res.status === 404 && routePath(c) === "/*" ? "unmatched" : routePath(c);
+    metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.duration.observe({ method: c.req.method, route }, seconds);
+    log.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 });
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  const requireToken = async (c: { req: { header(name: string): string | undefined } }, next: () => Promise<void>) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw problems.unauthorized("missing bearer token");
+    if (!secretsEqual(match[1] ?? "", token)) throw problems.unauthorized("invalid token");
+    await next();
+  };
+  app.use("/v1/*", requireToken);
+  app.use("/metrics", requireToken);
+
+  app.get("/metrics", async (c) => {
+    options.beforeMetrics?.();
+    return c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType });
+  });
+
+  app.notFound((c) => problemResponse(problems.notFound(`no route for ${c.req.method} ${c.req.path}`).problem, c.req.path));
+  app.onError((err, c) => {
+    if (err instanceof ProblemError) return problemResponse(err.problem, c.req.path);
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse({ type: "bad-request", status: err.status, title: "Bad request", detail: err.message }, c.req.path);
+    }
+    log.error("unhandled error", { method: c.req.method, path: c.req.path, err });
+    return problemResponse({ type: "internal", status: 500, title: "Internal server error" }, c.req.path);
+  });
+  return app;
+}

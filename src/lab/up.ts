@@ -1,0 +1,72 @@
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDir } from "../util/fs.ts";
+import type { Logger } from "../util/log.ts";
+import { ensureTokenFile, tokenFileName } from "../util/token.ts";
+import { logFileFor, Supervisor, type LabProcess } from "./supervisor.ts";
+
+/** What `photon lab up` starts. */
+export interface LabConfig {
+  dir: string;
+  nodes: number;
+  /** The controller listens on basePort; node N's agent on basePort + N. */
+  basePort: number;
+}
+
+/** One endpoint printed for the operator. */
+export interface LabEndpoint {
+  node: string;
+  service: string;
+  url: string;
+}
+
+/** A running lab: its endpoints, where the token is, and how to stop it. */
+export interface RunningLab {
+  endpoints: LabEndpoint[];
+  tokenFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts node01 (controller + agent) and node02..nodeNN (agents) on this
+ * machine, each node with its own data dir under `dir`. Nodes share nothing
+ * but loopback; the token file is provisioned into each node's dir like an
+ * operator would copy it.
+ */
+export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab> {
+  const supervisor = new Supervisor(log);
+  const nodeDir = (n: number) => join(config.dir, nodeName(n));
+  ensureDir(nodeDir(1));
+  ensureTokenFile(nodeDir(1));
+  const tokenFile = join(nodeDir(1), tokenFileName);
+  const controllerUrl = `http://127.0.0.1:${config.basePort}`;
+  const endpoints: LabEndpoint[] = [{ node: nodeName(1), service: "controller", url: controllerUrl }];
+  const spec = (n: number, mode: string, args: string[], url: string): LabProcess => ({
+    node: nodeName(n),
+    mode,
+    args: ["--data-dir", nodeDir(n), ...args],
+    healthUrl: `${url}/healthz`,
+    logFile: logFileFor(config.dir, nodeName(n), mode),
+  });
+
+  try {
+    await supervisor.start(spec(1, "controller", ["--listen", `127.0.0.1:${config.basePort}`], controllerUrl));
+    for (let n = 1; n <= config.nodes; n++) {
+      ensureDir(nodeDir(n));
+      if (!existsSync(join(nodeDir(n), tokenFileName))) copyFileSync(tokenFile, join(nodeDir(n), tokenFileName));
+      const url = `http://127.0.0.1:${config.basePort + n}`;
+      const args = ["--listen", `127.0.0.1:${config.basePort + n}`, "--controller", controllerUrl, "--name", nodeName(n)];
+      await supervisor.start(spec(n, "agent", args, url));
+      endpoints.push({ node: nodeName(n), service: "agent", url });
+    }
+  } catch (err) {
+    await supervisor.stopAll();
+    throw err;
+  }
+  return { endpoints, tokenFile, stop: () => supervisor.stopAll() };
+}
+
+/** node01, node02, … */
+export function nodeName(n: number): string {
+  return `node${String(n).padStart(2, "0")}`;
+}

@@ -1,0 +1,29 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startPhoton, type PhotonProcess } from "./photon.ts";
+
+/** A controller on port 0 with its data dir and token. */
+export interface TestController {
+  proc: PhotonProcess;
+  url: string;
+  token: string;
+  dataDir: string;
+}
+
+/** Starts a controller with a short node timeout, reusing `dataDir` across restarts. */
+export async function startController(dataDir: string, extra: string[] = [], port = 0): Promise<TestController> {
+  const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--node-timeout", "600", ...extra]);
+  const url = await proc.url();
+  const token = readFileSync(join(dataDir, "cluster-token"), "utf8").trim();
+  return { proc, url, token, dataDir };
+}
+
+/** Starts an agent that heartbeats every 100 ms; the token comes through the environment. */
+export async function startAgent(controller: { url: string; token: string }, dataDir: string, name: string): Promise<PhotonProcess> {
+  const proc = startPhoton(
+    ["agent", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--controller", controller.url, "--name", name, "--heartbeat-interval", "100"],
+    { env: { PHOTON_TOKEN: controller.token } },
+  );
+  await proc.url();
+  return proc;
+}
