@@ -1,8 +1,17 @@
 import { defineConfig } from "drizzle-kit";
 
-/** `npm run db:generate` writes the controller's migrations; they are embedded via migrations/index.ts. */
+/**
+ * Each mode keeps its own SQLite file and migrations: `DB=<service> drizzle-kit generate`
+ * (`npm run db:generate` runs all). The generated SQL is embedded via each `migrations/index.ts`.
+ */
+const services = {
+  controller: "./src/controller",
+  coronafs: "./src/coronafs",
+} as const;
+const service = (process.env.DB ?? "controller") as keyof typeof services;
+
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/controller/schema.ts",
-  out: "./src/controller/migrations",
+  schema: `${services[service]}/schema.ts`,
+  out: `${services[service]}/migrations`,
 });

@@ -11,6 +11,8 @@ const main = defineCommand({
     controller: () => import("./cli/commands/controller.ts").then((m) => m.default),
     agent: () => import("./cli/commands/agent.ts").then((m) => m.default),
     node: () => import("./cli/commands/node.ts").then((m) => m.default),
+    "nbd-export": () => import("./cli/commands/nbd-export.ts").then((m) => m.default),
+    volume: () => import("./cli/commands/volume.ts").then((m) => m.default),
     lab: () => import("./cli/commands/lab.ts").then((m) => m.default),
   },
 });

@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+
+/** One fio job profile. */
+export interface FioJob {
+  name: string;
+  rw: "read" | "write" | "randread" | "randwrite";
+  bs: string;
+  iodepth: number;
+}
+
+/** Throughput of one fio run. */
+export interface FioResult {
+  mibps: number;
+  iops: number;
+}
+
+/** Runs fio against an NBD URI (nbd engine) or a local file (psync/libaio), for `seconds`. */
+export async function runFio(job: FioJob, target: { uri: string } | { file: string }, seconds: number, size = "1G"): Promise<FioResult> {
+  const engine =
+    "uri" in target
+      ? ["--ioengine=nbd", `--uri=${target.uri}`]
+      : job.iodepth > 1
+        ? ["--ioengine=libaio", `--filename=${target.file}`]
+        : ["--ioengine=psync", `--filename=${target.file}`];
+  const args = [
+    "fio", "--name=bench", ...engine, `--rw=${job.rw}`, `--bs=${job.bs}`, `--iodepth=${job.iodepth}`,
+    `--size=${size}`, "--time_based", `--runtime=${seconds}`, "--ramp_time=1", "--output-format=json",
+  ];
+  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`fio failed (${code}): ${err}`);
+  const json = JSON.parse(out.slice(out.indexOf("{"))) as { jobs: { read: Stats; write: Stats }[] };
+  const stats = job.rw.includes("write") ? json.jobs[0]!.write : json.jobs[0]!.read;
+  return { mibps: stats.bw / 1024, iops: stats.iops };
+}
+type Stats = { bw: number; iops: number };
+
+/** Peak resident set size of a process, in MiB (VmHWM). */
+export function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+/** Waits until a unix socket or TCP port accepts connections. */
+export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const socket = await Bun.connect({ unix: path, socket: { data() {} } });
+      socket.end();
+      return;
+    } catch {
+      await Bun.sleep(20);
+    }
+  }
+  throw new Error(`${path} did not come up`);
+}
+
+/** Stops a process and waits for it. */
+export async function stop(proc: Subprocess): Promise<void> {
+  proc.kill("SIGTERM");
+  await proc.exited;
+}
+
+/** Formats a table in Markdown. */
+export function markdownTable(headers: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(headers), line(headers.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,86 @@
+import { defineCommand } from "citty";
+import { VolumeClient } from "../../coronafs/client.ts";
+import type { VolumeInfo } from "../../coronafs/volume-routes.ts";
+import { clientArgs } from "../args.ts";
+import { clientTarget, commandContext } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
+
+const nameArg = { name: { type: "positional", description: "volume name", required: true } } as const;
+
+function client(args: Record<string, unknown>): VolumeClient {
+  const { server, token } = clientTarget(commandContext(args).sources);
+  return new VolumeClient(server, token);
+}
+
+function show(json: boolean | undefined, volume: VolumeInfo): void {
+  print(json, volume, () => renderRecord({ ...volume, size: formatBytes(volume.sizeBytes) }));
+}
+
+/** `photon volume …`: CoronaFS volumes of an nbd-export (or the controller). */
+export default defineCommand({
+  meta: { name: "volume", description: "Create and manage CoronaFS block volumes" },
+  subCommands: {
+    create: defineCommand({
+      meta: { name: "create", description: "Create a volume" },
+      args: {
+        ...clientArgs,
+        ...nameArg,
+        size: { type: "string", description: "size, e.g. 10G (binary units)", required: true },
+        format: { type: "string", description: "raw | qcow2 (default raw; qcow2 with --backing)" },
+        backing: { type: "string", description: "volume to overlay (qcow2 copy-on-write)" },
+      },
+      async run({ args }) {
+        if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
+        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing }));
+      },
+    }),
+    list: defineCommand({
+      meta: { name: "list", description: "List volumes" },
+      args: clientArgs,
+      async run({ args }) {
+        const volumes = await client(args).list();
+        print(args.json, volumes, () =>
+          renderTable(volumes, [
+            { header: "name", value: (v) => v.name },
+            { header: "format", value: (v) => v.format },
+            { header: "size", value: (v) => formatBytes(v.sizeBytes) },
+            { header: "backing", value: (v) => v.backing },
+            { header: "connections", value: (v) => v.connections },
+            { header: "created", value: (v) => v.createdAt },
+          ]),
+        );
+      },
+    }),
+    show: defineCommand({
+      meta: { name: "show", description: "Show one volume" },
+      args: { ...clientArgs, ...nameArg },
+      async run({ args }) {
+        show(args.json, await client(args).get(args.name));
+      },
+    }),
+    resize: defineCommand({
+      meta: { name: "resize", description: "Grow a volume" },
+      args: { ...clientArgs, ...nameArg, size: { type: "positional", description: "new size, e.g. 20G", required: true } },
+      async run({ args }) {
+        show(args.json, await client(args).resize(args.name, args.size));
+      },
+    }),
+    delete: defineCommand({
+      meta: { name: "delete", description: "Delete a volume" },
+      args: { ...clientArgs, ...nameArg, force: { type: "boolean", description: "disconnect NBD clients first" } },
+      async run({ args }) {
+        await client(args).delete(args.name, args.force === true);
+        print(args.json, { deleted: args.name }, () => `deleted ${args.name}`);
+      },
+    }),
+    uri: defineCommand({
+      meta: { name: "uri", description: "Print the NBD URIs of a volume" },
+      args: { ...clientArgs, ...nameArg },
+      async run({ args }) {
+        const { uris } = await client(args).get(args.name);
+        print(args.json, uris, () => Object.values(uris).join("\n"));
+      },
+    }),
+  },
+});

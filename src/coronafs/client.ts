@@ -1,0 +1,13 @@
+import { AdminClient } from "../http/admin-client.ts";
+import type { VolumeInfo } from "./volume-routes.ts";
+
+/** The volume API of an nbd-export (or of the controller, which serves the same routes). */
+export class VolumeClient extends AdminClient {
+  list = () => this.request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes").then((r) => r.volumes);
+  get = (name: string) => this.request<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
+  create = (body: { name: string; size: number | string; format?: "raw" | "qcow2"; backing?: string }) =>
+    this.request<VolumeInfo>("POST", "/v1/volumes", body);
+  resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
+  delete = (name: string, force = false) =>
+    this.request<void>("DELETE", `/v1/volumes/${encodeURIComponent(name)}${force ? "?force=true" : ""}`);
+}

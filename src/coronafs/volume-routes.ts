@@ -1,0 +1,86 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { problems } from "../http/problem.ts";
+import { jsonBody } from "../http/validate.ts";
+import { parseSize } from "../util/size.ts";
+import type { VolumeRow } from "./schema.ts";
+import type { VolumeStore } from "./volume-store.ts";
+
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: "custom", message: "expected bytes or a size like 10G" });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const createSchema = z.strictObject({
+  name: z.string(),
+  size,
+  format: z.enum(["raw", "qcow2"]).optional(),
+  backing: z.string().optional(),
+});
+const resizeSchema = z.strictObject({ size });
+
+/** Where clients reach the exports, for the `uri` fields of volume JSON. */
+export interface ExportEndpoints {
+  tcp?: { hostname: string; port: number };
+  unixPath?: string;
+  connections(name: string): number;
+  disconnect(name: string): void;
+}
+
+/** The JSON shape of a volume. */
+export function volumeJson(row: VolumeRow, endpoints: ExportEndpoints) {
+  const name = encodeURIComponent(row.name);
+  return {
+    name: row.name,
+    format: row.format,
+    sizeBytes: row.sizeBytes,
+    backing: row.backing,
+    createdAt: row.createdAt.toISOString(),
+    connections: endpoints.connections(row.name),
+    uris: {
+      ...(endpoints.tcp ? { tcp: `nbd://${hostForUri(endpoints.tcp.hostname)}:${endpoints.tcp.port}/${name}` } : {}),
+      ...(endpoints.unixPath ? { unix: `nbd+unix:///${name}?socket=${endpoints.unixPath}` } : {}),
+    },
+  };
+}
+
+/** A volume as the admin API returns it. */
+export type VolumeInfo = ReturnType<typeof volumeJson>;
+
+function hostForUri(hostname: string): string {
+  if (hostname === "0.0.0.0") return "127.0.0.1";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** `/v1/volumes`: create, list, get, resize, delete. */
+export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Hono {
+  const app = new Hono();
+  const json = (row: VolumeRow) => volumeJson(row, endpoints);
+
+  app.get("/", (c) => c.json({ volumes: store.list().map(json) }));
+
+  app.post("/", async (c) => {
+    const body = await jsonBody(c, createSchema);
+    const format = body.format ?? (body.backing ? "qcow2" : "raw");
+    return c.json(json(store.create({ name: body.name, sizeBytes: body.size, format, backing: body.backing })), 201);
+  });
+
+  app.get("/:name", (c) => c.json(json(store.mustGet(c.req.param("name")))));
+
+  app.post("/:name/resize", async (c) => {
+    const body = await jsonBody(c, resizeSchema);
+    return c.json(json(store.resize(c.req.param("name"), body.size)));
+  });
+
+  app.delete("/:name", (c) => {
+    const force = c.req.query("force");
+    if (force !== undefined && force !== "true" && force !== "false") throw problems.invalidField("force", "expected true or false");
+    store.delete(c.req.param("name"), force === "true", (name) => endpoints.disconnect(name));
+    return c.body(null, 204);
+  });
+  return app;
+}

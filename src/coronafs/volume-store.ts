@@ -1,0 +1,223 @@
+import { closeSync, ftruncateSync, fsyncSync, openSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { asc, eq } from "drizzle-orm";
+import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import { problems } from "../http/problem.ts";
+import { ensureDir, fsyncDir } from "../util/fs.ts";
+import type { Logger } from "../util/log.ts";
+import type { BlockBackend } from "./backend/block-backend.ts";
+import { RawBackend } from "./backend/raw.ts";
+import { coronafsMigrations } from "./migrations/index.ts";
+import type { ExportProvider, OpenExport } from "./nbd/exports.ts";
+import * as schema from "./schema.ts";
+import type { VolumeRow } from "./schema.ts";
+
+/** Volume names: what NBD export names and URLs carry safely. */
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Largest volume accepted (64 TiB): beyond it, offsets lose precision in places that matter. */
+export const maxVolumeSize = 2 ** 46;
+
+/** What a client asks for when creating a volume. */
+export interface CreateVolume {
+  name: string;
+  sizeBytes: number;
+  format: "raw" | "qcow2";
+  backing?: string;
+}
+
+interface OpenVolume {
+  backend: BlockBackend;
+  refs: number;
+}
+
+/** An image format the store can create and open (raw built in; qcow2 plugs in). */
+export interface VolumeFormat {
+  /** Creates the image file durably; `backing` is a file name inside the same directory. */
+  create(path: string, sizeBytes: number, backing?: { file: string; format: VolumeRow["format"] }): void;
+  open(path: string, readOnly: boolean): BlockBackend;
+}
+
+/** Raw sparse files. */
+export const rawFormat: VolumeFormat = {
+  create: (path, sizeBytes) => createSparseFile(path, sizeBytes),
+  open: (path, readOnly) => new RawBackend(path, readOnly),
+};
+
+/**
+ * The volumes of one nbd-export: files under `<data-dir>/volumes/` named by
+ * id, metadata in SQLite. It is also the NBD server's export provider: each
+ * volume is opened once and shared by all its connections.
+ */
+export class VolumeStore implements ExportProvider {
+  readonly dir: string;
+  private readonly meta: MetadataDb<typeof schema>;
+  private readonly opened = new Map<string, OpenVolume>();
+
+  constructor(
+    dataDir: string,
+    private readonly log: Logger,
+    private readonly formats: Partial<Record<VolumeRow["format"], VolumeFormat>> = { raw: rawFormat },
+  ) {
+    this.dir = join(dataDir, "volumes");
+    ensureDir(this.dir);
+    this.meta = openMetadataDb(join(dataDir, "nbd-export.db"), schema, coronafsMigrations);
+  }
+
+  list(): VolumeRow[] {
+    return this.meta.db.select().from(schema.volumes).orderBy(asc(schema.volumes.name)).all();
+  }
+
+  get(name: string): VolumeRow | undefined {
+    return this.meta.db.select().from(schema.volumes).where(eq(schema.volumes.name, name)).get();
+  }
+
+  mustGet(name: string): VolumeRow {
+    const row = this.get(name);
+    if (!row) throw problems.notFound(`volume "${name}" does not exist`);
+    return row;
+  }
+
+  /** The absolute path of a volume's file. */
+  pathOf(row: VolumeRow): string {
+    return join(this.dir, row.file);
+  }
+
+  /** Creates a volume: the file is made durable first, then the row is committed. */
+  create(request: CreateVolume): VolumeRow {
+    if (!namePattern.test(request.name)) {
+      throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+    }
+    if (!Number.isSafeInteger(request.sizeBytes) || request.sizeBytes <= 0 || request.sizeBytes > maxVolumeSize) {
+      throw problems.invalidField("size", `must be between 1 byte and ${maxVolumeSize} bytes`);
+    }
+    if (this.get(request.name)) throw problems.conflict(`volume "${request.name}" already exists`);
+    const backing = request.backing === undefined ? undefined : this.get(request.backing);
+    if (request.backing !== undefined && !backing) throw problems.invalidField("backing", `volume "${request.backing}" does not exist`);
+    if (backing && request.format !== "qcow2") throw problems.invalidField("format", "a volume with a backing volume must be qcow2");
+    const format = this.formats[request.format];
+    if (!format) throw problems.invalidField("format", `format ${request.format} is not available`);
+
+    const id = crypto.randomUUID();
+    const row: VolumeRow = {
+      name: request.name,
+      id,
+      format: request.format,
+      sizeBytes: request.sizeBytes,
+      backing: backing?.name ?? null,
+      file: `${id}.${request.format}`,
+      readOnly: false,
+      createdAt: new Date(),
+    };
+    const path = this.pathOf(row);
+    try {
+      format.create(path, row.sizeBytes, backing && { file: backing.file, format: backing.format });
+      fsyncDir(this.dir);
+      this.meta.db.insert(schema.volumes).values(row).run();
+    } catch (err) {
+      rmSync(path, { force: true });
+      throw err;
+    }
+    this.log.info("volume created", { volume: row.name, format: row.format, size: row.sizeBytes, backing: row.backing });
+    return row;
+  }
+
+  /** Grows a volume. Refused while it is exported: clients cache the size from the handshake. */
+  resize(name: string, sizeBytes: number): VolumeRow {
+    const row = this.mustGet(name);
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes > maxVolumeSize) throw problems.invalidField("size", "invalid size");
+    if (sizeBytes < row.sizeBytes) throw problems.invalidField("size", `shrinking is not supported (current size ${row.sizeBytes})`);
+    if (this.opened.has(name)) throw problems.conflict(`volume "${name}" is in use by NBD clients; disconnect them first`);
+    if (row.format !== "raw") throw problems.invalidField("format", `resizing ${row.format} volumes is not supported`);
+    const fd = openSync(this.pathOf(row), "r+");
+    try {
+      ftruncateSync(fd, sizeBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
+  }
+
+  /** Deletes a volume; with `force`, its NBD clients are disconnected first. */
+  delete(name: string, force: boolean, disconnect: (name: string) => void): void {
+    const row = this.mustGet(name);
+    const dependents = this.list().filter((v) => v.backing === name);
+    if (dependents.length > 0) throw problems.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}`);
+    if (this.opened.has(name)) {
+      if (!force) throw problems.conflict(`volume "${name}" has open NBD connections; use force to disconnect them`);
+      disconnect(name);
+      this.closeVolume(name);
+    }
+    this.meta.db.delete(schema.volumes).where(eq(schema.volumes.name, name)).run();
+    rmSync(this.pathOf(row), { force: true });
+    fsyncDir(this.dir);
+    this.log.info("volume deleted", { volume: name });
+  }
+
+  private openBackend(row: VolumeRow): BlockBackend {
+    const format = this.formats[row.format];
+    if (!format) throw new Error(`format ${row.format} is not available`);
+    return format.open(this.pathOf(row), row.readOnly);
+  }
+
+  listExports(): { name: string; description: string }[] {
+    return this.list().map((v) => ({ name: v.name, description: describe(v) }));
+  }
+
+  open(name: string): OpenExport | undefined {
+    const row = this.get(name);
+    if (!row) return undefined;
+    let entry = this.opened.get(name);
+    if (!entry) {
+      entry = { backend: this.openBackend(row), refs: 0 };
+      this.opened.set(name, entry);
+    }
+    entry.refs++;
+    let released = false;
+    return {
+      name,
+      description: describe(row),
+      backend: entry.backend,
+      release: () => {
+        if (released) return;
+        released = true;
+        const current = this.opened.get(name);
+        if (current !== entry) return;
+        if (--current.refs === 0) this.closeVolume(name);
+      },
+    };
+  }
+
+  private closeVolume(name: string): void {
+    const entry = this.opened.get(name);
+    if (!entry) return;
+    this.opened.delete(name);
+    try {
+      entry.backend.flush();
+    } catch (err) {
+      this.log.error("flush on close failed", { volume: name, err });
+    }
+    entry.backend.close();
+  }
+
+  /** Flushes and closes every open volume and the database. */
+  close(): void {
+    for (const name of [...this.opened.keys()]) this.closeVolume(name);
+    this.meta.close();
+  }
+}
+
+function describe(row: VolumeRow): string {
+  return `${row.format} volume${row.backing ? ` backed by ${row.backing}` : ""}`;
+}
+
+/** Creates a sparse file of `size` bytes durably (exclusive create, truncate, fsync). */
+function createSparseFile(path: string, size: number): void {
+  const fd = openSync(path, "wx", 0o640);
+  try {
+    ftruncateSync(fd, size);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
