@@ -5,6 +5,8 @@ import type { Logger } from "../util/log.ts";
 import { startNbdServer } from "./nbd/server.ts";
 import { volumeRoutes } from "./volume-routes.ts";
 import { rawFormat, VolumeStore } from "./volume-store.ts";
+import { qcow2Format } from "./qcow2/format.ts";
+import { join } from "node:path";
 
 /** The nbd-export's configuration, parsed once by the CLI. */
 export interface NbdExportConfig {
@@ -19,7 +21,7 @@ export interface NbdExportConfig {
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
-  const store = new VolumeStore(config.dataDir, log, { raw: rawFormat });
+  const store = new VolumeStore(config.dataDir, log, { raw: rawFormat, qcow2: qcow2Format([join(config.dataDir, "volumes")]) });
   const nbd = startNbdServer(store, { tcp: config.listen, unixPath: config.socket }, log.child({ kind: "nbd" }));
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
   app.route(

@@ -154,10 +154,12 @@ export class VolumeStore implements ExportProvider {
     this.log.info("volume deleted", { volume: name });
   }
 
+  /** A volume that backs overlays is served read-only: writing it would corrupt them. */
   private openBackend(row: VolumeRow): BlockBackend {
     const format = this.formats[row.format];
     if (!format) throw new Error(`format ${row.format} is not available`);
-    return format.open(this.pathOf(row), row.readOnly);
+    const backsOthers = this.meta.db.select({ name: schema.volumes.name }).from(schema.volumes).where(eq(schema.volumes.backing, row.name)).get();
+    return format.open(this.pathOf(row), row.readOnly || backsOthers !== undefined);
   }
 
   listExports(): { name: string; description: string }[] {
