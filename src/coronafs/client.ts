@@ -8,6 +8,16 @@ export class VolumeClient extends AdminClient {
   create = (body: { name: string; size: number | string; format?: "raw" | "qcow2"; backing?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
+  /** Uploads an image file as a new volume, streaming it. */
+  importFile = async (name: string, path: string, format?: "raw" | "qcow2") => {
+    const query = format ? `?format=${format}` : "";
+    const response = await fetch(`${this.baseUrl}/v1/volumes/${encodeURIComponent(name)}/image${query}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream" },
+      body: Bun.file(path),
+    });
+    return this.parse<VolumeInfo>("PUT", "/v1/volumes/…/image", response);
+  };
   delete = (name: string, force = false) =>
     this.request<void>("DELETE", `/v1/volumes/${encodeURIComponent(name)}${force ? "?force=true" : ""}`);
 }

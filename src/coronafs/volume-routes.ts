@@ -69,6 +69,15 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
     return c.json(json(store.create({ name: body.name, sizeBytes: body.size, format, backing: body.backing })), 201);
   });
 
+  // Upload an image as a new volume: PUT /v1/volumes/NAME/image[?format=raw|qcow2], body = image bytes.
+  app.put("/:name/image", async (c) => {
+    const format = c.req.query("format");
+    if (format !== undefined && format !== "raw" && format !== "qcow2") throw problems.invalidField("format", "expected raw or qcow2");
+    const body = c.req.raw.body;
+    if (!body) throw problems.invalidField("body", "the image bytes are missing");
+    return c.json(json(await store.importImage(c.req.param("name"), format, body)), 201);
+  });
+
   app.get("/:name", (c) => c.json(json(store.mustGet(c.req.param("name")))));
 
   app.post("/:name/resize", async (c) => {

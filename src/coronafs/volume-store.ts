@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, fsyncSync, openSync, rmSync } from "node:fs";
+import { closeSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
@@ -34,7 +34,8 @@ interface OpenVolume {
 export interface VolumeFormat {
   /** Creates the image file durably; `backing` is a file name inside the same directory. */
   create(path: string, sizeBytes: number, backing?: { file: string; format: VolumeRow["format"] }): void;
-  open(path: string, readOnly: boolean): BlockBackend;
+  /** Opens an image; with `standalone`, an image naming a backing file is refused. */
+  open(path: string, readOnly: boolean, standalone?: boolean): BlockBackend;
 }
 
 /** Raw sparse files. */
@@ -119,6 +120,56 @@ export class VolumeStore implements ExportProvider {
     }
     this.log.info("volume created", { volume: row.name, format: row.format, size: row.sizeBytes, backing: row.backing });
     return row;
+  }
+
+  /**
+   * Creates a volume from an uploaded image (raw, or qcow2 without a backing
+   * file). The bytes are streamed to a temporary file, fsynced, opened — so a
+   * hostile qcow2 header is refused here with its reason — and only then
+   * renamed into place and recorded.
+   */
+  async importImage(name: string, formatName: VolumeRow["format"] | undefined, body: AsyncIterable<Uint8Array>): Promise<VolumeRow> {
+    if (!namePattern.test(name)) throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+    if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
+    const id = crypto.randomUUID();
+    const tmp = join(this.dir, `.import-${id}`);
+    let bytes = 0;
+    const fd = openSync(tmp, "wx", 0o640);
+    try {
+      for await (const chunk of body) {
+        bytes += chunk.length;
+        if (bytes > maxVolumeSize) throw problems.invalidField("body", `image larger than ${maxVolumeSize} bytes`);
+        for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done, null);
+      }
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    try {
+      const format = formatName ?? detectFormat(tmp);
+      const opener = this.formats[format];
+      if (!opener) throw problems.invalidField("format", `format ${format} is not available`);
+      let backend: BlockBackend;
+      try {
+        backend = opener.open(tmp, true, true);
+      } catch (err) {
+        throw problems.invalidField("body", `not a usable ${format} image: ${(err as Error).message}`);
+      }
+      const sizeBytes = backend.size;
+      backend.close();
+      if (sizeBytes <= 0) throw problems.invalidField("body", "image is empty");
+      const row: VolumeRow = { name, id, format, sizeBytes, backing: null, file: `${id}.${format}`, readOnly: false, createdAt: new Date() };
+      renameSync(tmp, this.pathOf(row));
+      fsyncDir(this.dir);
+      this.meta.db.insert(schema.volumes).values(row).run();
+      this.log.info("volume imported", { volume: name, format, size: sizeBytes, bytes });
+      return row;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
 
   /** Grows a volume. Refused while it is exported: clients cache the size from the handshake. */
@@ -211,6 +262,18 @@ export class VolumeStore implements ExportProvider {
 
 function describe(row: VolumeRow): string {
   return `${row.format} volume${row.backing ? ` backed by ${row.backing}` : ""}`;
+}
+
+/** qcow2 when the file starts with its magic, raw otherwise. */
+function detectFormat(path: string): VolumeRow["format"] {
+  const fd = openSync(path, "r");
+  try {
+    const magic = Buffer.alloc(4);
+    readSync(fd, magic, 0, 4, 0);
+    return magic.readUInt32BE(0) === 0x514649fb ? "qcow2" : "raw";
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Creates a sparse file of `size` bytes durably (exclusive create, truncate, fsync). */

@@ -15,7 +15,7 @@ export class AdminClient {
   readonly baseUrl: string;
   constructor(
     baseUrl: string,
-    private readonly token: string,
+    protected readonly token: string,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
@@ -31,6 +31,11 @@ export class AdminClient {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
+    return this.parse<T>(method, path, response);
+  }
+
+  /** Turns a response into its JSON body, or an {@link ApiError} carrying the problem. */
+  protected async parse<T>(method: string, path: string, response: Response): Promise<T> {
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     const parsed = text === "" ? undefined : safeJson(text);

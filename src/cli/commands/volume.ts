@@ -35,6 +35,19 @@ export default defineCommand({
         show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing }));
       },
     }),
+    import: defineCommand({
+      meta: { name: "import", description: "Upload a raw or qcow2 image file as a new volume" },
+      args: {
+        ...clientArgs,
+        ...nameArg,
+        file: { type: "positional", description: "image file", required: true },
+        format: { type: "string", description: "raw | qcow2 (default: detected)" },
+      },
+      async run({ args }) {
+        if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
+        show(args.json, await client(args).importFile(args.name, args.file, args.format));
+      },
+    }),
     list: defineCommand({
       meta: { name: "list", description: "List volumes" },
       args: clientArgs,

@@ -26,7 +26,8 @@ export function qcow2Format(roots: string[]): VolumeFormat {
         closeSync(fd);
       }
     },
-    open(path, readOnly) {
+    open(path, readOnly, standalone) {
+      if (standalone) return new Qcow2Image(path, readOnly);
       return openChain(path, readOnly, roots.map((r) => realpathSync(r)), new Set());
     },
   };

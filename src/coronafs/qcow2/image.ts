@@ -88,7 +88,7 @@ export class Qcow2Image implements BlockBackend {
       );
       this.scratch = Buffer.alloc(this.cs);
       if (this.header.backingFile) {
-        if (!openBacking) throw new Qcow2FormatError("image has a backing file but none may be opened here");
+        if (!openBacking) throw new Qcow2FormatError("images with a backing file cannot be imported");
         this.backing = openBacking(this.header);
       }
     } catch (err) {
