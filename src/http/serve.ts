@@ -27,7 +27,7 @@ export function parseListen(value: string, defaultHost = "127.0.0.1"): ListenAdd
 export function serveApp(app: Hono, listen: ListenAddress, log: Logger, graceMs = 5000): RunningServer {
   const server = Bun.serve({ hostname: listen.hostname, port: listen.port, fetch: app.fetch, idleTimeout: 30 });
   const address = { hostname: listen.hostname, port: server.port ?? listen.port };
-  log.info("listening", { url: `http://${formatHost(address.hostname)}:${address.port}` });
+  log.info("listening", { kind: "admin", url: `http://${formatHost(address.hostname)}:${address.port}` });
   return {
     address,
     async stop() {

@@ -73,9 +73,9 @@ export class PhotonProcess {
     return waitFor(() => this.lines.find(predicate), `${what} (stderr: ${this.rawStderr.join("").slice(-2000)})`);
   }
 
-  /** The URL of the listener whose log line matches `kind` (admin/http by default). */
-  async url(kind?: string): Promise<string> {
-    const line = await this.waitForLog((l) => l.msg === "listening" && (kind === undefined || l.kind === kind), `listening ${kind ?? ""}`);
+  /** The URL of the listener of `kind` (the admin API by default), from its log line. */
+  async url(kind = "admin"): Promise<string> {
+    const line = await this.waitForLog((l) => l.msg === "listening" && l.kind === kind, `listening ${kind}`);
     return String(line.url);
   }
 
@@ -96,11 +96,14 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   cwd?: string;
   binary?: string;
+  /** Arguments between `binary` and Photon's own, e.g. to run it under strace. */
+  prefix?: string[];
 }
 
 /** Starts a long-running Photon mode. */
 export function startPhoton(args: string[], options: SpawnOptions = {}): PhotonProcess {
-  const proc = Bun.spawn([options.binary ?? photonBinary, ...args], {
+  const command = options.prefix ? [options.binary!, ...options.prefix, photonBinary, ...args] : [options.binary ?? photonBinary, ...args];
+  const proc = Bun.spawn(command, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

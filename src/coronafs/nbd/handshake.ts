@@ -110,7 +110,8 @@ export class Handshake {
         return this.io.close("client aborted the handshake");
       case OPT.LIST:
         if (data.length !== 0) return this.error(option, REP.ERR_INVALID, "NBD_OPT_LIST takes no data");
-        for (const exp of this.provider.listExports()) this.reply(option, REP.SERVER, lengthPrefixed(exp.name));
+        // The bytes after the name are "details suitable for direct display": the description.
+        for (const exp of this.provider.listExports()) this.reply(option, REP.SERVER, Buffer.concat([lengthPrefixed(exp.name), Buffer.from(exp.description)]));
         return this.reply(option, REP.ACK);
       case OPT.STRUCTURED_REPLY:
         if (data.length !== 0) return this.error(option, REP.ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");

@@ -202,6 +202,22 @@ export class Qcow2Image implements BlockBackend {
   /** Drops a reference once the L2 change that released it is durable (see flush). */
   private release(mapping: Mapping): void {
     if ((mapping.kind === "data" || mapping.kind === "zero") && mapping.host !== 0) this.pendingFrees.push(mapping.host);
+    if (mapping.kind === "compressed") {
+      // A compressed cluster holds one reference on every host cluster its bytes touch.
+      const { host, bytes } = this.compressedExtent(mapping.entryHi, mapping.entryLo);
+      const first = Math.floor(host / this.cs);
+      const last = Math.floor((host + bytes - 1) / this.cs);
+      for (let c = first; c <= last; c++) this.pendingFrees.push(c * this.cs);
+    }
+  }
+
+  /** Where a compressed cluster's bytes are (qcow2.txt "Compressed Clusters Descriptor"). */
+  private compressedExtent(hi: number, lo: number): { host: number; bytes: number } {
+    const entry = (BigInt(hi) << 32n) | BigInt(lo);
+    const x = BigInt(62 - (this.clusterBits - 8));
+    const host = Number(entry & ((1n << x) - 1n));
+    const sectors = Number((entry >> x) & ((1n << (62n - x)) - 1n));
+    return { host, bytes: (sectors + 1) * 512 - (host % 512) };
   }
 
   // ---- reads ----
@@ -257,11 +273,7 @@ export class Qcow2Image implements BlockBackend {
   /** Inflates a compressed cluster (qcow2.txt "Compressed Clusters Descriptor"). */
   private decompress(hi: number, lo: number): Buffer {
     if (this.header.compressionType !== 0) throw new NbdError(NBD_ERR.EIO, "zstd-compressed clusters are not supported");
-    const entry = (BigInt(hi) << 32n) | BigInt(lo);
-    const x = BigInt(62 - (this.clusterBits - 8));
-    const host = Number(entry & ((1n << x) - 1n));
-    const sectors = Number((entry >> x) & ((1n << (62n - x)) - 1n));
-    const compressedSize = (sectors + 1) * 512 - (host % 512);
+    const { host, bytes: compressedSize } = this.compressedExtent(hi, lo);
     if (host + compressedSize > this.fileEnd + 512) throw new Qcow2FormatError(`compressed cluster at ${host} lies beyond the end of the file`);
     const raw = Buffer.alloc(compressedSize);
     readSync(this.fd, raw, 0, compressedSize, host);
