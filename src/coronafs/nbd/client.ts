@@ -32,6 +32,10 @@ export type NbdTarget = { uri: string } | { host: string; port: number; exportNa
 export interface NbdClientOptions {
   /** Requests in flight at most (default 16). */
   window?: number;
+  /** Negotiate structured replies (default true). */
+  structuredReplies?: boolean;
+  /** Select the base:allocation meta context (default true; needs structured replies). */
+  baseAllocation?: boolean;
 }
 
 /** An error answered by the server (or a broken connection), with the NBD errno. */
@@ -93,12 +97,15 @@ export class NbdClient {
   private unsent: Uint8Array[] = [];
   private closed = false;
 
-  private constructor(private readonly window: number) {}
+  private constructor(private readonly options: NbdClientOptions) {
+    this.window = options.window ?? 16;
+  }
+  private readonly window: number;
 
   /** Connects and negotiates; rejects with a clear error when the export is refused. */
   static async connect(target: NbdTarget, options: NbdClientOptions = {}): Promise<NbdClient> {
     const t = "uri" in target ? parseNbdUri(target.uri) : target;
-    const client = new NbdClient(options.window ?? 16);
+    const client = new NbdClient(options);
     const handlers = {
       data: (_s: Socket<undefined>, chunk: Buffer) => client.reader.push(chunk),
       drain: () => client.drain(),
@@ -127,9 +134,11 @@ export class NbdClient {
     clientFlags.writeUInt32BE(FLAG_C_FIXED_NEWSTYLE | (serverFlags & FLAG_NO_ZEROES ? FLAG_C_NO_ZEROES : 0));
     this.socket.write(clientFlags);
 
-    const structured = await this.option(OPT.STRUCTURED_REPLY, Buffer.alloc(0));
-    this.structuredReplies = structured.every((r) => r.type === REP.ACK);
-    if (this.structuredReplies) {
+    if (this.options.structuredReplies !== false) {
+      const structured = await this.option(OPT.STRUCTURED_REPLY, Buffer.alloc(0));
+      this.structuredReplies = structured.every((r) => r.type === REP.ACK);
+    }
+    if (this.structuredReplies && this.options.baseAllocation !== false) {
       const name = Buffer.from(exportName);
       const query = Buffer.from(BASE_ALLOCATION);
       const data = Buffer.alloc(4 + name.length + 4 + 4 + query.length);

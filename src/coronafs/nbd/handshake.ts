@@ -158,7 +158,9 @@ export class Handshake {
     try {
       exp = this.openExport(name);
     } catch (err) {
-      return this.error(option, REP.ERR_UNKNOWN, `export "${name}" cannot be opened: ${(err as Error).message}`);
+      const message = `export "${name}" cannot be opened: ${(err as Error).message}`;
+      this.log.warn("export refused", { export: name, error: (err as Error).message });
+      return this.error(option, REP.ERR_POLICY, message);
     }
     if (!exp) return this.error(option, REP.ERR_UNKNOWN, `export "${name}" does not exist`);
 

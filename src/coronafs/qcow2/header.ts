@@ -51,9 +51,9 @@ export class Qcow2FormatError extends Error {
   }
 }
 
-const u64 = (buf: Buffer, at: number): number => {
+const u64 = (buf: Buffer, at: number, field: string): number => {
   const value = buf.readBigUInt64BE(at);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Qcow2FormatError(`64-bit field at byte ${at} is out of range`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Qcow2FormatError(`${field} ${value} is out of range`);
   return Number(value);
 };
 
@@ -75,10 +75,10 @@ export function parseHeader(buf: Buffer, fileSize: number): Qcow2Header {
   const header: Qcow2Header = {
     version,
     clusterBits,
-    size: u64(buf, 24),
+    size: u64(buf, 24, "virtual size"),
     l1Size: buf.readUInt32BE(36),
-    l1TableOffset: u64(buf, 40),
-    refcountTableOffset: u64(buf, 48),
+    l1TableOffset: u64(buf, 40, "L1 table offset"),
+    refcountTableOffset: u64(buf, 48, "refcount table offset"),
     refcountTableClusters: buf.readUInt32BE(56),
     nbSnapshots: buf.readUInt32BE(60),
     refcountOrder: 4,
@@ -121,7 +121,7 @@ export function parseHeader(buf: Buffer, fileSize: number): Qcow2Header {
   }
 
   const extensionsEnd = parseExtensions(buf, header, clusterSize);
-  const backingOffset = u64(buf, 8);
+  const backingOffset = u64(buf, 8, "backing file offset");
   const backingSize = buf.readUInt32BE(16);
   if (backingOffset !== 0) {
     if (backingSize === 0 || backingSize > limits.maxBackingName) throw new Qcow2FormatError(`backing file name length ${backingSize} is invalid`);
