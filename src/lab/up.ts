@@ -9,8 +9,9 @@ import { logFileFor, Supervisor, type LabProcess } from "./supervisor.ts";
 export interface LabConfig {
   dir: string;
   nodes: number;
-  /** The controller listens on basePort; node N's agent on basePort + N. */
+  /** The controller listens on basePort, node01's nbd-export admin on basePort + 2, node N's agent on basePort + 10 + N. */
   basePort: number;
+  nbdPort: number;
 }
 
 /** One endpoint printed for the operator. */
@@ -28,7 +29,7 @@ export interface RunningLab {
 }
 
 /**
- * Starts node01 (controller + agent) and node02..nodeNN (agents) on this
+ * Starts node01 (controller, nbd-export, agent) and node02..nodeNN (agents) on this
  * machine, each node with its own data dir under `dir`. Nodes share nothing
  * but loopback; the token file is provisioned into each node's dir like an
  * operator would copy it.
@@ -51,11 +52,18 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
 
   try {
     await supervisor.start(spec(1, "controller", ["--listen", `127.0.0.1:${config.basePort}`], controllerUrl));
+    // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
+    const nbdAdmin = `http://127.0.0.1:${config.basePort + 2}`;
+    const nbdArgs = ["--admin", `127.0.0.1:${config.basePort + 2}`, "--listen", `127.0.0.1:${config.nbdPort}`, "--socket", join(nodeDir(1), "nbd.sock")];
+    await supervisor.start(spec(1, "nbd-export", nbdArgs, nbdAdmin));
+    endpoints.push({ node: nodeName(1), service: "nbd-export admin", url: nbdAdmin });
+    endpoints.push({ node: nodeName(1), service: "nbd-export NBD", url: `nbd://127.0.0.1:${config.nbdPort}/<volume>` });
     for (let n = 1; n <= config.nodes; n++) {
       ensureDir(nodeDir(n));
       if (!existsSync(join(nodeDir(n), tokenFileName))) copyFileSync(tokenFile, join(nodeDir(n), tokenFileName));
-      const url = `http://127.0.0.1:${config.basePort + n}`;
-      const args = ["--listen", `127.0.0.1:${config.basePort + n}`, "--controller", controllerUrl, "--name", nodeName(n)];
+      const port = config.basePort + 10 + n;
+      const url = `http://127.0.0.1:${port}`;
+      const args = ["--listen", `127.0.0.1:${port}`, "--controller", controllerUrl, "--name", nodeName(n)];
       await supervisor.start(spec(n, "agent", args, url));
       endpoints.push({ node: nodeName(n), service: "agent", url });
     }

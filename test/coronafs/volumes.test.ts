@@ -114,3 +114,20 @@ describe("volume API and CLI", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("shutdown", () => {
+  test("SIGTERM closes client connections, flushes qcow2 metadata and exits 0", async () => {
+    await using own = await startExport();
+    await own.createVolume("shut", "4M", { format: "qcow2" });
+    const client = await NbdClient.connect({ uri: own.unixUri("shut") });
+    await client.write(0, Buffer.alloc(65536, 0x42));
+    expect(await own.proc.stop()).toBe(0);
+    await expect(client.read(0, 512)).rejects.toThrow();
+    expect(own.proc.lines.at(-1)?.msg).toBe("stopped");
+    const check = Bun.spawnSync(["qemu-img", "check", await own.volumeFile("shut")]);
+    expect(check.exitCode).toBe(0);
+    const read = Bun.spawnSync(["qemu-io", "-f", "qcow2", "-c", "read -P 0x42 0 64k", await own.volumeFile("shut")]);
+    expect(read.stdout.toString()).not.toContain("verification failed");
+    expect(read.exitCode).toBe(0);
+  });
+});

@@ -13,20 +13,26 @@ export default defineCommand({
   meta: { name: "lab", description: "Run a multi-node Photon lab on this machine" },
   subCommands: {
     up: defineCommand({
-      meta: { name: "up", description: "Start node01 (controller + agent) and node02..nodeNN agents; stop with Ctrl-C" },
+      meta: { name: "up", description: "Start node01 (controller, nbd-export, agent) and node02..nodeNN agents; stop with Ctrl-C" },
       args: {
         config: commonArgs.config,
         "log-level": commonArgs["log-level"],
         dir: { type: "string", description: "lab directory, one data dir per node (default ./photon-lab)" },
         nodes: { type: "string", description: "number of nodes (default 1)" },
-        "base-port": { type: "string", description: "controller port; node N's agent gets base+N (default 7070)" },
+        "base-port": { type: "string", description: "controller port; nbd-export admin base+2, node N's agent base+10+N (default 7070)" },
+        "nbd-port": { type: "string", description: "NBD port of node01's export (default 10809)" },
       },
       async run({ args }) {
         const { sources, log } = commandContext(args, "lab");
         const nodes = numberOption(sources, "nodes", 1);
         if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new CliError("--nodes: expected 1..16");
         const lab = await labUp(
-          { dir: resolve(option(sources, "dir") ?? "photon-lab"), nodes, basePort: numberOption(sources, "base-port", 7070) },
+          {
+            dir: resolve(option(sources, "dir") ?? "photon-lab"),
+            nodes,
+            basePort: numberOption(sources, "base-port", 7070),
+            nbdPort: numberOption(sources, "nbd-port", 10809),
+          },
           log,
         );
         console.log(renderTable(lab.endpoints, [
