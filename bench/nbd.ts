@@ -69,8 +69,12 @@ async function startPeer(cmd: string[], sock: string) {
   return { uri: `nbd+unix:///?socket=${sock}`, pid: proc.pid, stop: () => stop(proc) };
 }
 
-/** Creates the volumes through the admin API of a short-lived exporter and returns their files. */
-async function prepare(): Promise<{ raw: string; overlay: string }> {
+/**
+ * Creates the volumes through the admin API of a short-lived exporter: "bench" (raw, what
+ * every peer serves), "base" (raw, same data) and "overlay" (qcow2 on "base", kept pristine
+ * in a copy so that each qcow2 run starts from the same empty overlay).
+ */
+async function prepare(): Promise<{ raw: string; overlay: string; pristineOverlay: string }> {
   const admin = Bun.spawn([photon, "nbd-export", "--data-dir", join(dir, "photon"), "--listen", "none", "--socket", "none", "--admin", "127.0.0.1:17999", "--log-level", "warn"], {
     env: { ...process.env, PHOTON_TOKEN: token },
   });
@@ -80,21 +84,29 @@ async function prepare(): Promise<{ raw: string; overlay: string }> {
     if (await fetch(api, { headers }).then((r) => r.ok, () => false)) break;
     await Bun.sleep(25);
   }
-  await fetch(api, { method: "POST", headers, body: JSON.stringify({ name: "bench", size: "1G" }) });
-  const list = (await (await fetch(api, { headers })).json()) as { volumes: { name: string }[] };
-  if (!values["no-qcow2"]) await fetch(api, { method: "POST", headers, body: JSON.stringify({ name: "overlay", size: "1G", backing: "bench" }) });
+  const create = async (body: object) => {
+    const res = await fetch(api, { method: "POST", headers, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`create volume: ${await res.text()}`);
+  };
+  await create({ name: "bench", size: "1G" });
+  await create({ name: "base", size: "1G" });
+  await create({ name: "overlay", size: "1G", backing: "base" });
   await stop(admin);
-  if (list.volumes.length === 0) throw new Error("could not create the bench volume");
-  const files = (await Array.fromAsync(new Bun.Glob("*").scan(join(dir, "photon", "volumes")))).map((f) => join(dir, "photon", "volumes", f));
-  const raw = files.find((f) => f.endsWith(".raw"))!;
-  const overlay = files.find((f) => f.endsWith(".qcow2")) ?? "";
-  // Fill the base with incompressible data once; every peer then serves this same file.
-  const dd = Bun.spawn(["dd", "if=/dev/urandom", `of=${raw}`, "bs=4M", "count=256", "conv=notrunc,fsync", "status=none"]);
-  await dd.exited;
-  return { raw, overlay };
+  const { Database } = await import("bun:sqlite");
+  const db = new Database(join(dir, "photon", "nbd-export.db"), { readonly: true });
+  const file = (name: string) => join(dir, "photon", "volumes", db.query<{ file: string }, [string]>("SELECT file FROM volumes WHERE name = ?").get(name)!.file);
+  const [raw, base, overlay] = [file("bench"), file("base"), file("overlay")];
+  db.close();
+  // Fill with incompressible data once; every peer then serves this same file.
+  await Bun.spawn(["dd", "if=/dev/urandom", `of=${raw}`, "bs=4M", "count=256", "conv=notrunc,fsync", "status=none"]).exited;
+  await Bun.spawn(["cp", raw, base]).exited;
+  const pristineOverlay = join(dir, "overlay.pristine");
+  await Bun.spawn(["cp", overlay, pristineOverlay]).exited;
+  return { raw, overlay, pristineOverlay };
 }
 
-const { raw, overlay } = await prepare();
+const { raw, overlay, pristineOverlay } = await prepare();
+const resetOverlay = async () => void (await Bun.spawn(["cp", pristineOverlay, overlay]).exited);
 const table: Record<string, { results: FioResult[]; rss: number }> = {};
 if (peers.includes("photon")) table.photon = await measure("photon", () => startPhoton("bench"));
 if (peers.includes("nbdkit")) table.nbdkit = await measure("nbdkit", () => startPeer(["nbdkit", "-f", "-U", join(dir, "nbdkit.sock"), "file", raw], join(dir, "nbdkit.sock")));
@@ -123,9 +135,11 @@ console.log("\n### Raw export (unix socket, fio nbd engine)\n");
 console.log(markdownTable(["job", ...names, "photon / nbdkit", "photon / local"], rows));
 console.log("\nPeak RSS: " + names.filter((n) => n !== "local").map((n) => `${n} ${table[n]!.rss.toFixed(0)} MiB`).join(", "));
 
-if (!values["no-qcow2"] && overlay) {
+if (!values["no-qcow2"]) {
   const q: Record<string, { results: FioResult[]; rss: number }> = {};
+  await resetOverlay();
   q.photon = await measure("photon qcow2", () => startPhoton("overlay"));
+  await resetOverlay();
   q["qemu-nbd"] = await measure("qemu-nbd qcow2", () =>
     startPeer(["qemu-nbd", "-t", "-e", "0", "-f", "qcow2", "-k", join(dir, "qemu-q.sock"), overlay], join(dir, "qemu-q.sock")),
   );

@@ -1,11 +1,11 @@
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
-import type { Logger } from "../util/log.ts";
+import type { Logger, LogLevel } from "../util/log.ts";
 import { startNbdServer } from "./nbd/server.ts";
 import { volumeRoutes } from "./volume-routes.ts";
-import { rawFormat, VolumeStore } from "./volume-store.ts";
-import { qcow2Format } from "./qcow2/format.ts";
+import { VolumeStore } from "./volume-store.ts";
+import { volumeFormats } from "./formats.ts";
 import { join } from "node:path";
 
 /** The nbd-export's configuration, parsed once by the CLI. */
@@ -17,12 +17,13 @@ export interface NbdExportConfig {
   socket?: string;
   admin: ListenAddress;
   token: string;
+  logLevel: LogLevel;
 }
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
-  const store = new VolumeStore(config.dataDir, log, { raw: rawFormat, qcow2: qcow2Format([join(config.dataDir, "volumes")]) });
-  const nbd = startNbdServer(store, { tcp: config.listen, unixPath: config.socket }, log.child({ kind: "nbd" }));
+  const store = new VolumeStore(config.dataDir, log, volumeFormats([join(config.dataDir, "volumes")]));
+  const nbd = startNbdServer(store, { tcp: config.listen, unixPath: config.socket }, log.child({ kind: "nbd" }), config.logLevel);
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
   app.route(
     "/v1/volumes",

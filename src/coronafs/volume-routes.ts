@@ -28,7 +28,8 @@ export interface ExportEndpoints {
   tcp?: { hostname: string; port: number };
   unixPath?: string;
   connections(name: string): number;
-  disconnect(name: string): void;
+  /** Ends every connection to a volume; resolves once its image is closed. */
+  disconnect(name: string): Promise<void>;
 }
 
 /** The JSON shape of a volume. */
@@ -82,13 +83,23 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
 
   app.post("/:name/resize", async (c) => {
     const body = await jsonBody(c, resizeSchema);
-    return c.json(json(store.resize(c.req.param("name"), body.size)));
+    const name = c.req.param("name");
+    // Clients learn the size at the handshake and would not see the change.
+    if (endpoints.connections(name) > 0) throw problems.conflict(`volume "${name}" is in use by NBD clients; disconnect them first`);
+    return c.json(json(store.resize(name, body.size)));
   });
 
-  app.delete("/:name", (c) => {
+  app.delete("/:name", async (c) => {
     const force = c.req.query("force");
     if (force !== undefined && force !== "true" && force !== "false") throw problems.invalidField("force", "expected true or false");
-    store.delete(c.req.param("name"), force === "true", (name) => endpoints.disconnect(name));
+    const name = c.req.param("name");
+    store.mustGet(name);
+    if (store.list().some((v) => v.backing === name)) throw problems.conflict(`volume "${name}" backs other volumes`);
+    if (endpoints.connections(name) > 0) {
+      if (force !== "true") throw problems.conflict(`volume "${name}" has open NBD connections; use force to disconnect them`);
+      await endpoints.disconnect(name);
+    }
+    store.delete(name);
     return c.body(null, 204);
   });
   return app;

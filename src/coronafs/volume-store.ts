@@ -8,7 +8,7 @@ import type { Logger } from "../util/log.ts";
 import type { BlockBackend } from "./backend/block-backend.ts";
 import { RawBackend } from "./backend/raw.ts";
 import { coronafsMigrations } from "./migrations/index.ts";
-import type { ExportProvider, OpenExport } from "./nbd/exports.ts";
+import type { ExportInfo, ExportProvider, VolumeSpec } from "./nbd/exports.ts";
 import * as schema from "./schema.ts";
 import type { VolumeRow } from "./schema.ts";
 
@@ -23,11 +23,6 @@ export interface CreateVolume {
   sizeBytes: number;
   format: "raw" | "qcow2";
   backing?: string;
-}
-
-interface OpenVolume {
-  backend: BlockBackend;
-  refs: number;
 }
 
 /** An image format the store can create and open (raw built in; qcow2 plugs in). */
@@ -46,13 +41,12 @@ export const rawFormat: VolumeFormat = {
 
 /**
  * The volumes of one nbd-export: files under `<data-dir>/volumes/` named by
- * id, metadata in SQLite. It is also the NBD server's export provider: each
- * volume is opened once and shared by all its connections.
+ * id, metadata in SQLite. It is also the NBD server's export provider; the
+ * images themselves are opened by the I/O workers (see nbd/volume-workers.ts).
  */
 export class VolumeStore implements ExportProvider {
   readonly dir: string;
   private readonly meta: MetadataDb<typeof schema>;
-  private readonly opened = new Map<string, OpenVolume>();
 
   constructor(
     dataDir: string,
@@ -172,12 +166,11 @@ export class VolumeStore implements ExportProvider {
     }
   }
 
-  /** Grows a volume. Refused while it is exported: clients cache the size from the handshake. */
+  /** Grows a volume (the caller makes sure no client has it open: they cache the size). */
   resize(name: string, sizeBytes: number): VolumeRow {
     const row = this.mustGet(name);
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes > maxVolumeSize) throw problems.invalidField("size", "invalid size");
     if (sizeBytes < row.sizeBytes) throw problems.invalidField("size", `shrinking is not supported (current size ${row.sizeBytes})`);
-    if (this.opened.has(name)) throw problems.conflict(`volume "${name}" is in use by NBD clients; disconnect them first`);
     if (row.format !== "raw") throw problems.invalidField("format", `resizing ${row.format} volumes is not supported`);
     const fd = openSync(this.pathOf(row), "r+");
     try {
@@ -189,73 +182,41 @@ export class VolumeStore implements ExportProvider {
     return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
   }
 
-  /** Deletes a volume; with `force`, its NBD clients are disconnected first. */
-  delete(name: string, force: boolean, disconnect: (name: string) => void): void {
+  /** Deletes a volume (the caller has disconnected its clients). Refused while it backs others. */
+  delete(name: string): void {
     const row = this.mustGet(name);
     const dependents = this.list().filter((v) => v.backing === name);
     if (dependents.length > 0) throw problems.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}`);
-    if (this.opened.has(name)) {
-      if (!force) throw problems.conflict(`volume "${name}" has open NBD connections; use force to disconnect them`);
-      disconnect(name);
-      this.closeVolume(name);
-    }
     this.meta.db.delete(schema.volumes).where(eq(schema.volumes.name, name)).run();
     rmSync(this.pathOf(row), { force: true });
     fsyncDir(this.dir);
     this.log.info("volume deleted", { volume: name });
   }
 
-  /** A volume that backs overlays is served read-only: writing it would corrupt them. */
-  private openBackend(row: VolumeRow): BlockBackend {
-    const format = this.formats[row.format];
-    if (!format) throw new Error(`format ${row.format} is not available`);
+  /** How to open a volume's image. A volume that backs overlays is read-only: writing it would corrupt them. */
+  specOf(row: VolumeRow): VolumeSpec {
     const backsOthers = this.meta.db.select({ name: schema.volumes.name }).from(schema.volumes).where(eq(schema.volumes.backing, row.name)).get();
-    return format.open(this.pathOf(row), row.readOnly || backsOthers !== undefined);
+    return { format: row.format, path: this.pathOf(row), readOnly: row.readOnly || backsOthers !== undefined, roots: [this.dir] };
   }
 
   listExports(): { name: string; description: string }[] {
     return this.list().map((v) => ({ name: v.name, description: describe(v) }));
   }
 
-  open(name: string): OpenExport | undefined {
+  /** Opens the image read-only just long enough to vet it (hostile images fail here) and read its size. */
+  describe(name: string): ExportInfo | undefined {
     const row = this.get(name);
     if (!row) return undefined;
-    let entry = this.opened.get(name);
-    if (!entry) {
-      entry = { backend: this.openBackend(row), refs: 0 };
-      this.opened.set(name, entry);
-    }
-    entry.refs++;
-    let released = false;
-    return {
-      name,
-      description: describe(row),
-      backend: entry.backend,
-      release: () => {
-        if (released) return;
-        released = true;
-        const current = this.opened.get(name);
-        if (current !== entry) return;
-        if (--current.refs === 0) this.closeVolume(name);
-      },
-    };
+    const spec = this.specOf(row);
+    const format = this.formats[row.format];
+    if (!format) throw new Error(`format ${row.format} is not available`);
+    const backend = format.open(spec.path, true);
+    const size = backend.size;
+    backend.close();
+    return { name, description: describe(row), size, readOnly: spec.readOnly, spec };
   }
 
-  private closeVolume(name: string): void {
-    const entry = this.opened.get(name);
-    if (!entry) return;
-    this.opened.delete(name);
-    try {
-      entry.backend.flush();
-    } catch (err) {
-      this.log.error("flush on close failed", { volume: name, err });
-    }
-    entry.backend.close();
-  }
-
-  /** Flushes and closes every open volume and the database. */
   close(): void {
-    for (const name of [...this.opened.keys()]) this.closeVolume(name);
     this.meta.close();
   }
 }

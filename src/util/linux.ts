@@ -1,11 +1,20 @@
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 /**
- * The few Linux file calls that Node's fs lacks, through bun:ffi on libc:
- * fallocate (hole punching and zeroing), lseek SEEK_DATA/SEEK_HOLE (sparse
- * maps) and posix_fadvise (readahead for NBD_CMD_CACHE).
+ * The few Linux calls that Node's fs and Bun's sockets lack, through bun:ffi
+ * on libc: fallocate (hole punching and zeroing), lseek SEEK_DATA/SEEK_HOLE
+ * (sparse maps), posix_fadvise (readahead for NBD_CMD_CACHE), and the socket
+ * calls the NBD I/O workers use for blocking I/O on a connection.
  */
 const libc = dlopen("libc.so.6", {
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  dup: { args: [FFIType.i32], returns: FFIType.i32 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  shutdown: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
   lseek: { args: [FFIType.i32, FFIType.i64, FFIType.i32], returns: FFIType.i64 },
   posix_fadvise: { args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.i32], returns: FFIType.i32 },
@@ -34,7 +43,11 @@ export class SystemError extends Error {
   }
 }
 
-const errnoNames: Record<number, string> = { 1: "EPERM", 5: "EIO", 9: "EBADF", 22: "EINVAL", 28: "ENOSPC", 95: "EOPNOTSUPP", 122: "EDQUOT" };
+const errnoNames: Record<number, string> = {
+  1: "EPERM", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 22: "EINVAL", 28: "ENOSPC", 32: "EPIPE", 95: "EOPNOTSUPP", 104: "ECONNRESET", 122: "EDQUOT",
+};
+export const EAGAIN = 11;
+export const EINTR = 4;
 
 function errno(): number {
   return read.i32(libc.symbols.__errno_location()!, 0);
@@ -70,4 +83,64 @@ export function seekExtent(fd: number, offset: number, what: "data" | "hole"): n
 export function willNeed(fd: number, offset: number, length: number): void {
   const rc = libc.symbols.posix_fadvise(fd, offset, length, POSIX_FADV_WILLNEED);
   if (rc !== 0) throw new SystemError("posix_fadvise", rc);
+}
+
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const SHUT_RDWR = 2;
+const POLLIN = 1;
+
+/** Result of a socket call: bytes, 0 for end of stream, or -errno. */
+export type IoResult = number;
+
+/**
+ * recv(2) into `buf[offset…)`: blocking unless `dontWait`. Returns bytes
+ * received, 0 at end of stream, or -errno (-EAGAIN on timeout).
+ */
+export function recvInto(fd: number, buf: Buffer, offset: number, dontWait = false): IoResult {
+  const n = Number(libc.symbols.recv(fd, ptr(buf, offset), buf.length - offset, dontWait ? MSG_DONTWAIT : 0));
+  return n >= 0 ? n : -errno();
+}
+
+/** send(2) of `buf[offset, offset+length)`; returns bytes sent or -errno. Never raises SIGPIPE. */
+export function sendFrom(fd: number, buf: Uint8Array, offset: number, length: number): IoResult {
+  const n = Number(libc.symbols.send(fd, ptr(buf, offset), length, MSG_NOSIGNAL));
+  return n >= 0 ? n : -errno();
+}
+
+/** Waits until any of `fds` is readable (or `timeoutMs` passes); returns the readable ones. */
+export function pollReadable(fds: number[], timeoutMs: number): number[] {
+  const pollfds = Buffer.alloc(8 * fds.length);
+  fds.forEach((fd, i) => {
+    pollfds.writeInt32LE(fd, 8 * i);
+    pollfds.writeInt16LE(POLLIN, 8 * i + 4);
+  });
+  if (libc.symbols.poll(ptr(pollfds), fds.length, timeoutMs) <= 0) return [];
+  // Any returned event (data, hang-up, error) makes recv return promptly.
+  return fds.filter((_, i) => pollfds.readInt16LE(8 * i + 6) !== 0);
+}
+
+/** A second descriptor for the same socket, in blocking mode with a receive timeout. */
+export function dupBlocking(fd: number, receiveTimeoutMs: number): number {
+  const copy = libc.symbols.dup(fd);
+  if (copy < 0) throw new SystemError("dup", errno());
+  // O_NONBLOCK lives on the shared file description: the event loop has stopped using this socket.
+  const flags = libc.symbols.fcntl(copy, F_GETFL, 0);
+  libc.symbols.fcntl(copy, F_SETFL, flags & ~O_NONBLOCK);
+  const timeval = Buffer.alloc(16);
+  timeval.writeBigInt64LE(BigInt(Math.floor(receiveTimeoutMs / 1000)), 0);
+  timeval.writeBigInt64LE(BigInt((receiveTimeoutMs % 1000) * 1000), 8);
+  libc.symbols.setsockopt(copy, SOL_SOCKET, SO_RCVTIMEO, ptr(timeval), 16);
+  return copy;
+}
+
+/** Ends a connection for the peer and releases our descriptor. */
+export function shutdownAndClose(fd: number): void {
+  libc.symbols.shutdown(fd, SHUT_RDWR);
+  libc.symbols.close(fd);
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { startNbdExport } from "../../coronafs/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
+import type { LogLevel } from "../../util/log.ts";
 import { commonArgs } from "../args.ts";
 import { dataDirOption, listenOption, option } from "../config.ts";
 import { commandContext } from "../context.ts";
@@ -30,6 +31,7 @@ export default defineCommand({
         socket: socket === "none" ? undefined : socket,
         admin: listenOption(sources, "admin", "127.0.0.1:7072"),
         token: option(sources, "token") ?? ensureTokenFile(dataDir).token,
+        logLevel: (option(sources, "log-level") ?? "info") as LogLevel,
       },
       log,
     );

@@ -1,18 +1,26 @@
-import type { BlockBackend } from "../backend/block-backend.ts";
+/** How an I/O worker opens a volume's image (plain data: it crosses threads). */
+export interface VolumeSpec {
+  format: "raw" | "qcow2";
+  path: string;
+  readOnly: boolean;
+  /** Directories backing files must stay inside. */
+  roots: string[];
+}
 
-/** An export opened for one connection; `release` when the connection ends. */
-export interface OpenExport {
+/** What the handshake tells a client about an export. */
+export interface ExportInfo {
   name: string;
   description: string;
-  backend: BlockBackend;
-  release(): void;
+  size: number;
+  readOnly: boolean;
+  spec: VolumeSpec;
 }
 
 /** What the NBD server serves: the volume store implements it. */
 export interface ExportProvider {
   listExports(): { name: string; description: string }[];
-  /** Opens an export; undefined when there is no such export. Throws when it cannot be opened. */
-  open(name: string): OpenExport | undefined;
+  /** Describes an export; undefined when there is none. Throws when its image cannot be opened. */
+  describe(name: string): ExportInfo | undefined;
 }
 
 /** Block size constraints advertised with NBD_INFO_BLOCK_SIZE. */

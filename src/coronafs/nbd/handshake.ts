@@ -1,5 +1,5 @@
 import type { Logger } from "../../util/log.ts";
-import type { OpenExport, ExportProvider } from "./exports.ts";
+import type { ExportInfo, ExportProvider } from "./exports.ts";
 import { blockSizes } from "./exports.ts";
 import {
   BASE_ALLOCATION,
@@ -23,7 +23,7 @@ export const BASE_ALLOCATION_ID = 1;
 
 /** What the handshake negotiated, handed to the transmission phase. */
 export interface Negotiated {
-  export: OpenExport;
+  export: ExportInfo;
   structuredReplies: boolean;
   /** True when base:allocation was selected for this export. */
   baseAllocation: boolean;
@@ -40,9 +40,10 @@ export interface HandshakeIo {
 }
 
 /** Transmission flags for an export: only what works is advertised. */
-export function transmissionFlags(exp: OpenExport, structuredReplies: boolean): number {
+export function transmissionFlags(exp: ExportInfo, structuredReplies: boolean): number {
+  // All connections to a volume share one image instance (one I/O worker), so a FLUSH covers them all.
   let flags = TF.HAS_FLAGS | TF.SEND_FLUSH | TF.SEND_FUA | TF.SEND_CACHE | TF.CAN_MULTI_CONN;
-  if (exp.backend.readOnly) flags |= TF.READ_ONLY;
+  if (exp.readOnly) flags |= TF.READ_ONLY;
   else flags |= TF.SEND_TRIM | TF.SEND_WRITE_ZEROES | TF.SEND_FAST_ZERO;
   // Every READ is answered with one data chunk, so "don't fragment" always holds.
   if (structuredReplies) flags |= TF.SEND_DF;
@@ -132,12 +133,17 @@ export class Handshake {
   /** NBD_OPT_EXPORT_NAME: no error reply is possible, so failure ends the session. */
   private exportName(data: Buffer): void {
     const name = data.toString("utf8");
-    const exp = this.openExport(name);
-    if (!exp) return this.io.close(`unknown export "${name}" requested with NBD_OPT_EXPORT_NAME`);
+    let exp: ExportInfo | undefined;
+    try {
+      exp = this.provider.describe(name);
+    } catch (err) {
+      this.log.warn("export refused", { export: name, error: (err as Error).message });
+    }
+    if (!exp) return this.io.close(`export "${name}" requested with NBD_OPT_EXPORT_NAME is not available`);
     const flags = transmissionFlags(exp, false);
     const noZeroes = ((this.clientFlags ?? 0) & FLAG_C_NO_ZEROES) !== 0;
     const reply = Buffer.alloc(10 + (noZeroes ? 0 : 124));
-    writeU64(reply, exp.backend.size, 0);
+    writeU64(reply, exp.size, 0);
     reply.writeUInt16BE(flags, 8);
     this.io.send(reply);
     // Structured replies and meta contexts only take effect through NBD_OPT_GO.
@@ -154,9 +160,9 @@ export class Handshake {
     const wanted = new Set<number>();
     for (let i = 0; i < requests; i++) wanted.add(data.readUInt16BE(4 + nameLength + 2 + 2 * i));
 
-    let exp: OpenExport | undefined;
+    let exp: ExportInfo | undefined;
     try {
-      exp = this.openExport(name);
+      exp = this.provider.describe(name);
     } catch (err) {
       const message = `export "${name}" cannot be opened: ${(err as Error).message}`;
       this.log.warn("export refused", { export: name, error: (err as Error).message });
@@ -167,7 +173,7 @@ export class Handshake {
     const flags = transmissionFlags(exp, this.structuredReplies);
     const info = Buffer.alloc(12);
     info.writeUInt16BE(INFO.EXPORT, 0);
-    writeU64(info, exp.backend.size, 2);
+    writeU64(info, exp.size, 2);
     info.writeUInt16BE(flags, 10);
     this.reply(option, REP.INFO, info);
     if (wanted.has(INFO.NAME)) this.reply(option, REP.INFO, Buffer.concat([u16(INFO.NAME), Buffer.from(exp.name)]));
@@ -183,7 +189,7 @@ export class Handshake {
       this.reply(option, REP.INFO, sizes);
     }
     this.reply(option, REP.ACK);
-    if (option === OPT.INFO) return exp.release();
+    if (option === OPT.INFO) return;
     this.finish({ export: exp, structuredReplies: this.structuredReplies, baseAllocation: this.metaContextExport === name, flags });
   }
 
@@ -192,14 +198,13 @@ export class Handshake {
     if (!this.structuredReplies) return this.error(option, REP.ERR_INVALID, "negotiate structured replies first");
     const parsed = parseMetaQuery(data);
     if (typeof parsed === "string") return this.error(option, REP.ERR_INVALID, parsed);
-    let exp: OpenExport | undefined;
+    let exp: ExportInfo | undefined;
     try {
-      exp = this.openExport(parsed.exportName);
+      exp = this.provider.describe(parsed.exportName);
     } catch {
       exp = undefined;
     }
     if (!exp) return this.error(option, REP.ERR_UNKNOWN, `export "${parsed.exportName}" does not exist`);
-    exp.release();
     const list = option === OPT.LIST_META_CONTEXT;
     const selected =
       (list && parsed.queries.length === 0) || parsed.queries.some((q) => q === "base:" || q === BASE_ALLOCATION);
@@ -212,10 +217,6 @@ export class Handshake {
     // "Issuing this command replaces all previously-set metadata contexts."
     if (!list) this.metaContextExport = selected ? parsed.exportName : undefined;
     this.reply(option, REP.ACK);
-  }
-
-  private openExport(name: string): OpenExport | undefined {
-    return this.provider.open(name);
   }
 
   private finish(negotiated: Negotiated): void {

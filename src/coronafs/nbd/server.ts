@@ -1,11 +1,11 @@
 import { existsSync, unlinkSync } from "node:fs";
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
-import type { Logger } from "../../util/log.ts";
-import type { ExportProvider, OpenExport } from "./exports.ts";
+import type { Logger, LogLevel } from "../../util/log.ts";
+import type { ExportProvider } from "./exports.ts";
 import { Handshake } from "./handshake.ts";
 import { greeting } from "./protocol.ts";
-import { Transmission } from "./transmission.ts";
+import { VolumeWorkers } from "./volume-workers.ts";
 
 /** Where the NBD server listens. */
 export interface NbdListenOptions {
@@ -19,30 +19,34 @@ export interface NbdServer {
   unixPath?: string;
   /** Open connections per export name. */
   connections(exportName: string): number;
-  /** Ends every connection to an export (forced volume delete). */
-  disconnect(exportName: string): void;
+  /** Ends every connection to an export and waits until its image is closed (forced volume delete). */
+  disconnect(exportName: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Per-connection state kept on the socket. */
+/** Per-connection state kept on the socket during the handshake. */
 interface ConnectionState {
   id: number;
-  phase: Handshake | Transmission;
-  export: OpenExport | undefined;
-  /** Bytes the kernel did not take yet; reading pauses until they drain. */
+  handshake: Handshake;
+  /** Handshake bytes the kernel did not take yet; reading pauses until they drain. */
   backlog: Buffer[];
   closing: boolean;
+  /** Set once the connection belongs to an I/O worker. */
+  handedOff: boolean;
 }
 
 type NbdSocket = Socket<ConnectionState>;
 
 /**
- * Serves NBD on TCP and/or a unix socket. Each connection runs the handshake
- * then the transmission phase; a protocol violation ends that connection only.
+ * Serves NBD on TCP and/or a unix socket. The handshake runs here on Bun's
+ * event loop; after NBD_OPT_GO the connection is handed to its volume's I/O
+ * worker for the transmission phase. A protocol violation ends that
+ * connection only.
  */
-export function startNbdServer(provider: ExportProvider, listen: NbdListenOptions, log: Logger): NbdServer {
+export function startNbdServer(provider: ExportProvider, listen: NbdListenOptions, log: Logger, logLevel: LogLevel = "info"): NbdServer {
   let nextId = 1;
-  const open = new Set<NbdSocket>();
+  const workers = new VolumeWorkers(log, logLevel);
+  const handshaking = new Set<NbdSocket>();
 
   const send = (socket: NbdSocket, data: Uint8Array) => {
     const state = socket.data;
@@ -52,7 +56,6 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
     }
     const written = socket.write(data);
     if (written < data.length) {
-      // The kernel buffer is full: keep the rest (the caller reuses `data`) and stop reading until drained.
       state.backlog.push(Buffer.from(data.subarray(Math.max(written, 0))));
       socket.pause();
     }
@@ -68,27 +71,24 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
 
   const handlers = {
     open(socket: NbdSocket) {
-      const state: ConnectionState = { id: nextId++, phase: undefined!, export: undefined, backlog: [], closing: false };
+      const state: ConnectionState = { id: nextId++, handshake: undefined!, backlog: [], closing: false, handedOff: false };
       socket.data = state;
-      open.add(socket);
-      state.phase = new Handshake(
+      handshaking.add(socket);
+      state.handshake = new Handshake(
         provider,
         {
           send: (data) => send(socket, data),
           close: (reason) => close(socket, reason),
           enterTransmission: (negotiated, rest) => {
-            state.export = negotiated.export;
-            state.phase = new Transmission(
-              negotiated,
-              {
-                write: (data, offset, length) => socket.write(data, offset, length),
-                pause: () => socket.pause(),
-                resume: () => socket.resume(),
-                close: (reason) => close(socket, reason),
-              },
-              log,
-            );
-            if (rest.length > 0) state.phase.feed(rest);
+            // From here on the worker owns the socket's I/O; Bun must not read it.
+            socket.pause();
+            state.handedOff = true;
+            handshaking.delete(socket);
+            const spec = negotiated.export.spec;
+            workers.attach(negotiated.export.name, spec, socketFd(socket), negotiated, rest, () => socket.terminate()).catch((err: Error) => {
+              log.error("cannot start transmission", { conn: state.id, export: negotiated.export.name, error: err.message });
+              socket.terminate();
+            });
           },
         },
         log,
@@ -98,9 +98,9 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
     },
     data(socket: NbdSocket, chunk: Buffer) {
       const state = socket.data;
-      if (state.closing) return;
+      if (state.closing || state.handedOff) return;
       try {
-        state.phase.feed(chunk);
+        state.handshake.feed(chunk);
       } catch (err) {
         log.error("connection failed", { conn: state.id, err });
         close(socket, "internal error");
@@ -108,25 +108,20 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
     },
     drain(socket: NbdSocket) {
       const state = socket.data;
-      if (state.backlog.length > 0) {
-        while (state.backlog.length > 0) {
-          const head = state.backlog[0]!;
-          const written = socket.write(head);
-          if (written < head.length) {
-            state.backlog[0] = head.subarray(Math.max(written, 0));
-            return;
-          }
-          state.backlog.shift();
+      while (state.backlog.length > 0) {
+        const head = state.backlog[0]!;
+        const written = socket.write(head);
+        if (written < head.length) {
+          state.backlog[0] = head.subarray(Math.max(written, 0));
+          return;
         }
-        if (state.closing) return void socket.end();
-        socket.resume();
+        state.backlog.shift();
       }
-      if (state.phase instanceof Transmission) state.phase.drain();
+      if (state.closing) socket.end();
+      else if (!state.handedOff) socket.resume();
     },
     close(socket: NbdSocket) {
-      open.delete(socket);
-      socket.data.export?.release();
-      socket.data.export = undefined;
+      handshaking.delete(socket);
     },
     error(socket: NbdSocket, err: Error) {
       log.warn("connection error", { conn: socket.data?.id, error: err.message });
@@ -148,16 +143,22 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
   return {
     tcpAddress: tcp ? { hostname: listen.tcp!.hostname, port: tcp.port } : undefined,
     unixPath: listen.unixPath,
-    connections: (name) => [...open].filter((s) => s.data.export?.name === name).length,
-    disconnect(name) {
-      for (const socket of open) if (socket.data.export?.name === name) socket.terminate();
-    },
+    connections: (name) => workers.connections(name),
+    disconnect: (name) => workers.disconnect(name),
     async stop() {
       tcp?.stop(true);
       unix?.stop(true);
-      // Requests run synchronously, so none is half-done here: end every connection.
-      for (const socket of open) socket.end();
+      for (const socket of handshaking) socket.end();
+      // Workers finish the request at hand, end their connections, flush and close the images.
+      await workers.stopAll();
       if (listen.unixPath && existsSync(listen.unixPath)) unlinkSync(listen.unixPath);
     },
   };
+}
+
+/** The descriptor under a Bun socket (present at runtime, missing from Bun's types). */
+function socketFd(socket: NbdSocket): number {
+  const fd = (socket as unknown as { fd?: number }).fd;
+  if (typeof fd !== "number" || fd < 0) throw new Error("socket has no file descriptor");
+  return fd;
 }

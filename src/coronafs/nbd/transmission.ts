@@ -1,5 +1,5 @@
 import type { Logger } from "../../util/log.ts";
-import { NbdError } from "../backend/block-backend.ts";
+import { NbdError, type BlockBackend } from "../backend/block-backend.ts";
 import { nbdErrorFor } from "./errors.ts";
 import { blockSizes } from "./exports.ts";
 import { BASE_ALLOCATION_ID, type Negotiated } from "./handshake.ts";
@@ -84,15 +84,14 @@ export class Transmission {
   private readonly writeReq = emptyRequest();
   /** Input received while blocked on `unsent`. */
   private queued: Buffer[] = [];
-  private readonly backend;
   private readonly structured: boolean;
 
   constructor(
+    private readonly backend: BlockBackend,
     private readonly negotiated: Negotiated,
     private readonly io: TransmissionIo,
     private readonly log: Logger,
   ) {
-    this.backend = negotiated.export.backend;
     this.structured = negotiated.structuredReplies;
     this.out = Buffer.allocUnsafe(2 * 1024 * 1024);
     this.spare = Buffer.allocUnsafe(2 * 1024 * 1024);

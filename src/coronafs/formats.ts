@@ -1,0 +1,14 @@
+import type { BlockBackend } from "./backend/block-backend.ts";
+import type { VolumeSpec } from "./nbd/exports.ts";
+import { qcow2Format } from "./qcow2/format.ts";
+import { rawFormat, type VolumeFormat } from "./volume-store.ts";
+
+/** The image formats of a store whose backing files must stay inside `roots`. */
+export function volumeFormats(roots: string[]): Record<VolumeSpec["format"], VolumeFormat> {
+  return { raw: rawFormat, qcow2: qcow2Format(roots) };
+}
+
+/** Opens a volume's image as described by its spec (used by the I/O workers). */
+export function openVolume(spec: VolumeSpec): BlockBackend {
+  return volumeFormats(spec.roots)[spec.format].open(spec.path, spec.readOnly);
+}
