@@ -92,6 +92,10 @@ const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
+const SO_SNDBUF = 7;
+const SO_SNDBUFFORCE = 32;
+const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const POLLIN = 1;
 
@@ -125,18 +129,46 @@ export function pollReadable(fds: number[], timeoutMs: number): number[] {
   return fds.filter((_, i) => pollfds.readInt16LE(8 * i + 6) !== 0);
 }
 
-/** A second descriptor for the same socket, in blocking mode with a receive timeout. */
-export function dupBlocking(fd: number, receiveTimeoutMs: number): number {
-  const copy = libc.symbols.dup(fd);
-  if (copy < 0) throw new SystemError("dup", errno());
+/**
+ * A second descriptor for the same socket, in blocking mode, with a large send
+ * buffer and (when `receiveTimeoutMs` > 0) a receive timeout. A timeout costs
+ * a timer per recv, so single-owner connections go without one.
+ */
+export function dupForWorker(fd: number, receiveTimeoutMs: number): number {
+  const copy = dupFd(fd);
   // O_NONBLOCK lives on the shared file description: the event loop has stopped using this socket.
   const flags = libc.symbols.fcntl(copy, F_GETFL, 0);
   libc.symbols.fcntl(copy, F_SETFL, flags & ~O_NONBLOCK);
-  const timeval = Buffer.alloc(16);
-  timeval.writeBigInt64LE(BigInt(Math.floor(receiveTimeoutMs / 1000)), 0);
-  timeval.writeBigInt64LE(BigInt((receiveTimeoutMs % 1000) * 1000), 8);
-  libc.symbols.setsockopt(copy, SOL_SOCKET, SO_RCVTIMEO, ptr(timeval), 16);
+  if (receiveTimeoutMs > 0) {
+    const timeval = Buffer.alloc(16);
+    timeval.writeBigInt64LE(BigInt(Math.floor(receiveTimeoutMs / 1000)), 0);
+    timeval.writeBigInt64LE(BigInt((receiveTimeoutMs % 1000) * 1000), 8);
+    libc.symbols.setsockopt(copy, SOL_SOCKET, SO_RCVTIMEO, ptr(timeval), 16);
+  }
+  // A large send buffer lets a batch of big READ replies leave in fewer blocking sends.
+  const size = Buffer.alloc(4);
+  size.writeInt32LE(SEND_BUFFER_BYTES, 0);
+  if (libc.symbols.setsockopt(copy, SOL_SOCKET, SO_SNDBUFFORCE, ptr(size), 4) !== 0) {
+    libc.symbols.setsockopt(copy, SOL_SOCKET, SO_SNDBUF, ptr(size), 4);
+  }
   return copy;
+}
+
+/** dup(2). */
+export function dupFd(fd: number): number {
+  const copy = libc.symbols.dup(fd);
+  if (copy < 0) throw new SystemError("dup", errno());
+  return copy;
+}
+
+/** Makes a blocked recv on the socket return end-of-stream (replies can still be sent). */
+export function shutdownRead(fd: number): void {
+  libc.symbols.shutdown(fd, SHUT_RD);
+}
+
+/** close(2). */
+export function closeFd(fd: number): void {
+  libc.symbols.close(fd);
 }
 
 /** Ends a connection for the peer and releases our descriptor. */

@@ -82,6 +82,9 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   const connections = new Map<number, Connection>();
   const input = Buffer.allocUnsafe(RECEIVE_BUFFER);
   let shuttingDown = false;
+  let anyClosed = false;
+  /** The connection when there is exactly one. */
+  let only: Connection | undefined;
 
   const attach = (message: Extract<WorkerControl, { type: "attach" }>) => {
     const connection: Connection = { id: message.id, fd: message.fd, closed: false, reason: "", transmission: undefined! };
@@ -104,6 +107,7 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
     if (connection.closed) return;
     connection.closed = true;
     connection.reason = reason;
+    anyClosed = true;
   };
 
   /** Blocking send of everything; a failure ends the connection. */
@@ -126,7 +130,7 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
     const n = recvInto(connection.fd, input, 0, dontWait);
     if (n > 0) {
       try {
-        connection.transmission.feed(input.subarray(0, n));
+        connection.transmission.feed(input, n);
       } catch (err) {
         log.error("connection failed", { conn: connection.id, err });
         end(connection, "internal error");
@@ -144,25 +148,31 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
       if (message.type === "attach") attach(message);
       else shuttingDown = true;
     }
+    only = connections.size === 1 ? connections.values().next().value : undefined;
   };
 
   let idle = false;
   for (;;) {
     control(idle);
     idle = false;
-    for (const connection of connections.values()) {
-      if (!connection.closed && !shuttingDown) continue;
-      connections.delete(connection.id);
-      shutdownAndClose(connection.fd);
-      report({ type: "closed", id: connection.id, reason: connection.reason || "server shutting down" });
+    if (anyClosed || shuttingDown) {
+      anyClosed = false;
+      for (const connection of connections.values()) {
+        if (!connection.closed && !shuttingDown) continue;
+        connections.delete(connection.id);
+        shutdownAndClose(connection.fd);
+        report({ type: "closed", id: connection.id, reason: connection.reason || "server shutting down" });
+      }
+      only = connections.size === 1 ? connections.values().next().value : undefined;
     }
     if (shuttingDown) return;
     if (connections.size === 0) {
       idle = Atomics.wait(init.flag, 0, 0, 1000) === "timed-out";
       continue;
     }
-    if (connections.size === 1) {
-      idle = !receive(connections.values().next().value!, false);
+    if (only) {
+      // The fast path: sleep in recv(2) on the one connection.
+      idle = !receive(only, false);
       continue;
     }
     const ready = new Set(pollReadable([...connections.values()].map((c) => c.fd), 100));

@@ -98,12 +98,13 @@ export class Transmission {
   }
 
   /** Handles the bytes of one data event. */
-  feed(chunk: Buffer): void {
+  /** Handles `chunk[0, end)` (a reused receive buffer need not be sliced). */
+  feed(chunk: Buffer, end = chunk.length): void {
     if (this.blocked) {
-      this.queued.push(Buffer.from(chunk));
+      this.queued.push(Buffer.from(chunk.subarray(0, end)));
       return;
     }
-    this.process(chunk);
+    this.process(chunk, end);
   }
 
   /** The socket can take more: send the rest of the batch, then go on with queued input. */
@@ -118,12 +119,12 @@ export class Transmission {
     while (!this.blocked && !this.closed && this.queued.length > 0) this.process(this.queued.shift()!);
   }
 
-  private process(chunk: Buffer): void {
+  private process(chunk: Buffer, end = chunk.length): void {
     let at = 0;
     if (this.partialHeader) {
       const need = REQUEST_HEADER_SIZE - this.partialHeader.length;
-      if (chunk.length < need) {
-        this.partialHeader = Buffer.concat([this.partialHeader, chunk]);
+      if (end < need) {
+        this.partialHeader = Buffer.concat([this.partialHeader, chunk.subarray(0, end)]);
         return;
       }
       const header = Buffer.concat([this.partialHeader, chunk.subarray(0, need)]);
@@ -134,17 +135,17 @@ export class Transmission {
     while (!this.closed) {
       if (this.blocked) {
         // Blocked: keep the unprocessed input for drain().
-        if (at < chunk.length) this.queued.push(Buffer.from(chunk.subarray(at)));
+        if (at < end) this.queued.push(Buffer.from(chunk.subarray(at, end)));
         return;
       }
       if (this.pending) {
-        at += this.consumePayload(chunk, at);
+        at += this.consumePayload(chunk, at, end);
         if (this.pending) break;
         continue;
       }
-      if (at === chunk.length) break;
-      if (chunk.length - at < REQUEST_HEADER_SIZE) {
-        this.partialHeader = Buffer.from(chunk.subarray(at));
+      if (at === end) break;
+      if (end - at < REQUEST_HEADER_SIZE) {
+        this.partialHeader = Buffer.from(chunk.subarray(at, end));
         break;
       }
       const ok = this.handleHeader(chunk, at);
@@ -240,9 +241,9 @@ export class Transmission {
   }
 
   /** Writes the part of a WRITE payload present in `chunk` from `at`; returns bytes consumed. */
-  private consumePayload(chunk: Buffer, at: number): number {
+  private consumePayload(chunk: Buffer, at: number, end: number): number {
     const pending = this.pending!;
-    const n = Math.min(pending.remaining, chunk.length - at);
+    const n = Math.min(pending.remaining, end - at);
     if (n > 0 && !pending.error) {
       try {
         this.backend.write(chunk, at, n, pending.position);

@@ -1,31 +1,46 @@
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { Logger, LogLevel } from "../../util/log.ts";
-import { dupBlocking } from "../../util/linux.ts";
+import { closeFd, dupFd, dupForWorker, shutdownRead } from "../../util/linux.ts";
 import type { VolumeSpec } from "./exports.ts";
 import type { Negotiated } from "./handshake.ts";
 import type { WorkerControl, WorkerInit, WorkerReport } from "./io-worker.ts";
 
-/** How long an idle connection's worker sleeps in recv before looking at control messages. */
-const RECEIVE_TIMEOUT_MS = 100;
+/**
+ * How long a shared (qcow2) worker sleeps in recv before looking at control
+ * messages — a new connection for the same image may be waiting.
+ */
+const SHARED_RECEIVE_TIMEOUT_MS = 100;
 
-interface VolumeWorker {
+interface Connection {
+  /** Main's own duplicate of the socket: shutting down its read side wakes the worker's recv. */
+  wakeFd: number;
+  onClosed: () => void;
+}
+
+interface IoWorker {
+  volume: string;
   worker: Worker;
   port: MessagePort;
   flag: Int32Array;
   ready: Promise<void>;
   exited: Promise<void>;
-  connections: Map<number, () => void>;
+  connections: Map<number, Connection>;
   stopping: boolean;
+  receiveTimeoutMs: number;
 }
 
 /**
- * One I/O worker per volume with open connections (see io-worker.ts). A
- * volume's worker is stopped — flushing and closing the image — when its
- * last connection ends, and a new one starts only after the old one exited,
- * so an image is never open twice for writing.
+ * The I/O workers (see io-worker.ts). A qcow2 volume has one worker for all
+ * its connections — its metadata must live in one place — stopped (flushing
+ * and closing the image) when the last connection ends; a new one starts
+ * only after the old one exited, so an image is never open twice for
+ * writing. A raw volume has no such state: each connection gets its own
+ * worker, which sleeps in recv(2) without a timeout, and FLUSH (fdatasync of
+ * the one file) still covers every connection.
  */
 export class VolumeWorkers {
-  private readonly workers = new Map<string, VolumeWorker>();
+  private readonly workers = new Set<IoWorker>();
+  private readonly shared = new Map<string, IoWorker>();
   /** Connections handed over but not attached yet (their worker is starting or stopping). */
   private readonly attaching = new Map<string, number>();
   private nextId = 1;
@@ -37,57 +52,66 @@ export class VolumeWorkers {
 
   /** Open connections to a volume. */
   connections(volume: string): number {
-    return (this.workers.get(volume)?.connections.size ?? 0) + (this.attaching.get(volume) ?? 0);
+    let n = this.attaching.get(volume) ?? 0;
+    for (const w of this.workers) if (w.volume === volume) n += w.connections.size;
+    return n;
   }
 
   /**
-   * Hands a negotiated connection to the volume's worker. `fd` is the
-   * socket's descriptor (duplicated here); `onClosed` runs when the worker
-   * has finished with it.
+   * Hands a negotiated connection to an I/O worker. `fd` is the socket's
+   * descriptor (duplicated here); `onClosed` runs when the worker is done with it.
    */
   async attach(volume: string, spec: VolumeSpec, fd: number, negotiated: Negotiated, rest: Buffer, onClosed: () => void): Promise<void> {
     this.attaching.set(volume, (this.attaching.get(volume) ?? 0) + 1);
-    let entry: VolumeWorker | undefined;
+    let entry: IoWorker;
     try {
-      entry = this.workers.get(volume);
-      while (entry?.stopping) {
-        await entry.exited;
-        entry = this.workers.get(volume);
-      }
-      entry ??= this.spawn(volume, spec);
+      entry = spec.format === "raw" ? this.spawn(volume, spec, 0) : await this.sharedWorker(volume, spec);
       await entry.ready;
     } finally {
       this.attaching.set(volume, this.attaching.get(volume)! - 1);
     }
     const id = this.nextId++;
-    entry.connections.set(id, onClosed);
+    entry.connections.set(id, { wakeFd: dupFd(fd), onClosed });
     const restCopy = rest.buffer.slice(rest.byteOffset, rest.byteOffset + rest.length) as ArrayBuffer;
-    this.send(entry, { type: "attach", id, fd: dupBlocking(fd, RECEIVE_TIMEOUT_MS), negotiated, rest: restCopy });
+    this.send(entry, { type: "attach", id, fd: dupForWorker(fd, entry.receiveTimeoutMs), negotiated, rest: restCopy });
+  }
+
+  private async sharedWorker(volume: string, spec: VolumeSpec): Promise<IoWorker> {
+    let entry = this.shared.get(volume);
+    while (entry?.stopping) {
+      await entry.exited;
+      entry = this.shared.get(volume);
+    }
+    if (!entry) {
+      entry = this.spawn(volume, spec, SHARED_RECEIVE_TIMEOUT_MS);
+      this.shared.set(volume, entry);
+    }
+    return entry;
   }
 
   /** Ends every connection to a volume and waits until its image is closed. */
   async disconnect(volume: string): Promise<void> {
-    const entry = this.workers.get(volume);
-    if (!entry) return;
-    this.stop(entry);
-    await entry.exited;
+    const ending = [...this.workers].filter((w) => w.volume === volume);
+    for (const w of ending) this.stop(w);
+    await Promise.all(ending.map((w) => w.exited));
   }
 
   /** Stops every worker (server shutdown). */
   async stopAll(): Promise<void> {
-    const all = [...this.workers.values()];
-    for (const entry of all) this.stop(entry);
-    await Promise.all(all.map((e) => e.exited));
+    const all = [...this.workers];
+    for (const w of all) this.stop(w);
+    await Promise.all(all.map((w) => w.exited));
   }
 
-  private spawn(volume: string, spec: VolumeSpec): VolumeWorker {
+  private spawn(volume: string, spec: VolumeSpec, receiveTimeoutMs: number): IoWorker {
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(workerEntry());
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
     let exitedResolve!: () => void;
-    const entry: VolumeWorker = {
+    const entry: IoWorker = {
+      volume,
       worker,
       port: port1,
       flag,
@@ -95,10 +119,16 @@ export class VolumeWorkers {
       exited: new Promise((resolve) => (exitedResolve = resolve)),
       connections: new Map(),
       stopping: false,
+      receiveTimeoutMs,
+    };
+    const release = (connection: Connection) => {
+      closeFd(connection.wakeFd);
+      connection.onClosed();
     };
     const finish = () => {
-      if (this.workers.get(volume) === entry) this.workers.delete(volume);
-      for (const onClosed of entry.connections.values()) onClosed();
+      this.workers.delete(entry);
+      if (this.shared.get(volume) === entry) this.shared.delete(volume);
+      for (const connection of entry.connections.values()) release(connection);
       entry.connections.clear();
       port1.close();
       worker.terminate();
@@ -113,8 +143,9 @@ export class VolumeWorkers {
         finish();
       } else if (report.type === "closed") {
         this.log.debug("connection closed", { volume, conn: report.id, reason: report.reason });
-        entry.connections.get(report.id)?.();
+        const connection = entry.connections.get(report.id);
         entry.connections.delete(report.id);
+        if (connection) release(connection);
         if (entry.connections.size === 0) this.stop(entry);
       } else if (report.type === "exited") finish();
     };
@@ -125,17 +156,19 @@ export class VolumeWorkers {
     };
     const init: WorkerInit = { spec, volume, logLevel: this.logLevel, port: port2, flag };
     worker.postMessage(init, [port2] as never);
-    this.workers.set(volume, entry);
+    this.workers.add(entry);
     return entry;
   }
 
-  private stop(entry: VolumeWorker): void {
+  private stop(entry: IoWorker): void {
     if (entry.stopping) return;
     entry.stopping = true;
     this.send(entry, { type: "shutdown" });
+    // A worker asleep in recv wakes up to end-of-stream; a request being served still gets its reply.
+    for (const connection of entry.connections.values()) shutdownRead(connection.wakeFd);
   }
 
-  private send(entry: VolumeWorker, message: WorkerControl): void {
+  private send(entry: IoWorker, message: WorkerControl): void {
     entry.port.postMessage(message);
     Atomics.store(entry.flag, 0, 1);
     Atomics.notify(entry.flag, 0);
