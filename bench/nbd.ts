@@ -1,9 +1,12 @@
 /**
- * NBD benchmark: Photon's nbd-export vs nbdkit vs qemu-nbd vs local fio, one
- * run, the same 1 GiB file, unix sockets, fio's nbd engine. Prints MiB/s, IOPS,
- * the ratios and each exporter's peak RSS.
+ * NBD benchmark: Photon's nbd-export vs nbdkit vs qemu-nbd vs local fio, in one
+ * run, on the same 1 GiB file, over unix sockets with fio's nbd engine. Each
+ * cell is the median of --reps runs, the peers taking turns within a job so
+ * that machine noise hits them alike; dirty pages are synced before each job.
+ * Prints MiB/s or IOPS, the ratios and each exporter's peak RSS, then the same
+ * jobs on a qcow2 overlay of the file (Photon vs qemu-nbd).
  *
- *   node_modules/.bin/bun bench/nbd.ts [--seconds 5] [--peers photon,nbdkit,qemu-nbd,local] [--no-qcow2]
+ *   node_modules/.bin/bun bench/nbd.ts [--seconds 3] [--reps 3] [--peers photon,nbdkit,qemu-nbd,local] [--no-qcow2] [--jobs 0,1]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,14 +16,16 @@ import { markdownTable, peakRssMiB, runFio, stop, waitForSocket, type FioJob, ty
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "3" },
+    reps: { type: "string", default: "3" },
     peers: { type: "string", default: "photon,nbdkit,qemu-nbd,local" },
     "no-qcow2": { type: "boolean", default: false },
     jobs: { type: "string" },
   },
 });
 const seconds = Number(values.seconds);
-const peers = values.peers.split(",");
+const reps = Number(values.reps);
+const peerNames = values.peers.split(",");
 const photon = resolve(import.meta.dir, "../dist/photon");
 
 const allJobs: FioJob[] = [
@@ -36,38 +41,56 @@ const jobs = values.jobs ? allJobs.filter((_, i) => values.jobs!.split(",").incl
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-nbd-"));
 const token = "bench-token-" + crypto.randomUUID();
 
-/** Runs every job against one exporter started by `start`; returns results and peak RSS. */
-async function measure(label: string, start: () => Promise<{ uri: string; pid?: number; stop(): Promise<void> }>) {
-  const results: FioResult[] = [];
-  const server = await start();
-  try {
-    for (const job of jobs) {
-      results.push(await runFio(job, { uri: server.uri }, seconds));
-      console.error(`${label}: ${job.name}: ${fmt(results.at(-1)!)}`);
-    }
-    return { results, rss: server.pid ? peakRssMiB(server.pid) : NaN };
-  } finally {
-    await server.stop();
-  }
+/** A running exporter, or local fio on the file. */
+interface Target {
+  name: string;
+  fio: { uri: string } | { file: string };
+  pid?: number;
+  stop(): Promise<void>;
 }
 
-const fmt = (r: FioResult) => `${r.mibps.toFixed(0)} MiB/s, ${(r.iops / 1000).toFixed(1)}k IOPS`;
-
-async function startPhoton(volume: string) {
-  const sock = join(dir, "photon.sock");
+async function startPhoton(volume: string): Promise<Target> {
+  const sock = join(dir, `photon-${volume}.sock`);
   const proc = Bun.spawn(
     [photon, "nbd-export", "--data-dir", join(dir, "photon"), "--listen", "none", "--socket", sock, "--admin", "127.0.0.1:0", "--log-level", "warn"],
     { stdout: "inherit", stderr: "inherit", env: { ...process.env, PHOTON_TOKEN: token } },
   );
   await waitForSocket(sock);
-  return { uri: `nbd+unix:///${volume}?socket=${sock}`, pid: proc.pid, stop: () => stop(proc) };
+  return { name: "photon", fio: { uri: `nbd+unix:///${volume}?socket=${sock}` }, pid: proc.pid, stop: () => stop(proc) };
 }
 
-async function startPeer(cmd: string[], sock: string) {
+async function startPeer(name: string, cmd: string[], sock: string): Promise<Target> {
   const proc = Bun.spawn(cmd, { stdout: "inherit", stderr: "inherit" });
   await waitForSocket(sock);
-  return { uri: `nbd+unix:///?socket=${sock}`, pid: proc.pid, stop: () => stop(proc) };
+  return { name, fio: { uri: `nbd+unix:///?socket=${sock}` }, pid: proc.pid, stop: () => stop(proc) };
 }
+
+const sync = () => Bun.spawn(["sync"]).exited;
+
+/** Runs every job on every target, reps times, targets taking turns; returns medians per target. */
+async function measure(targets: Target[]): Promise<Record<string, FioResult[]>> {
+  const results: Record<string, FioResult[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (const job of jobs) {
+    const samples: Record<string, FioResult[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+    for (let rep = 0; rep < reps; rep++) {
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + rep) % targets.length]!;
+        await sync();
+        samples[target.name]!.push(await runFio(job, target.fio, seconds));
+      }
+    }
+    for (const t of targets) {
+      const sorted = samples[t.name]!.sort((a, b) => a.mibps - b.mibps);
+      results[t.name]!.push(sorted[Math.floor(sorted.length / 2)]!);
+      console.error(`${t.name}: ${job.name}: ${sorted.map(fmt).join(" | ")}`);
+    }
+  }
+  return results;
+}
+
+const fmt = (r: FioResult) => `${r.mibps.toFixed(0)} MiB/s ${(r.iops / 1000).toFixed(1)}k IOPS`;
+const cell = (job: FioJob, r: FioResult) => (job.bs === "4k" ? `${(r.iops / 1000).toFixed(1)}k IOPS` : `${r.mibps.toFixed(0)} MiB/s`);
+const value = (job: FioJob, r: FioResult) => (job.bs === "4k" ? r.iops : r.mibps);
 
 /**
  * Creates the volumes through the admin API of a short-lived exporter: "bench" (raw, what
@@ -97,7 +120,7 @@ async function prepare(): Promise<{ raw: string; overlay: string; pristineOverla
   const file = (name: string) => join(dir, "photon", "volumes", db.query<{ file: string }, [string]>("SELECT file FROM volumes WHERE name = ?").get(name)!.file);
   const [raw, base, overlay] = [file("bench"), file("base"), file("overlay")];
   db.close();
-  // Fill with incompressible data once; every peer then serves this same file.
+  // Incompressible data, written once; every peer then serves this same file.
   await Bun.spawn(["dd", "if=/dev/urandom", `of=${raw}`, "bs=4M", "count=256", "conv=notrunc,fsync", "status=none"]).exited;
   await Bun.spawn(["cp", raw, base]).exited;
   const pristineOverlay = join(dir, "overlay.pristine");
@@ -106,52 +129,57 @@ async function prepare(): Promise<{ raw: string; overlay: string; pristineOverla
 }
 
 const { raw, overlay, pristineOverlay } = await prepare();
-const resetOverlay = async () => void (await Bun.spawn(["cp", pristineOverlay, overlay]).exited);
-const table: Record<string, { results: FioResult[]; rss: number }> = {};
-if (peers.includes("photon")) table.photon = await measure("photon", () => startPhoton("bench"));
-if (peers.includes("nbdkit")) table.nbdkit = await measure("nbdkit", () => startPeer(["nbdkit", "-f", "-U", join(dir, "nbdkit.sock"), "file", raw], join(dir, "nbdkit.sock")));
-if (peers.includes("qemu-nbd")) {
-  table["qemu-nbd"] = await measure("qemu-nbd", () =>
-    startPeer(["qemu-nbd", "-t", "-e", "0", "-f", "raw", "-k", join(dir, "qemu.sock"), raw], join(dir, "qemu.sock")),
-  );
-}
-if (peers.includes("local")) {
-  const results: FioResult[] = [];
-  for (const job of jobs) results.push(await runFio(job, { file: raw }, seconds));
-  table.local = { results, rss: NaN };
-}
+const started = performance.now();
 
-const names = Object.keys(table);
-const rows = jobs.map((job, i) => {
-  const cell = (name: string) => {
-    const r = table[name]!.results[i]!;
-    return job.bs === "4k" ? `${(r.iops / 1000).toFixed(1)}k IOPS` : `${r.mibps.toFixed(0)} MiB/s`;
-  };
-  const value = (name: string) => (job.bs === "4k" ? table[name]!.results[i]!.iops : table[name]!.results[i]!.mibps);
-  const ratio = (peer: string) => (table.photon && table[peer] ? `${(value("photon") / value(peer)).toFixed(2)}×` : "-");
-  return [job.name, ...names.map(cell), ratio("nbdkit"), ratio("local")];
-});
-console.log("\n### Raw export (unix socket, fio nbd engine)\n");
-console.log(markdownTable(["job", ...names, "photon / nbdkit", "photon / local"], rows));
-console.log("\nPeak RSS: " + names.filter((n) => n !== "local").map((n) => `${n} ${table[n]!.rss.toFixed(0)} MiB`).join(", "));
-
-if (!values["no-qcow2"]) {
-  const q: Record<string, { results: FioResult[]; rss: number }> = {};
-  await resetOverlay();
-  q.photon = await measure("photon qcow2", () => startPhoton("overlay"));
-  await resetOverlay();
-  q["qemu-nbd"] = await measure("qemu-nbd qcow2", () =>
-    startPeer(["qemu-nbd", "-t", "-e", "0", "-f", "qcow2", "-k", join(dir, "qemu-q.sock"), overlay], join(dir, "qemu-q.sock")),
-  );
-  const qrows = jobs.map((job, i) => {
-    const v = (r: FioResult) => (job.bs === "4k" ? r.iops : r.mibps);
-    const show = (r: FioResult) => (job.bs === "4k" ? `${(r.iops / 1000).toFixed(1)}k IOPS` : `${r.mibps.toFixed(0)} MiB/s`);
-    const p = q.photon!.results[i]!;
-    const rawPhoton = table.photon?.results[i];
-    return [job.name, show(p), show(q["qemu-nbd"]!.results[i]!), `${(v(p) / v(q["qemu-nbd"]!.results[i]!)).toFixed(2)}×`, rawPhoton ? `${(v(p) / v(rawPhoton)).toFixed(2)}×` : "-"];
-  });
-  console.log("\n### qcow2 overlay on the raw base\n");
-  console.log(markdownTable(["job", "photon", "qemu-nbd", "photon / qemu-nbd", "overlay / raw (photon)"], qrows));
-  console.log(`\nPeak RSS: photon ${q.photon!.rss.toFixed(0)} MiB, qemu-nbd ${q["qemu-nbd"]!.rss.toFixed(0)} MiB`);
+// Raw: every exporter serves the same file at once; jobs run one at a time.
+const targets: Target[] = [];
+if (peerNames.includes("photon")) targets.push(await startPhoton("bench"));
+if (peerNames.includes("nbdkit")) targets.push(await startPeer("nbdkit", ["nbdkit", "-f", "-U", join(dir, "nbdkit.sock"), "file", raw], join(dir, "nbdkit.sock")));
+if (peerNames.includes("qemu-nbd")) {
+  targets.push(await startPeer("qemu-nbd", ["qemu-nbd", "-t", "-e", "0", "-f", "raw", "-k", join(dir, "qemu.sock"), raw], join(dir, "qemu.sock")));
 }
+if (peerNames.includes("local")) targets.push({ name: "local", fio: { file: raw }, stop: async () => {} });
+const rawResults = await measure(targets);
+const rss = Object.fromEntries(targets.filter((t) => t.pid).map((t) => [t.name, peakRssMiB(t.pid!)]));
+for (const t of targets) await t.stop();
+
+const names = targets.map((t) => t.name);
+const ratio = (job: FioJob, i: number, peer: string) =>
+  rawResults.photon && rawResults[peer] ? `${(value(job, rawResults.photon[i]!) / value(job, rawResults[peer]![i]!)).toFixed(2)}×` : "-";
+console.log(`\n### Raw export (unix socket, fio nbd engine, median of ${reps} × ${seconds} s)\n`);
+console.log(
+  markdownTable(
+    ["job", ...names, "photon / nbdkit", "photon / local"],
+    jobs.map((job, i) => [job.name, ...names.map((n) => cell(job, rawResults[n]![i]!)), ratio(job, i, "nbdkit"), ratio(job, i, "local")]),
+  ),
+);
+console.log("\nPeak RSS: " + Object.entries(rss).map(([n, v]) => `${n} ${v.toFixed(0)} MiB`).join(", "));
+
+if (!values["no-qcow2"] && rawResults.photon) {
+  // qcow2: one writer per image, so the exporters take turns, each on a fresh overlay.
+  const resetOverlay = () => Bun.spawn(["cp", pristineOverlay, overlay]).exited;
+  await resetOverlay();
+  const photonQ = await startPhoton("overlay");
+  const photonResults = (await measure([photonQ])).photon!;
+  const photonRss = peakRssMiB(photonQ.pid!);
+  await photonQ.stop();
+  await resetOverlay();
+  const qemuQ = await startPeer("qemu-nbd", ["qemu-nbd", "-t", "-e", "0", "-f", "qcow2", "-k", join(dir, "qemu-q.sock"), overlay], join(dir, "qemu-q.sock"));
+  const qemuResults = (await measure([qemuQ]))["qemu-nbd"]!;
+  const qemuRss = peakRssMiB(qemuQ.pid!);
+  await qemuQ.stop();
+  console.log(`\n### qcow2 overlay on the raw base (median of ${reps} × ${seconds} s)\n`);
+  console.log(
+    markdownTable(
+      ["job", "photon", "qemu-nbd", "photon / qemu-nbd", "overlay / raw (photon)"],
+      jobs.map((job, i) => {
+        const p = photonResults[i]!;
+        const q = qemuResults[i]!;
+        return [job.name, cell(job, p), cell(job, q), `${(value(job, p) / value(job, q)).toFixed(2)}×`, `${(value(job, p) / value(job, rawResults.photon![i]!)).toFixed(2)}×`];
+      }),
+    ),
+  );
+  console.log(`\nPeak RSS: photon ${photonRss.toFixed(0)} MiB, qemu-nbd ${qemuRss.toFixed(0)} MiB`);
+}
+console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s of measurement)`);
 rmSync(dir, { recursive: true, force: true });

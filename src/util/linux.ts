@@ -7,8 +7,10 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
  * calls the NBD I/O workers use for blocking I/O on a connection.
  */
 const libc = dlopen("libc.so.6", {
-  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
-  send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  // ssize_t results read as i32: our buffers are far below 2 GiB, and an i32 is a plain
+  // number where an i64 would be a BigInt allocated on every call of the hot path.
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   dup: { args: [FFIType.i32], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
@@ -107,13 +109,13 @@ export type IoResult = number;
  * received, 0 at end of stream, or -errno (-EAGAIN on timeout).
  */
 export function recvInto(fd: number, buf: Buffer, offset: number, dontWait = false): IoResult {
-  const n = Number(libc.symbols.recv(fd, ptr(buf, offset), buf.length - offset, dontWait ? MSG_DONTWAIT : 0));
+  const n = libc.symbols.recv(fd, ptr(buf, offset), buf.length - offset, dontWait ? MSG_DONTWAIT : 0);
   return n >= 0 ? n : -errno();
 }
 
 /** send(2) of `buf[offset, offset+length)`; returns bytes sent or -errno. Never raises SIGPIPE. */
 export function sendFrom(fd: number, buf: Uint8Array, offset: number, length: number): IoResult {
-  const n = Number(libc.symbols.send(fd, ptr(buf, offset), length, MSG_NOSIGNAL));
+  const n = libc.symbols.send(fd, ptr(buf, offset), length, MSG_NOSIGNAL);
   return n >= 0 ? n : -errno();
 }
 
