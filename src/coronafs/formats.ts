@@ -1,7 +1,8 @@
 import type { BlockBackend } from "./backend/block-backend.ts";
 import type { VolumeSpec } from "./nbd/exports.ts";
+import { rawFormat } from "./backend/raw.ts";
 import { qcow2Format } from "./qcow2/format.ts";
-import { rawFormat, type VolumeFormat } from "./volume-store.ts";
+import type { VolumeFormat } from "./volume-format.ts";
 
 /** The image formats of a store whose backing files must stay inside `roots`. */
 export function volumeFormats(roots: string[]): Record<VolumeSpec["format"], VolumeFormat> {

@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
@@ -6,7 +6,8 @@ import { problems } from "../http/problem.ts";
 import { ensureDir, fsyncDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import type { BlockBackend } from "./backend/block-backend.ts";
-import { RawBackend } from "./backend/raw.ts";
+import { detectImageFormat } from "./qcow2/header.ts";
+import type { FormatName, VolumeFormat } from "./volume-format.ts";
 import { coronafsMigrations } from "./migrations/index.ts";
 import type { ExportInfo, ExportProvider, VolumeSpec } from "./nbd/exports.ts";
 import * as schema from "./schema.ts";
@@ -25,20 +26,6 @@ export interface CreateVolume {
   backing?: string;
 }
 
-/** An image format the store can create and open (raw built in; qcow2 plugs in). */
-export interface VolumeFormat {
-  /** Creates the image file durably; `backing` is a file name inside the same directory. */
-  create(path: string, sizeBytes: number, backing?: { file: string; format: VolumeRow["format"] }): void;
-  /** Opens an image; with `standalone`, an image naming a backing file is refused. */
-  open(path: string, readOnly: boolean, standalone?: boolean): BlockBackend;
-}
-
-/** Raw sparse files. */
-export const rawFormat: VolumeFormat = {
-  create: (path, sizeBytes) => createSparseFile(path, sizeBytes),
-  open: (path, readOnly) => new RawBackend(path, readOnly),
-};
-
 /**
  * The volumes of one nbd-export: files under `<data-dir>/volumes/` named by
  * id, metadata in SQLite. It is also the NBD server's export provider; the
@@ -51,7 +38,7 @@ export class VolumeStore implements ExportProvider {
   constructor(
     dataDir: string,
     private readonly log: Logger,
-    private readonly formats: Partial<Record<VolumeRow["format"], VolumeFormat>> = { raw: rawFormat },
+    private readonly formats: Partial<Record<FormatName, VolumeFormat>>,
   ) {
     this.dir = join(dataDir, "volumes");
     ensureDir(this.dir);
@@ -143,7 +130,7 @@ export class VolumeStore implements ExportProvider {
     }
     closeSync(fd);
     try {
-      const format = formatName ?? detectFormat(tmp);
+      const format = formatName ?? detectImageFormat(tmp);
       const opener = this.formats[format];
       if (!opener) throw problems.invalidField("format", `format ${format} is not available`);
       let backend: BlockBackend;
@@ -223,27 +210,4 @@ export class VolumeStore implements ExportProvider {
 
 function describe(row: VolumeRow): string {
   return `${row.format} volume${row.backing ? ` backed by ${row.backing}` : ""}`;
-}
-
-/** qcow2 when the file starts with its magic, raw otherwise. */
-function detectFormat(path: string): VolumeRow["format"] {
-  const fd = openSync(path, "r");
-  try {
-    const magic = Buffer.alloc(4);
-    readSync(fd, magic, 0, 4, 0);
-    return magic.readUInt32BE(0) === 0x514649fb ? "qcow2" : "raw";
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Creates a sparse file of `size` bytes durably (exclusive create, truncate, fsync). */
-function createSparseFile(path: string, size: number): void {
-  const fd = openSync(path, "wx", 0o640);
-  try {
-    ftruncateSync(fd, size);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

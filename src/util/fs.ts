@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 /** Creates a directory (and parents) when missing. */
@@ -28,4 +28,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   renameSync(tmp, path);
   fsyncDir(dirname(path));
+}
+
+/** Creates a new file (failing if it exists), lets `fill` write it, then fsyncs and closes it. */
+export function createFileDurably(path: string, fill: (fd: number) => void, mode = 0o640): void {
+  const fd = openSync(path, "wx", mode);
+  try {
+    fill(fd);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Positional read of exactly `length` bytes; what lies past the end of the file reads as zeros. */
+export function readFully(fd: number, buf: Uint8Array, at: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, at + done, length - done, position + done);
+    if (n === 0) {
+      buf.fill(0, at + done, at + length);
+      return;
+    }
+    done += n;
+  }
+}
+
+/** Positional write of exactly `length` bytes. */
+export function writeFully(fd: number, data: Uint8Array, at: number, length: number, position: number): void {
+  for (let done = 0; done < length; ) done += writeSync(fd, data, at + done, length - done, position + done);
 }

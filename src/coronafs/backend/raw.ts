@@ -1,4 +1,6 @@
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
+import { createFileDurably, readFully, writeFully } from "../../util/fs.ts";
+import type { VolumeFormat } from "../volume-format.ts";
 import { punchHole, seekExtent, willNeed, zeroRange } from "../../util/linux.ts";
 import { NBD_ERR, STATE_HOLE, STATE_ZERO } from "../nbd/protocol.ts";
 import { NbdError, type BlockBackend, type Extent, type ZeroOptions } from "./block-backend.ts";
@@ -24,21 +26,12 @@ export class RawBackend implements BlockBackend {
   }
 
   read(buf: Uint8Array, bufOffset: number, length: number, offset: number): void {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, buf, bufOffset + done, length - done, offset + done);
-      if (n === 0) {
-        // The file ended early (truncated behind our back): the rest reads as zeros.
-        buf.fill(0, bufOffset + done, bufOffset + length);
-        return;
-      }
-      done += n;
-    }
+    // A file truncated behind our back reads as zeros past its end.
+    readFully(this.fd, buf, bufOffset, length, offset);
   }
 
   write(data: Uint8Array, dataOffset: number, length: number, offset: number): void {
-    let done = 0;
-    while (done < length) done += writeSync(this.fd, data, dataOffset + done, length - done, offset + done);
+    writeFully(this.fd, data, dataOffset, length, offset);
   }
 
   flush(): void {
@@ -95,3 +88,9 @@ export class RawBackend implements BlockBackend {
     closeSync(this.fd);
   }
 }
+
+/** Raw volumes: sparse files of exactly the volume size. */
+export const rawFormat: VolumeFormat = {
+  create: (path, sizeBytes) => createFileDurably(path, (fd) => ftruncateSync(fd, sizeBytes)),
+  open: (path, readOnly) => new RawBackend(path, readOnly),
+};

@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, openSync, readSync, realpathSync, writeSync } from "node:fs";
+import { realpathSync, writeSync } from "node:fs";
+import { createFileDurably } from "../../util/fs.ts";
 import { dirname, resolve, sep } from "node:path";
 import type { BlockBackend } from "../backend/block-backend.ts";
 import { RawBackend } from "../backend/raw.ts";
-import type { VolumeFormat } from "../volume-store.ts";
-import { buildImage, QCOW2_MAGIC, Qcow2FormatError, type Qcow2Header } from "./header.ts";
+import type { VolumeFormat } from "../volume-format.ts";
+import { buildImage, detectImageFormat, Qcow2FormatError, type Qcow2Header } from "./header.ts";
 import { Qcow2Image } from "./image.ts";
 
 /** Backing chains deeper than this are refused (they are loops or abuse). */
@@ -18,13 +19,7 @@ export function qcow2Format(roots: string[]): VolumeFormat {
   return {
     create(path, sizeBytes, backing) {
       const image = buildImage({ size: sizeBytes, backingFile: backing?.file, backingFormat: backing?.format });
-      const fd = openSync(path, "wx", 0o640);
-      try {
-        writeSync(fd, image);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      createFileDurably(path, (fd) => writeSync(fd, image));
     },
     open(path, readOnly, standalone) {
       if (standalone) return new Qcow2Image(path, readOnly);
@@ -50,20 +45,8 @@ function openBacking(imagePath: string, header: Qcow2Header, roots: string[], se
   if (!roots.some((root) => real.startsWith(root + sep))) throw new Qcow2FormatError(`backing file "${name}" is outside the volume store`);
   if (seen.has(real)) throw new Qcow2FormatError(`backing file "${name}" forms a loop`);
   if (seen.size >= MAX_CHAIN_DEPTH) throw new Qcow2FormatError(`backing chain deeper than ${MAX_CHAIN_DEPTH}`);
-  const format = header.backingFormat ?? probeFormat(real);
+  const format = header.backingFormat ?? detectImageFormat(real);
   if (format === "raw") return new RawBackend(real, true);
   if (format === "qcow2") return openChain(real, true, roots, seen);
   throw new Qcow2FormatError(`backing file format "${format}" is not supported`);
-}
-
-/** Guesses a backing file's format from its magic (used when the header names none). */
-function probeFormat(path: string): string {
-  const fd = openSync(path, "r");
-  try {
-    const magic = Buffer.alloc(4);
-    readSync(fd, magic, 0, 4, 0);
-    return magic.readUInt32BE(0) === QCOW2_MAGIC ? "qcow2" : "raw";
-  } finally {
-    closeSync(fd);
-  }
 }

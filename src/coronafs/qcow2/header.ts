@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from "node:fs";
+
 /**
  * qcow2 header: parse, validate and build (qemu docs/interop/qcow2.txt,
  * "Header" and "Header extensions"). Everything an image claims is checked
@@ -234,4 +236,16 @@ export function buildImage(image: NewImage): Buffer {
 export function encodeRefcountTableLocation(buf: Buffer, offset: number, clusters: number): void {
   buf.writeBigUInt64BE(BigInt(offset), 48);
   buf.writeUInt32BE(clusters, 56);
+}
+
+/** "qcow2" when a file starts with the qcow2 magic, "raw" otherwise. */
+export function detectImageFormat(path: string): "raw" | "qcow2" {
+  const fd = openSync(path, "r");
+  try {
+    const magic = Buffer.alloc(4);
+    readSync(fd, magic, 0, 4, 0);
+    return magic.readUInt32BE(0) === QCOW2_MAGIC ? "qcow2" : "raw";
+  } finally {
+    closeSync(fd);
+  }
 }

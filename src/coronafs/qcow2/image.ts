@@ -4,6 +4,7 @@ import { NBD_ERR, STATE_HOLE, STATE_ZERO } from "../nbd/protocol.ts";
 import { NbdError, type BlockBackend, type Extent, type ZeroOptions } from "../backend/block-backend.ts";
 import { parseHeader, Qcow2FormatError, type Qcow2Header } from "./header.ts";
 import { Refcounts } from "./refcounts.ts";
+import { readFully, writeFully } from "../../util/fs.ts";
 
 // L1/L2 entry bits (qcow2.txt "Cluster mapping"), split into 32-bit halves.
 const HI_COPIED = 0x8000_0000;
@@ -252,16 +253,8 @@ export class Qcow2Image implements BlockBackend {
   }
 
   private readHost(buf: Uint8Array, at: number, length: number, host: number): void {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, buf, at + done, length - done, host + done);
-      if (n === 0) {
-        // Allocated but not yet on disk (sparse tail): reads as zeros.
-        buf.fill(0, at + done, at + length);
-        return;
-      }
-      done += n;
-    }
+    // Allocated but not yet on disk (a sparse tail) reads as zeros.
+    readFully(this.fd, buf, at, length, host);
   }
 
   private readBacking(buf: Uint8Array, at: number, length: number, offset: number): void {
@@ -342,8 +335,7 @@ export class Qcow2Image implements BlockBackend {
   }
 
   private writeHost(data: Uint8Array, at: number, length: number, host: number): void {
-    let done = 0;
-    while (done < length) done += writeSync(this.fd, data, at + done, length - done, host + done);
+    writeFully(this.fd, data, at, length, host);
   }
 
   trim(offset: number, length: number): void {
