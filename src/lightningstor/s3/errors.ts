@@ -1,0 +1,35 @@
+/** The S3 errors the gateway answers, with their HTTP status (S3 API Reference, "Error responses"). */
+export const s3ErrorStatus = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  IncompleteBody: 400,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidChunkSizeError: 403,
+  InvalidRequest: 400,
+  MissingContentLength: 411,
+  NotImplemented: 501,
+  RequestTimeTooSkewed: 403,
+  SignatureDoesNotMatch: 403,
+  XAmzContentSHA256Mismatch: 400,
+} as const;
+
+/** An S3 error code the gateway knows. */
+export type S3ErrorCode = keyof typeof s3ErrorStatus;
+
+/** An error answered as S3 XML with its code and status. */
+export class S3Error extends Error {
+  constructor(
+    readonly code: S3ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "S3Error";
+  }
+
+  get status(): number {
+    return s3ErrorStatus[this.code];
+  }
+}
