@@ -1,0 +1,38 @@
+/** What a stored chunk is: its id, size and CRC32 (as S3's default checksum, IEEE polynomial). */
+export interface ChunkInfo {
+  id: string;
+  size: number;
+  crc32: number;
+}
+
+/** A chunk whose bytes no longer match the checksum recorded when it was written. */
+export class ChunkCorruptError extends Error {
+  constructor(readonly id: string, detail: string) {
+    super(`chunk ${id} is corrupt: ${detail}`);
+    this.name = "ChunkCorruptError";
+  }
+}
+
+/**
+ * Where object data lives, one chunk at a time. S3 code talks only to this
+ * interface; the local store implements it now, replicated storage nodes
+ * later (placement and quorum stay behind it).
+ */
+export interface ChunkStore {
+  /**
+   * Stores a chunk durably — fsynced and renamed into place before the promise
+   * resolves — and returns its size and checksum. Putting an existing id replaces it.
+   */
+  put(id: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<ChunkInfo>;
+  /** Reads a whole chunk and verifies it; undefined when there is no such chunk. */
+  get(id: string): Promise<Buffer | undefined>;
+  /** Size and checksum without reading the data; undefined when absent. */
+  stat(id: string): Promise<ChunkInfo | undefined>;
+  /** Removes a chunk; false when there was none. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */
+export function assertChunkId(id: string): void {
+  if (!/^[0-9a-f][0-9a-f-]{7,127}$/.test(id)) throw new Error(`invalid chunk id "${id}"`);
+}

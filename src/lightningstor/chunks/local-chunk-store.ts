@@ -1,0 +1,117 @@
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDir, fsyncDir } from "../../util/fs.ts";
+import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+
+/** Every chunk file ends with this footer: magic, CRC32 of the data (big-endian), reserved. */
+const FOOTER_MAGIC = Buffer.from("PHTNCHK1");
+const FOOTER_SIZE = 16;
+
+/**
+ * Chunks as files under `<dir>/<first two hex digits>/<id>`, each written to a
+ * temporary name, fsynced, renamed and its directory fsynced before `put`
+ * resolves; the data's CRC32 sits in a footer and is checked on every read.
+ */
+export class LocalChunkStore implements ChunkStore {
+  constructor(private readonly dir: string) {
+    ensureDir(dir);
+  }
+
+  private pathOf(id: string): string {
+    assertChunkId(id);
+    return join(this.dir, id.slice(0, 2), id);
+  }
+
+  async put(id: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
+    const path = this.pathOf(id);
+    ensureDir(join(this.dir, id.slice(0, 2)));
+    const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+    const fd = openSync(tmp, "wx", 0o640);
+    let size = 0;
+    let crc = 0;
+    try {
+      const write = (piece: Uint8Array) => {
+        for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
+        crc = Bun.hash.crc32(piece, crc);
+        size += piece.length;
+      };
+      if (data instanceof Uint8Array) write(data);
+      else for await (const piece of data) write(piece);
+      const footer = Buffer.alloc(FOOTER_SIZE);
+      FOOTER_MAGIC.copy(footer, 0);
+      footer.writeUInt32BE(crc >>> 0, 8);
+      writeSync(fd, footer);
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    renameSync(tmp, path);
+    fsyncDir(join(this.dir, id.slice(0, 2)));
+    return { id, size, crc32: crc >>> 0 };
+  }
+
+  async get(id: string): Promise<Buffer | undefined> {
+    const fd = this.open(id);
+    if (fd === undefined) return undefined;
+    try {
+      const total = fstatSync(fd).size;
+      if (total < FOOTER_SIZE) throw new ChunkCorruptError(id, "file shorter than its footer");
+      const buf = Buffer.allocUnsafe(total);
+      for (let done = 0; done < total; ) {
+        const n = readSync(fd, buf, done, total - done, done);
+        if (n === 0) throw new ChunkCorruptError(id, "file shrank while reading");
+        done += n;
+      }
+      const data = buf.subarray(0, total - FOOTER_SIZE);
+      const expected = readFooter(id, buf.subarray(total - FOOTER_SIZE));
+      const actual = Bun.hash.crc32(data) >>> 0;
+      if (actual !== expected) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${expected.toString(16)}`);
+      return data;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async stat(id: string): Promise<ChunkInfo | undefined> {
+    const fd = this.open(id);
+    if (fd === undefined) return undefined;
+    try {
+      const total = fstatSync(fd).size;
+      if (total < FOOTER_SIZE) throw new ChunkCorruptError(id, "file shorter than its footer");
+      const footer = Buffer.alloc(FOOTER_SIZE);
+      readSync(fd, footer, 0, FOOTER_SIZE, total - FOOTER_SIZE);
+      return { id, size: total - FOOTER_SIZE, crc32: readFooter(id, footer) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const path = this.pathOf(id);
+    try {
+      rmSync(path);
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") return false;
+      throw err;
+    }
+    fsyncDir(join(this.dir, id.slice(0, 2)));
+    return true;
+  }
+
+  private open(id: string): number | undefined {
+    try {
+      return openSync(this.pathOf(id), "r");
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+}
+
+function readFooter(id: string, footer: Buffer): number {
+  if (!footer.subarray(0, 8).equals(FOOTER_MAGIC)) throw new ChunkCorruptError(id, "bad footer");
+  return footer.readUInt32BE(8);
+}
