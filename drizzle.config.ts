@@ -7,6 +7,7 @@ import { defineConfig } from "drizzle-kit";
 const services = {
   controller: "./src/controller",
   coronafs: "./src/coronafs",
+  lightningstor: "./src/lightningstor",
 } as const;
 const service = (process.env.DB ?? "controller") as keyof typeof services;
 

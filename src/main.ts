@@ -13,6 +13,8 @@ const main = defineCommand({
     node: () => import("./cli/commands/node.ts").then((m) => m.default),
     "nbd-export": () => import("./cli/commands/nbd-export.ts").then((m) => m.default),
     volume: () => import("./cli/commands/volume.ts").then((m) => m.default),
+    "s3-gateway": () => import("./cli/commands/s3-gateway.ts").then((m) => m.default),
+    s3: () => import("./cli/commands/s3.ts").then((m) => m.default),
     lab: () => import("./cli/commands/lab.ts").then((m) => m.default),
   },
 });

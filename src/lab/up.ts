@@ -9,9 +9,10 @@ import { logFileFor, Supervisor, type LabProcess } from "./supervisor.ts";
 export interface LabConfig {
   dir: string;
   nodes: number;
-  /** The controller listens on basePort, node01's nbd-export admin on basePort + 2, node N's agent on basePort + 10 + N. */
+  /** The controller listens on basePort, node01's nbd-export admin on +2, its s3-gateway admin on +3, node N's agent on +10+N. */
   basePort: number;
   nbdPort: number;
+  s3Port: number;
 }
 
 /** One endpoint printed for the operator. */
@@ -21,15 +22,16 @@ export interface LabEndpoint {
   url: string;
 }
 
-/** A running lab: its endpoints, where the token is, and how to stop it. */
+/** A running lab: its endpoints, where the token and the S3 root key are, and how to stop it. */
 export interface RunningLab {
   endpoints: LabEndpoint[];
   tokenFile: string;
+  s3KeyFile: string;
   stop(): Promise<void>;
 }
 
 /**
- * Starts node01 (controller, nbd-export, agent) and node02..nodeNN (agents) on this
+ * Starts node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN (agents) on this
  * machine, each node with its own data dir under `dir`. Nodes share nothing
  * but loopback; the token file is provisioned into each node's dir like an
  * operator would copy it.
@@ -58,6 +60,11 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
     await supervisor.start(spec(1, "nbd-export", nbdArgs, nbdAdmin));
     endpoints.push({ node: nodeName(1), service: "nbd-export admin", url: nbdAdmin });
     endpoints.push({ node: nodeName(1), service: "nbd-export NBD", url: `nbd://127.0.0.1:${config.nbdPort}/<volume>` });
+    // node01 also runs the S3 gateway; its root key is written to node01/root-key on first start.
+    const s3Admin = `http://127.0.0.1:${config.basePort + 3}`;
+    await supervisor.start(spec(1, "s3-gateway", ["--admin", `127.0.0.1:${config.basePort + 3}`, "--listen", `127.0.0.1:${config.s3Port}`], s3Admin));
+    endpoints.push({ node: nodeName(1), service: "s3-gateway admin", url: s3Admin });
+    endpoints.push({ node: nodeName(1), service: "S3", url: `http://127.0.0.1:${config.s3Port}` });
     for (let n = 1; n <= config.nodes; n++) {
       ensureDir(nodeDir(n));
       if (!existsSync(join(nodeDir(n), tokenFileName))) copyFileSync(tokenFile, join(nodeDir(n), tokenFileName));
@@ -71,7 +78,7 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
     await supervisor.stopAll();
     throw err;
   }
-  return { endpoints, tokenFile, stop: () => supervisor.stopAll() };
+  return { endpoints, tokenFile, s3KeyFile: join(nodeDir(1), "root-key"), stop: () => supervisor.stopAll() };
 }
 
 /** node01, node02, … */

@@ -32,7 +32,7 @@ describe("one binary", () => {
   });
 
   test("--help works on every command", async () => {
-    for (const cmd of [[], ["init"], ["controller"], ["agent"], ["node"], ["node", "list"], ["node", "show"], ["node", "drain"], ["node", "remove"], ["nbd-export"], ["volume"], ["volume", "create"], ["volume", "import"], ["volume", "uri"], ["lab"], ["lab", "up"]]) {
+    for (const cmd of [[], ["init"], ["controller"], ["agent"], ["node"], ["node", "list"], ["node", "show"], ["node", "drain"], ["node", "remove"], ["nbd-export"], ["volume"], ["volume", "create"], ["volume", "import"], ["volume", "uri"], ["lab"], ["lab", "up"], ["s3-gateway"], ["s3"], ["s3", "key"], ["s3", "key", "create"]]) {
       const out = await runPhoton([...cmd, "--help"]);
       expect(out.code).toBe(0);
       expect(out.stdout).toContain("USAGE");

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NbdClient } from "../../src/coronafs/nbd/client.ts";
@@ -12,11 +13,12 @@ function freeBase(): number {
   return port > 60000 ? 40000 : port;
 }
 
-test("lab up runs every server mode, registers the nodes, serves volumes, and stops cleanly", async () => {
+test("lab up runs every server mode, registers the nodes, serves volumes and S3, and stops cleanly", async () => {
   using dir = tempDir("photon-lab-");
   const base = freeBase();
   const nbdPort = base + 5;
-  await using lab = startPhoton(["lab", "up", "--dir", dir.path, "--nodes", "2", "--base-port", String(base), "--nbd-port", String(nbdPort)]);
+  const s3Port = base + 6;
+  await using lab = startPhoton(["lab", "up", "--dir", dir.path, "--nodes", "2", "--base-port", String(base), "--nbd-port", String(nbdPort), "--s3-port", String(s3Port)]);
   await lab.waitForLog((l) => l.msg === "started" && l.node === "node02", "node02 started");
   const token = readFileSync(join(dir.path, "node01", "cluster-token"), "utf8").trim();
   const env = { PHOTON_TOKEN: token };
@@ -30,6 +32,16 @@ test("lab up runs every server mode, registers the nodes, serves volumes, and st
   const client = await NbdClient.connect({ uri: `nbd://127.0.0.1:${nbdPort}/labvol` });
   expect(client.size).toBe(4 * 1024 * 1024);
   await client.close();
+  // The S3 gateway answers with the root key written into node01's data dir.
+  const rootKey = readFileSync(join(dir.path, "node01", "root-key"), "utf8");
+  const credentials = {
+    accessKeyId: /AWS_ACCESS_KEY_ID=(.+)/.exec(rootKey)![1]!,
+    secretAccessKey: /AWS_SECRET_ACCESS_KEY=(.+)/.exec(rootKey)![1]!,
+  };
+  const s3 = new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: "us-east-1", forcePathStyle: true, credentials });
+  await s3.send(new CreateBucketCommand({ Bucket: "lab-bucket" }));
+  expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(["lab-bucket"]);
+  s3.destroy();
   expect(await lab.stop("SIGTERM")).toBe(0);
-  expect(lab.lines.filter((l) => l.msg === "stopped" && l.code === 0)).toHaveLength(4);
+  expect(lab.lines.filter((l) => l.msg === "stopped" && l.code === 0)).toHaveLength(5);
 });

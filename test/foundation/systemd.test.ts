@@ -8,7 +8,7 @@ const units = readdirSync(unitDir).filter((f) => f.endsWith(".service"));
 
 describe("systemd units", () => {
   test("there is a unit for every server mode built so far", () => {
-    expect(units).toEqual(expect.arrayContaining(["photon-controller.service", "photon-agent.service", "photon-nbd-export.service"]));
+    expect(units).toEqual(expect.arrayContaining(["photon-controller.service", "photon-agent.service", "photon-nbd-export.service", "photon-s3-gateway.service"]));
   });
 
   for (const unit of units) {

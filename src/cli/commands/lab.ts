@@ -13,7 +13,7 @@ export default defineCommand({
   meta: { name: "lab", description: "Run a multi-node Photon lab on this machine" },
   subCommands: {
     up: defineCommand({
-      meta: { name: "up", description: "Start node01 (controller, nbd-export, agent) and node02..nodeNN agents; stop with Ctrl-C" },
+      meta: { name: "up", description: "Start node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN agents; stop with Ctrl-C" },
       args: {
         config: commonArgs.config,
         "log-level": commonArgs["log-level"],
@@ -21,6 +21,7 @@ export default defineCommand({
         nodes: { type: "string", description: "number of nodes (default 1)" },
         "base-port": { type: "string", description: "controller port; nbd-export admin base+2, node N's agent base+10+N (default 7070)" },
         "nbd-port": { type: "string", description: "NBD port of node01's export (default 10809)" },
+        "s3-port": { type: "string", description: "S3 port of node01's gateway (default 9000)" },
       },
       async run({ args }) {
         const { sources, log } = commandContext(args, "lab");
@@ -32,6 +33,7 @@ export default defineCommand({
             nodes,
             basePort: numberOption(sources, "base-port", 7070),
             nbdPort: numberOption(sources, "nbd-port", 10809),
+            s3Port: numberOption(sources, "s3-port", 9000),
           },
           log,
         );
@@ -40,7 +42,10 @@ export default defineCommand({
           { header: "service", value: (e) => e.service },
           { header: "endpoint", value: (e) => e.url },
         ]));
-        console.log(`\ncluster token: ${lab.tokenFile}\ntry: PHOTON_TOKEN=$(cat ${lab.tokenFile}) photon node list\n\nPhoton lab is up; Ctrl-C stops it.`);
+        console.log(
+          `\ncluster token: ${lab.tokenFile}\nS3 root key:   ${lab.s3KeyFile} (source it for AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)` +
+            `\ntry: PHOTON_TOKEN=$(cat ${lab.tokenFile}) photon node list\n\nPhoton lab is up; Ctrl-C stops it.`,
+        );
         await runUntilSignal({ address: { hostname: "127.0.0.1", port: 0 }, stop: lab.stop }, log);
       },
     }),

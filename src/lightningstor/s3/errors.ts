@@ -1,10 +1,20 @@
 /** The S3 errors the gateway answers, with their HTTP status (S3 API Reference, "Error responses"). */
 export const s3ErrorStatus = {
   AccessDenied: 403,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  InvalidBucketName: 400,
+  InvalidRange: 416,
+  KeyTooLongError: 400,
+  MethodNotAllowed: 405,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  PreconditionFailed: 412,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
   IncompleteBody: 400,
+  InternalError: 500,
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
   InvalidChunkSizeError: 403,
@@ -24,6 +34,8 @@ export class S3Error extends Error {
   constructor(
     readonly code: S3ErrorCode,
     message: string,
+    /** Extra response headers (e.g. Content-Range on InvalidRange). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "S3Error";

@@ -1,0 +1,76 @@
+import type { Logger } from "../../util/log.ts";
+import type { ChunkStore } from "../chunks/chunk-store.ts";
+import type { S3Metadata } from "../metadata.ts";
+import { authenticate } from "./auth.ts";
+import type { S3Context } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from "./ops/bucket.ts";
+import { listObjects } from "./ops/list.ts";
+import { deleteObject, getObject, putObject } from "./ops/object.ts";
+import { route } from "./router.ts";
+import { errorResponse } from "./xml.ts";
+
+export interface S3AppOptions {
+  meta: S3Metadata;
+  chunks: ChunkStore;
+  region: string;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * The S3 API as a fetch handler: authenticate (SigV4), route to one
+ * operation, run it; every error becomes S3 XML here and nowhere else.
+ */
+export function createS3Handler(options: S3AppOptions): (request: Request) => Promise<Response> {
+  const { meta, chunks, region, log } = options;
+  return async (request) => {
+    const started = performance.now();
+    const url = new URL(request.url);
+    const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
+    let response: Response;
+    try {
+      const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
+      const endpoint = route(request.method, url, request.headers);
+      const ctx: S3Context = { request, url, auth, meta, chunks, region, log };
+      switch (endpoint.op) {
+        case "ListBuckets":
+          response = listBuckets(ctx);
+          break;
+        case "CreateBucket":
+          response = await createBucket(ctx, endpoint.bucket);
+          break;
+        case "HeadBucket":
+          response = headBucket(ctx, endpoint.bucket);
+          break;
+        case "DeleteBucket":
+          response = deleteBucket(ctx, endpoint.bucket);
+          break;
+        case "GetBucketLocation":
+          response = getBucketLocation(ctx, endpoint.bucket);
+          break;
+        case "ListObjects":
+        case "ListObjectsV2":
+          response = listObjects(ctx, endpoint.bucket, endpoint.op === "ListObjectsV2");
+          break;
+        case "PutObject":
+          response = await putObject(ctx, endpoint.bucket, endpoint.key);
+          break;
+        case "GetObject":
+        case "HeadObject":
+          response = await getObject(ctx, endpoint.bucket, endpoint.key, endpoint.op === "HeadObject");
+          break;
+        case "DeleteObject":
+          response = await deleteObject(ctx, endpoint.bucket, endpoint.key);
+          break;
+      }
+    } catch (err) {
+      const s3 = err instanceof S3Error ? err : new S3Error("InternalError", "we encountered an internal error; please try again");
+      if (!(err instanceof S3Error)) log.error("S3 request failed", { method: request.method, path: url.pathname, err });
+      response = errorResponse(s3, url.pathname, requestId, request.method);
+    }
+    response.headers.set("x-amz-request-id", requestId);
+    log.info("s3 request", { method: request.method, path: url.pathname, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    return response;
+  };
+}

@@ -1,0 +1,139 @@
+import type { ChunkSigning } from "./aws-chunked.ts";
+import { S3Error } from "./errors.ts";
+import {
+  ALGORITHM,
+  canonicalRequest,
+  parseAmzDate,
+  parseAuthorization,
+  parseCredential,
+  scopeOf,
+  signaturesMatch,
+  signCanonical,
+  signingKey,
+  type Credentials,
+} from "./sigv4.ts";
+
+/** How the request body is protected, from x-amz-content-sha256. */
+export type PayloadMode =
+  | { kind: "hash"; sha256: string }
+  | { kind: "unsigned" }
+  | { kind: "chunked"; signing?: ChunkSigning; trailer: boolean };
+
+/** An authenticated request. */
+export interface Authenticated {
+  accessKey: string;
+  payload: PayloadMode;
+}
+
+export interface AuthOptions {
+  /** The secret of an access key; undefined when the key is unknown. */
+  secretFor(accessKey: string): string | undefined;
+  region: string;
+  now: Date;
+  /** Allowed clock difference (AWS: 15 minutes). */
+  maxSkewMs?: number;
+}
+
+const STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+const STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+const STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+const UNSIGNED = "UNSIGNED-PAYLOAD";
+const MAX_PRESIGNED_EXPIRY_S = 7 * 24 * 3600;
+
+/**
+ * Authenticates a request with SigV4 in the Authorization header or in a
+ * presigned query string; anonymous requests are refused.
+ */
+export function authenticate(request: Request, url: URL, options: AuthOptions): Authenticated {
+  const header = request.headers.get("authorization");
+  if (header) return fromHeader(request, url, header, options);
+  if (url.searchParams.has("X-Amz-Signature")) return fromQuery(request, url, options);
+  throw new S3Error("AccessDenied", "anonymous requests are not allowed");
+}
+
+function fromHeader(request: Request, url: URL, header: string, options: AuthOptions): Authenticated {
+  const credentials = parseAuthorization(header);
+  const amzDate = request.headers.get("x-amz-date") ?? "";
+  const date = parseAmzDate(amzDate);
+  if (!date) throw new S3Error("AccessDenied", "x-amz-date is missing or malformed");
+  checkScope(credentials, amzDate, options, "AuthorizationHeaderMalformed");
+  checkSkew(date, options);
+  const contentSha = request.headers.get("x-amz-content-sha256");
+  if (!contentSha) throw new S3Error("InvalidRequest", "x-amz-content-sha256 is required with SigV4");
+  const key = keyFor(credentials, options);
+  const signature = sign(request, url, credentials, key, amzDate, contentSha, []);
+  if (!signaturesMatch(credentials.signature, signature)) {
+    throw new S3Error("SignatureDoesNotMatch", "the request signature we calculated does not match the signature you provided");
+  }
+  const signing: ChunkSigning = { key, amzDate, scope: scopeOf(credentials), seedSignature: signature };
+  return { accessKey: credentials.accessKey, payload: payloadMode(contentSha, signing) };
+}
+
+function fromQuery(request: Request, url: URL, options: AuthOptions): Authenticated {
+  const q = url.searchParams;
+  if (q.get("X-Amz-Algorithm") !== ALGORITHM) throw new S3Error("AuthorizationQueryParametersError", `X-Amz-Algorithm must be ${ALGORITHM}`);
+  const amzDate = q.get("X-Amz-Date") ?? "";
+  const date = parseAmzDate(amzDate);
+  const expires = Number(q.get("X-Amz-Expires"));
+  const signedHeaders = q.get("X-Amz-SignedHeaders");
+  const signature = q.get("X-Amz-Signature") ?? "";
+  if (!date || !signedHeaders || !Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGNED_EXPIRY_S) {
+    throw new S3Error("AuthorizationQueryParametersError", "X-Amz-Date, X-Amz-Expires (1..604800) and X-Amz-SignedHeaders are required");
+  }
+  const credentials: Credentials = {
+    ...parseCredential(q.get("X-Amz-Credential") ?? "", "AuthorizationQueryParametersError"),
+    signedHeaders: signedHeaders.split(";"),
+    signature,
+  };
+  checkScope(credentials, amzDate, options, "AuthorizationQueryParametersError");
+  if (options.now.getTime() > date.getTime() + expires * 1000) throw new S3Error("AccessDenied", "request has expired");
+  if (date.getTime() - options.now.getTime() > (options.maxSkewMs ?? 15 * 60_000)) throw new S3Error("AccessDenied", "request is not yet valid");
+  const key = keyFor(credentials, options);
+  const contentSha = q.get("X-Amz-Content-Sha256") ?? UNSIGNED;
+  const expected = sign(request, url, credentials, key, amzDate, contentSha, ["X-Amz-Signature"]);
+  if (!signaturesMatch(signature, expected)) {
+    throw new S3Error("SignatureDoesNotMatch", "the request signature we calculated does not match the signature you provided");
+  }
+  return { accessKey: credentials.accessKey, payload: payloadMode(contentSha, undefined) };
+}
+
+function sign(request: Request, url: URL, c: Credentials, key: Buffer, amzDate: string, payloadHash: string, omit: string[]): string {
+  if (!c.signedHeaders.includes("host")) throw new S3Error("AccessDenied", "the host header must be signed");
+  const rawQuery = url.search.startsWith("?") ? url.search.slice(1) : url.search;
+  const canonical = canonicalRequest(
+    { method: request.method, rawPath: url.pathname, rawQuery, headers: (name) => request.headers.get(name) ?? undefined },
+    c.signedHeaders,
+    payloadHash,
+    omit,
+  );
+  return signCanonical(key, amzDate, scopeOf(c), canonical);
+}
+
+function checkScope(c: Credentials, amzDate: string, options: AuthOptions, code: "AuthorizationHeaderMalformed" | "AuthorizationQueryParametersError"): void {
+  if (c.service !== "s3") throw new S3Error(code, `the credential scope's service must be s3, not "${c.service}"`);
+  if (c.region !== options.region) throw new S3Error(code, `the region "${c.region}" is wrong; expecting "${options.region}"`);
+  if (!amzDate.startsWith(c.date)) throw new S3Error(code, "the credential scope's date does not match x-amz-date");
+}
+
+function checkSkew(date: Date, options: AuthOptions): void {
+  if (Math.abs(options.now.getTime() - date.getTime()) > (options.maxSkewMs ?? 15 * 60_000)) {
+    throw new S3Error("RequestTimeTooSkewed", "the difference between the request time and the server's time is too large");
+  }
+}
+
+function keyFor(c: Credentials, options: AuthOptions): Buffer {
+  const secret = options.secretFor(c.accessKey);
+  if (secret === undefined) throw new S3Error("InvalidAccessKeyId", "the access key id you provided does not exist");
+  return signingKey(secret, c.date, c.region, c.service);
+}
+
+function payloadMode(contentSha: string, signing: ChunkSigning | undefined): PayloadMode {
+  if (contentSha === UNSIGNED) return { kind: "unsigned" };
+  if (contentSha === STREAMING_UNSIGNED_TRAILER) return { kind: "chunked", trailer: true };
+  if (contentSha === STREAMING_SIGNED || contentSha === STREAMING_SIGNED_TRAILER) {
+    if (!signing) throw new S3Error("InvalidRequest", "streaming signed payloads need header authentication");
+    return { kind: "chunked", signing, trailer: contentSha === STREAMING_SIGNED_TRAILER };
+  }
+  if (/^[0-9a-f]{64}$/.test(contentSha)) return { kind: "hash", sha256: contentSha };
+  throw new S3Error("InvalidArgument", `x-amz-content-sha256 "${contentSha.slice(0, 80)}" is not valid`);
+}

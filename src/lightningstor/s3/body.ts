@@ -1,0 +1,116 @@
+import { createHash, type Hash } from "node:crypto";
+import type { PayloadMode } from "./auth.ts";
+import { decodeAwsChunked } from "./aws-chunked.ts";
+import { S3Error } from "./errors.ts";
+
+/** Checksum algorithms the gateway verifies and stores (x-amz-checksum-<name>). */
+const computable = ["crc32", "sha1", "sha256"] as const;
+const knownButNotComputed = ["crc32c", "crc64nvme"];
+type Algorithm = (typeof computable)[number];
+
+/** What was received, with every digest the request asked to be checked. */
+export interface ReceivedBody {
+  size: number;
+  md5Hex: string;
+  /** Verified checksums by algorithm, base64 as S3 writes them. */
+  checksums: Record<string, string>;
+}
+
+/**
+ * Streams a request body to `sink` piece by piece — decoding aws-chunked
+ * framing, never keeping the whole body — and verifies, once it is complete:
+ * the payload SHA-256 the signature covered, Content-MD5, and any
+ * x-amz-checksum-* given as a header or a trailer. Errors are S3 errors.
+ */
+export async function receiveBody(request: Request, mode: PayloadMode, sink: (piece: Uint8Array) => Promise<void> | void): Promise<ReceivedBody> {
+  const algorithm = requestedAlgorithm(request);
+  const md5 = createHash("md5");
+  const payloadSha = mode.kind === "hash" && mode.sha256 !== EMPTY ? createHash("sha256") : undefined;
+  const checksum = algorithm ? checksumHasher(algorithm) : undefined;
+  let size = 0;
+  const consume = async (piece: Uint8Array) => {
+    size += piece.length;
+    md5.update(piece);
+    payloadSha?.update(piece);
+    checksum?.update(piece);
+    await sink(piece);
+  };
+
+  let trailers: Record<string, string> = {};
+  const source = bodyStream(request);
+  if (mode.kind === "chunked") {
+    const decodedLength = request.headers.get("x-amz-decoded-content-length");
+    const generator = decodeAwsChunked(source, { signing: mode.signing, decodedLength: decodedLength === null ? undefined : Number(decodedLength) });
+    for (;;) {
+      const next = await generator.next();
+      if (next.done) {
+        trailers = next.value;
+        break;
+      }
+      await consume(next.value);
+    }
+  } else {
+    for await (const piece of source) await consume(piece);
+    const declared = request.headers.get("content-length");
+    if (declared !== null && Number(declared) !== size) throw new S3Error("IncompleteBody", `received ${size} bytes of ${declared}`);
+  }
+
+  if (mode.kind === "hash" && (payloadSha ? payloadSha.digest("hex") : EMPTY) !== mode.sha256) {
+    throw new S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match what was received");
+  }
+  const md5Raw = md5.digest();
+  const contentMd5 = request.headers.get("content-md5");
+  if (contentMd5 !== null && contentMd5 !== md5Raw.toString("base64")) throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
+  const checksums: Record<string, string> = {};
+  if (algorithm && checksum) {
+    const name = `x-amz-checksum-${algorithm}`;
+    const expected = request.headers.get(name) ?? trailers[name];
+    if (expected === undefined) throw new S3Error("InvalidRequest", `${name} was announced but not sent`);
+    const actual = checksum.digest();
+    if (actual !== expected) throw new S3Error("BadDigest", `the ${algorithm.toUpperCase()} you specified did not match the calculated checksum`);
+    checksums[algorithm] = actual;
+  }
+  return { size, md5Hex: md5Raw.toString("hex"), checksums };
+}
+
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+async function* bodyStream(request: Request): AsyncGenerator<Uint8Array> {
+  if (!request.body) return;
+  try {
+    for await (const piece of request.body) yield piece;
+  } catch (err) {
+    throw new S3Error("IncompleteBody", `the request body ended early: ${(err as Error).message}`);
+  }
+}
+
+/** The checksum the request asks for: x-amz-checksum-<alg> header, or a trailer announced in x-amz-trailer. */
+function requestedAlgorithm(request: Request): Algorithm | undefined {
+  const names = [request.headers.get("x-amz-trailer") ?? "", ...[...request.headers.keys()].filter((h) => h.startsWith("x-amz-checksum-"))];
+  for (const name of names) {
+    const match = /^x-amz-checksum-([a-z0-9]+)$/.exec(name.trim().toLowerCase());
+    if (!match || match[1] === "type" || match[1] === "algorithm") continue;
+    const algorithm = match[1]!;
+    if ((computable as readonly string[]).includes(algorithm)) return algorithm as Algorithm;
+    if (knownButNotComputed.includes(algorithm)) throw new S3Error("NotImplemented", `${algorithm.toUpperCase()} checksums are not implemented yet`);
+    throw new S3Error("InvalidRequest", `unknown checksum algorithm ${algorithm}`);
+  }
+  return undefined;
+}
+
+/** An incremental checksum with S3's base64 output. */
+function checksumHasher(algorithm: Algorithm): { update(piece: Uint8Array): void; digest(): string } {
+  if (algorithm === "crc32") {
+    let crc = 0;
+    return {
+      update: (piece) => void (crc = Bun.hash.crc32(piece, crc)),
+      digest: () => {
+        const out = Buffer.alloc(4);
+        out.writeUInt32BE(crc >>> 0);
+        return out.toString("base64");
+      },
+    };
+  }
+  const hash: Hash = createHash(algorithm);
+  return { update: (piece) => void hash.update(piece), digest: () => hash.digest("base64") };
+}

@@ -1,0 +1,18 @@
+import type { Logger } from "../../util/log.ts";
+import type { ChunkStore } from "../chunks/chunk-store.ts";
+import type { S3Metadata } from "../metadata.ts";
+import type { Authenticated } from "./auth.ts";
+
+/** What an operation handler gets. */
+export interface S3Context {
+  request: Request;
+  url: URL;
+  auth: Authenticated;
+  meta: S3Metadata;
+  chunks: ChunkStore;
+  region: string;
+  log: Logger;
+}
+
+/** Objects up to this size are one chunk; larger ones are split at this size (the seed's streaming threshold). */
+export const CHUNK_SIZE = 16 * 1024 * 1024;

@@ -1,0 +1,37 @@
+import { S3Error } from "../errors.ts";
+import type { S3Context } from "../context.ts";
+import { xmlResponse } from "../xml.ts";
+
+/** ListBuckets. */
+export function listBuckets(ctx: S3Context): Response {
+  const buckets = ctx.meta.listBuckets().map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
+  return xmlResponse("ListAllMyBucketsResult", { Owner: { ID: ctx.auth.accessKey, DisplayName: ctx.auth.accessKey }, Buckets: { Bucket: buckets } });
+}
+
+/** CreateBucket: a second create by the same owner is BucketAlreadyOwnedByYou (there is one owner here). */
+export async function createBucket(ctx: S3Context, bucket: string): Promise<Response> {
+  // A CreateBucketConfiguration body may name a location constraint; it must be our region.
+  const body = await ctx.request.text();
+  const constraint = /<LocationConstraint>([^<]*)<\/LocationConstraint>/.exec(body)?.[1];
+  if (constraint && constraint !== ctx.region) throw new S3Error("InvalidArgument", `the location constraint must be ${ctx.region}`);
+  if (!ctx.meta.createBucket(bucket)) throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
+  return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
+}
+
+export function headBucket(ctx: S3Context, bucket: string): Response {
+  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  return new Response(null, { status: 200, headers: { "x-amz-bucket-region": ctx.region } });
+}
+
+export function deleteBucket(ctx: S3Context, bucket: string): Response {
+  const result = ctx.meta.deleteBucket(bucket);
+  if (result === "missing") throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  if (result === "not-empty") throw new S3Error("BucketNotEmpty", "the bucket you tried to delete is not empty");
+  return new Response(null, { status: 204 });
+}
+
+export function getBucketLocation(ctx: S3Context, bucket: string): Response {
+  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  // us-east-1 is reported as an empty constraint, as AWS does.
+  return xmlResponse("LocationConstraint", { "#text": ctx.region === "us-east-1" ? "" : ctx.region });
+}

@@ -1,0 +1,172 @@
+import type { ObjectRow } from "../../schema.ts";
+import { receiveBody } from "../body.ts";
+import { CHUNK_SIZE, type S3Context } from "../context.ts";
+import { S3Error } from "../errors.ts";
+
+/** Request headers stored with an object and returned on GET/HEAD. */
+const storedHeaders = ["content-type", "content-encoding", "content-disposition", "content-language", "cache-control", "expires"];
+/** GET query parameters that override response headers. */
+const overrides: Record<string, string> = {
+  "response-content-type": "content-type",
+  "response-content-language": "content-language",
+  "response-expires": "expires",
+  "response-cache-control": "cache-control",
+  "response-content-disposition": "content-disposition",
+  "response-content-encoding": "content-encoding",
+};
+
+function requireBucket(ctx: S3Context, bucket: string): void {
+  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+}
+
+/**
+ * PutObject: the body streams into chunks of up to 16 MiB, each stored
+ * durably; the object becomes visible in one transaction only after every
+ * digest checked out. A failed upload deletes its chunks and leaves the
+ * previous version in place.
+ */
+export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+  requireBucket(ctx, bucket);
+  const written: { id: string; size: number }[] = [];
+  let pieces: Uint8Array[] = [];
+  let buffered = 0;
+  const flushChunk = async () => {
+    const id = crypto.randomUUID();
+    await ctx.chunks.put(id, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    written.push({ id, size: buffered });
+    pieces = [];
+    buffered = 0;
+  };
+  let received;
+  try {
+    received = await receiveBody(ctx.request, ctx.auth.payload, async (piece) => {
+      while (piece.length > 0) {
+        const take = Math.min(piece.length, CHUNK_SIZE - buffered);
+        pieces.push(piece.subarray(0, take));
+        buffered += take;
+        piece = piece.subarray(take);
+        if (buffered === CHUNK_SIZE) await flushChunk();
+      }
+    });
+    if (buffered > 0) await flushChunk();
+  } catch (err) {
+    await Promise.allSettled(written.map((c) => ctx.chunks.delete(c.id)));
+    throw err;
+  }
+  const headers: Record<string, string> = {};
+  for (const name of storedHeaders) {
+    let value = ctx.request.headers.get(name);
+    if (name === "content-encoding" && value) value = value.split(",").map((v) => v.trim()).filter((v) => v !== "aws-chunked").join(",");
+    if (value) headers[name] = value;
+  }
+  for (const [name, value] of ctx.request.headers) if (name.startsWith("x-amz-meta-")) headers[name] = value;
+  const row: ObjectRow = {
+    bucket,
+    key,
+    size: received.size,
+    etag: `"${received.md5Hex}"`,
+    chunks: written,
+    headers,
+    checksums: received.checksums,
+    lastModified: new Date(),
+  };
+  const replaced = ctx.meta.putObject(row);
+  await deleteChunks(ctx, replaced);
+  return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row) } });
+}
+
+/** GetObject and HeadObject, with Range and the conditional headers. */
+export async function getObject(ctx: S3Context, bucket: string, key: string, head: boolean): Promise<Response> {
+  requireBucket(ctx, bucket);
+  const row = ctx.meta.getObject(bucket, key);
+  if (!row) throw new S3Error("NoSuchKey", "the specified key does not exist");
+  const notModified = checkConditions(ctx.request.headers, row);
+  const base: Record<string, string> = {
+    etag: row.etag,
+    "last-modified": row.lastModified.toUTCString(),
+    "accept-ranges": "bytes",
+    "content-type": "binary/octet-stream",
+    ...row.headers,
+  };
+  for (const [param, header] of Object.entries(overrides)) {
+    const value = ctx.url.searchParams.get(param);
+    if (value !== null) base[header] = value;
+  }
+  if (notModified) return new Response(null, { status: 304, headers: { etag: row.etag, "last-modified": base["last-modified"]! } });
+
+  const range = parseRange(ctx.request.headers.get("range"), row.size);
+  if (range === "unsatisfiable") {
+    throw new S3Error("InvalidRange", "the requested range is not satisfiable", { "content-range": `bytes */${row.size}` });
+  }
+  const [start, end] = range ?? [0, row.size];
+  const headers = { ...base, "content-length": String(end - start), ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row)) };
+  const status = range ? 206 : 200;
+  if (head) return new Response(null, { status, headers });
+  return new Response(chunkStream(ctx, row, start, end), { status, headers });
+}
+
+export async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+  requireBucket(ctx, bucket);
+  await deleteChunks(ctx, ctx.meta.deleteObject(bucket, key));
+  return new Response(null, { status: 204 });
+}
+
+async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Promise<void> {
+  for (const result of await Promise.allSettled(chunks.map((c) => ctx.chunks.delete(c.id)))) {
+    if (result.status === "rejected") ctx.log.warn("chunk not deleted; it will be collected later", { error: String(result.reason) });
+  }
+}
+
+/** The object's bytes [start, end), one verified chunk at a time. */
+function chunkStream(ctx: S3Context, row: ObjectRow, start: number, end: number): ReadableStream<Uint8Array> {
+  let index = 0;
+  let chunkStart = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      while (index < row.chunks.length) {
+        const chunk = row.chunks[index++]!;
+        const from = chunkStart;
+        chunkStart += chunk.size;
+        if (chunkStart <= start || from >= end) continue;
+        const data = await ctx.chunks.get(chunk.id);
+        if (!data) throw new Error(`chunk ${chunk.id} of ${row.bucket}/${row.key} is missing`);
+        controller.enqueue(data.subarray(Math.max(0, start - from), Math.min(chunk.size, end - from)));
+        return;
+      }
+      controller.close();
+    },
+  });
+}
+
+function checksumHeaders(row: ObjectRow): Record<string, string> {
+  return Object.fromEntries(Object.entries(row.checksums).map(([alg, value]) => [`x-amz-checksum-${alg}`, value]));
+}
+
+/** RFC 9110 conditionals; throws PreconditionFailed, returns true for "not modified". */
+function checkConditions(headers: Headers, row: ObjectRow): boolean {
+  const etags = (value: string) => value.split(",").map((v) => v.trim());
+  const modified = Math.floor(row.lastModified.getTime() / 1000) * 1000;
+  const ifMatch = headers.get("if-match");
+  if (ifMatch !== null && !etags(ifMatch).some((e) => e === "*" || e === row.etag)) throw new S3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold");
+  const ifUnmodified = headers.get("if-unmodified-since");
+  if (ifMatch === null && ifUnmodified !== null && modified > Date.parse(ifUnmodified)) throw new S3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold");
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifNoneMatch !== null) return etags(ifNoneMatch).some((e) => e === "*" || e === row.etag);
+  const ifModified = headers.get("if-modified-since");
+  return ifModified !== null && modified <= Date.parse(ifModified);
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` as [start, end); undefined for none (or one we ignore, like several ranges). */
+export function parseRange(header: string | null, size: number): [number, number] | "unsatisfiable" | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return "unsatisfiable";
+    return [Math.max(0, size - suffix), size];
+  }
+  const start = Number(match[1]);
+  if (start >= size) return "unsatisfiable";
+  const end = match[2] === "" ? size : Math.min(size, Number(match[2]) + 1);
+  return end <= start ? undefined : [start, end];
+}

@@ -1,0 +1,70 @@
+import { S3Error } from "./errors.ts";
+
+/** One S3 operation, parsed from method, path and query (path-style addressing). */
+export type Endpoint =
+  | { op: "ListBuckets" }
+  | { op: "CreateBucket" | "HeadBucket" | "DeleteBucket" | "GetBucketLocation" | "ListObjects" | "ListObjectsV2"; bucket: string }
+  | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject"; bucket: string; key: string };
+
+/** Sub-resources that mean an operation this gateway does not implement (yet): 501, never a wrong success. */
+const unsupportedQuery = [
+  "acl", "tagging", "versioning", "versions", "policy", "cors", "lifecycle", "website", "logging", "notification",
+  "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "uploads",
+  "uploadId", "partNumber", "delete", "accelerate", "requestPayment", "analytics", "inventory", "metrics", "ownershipControls",
+  "publicAccessBlock", "intelligent-tiering", "attributes",
+];
+
+/** Bucket names as S3 allows them (S3 User Guide, "Bucket naming rules"). */
+export function validBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** Maps a request to its operation; unknown combinations are NotImplemented or MethodNotAllowed. */
+export function route(method: string, url: URL, headers: Headers): Endpoint {
+  const unsupported = unsupportedQuery.find((q) => url.searchParams.has(q));
+  if (unsupported) throw new S3Error("NotImplemented", `the ${unsupported} sub-resource is not implemented`);
+  const path = url.pathname.slice(1);
+  if (path === "") {
+    if (method === "GET") return { op: "ListBuckets" };
+    throw new S3Error("MethodNotAllowed", `${method} is not allowed on the service`);
+  }
+  const slash = path.indexOf("/");
+  const bucket = decode(slash < 0 ? path : path.slice(0, slash));
+  const key = slash < 0 ? "" : decode(path.slice(slash + 1));
+  if (!validBucketName(bucket)) throw new S3Error("InvalidBucketName", `"${bucket}" is not a valid bucket name`);
+  if (key === "") {
+    switch (method) {
+      case "PUT":
+        return { op: "CreateBucket", bucket };
+      case "HEAD":
+        return { op: "HeadBucket", bucket };
+      case "DELETE":
+        return { op: "DeleteBucket", bucket };
+      case "GET":
+        if (url.searchParams.has("location")) return { op: "GetBucketLocation", bucket };
+        return { op: url.searchParams.get("list-type") === "2" ? "ListObjectsV2" : "ListObjects", bucket };
+    }
+    throw new S3Error("MethodNotAllowed", `${method} is not allowed on a bucket`);
+  }
+  if (Buffer.byteLength(key) > 1024) throw new S3Error("KeyTooLongError", "object keys are at most 1024 bytes");
+  switch (method) {
+    case "PUT":
+      if (headers.has("x-amz-copy-source")) throw new S3Error("NotImplemented", "CopyObject is not implemented");
+      return { op: "PutObject", bucket, key };
+    case "GET":
+      return { op: "GetObject", bucket, key };
+    case "HEAD":
+      return { op: "HeadObject", bucket, key };
+    case "DELETE":
+      return { op: "DeleteObject", bucket, key };
+  }
+  throw new S3Error(method === "POST" ? "NotImplemented" : "MethodNotAllowed", `${method} on an object is not supported`);
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new S3Error("InvalidRequest", "malformed percent-encoding in the path");
+  }
+}

@@ -1,0 +1,36 @@
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** S3 access keys (SigV4 credentials). */
+export const accessKeys = sqliteTable("access_keys", {
+  accessKey: text("access_key").primaryKey(),
+  secretKey: text("secret_key").notNull(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export const buckets = sqliteTable("buckets", {
+  name: text("name").primaryKey(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** The current version of each object; its data is a list of chunks in the chunk store. */
+export const objects = sqliteTable(
+  "objects",
+  {
+    bucket: text("bucket").notNull().references(() => buckets.name),
+    /** Keys are opaque bytes: stored as given, never used as a path. */
+    key: text("key").notNull(),
+    size: integer("size").notNull(),
+    etag: text("etag").notNull(),
+    /** Chunk ids and sizes, in order. */
+    chunks: text("chunks", { mode: "json" }).$type<{ id: string; size: number }[]>().notNull(),
+    /** Content-Type and the other stored headers, and x-amz-meta-*. */
+    headers: text("headers", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    /** Verified x-amz-checksum-* values, by algorithm. */
+    checksums: text("checksums", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    lastModified: integer("last_modified", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.key] })],
+);
+
+export type ObjectRow = typeof objects.$inferSelect;

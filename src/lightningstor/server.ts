@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Hono } from "hono";
+import { z } from "zod";
+import { createAdminApp } from "../http/admin-app.ts";
+import { createHttpMetrics } from "../http/metrics.ts";
+import { problems } from "../http/problem.ts";
+import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import { jsonBody } from "../http/validate.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+import type { Logger } from "../util/log.ts";
+import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
+import { S3Metadata } from "./metadata.ts";
+import { createS3Handler } from "./s3/app.ts";
+
+/** The s3-gateway's configuration, parsed once by the CLI. */
+export interface S3GatewayConfig {
+  dataDir: string;
+  listen: ListenAddress;
+  admin: ListenAddress;
+  token: string;
+  region: string;
+  /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
+  rootKey?: { accessKey: string; secretKey: string };
+}
+
+/** The file holding the root key, in shell-sourceable form (mode 0600). */
+export const rootKeyFile = "root-key";
+
+/** A new access key pair in the usual shapes (20 upper-case characters, 40 of base64). */
+export function generateKey(): { accessKey: string; secretKey: string } {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const accessKey = "PH" + Array.from(randomBytes(18), (b) => alphabet[b % 32]).join("");
+  return { accessKey, secretKey: randomBytes(30).toString("base64") };
+}
+
+/** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
+export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningServer {
+  const meta = new S3Metadata(config.dataDir);
+  const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
+  ensureRootKey(config, meta, log);
+
+  const s3 = Bun.serve({
+    hostname: config.listen.hostname,
+    port: config.listen.port,
+    // Object size is bounded by S3's 5 TiB, not by a body limit; bodies are streamed.
+    maxRequestBodySize: 5 * 2 ** 40,
+    idleTimeout: 120,
+    fetch: createS3Handler({ meta, chunks, region: config.region, log: log.child({ kind: "s3" }) }),
+  });
+  log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
+
+  const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
+  app.route("/v1/s3/keys", keyRoutes(meta));
+  const admin = serveApp(app, config.admin, log);
+  return {
+    address: admin.address,
+    async stop() {
+      await admin.stop();
+      await s3.stop(false);
+      meta.close();
+    },
+  };
+}
+
+function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {
+  if (config.rootKey) {
+    meta.addKey(config.rootKey.accessKey, config.rootKey.secretKey, "root");
+    return;
+  }
+  if (meta.listKeys().length > 0) return;
+  const path = join(config.dataDir, rootKeyFile);
+  const key = existsSync(path) ? parseRootKey(readFileSync(path, "utf8")) : generateKey();
+  meta.addKey(key.accessKey, key.secretKey, "root");
+  writeFileAtomic(path, `AWS_ACCESS_KEY_ID=${key.accessKey}\nAWS_SECRET_ACCESS_KEY=${key.secretKey}\n`, 0o600);
+  log.info("created the root S3 key", { accessKey: key.accessKey, file: path });
+}
+
+function parseRootKey(text: string): { accessKey: string; secretKey: string } {
+  const value = (name: string) => new RegExp(`^${name}=(.+)$`, "m").exec(text)?.[1]?.trim();
+  const accessKey = value("AWS_ACCESS_KEY_ID");
+  const secretKey = value("AWS_SECRET_ACCESS_KEY");
+  if (!accessKey || !secretKey) throw new Error(`${rootKeyFile} is malformed`);
+  return { accessKey, secretKey };
+}
+
+/** `/v1/s3/keys`: list, create, delete access keys. Secrets are shown once, at creation. */
+function keyRoutes(meta: S3Metadata): Hono {
+  const app = new Hono();
+  app.get("/", (c) => c.json({ keys: meta.listKeys().map((k) => ({ accessKey: k.accessKey, name: k.name, createdAt: k.createdAt.toISOString() })) }));
+  app.post("/", async (c) => {
+    const body = await jsonBody(c, z.strictObject({ name: z.string().min(1).max(64) }));
+    const key = generateKey();
+    meta.addKey(key.accessKey, key.secretKey, body.name);
+    return c.json({ ...key, name: body.name }, 201);
+  });
+  app.delete("/:accessKey", (c) => {
+    if (!meta.deleteKey(c.req.param("accessKey"))) throw problems.notFound(`access key "${c.req.param("accessKey")}" does not exist`);
+    return c.body(null, 204);
+  });
+  return app;
+}

@@ -1,0 +1,40 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { join } from "node:path";
+import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
+
+/** A running s3-gateway on port 0 with a known key, and an SDK client with default settings. */
+export interface TestGateway {
+  proc: PhotonProcess;
+  endpoint: string;
+  admin: string;
+  token: string;
+  dataDir: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  client(overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startGateway(): Promise<TestGateway> {
+  const dir = tempDir("photon-s3-");
+  const dataDir = join(dir.path, "data");
+  const token = "test-token-" + crypto.randomUUID();
+  const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
+  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"], {
+    env: { PHOTON_TOKEN: token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
+  });
+  const endpoint = await proc.url("s3");
+  const admin = await proc.url();
+  return {
+    proc,
+    endpoint,
+    admin,
+    token,
+    dataDir,
+    credentials,
+    client: (overrides = {}) => new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials, ...overrides }),
+    async [Symbol.asyncDispose]() {
+      await proc[Symbol.asyncDispose]();
+      dir[Symbol.dispose]();
+    },
+  };
+}
