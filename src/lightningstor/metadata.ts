@@ -3,7 +3,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
-import type { ObjectRow } from "./schema.ts";
+import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
 
 /** Buckets, objects and access keys of one s3-gateway, in SQLite (each change one transaction). */
 export class S3Metadata {
@@ -86,6 +86,67 @@ export class S3Metadata {
     const conditions = [eq(schema.objects.bucket, bucket), gt(schema.objects.key, after)];
     if (prefix !== "") conditions.push(sql`instr(${schema.objects.key}, ${prefix}) = 1`);
     return this.db.select().from(schema.objects).where(and(...conditions)).orderBy(asc(schema.objects.key)).limit(limit).all();
+  }
+
+  // multipart uploads
+
+  createUpload(row: UploadRow): void {
+    this.db.insert(schema.uploads).values(row).run();
+  }
+
+  getUpload(bucket: string, key: string, id: string): UploadRow | undefined {
+    return this.db
+      .select()
+      .from(schema.uploads)
+      .where(and(eq(schema.uploads.id, id), eq(schema.uploads.bucket, bucket), eq(schema.uploads.key, key)))
+      .get();
+  }
+
+  /** Uploads of a bucket in key order, then by start time. */
+  listUploads(bucket: string, prefix: string): UploadRow[] {
+    const conditions = [eq(schema.uploads.bucket, bucket)];
+    if (prefix !== "") conditions.push(sql`instr(${schema.uploads.key}, ${prefix}) = 1`);
+    return this.db.select().from(schema.uploads).where(and(...conditions)).orderBy(asc(schema.uploads.key), asc(schema.uploads.createdAt)).all();
+  }
+
+  /** Records a part; returns the chunks of the part it replaced. */
+  putPart(row: PartRow): { id: string; size: number }[] {
+    return this.db.transaction((tx) => {
+      const old = tx
+        .select()
+        .from(schema.parts)
+        .where(and(eq(schema.parts.uploadId, row.uploadId), eq(schema.parts.partNumber, row.partNumber)))
+        .get();
+      tx.insert(schema.parts).values(row).onConflictDoUpdate({ target: [schema.parts.uploadId, schema.parts.partNumber], set: row }).run();
+      return old?.chunks ?? [];
+    });
+  }
+
+  listParts(uploadId: string): PartRow[] {
+    return this.db.select().from(schema.parts).where(eq(schema.parts.uploadId, uploadId)).orderBy(asc(schema.parts.partNumber)).all();
+  }
+
+  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). */
+  deleteUpload(uploadId: string): PartRow[] {
+    return this.db.transaction((tx) => {
+      const removed = tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).returning().all();
+      tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
+      return removed;
+    });
+  }
+
+  /**
+   * Completes an upload atomically: the object appears and the upload and
+   * its parts disappear in one transaction. Returns the replaced object's chunks.
+   */
+  completeUpload(uploadId: string, row: ObjectRow): { id: string; size: number }[] {
+    return this.db.transaction((tx) => {
+      const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+      tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
+      tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).run();
+      tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
+      return old?.chunks ?? [];
+    });
   }
 
   close(): void {

@@ -34,3 +34,30 @@ export const objects = sqliteTable(
 );
 
 export type ObjectRow = typeof objects.$inferSelect;
+
+/** Multipart uploads in progress. */
+export const uploads = sqliteTable("uploads", {
+  id: text("id").primaryKey(),
+  bucket: text("bucket").notNull().references(() => buckets.name),
+  key: text("key").notNull(),
+  /** Headers and metadata given at CreateMultipartUpload, applied at completion. */
+  headers: text("headers", { mode: "json" }).$type<Record<string, string>>().notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Uploaded parts; a re-uploaded part number replaces the earlier one. */
+export const parts = sqliteTable(
+  "parts",
+  {
+    uploadId: text("upload_id").notNull().references(() => uploads.id),
+    partNumber: integer("part_number").notNull(),
+    size: integer("size").notNull(),
+    etag: text("etag").notNull(),
+    chunks: text("chunks", { mode: "json" }).$type<{ id: string; size: number }[]>().notNull(),
+    lastModified: integer("last_modified", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
+);
+
+export type UploadRow = typeof uploads.$inferSelect;
+export type PartRow = typeof parts.$inferSelect;

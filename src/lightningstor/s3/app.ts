@@ -6,6 +6,7 @@ import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from "./ops/bucket.ts";
 import { listObjects } from "./ops/list.ts";
+import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from "./ops/multipart.ts";
 import { deleteObject, getObject, putObject } from "./ops/object.ts";
 import { route } from "./router.ts";
 import { errorResponse } from "./xml.ts";
@@ -62,6 +63,24 @@ export function createS3Handler(options: S3AppOptions): (request: Request) => Pr
           break;
         case "DeleteObject":
           response = await deleteObject(ctx, endpoint.bucket, endpoint.key);
+          break;
+        case "CreateMultipartUpload":
+          response = createUpload(ctx, endpoint.bucket, endpoint.key);
+          break;
+        case "UploadPart":
+          response = await uploadPart(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber);
+          break;
+        case "CompleteMultipartUpload":
+          response = await completeUpload(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
+          break;
+        case "AbortMultipartUpload":
+          response = await abortUpload(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
+          break;
+        case "ListParts":
+          response = listParts(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
+          break;
+        case "ListMultipartUploads":
+          response = listUploads(ctx, endpoint.bucket);
           break;
       }
     } catch (err) {

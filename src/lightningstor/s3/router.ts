@@ -4,13 +4,15 @@ import { S3Error } from "./errors.ts";
 export type Endpoint =
   | { op: "ListBuckets" }
   | { op: "CreateBucket" | "HeadBucket" | "DeleteBucket" | "GetBucketLocation" | "ListObjects" | "ListObjectsV2"; bucket: string }
-  | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject"; bucket: string; key: string };
+  | { op: "ListMultipartUploads"; bucket: string }
+  | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject" | "CreateMultipartUpload"; bucket: string; key: string }
+  | { op: "CompleteMultipartUpload" | "AbortMultipartUpload" | "ListParts"; bucket: string; key: string; uploadId: string }
+  | { op: "UploadPart"; bucket: string; key: string; uploadId: string; partNumber: number };
 
 /** Sub-resources that mean an operation this gateway does not implement (yet): 501, never a wrong success. */
 const unsupportedQuery = [
   "acl", "tagging", "versioning", "versions", "policy", "cors", "lifecycle", "website", "logging", "notification",
-  "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "uploads",
-  "uploadId", "partNumber", "delete", "accelerate", "requestPayment", "analytics", "inventory", "metrics", "ownershipControls",
+  "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "delete", "accelerate", "requestPayment", "analytics", "inventory", "metrics", "ownershipControls",
   "publicAccessBlock", "intelligent-tiering", "attributes",
 ];
 
@@ -42,11 +44,28 @@ export function route(method: string, url: URL, headers: Headers): Endpoint {
         return { op: "DeleteBucket", bucket };
       case "GET":
         if (url.searchParams.has("location")) return { op: "GetBucketLocation", bucket };
+        if (url.searchParams.has("uploads")) return { op: "ListMultipartUploads", bucket };
         return { op: url.searchParams.get("list-type") === "2" ? "ListObjectsV2" : "ListObjects", bucket };
     }
     throw new S3Error("MethodNotAllowed", `${method} is not allowed on a bucket`);
   }
   if (Buffer.byteLength(key) > 1024) throw new S3Error("KeyTooLongError", "object keys are at most 1024 bytes");
+  const uploadId = url.searchParams.get("uploadId");
+  if (uploadId !== null) {
+    switch (method) {
+      case "PUT":
+        if (headers.has("x-amz-copy-source")) throw new S3Error("NotImplemented", "UploadPartCopy is not implemented");
+        return { op: "UploadPart", bucket, key, uploadId, partNumber: Number(url.searchParams.get("partNumber")) };
+      case "POST":
+        return { op: "CompleteMultipartUpload", bucket, key, uploadId };
+      case "DELETE":
+        return { op: "AbortMultipartUpload", bucket, key, uploadId };
+      case "GET":
+        return { op: "ListParts", bucket, key, uploadId };
+    }
+    throw new S3Error("MethodNotAllowed", `${method} is not allowed on a multipart upload`);
+  }
+  if (method === "POST" && url.searchParams.has("uploads")) return { op: "CreateMultipartUpload", bucket, key };
   switch (method) {
     case "PUT":
       if (headers.has("x-amz-copy-source")) throw new S3Error("NotImplemented", "CopyObject is not implemented");

@@ -15,18 +15,16 @@ const overrides: Record<string, string> = {
   "response-content-encoding": "content-encoding",
 };
 
-function requireBucket(ctx: S3Context, bucket: string): void {
+export function requireBucket(ctx: S3Context, bucket: string): void {
   if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
 }
 
 /**
- * PutObject: the body streams into chunks of up to 16 MiB, each stored
- * durably; the object becomes visible in one transaction only after every
- * digest checked out. A failed upload deletes its chunks and leaves the
- * previous version in place.
+ * Streams the request body into chunks of up to 16 MiB, each stored durably,
+ * and checks every digest. On any failure the chunks written so far are
+ * deleted and the error is thrown.
  */
-export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
-  requireBucket(ctx, bucket);
+export async function storeBody(ctx: S3Context) {
   const written: { id: string; size: number }[] = [];
   let pieces: Uint8Array[] = [];
   let buffered = 0;
@@ -37,9 +35,8 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     pieces = [];
     buffered = 0;
   };
-  let received;
   try {
-    received = await receiveBody(ctx.request, ctx.auth.payload, async (piece) => {
+    const received = await receiveBody(ctx.request, ctx.auth.payload, async (piece) => {
       while (piece.length > 0) {
         const take = Math.min(piece.length, CHUNK_SIZE - buffered);
         pieces.push(piece.subarray(0, take));
@@ -49,29 +46,44 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
       }
     });
     if (buffered > 0) await flushChunk();
+    return { chunks: written, ...received };
   } catch (err) {
-    await Promise.allSettled(written.map((c) => ctx.chunks.delete(c.id)));
+    await deleteChunks(ctx, written);
     throw err;
   }
+}
+
+/** The headers stored with an object: Content-* and friends (minus aws-chunked), and x-amz-meta-*. */
+export function objectHeaders(request: Request): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of storedHeaders) {
-    let value = ctx.request.headers.get(name);
+    let value = request.headers.get(name);
     if (name === "content-encoding" && value) value = value.split(",").map((v) => v.trim()).filter((v) => v !== "aws-chunked").join(",");
     if (value) headers[name] = value;
   }
-  for (const [name, value] of ctx.request.headers) if (name.startsWith("x-amz-meta-")) headers[name] = value;
+  for (const [name, value] of request.headers) if (name.startsWith("x-amz-meta-")) headers[name] = value;
+  return headers;
+}
+
+/**
+ * PutObject: the object becomes visible in one transaction only after every
+ * chunk is durable and every digest checked out; a failed upload leaves the
+ * previous version in place.
+ */
+export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+  requireBucket(ctx, bucket);
+  const body = await storeBody(ctx);
   const row: ObjectRow = {
     bucket,
     key,
-    size: received.size,
-    etag: `"${received.md5Hex}"`,
-    chunks: written,
-    headers,
-    checksums: received.checksums,
+    size: body.size,
+    etag: `"${body.md5Hex}"`,
+    chunks: body.chunks,
+    headers: objectHeaders(ctx.request),
+    checksums: body.checksums,
     lastModified: new Date(),
   };
-  const replaced = ctx.meta.putObject(row);
-  await deleteChunks(ctx, replaced);
+  await deleteChunks(ctx, ctx.meta.putObject(row));
   return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row) } });
 }
 
@@ -111,7 +123,7 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
   return new Response(null, { status: 204 });
 }
 
-async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Promise<void> {
+export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Promise<void> {
   for (const result of await Promise.allSettled(chunks.map((c) => ctx.chunks.delete(c.id)))) {
     if (result.status === "rejected") ctx.log.warn("chunk not deleted; it will be collected later", { error: String(result.reason) });
   }

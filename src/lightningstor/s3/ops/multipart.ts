@@ -1,0 +1,126 @@
+import { XMLParser } from "fast-xml-parser";
+import { createHash } from "node:crypto";
+import type { ObjectRow } from "../../schema.ts";
+import type { S3Context } from "../context.ts";
+import { S3Error } from "../errors.ts";
+import { xmlResponse } from "../xml.ts";
+import { deleteChunks, objectHeaders, requireBucket, storeBody } from "./object.ts";
+
+/** Parts other than the last must be at least this large (S3 multipart limits). */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PART_NUMBER = 10_000;
+
+const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Part" });
+
+function mustUpload(ctx: S3Context, bucket: string, key: string, uploadId: string) {
+  const upload = ctx.meta.getUpload(bucket, key, uploadId);
+  if (!upload) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
+  return upload;
+}
+
+/** CreateMultipartUpload: headers and metadata are kept for the final object. */
+export function createUpload(ctx: S3Context, bucket: string, key: string): Response {
+  requireBucket(ctx, bucket);
+  const id = crypto.randomUUID().replaceAll("-", "");
+  ctx.meta.createUpload({ id, bucket, key, headers: objectHeaders(ctx.request), createdAt: new Date() });
+  return xmlResponse("InitiateMultipartUploadResult", { Bucket: bucket, Key: key, UploadId: id });
+}
+
+/** UploadPart: stored like an object body; a re-upload of a part number replaces it. */
+export async function uploadPart(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: number): Promise<Response> {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw new S3Error("InvalidArgument", `part number must be an integer between 1 and ${MAX_PART_NUMBER}`);
+  }
+  mustUpload(ctx, bucket, key, uploadId);
+  const body = await storeBody(ctx);
+  const etag = `"${body.md5Hex}"`;
+  const replaced = ctx.meta.putPart({ uploadId, partNumber, size: body.size, etag, chunks: body.chunks, lastModified: new Date() });
+  await deleteChunks(ctx, replaced);
+  return new Response(null, { status: 200, headers: { etag, ...Object.fromEntries(Object.entries(body.checksums).map(([a, v]) => [`x-amz-checksum-${a}`, v])) } });
+}
+
+/**
+ * CompleteMultipartUpload: the listed parts, in ascending order with matching
+ * ETags and all but the last at least 5 MiB, become the object in one
+ * transaction. Its ETag is the MD5 of the parts' MD5s, suffixed with the count.
+ */
+export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
+  const upload = mustUpload(ctx, bucket, key, uploadId);
+  let requested: { PartNumber: string; ETag: string }[];
+  try {
+    const doc = parser.parse(await ctx.request.text()) as { CompleteMultipartUpload?: { Part?: { PartNumber: string; ETag: string }[] } };
+    requested = doc.CompleteMultipartUpload?.Part ?? [];
+  } catch {
+    throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
+  }
+  if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
+  const stored = new Map(ctx.meta.listParts(uploadId).map((p) => [p.partNumber, p]));
+  const chosen = requested.map((r, i) => {
+    const number = Number(r.PartNumber);
+    if (i > 0 && number <= Number(requested[i - 1]!.PartNumber)) throw new S3Error("InvalidPartOrder", "the list of parts was not in ascending order");
+    const part = stored.get(number);
+    const etag = String(r.ETag ?? "").trim();
+    if (!part || (etag !== part.etag && `"${etag}"` !== part.etag)) throw new S3Error("InvalidPart", `part ${r.PartNumber} was not uploaded or its ETag does not match`);
+    return part;
+  });
+  chosen.forEach((part, i) => {
+    if (i < chosen.length - 1 && part.size < MIN_PART_SIZE) throw new S3Error("EntityTooSmall", `part ${part.partNumber} is smaller than 5 MiB`);
+  });
+  const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag.replaceAll('"', ""), "hex")));
+  const row: ObjectRow = {
+    bucket,
+    key,
+    size: chosen.reduce((sum, p) => sum + p.size, 0),
+    etag: `"${createHash("md5").update(md5s).digest("hex")}-${chosen.length}"`,
+    chunks: chosen.flatMap((p) => p.chunks),
+    headers: upload.headers,
+    checksums: {},
+    lastModified: new Date(),
+  };
+  const unused = [...stored.values()].filter((p) => !chosen.includes(p)).flatMap((p) => p.chunks);
+  const replaced = ctx.meta.completeUpload(uploadId, row);
+  await deleteChunks(ctx, [...replaced, ...unused]);
+  return xmlResponse("CompleteMultipartUploadResult", { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: row.etag });
+}
+
+/** AbortMultipartUpload: the parts and their chunks are removed. */
+export async function abortUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
+  mustUpload(ctx, bucket, key, uploadId);
+  await deleteChunks(ctx, ctx.meta.deleteUpload(uploadId).flatMap((p) => p.chunks));
+  return new Response(null, { status: 204 });
+}
+
+/** ListParts (max-parts, part-number-marker). */
+export function listParts(ctx: S3Context, bucket: string, key: string, uploadId: string): Response {
+  mustUpload(ctx, bucket, key, uploadId);
+  const q = ctx.url.searchParams;
+  const maxParts = Number(q.get("max-parts") ?? 1000);
+  const marker = Number(q.get("part-number-marker") ?? 0);
+  const all = ctx.meta.listParts(uploadId).filter((p) => p.partNumber > marker);
+  const page = all.slice(0, maxParts);
+  const truncated = all.length > page.length;
+  return xmlResponse("ListPartsResult", {
+    Bucket: bucket,
+    Key: key,
+    UploadId: uploadId,
+    PartNumberMarker: marker,
+    ...(truncated ? { NextPartNumberMarker: page.at(-1)!.partNumber } : {}),
+    MaxParts: maxParts,
+    IsTruncated: truncated,
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified.toISOString(), ETag: p.etag, Size: p.size })),
+  });
+}
+
+/** ListMultipartUploads (prefix). */
+export function listUploads(ctx: S3Context, bucket: string): Response {
+  requireBucket(ctx, bucket);
+  const prefix = ctx.url.searchParams.get("prefix") ?? "";
+  const uploads = ctx.meta.listUploads(bucket, prefix);
+  return xmlResponse("ListMultipartUploadsResult", {
+    Bucket: bucket,
+    Prefix: prefix,
+    MaxUploads: 1000,
+    IsTruncated: false,
+    Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.id, Initiated: u.createdAt.toISOString(), StorageClass: "STANDARD" })),
+  });
+}
