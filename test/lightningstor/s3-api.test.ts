@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
+  UploadPartCopyCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetBucketLocationCommand,
@@ -208,11 +211,48 @@ describe("authentication", () => {
   });
 });
 
-describe("not implemented yet", () => {
-  test("CopyObject and DeleteObjects answer 501 NotImplemented, never a wrong success", async () => {
-    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: "data", Key: "copy", CopySource: "data/digits" })))).toMatchObject({ status: 501 });
-    expect(await s3Error(s3.send(new DeleteObjectsCommand({ Bucket: "data", Delete: { Objects: [{ Key: "digits" }] } })))).toMatchObject({ status: 501 });
-    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: "data", Key: "copy" })))).toMatchObject({ status: 404 });
-    expect((await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "digits" }))).ContentLength).toBe(10);
+describe("copy and bulk delete", () => {
+  test("CopyObject copies data and metadata (COPY) or takes new metadata (REPLACE); copy-source conditionals apply", async () => {
+    const body = randomBytes(20 * 1024 * 1024);
+    const put = await s3.send(new PutObjectCommand({ Bucket: "data", Key: "src", Body: body, ContentType: "text/x-src", Metadata: { a: "1" } }));
+    const copy = await s3.send(new CopyObjectCommand({ Bucket: "data", Key: "dst ünï", CopySource: "data/src" }));
+    expect(copy.CopyObjectResult?.ETag).toBe(put.ETag);
+    const got = await s3.send(new GetObjectCommand({ Bucket: "data", Key: "dst ünï" }));
+    expect(md5(await bytesOf(got))).toBe(md5(body));
+    expect(got).toMatchObject({ ContentType: "text/x-src", Metadata: { a: "1" } });
+    await s3.send(new CopyObjectCommand({ Bucket: "data", Key: "dst2", CopySource: "data/src", MetadataDirective: "REPLACE", ContentType: "text/x-new", Metadata: { b: "2" } }));
+    expect(await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "dst2" }))).toMatchObject({ ContentType: "text/x-new", Metadata: { b: "2" } });
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: "data", Key: "dst3", CopySource: "data/src", CopySourceIfMatch: '"nope"' })))).toMatchObject({ status: 412 });
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: "data", Key: "dst3", CopySource: "data/missing" })))).toMatchObject({ name: "NoSuchKey" });
+    // Deleting the source leaves the copy intact: chunks are never shared.
+    await s3.send(new DeleteObjectCommand({ Bucket: "data", Key: "src" }));
+    expect(md5(await bytesOf(await s3.send(new GetObjectCommand({ Bucket: "data", Key: "dst ünï" }))))).toBe(md5(body));
+  });
+
+  test("UploadPartCopy copies a byte range of an object into a part", async () => {
+    const body = randomBytes(12 * 1024 * 1024);
+    await s3.send(new PutObjectCommand({ Bucket: "data", Key: "parts-src", Body: body }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: "data", Key: "assembled" }));
+    const p1 = await s3.send(new UploadPartCopyCommand({ Bucket: "data", Key: "assembled", UploadId, PartNumber: 1, CopySource: "data/parts-src", CopySourceRange: "bytes=0-5242879" }));
+    const p2 = await s3.send(new UploadPartCopyCommand({ Bucket: "data", Key: "assembled", UploadId, PartNumber: 2, CopySource: "data/parts-src", CopySourceRange: "bytes=10485760-12582911" }));
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: "data",
+        Key: "assembled",
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.CopyPartResult?.ETag }, { PartNumber: 2, ETag: p2.CopyPartResult?.ETag }] },
+      }),
+    );
+    const got = await bytesOf(await s3.send(new GetObjectCommand({ Bucket: "data", Key: "assembled" })));
+    expect(got.equals(Buffer.concat([body.subarray(0, 5242880), body.subarray(10485760)]))).toBe(true);
+  });
+
+  test("DeleteObjects deletes many keys, verbose and quiet, without Content-MD5", async () => {
+    for (const key of ["d1", "d2", "d3"]) await s3.send(new PutObjectCommand({ Bucket: "data", Key: key, Body: key }));
+    const verbose = await s3.send(new DeleteObjectsCommand({ Bucket: "data", Delete: { Objects: [{ Key: "d1" }, { Key: "d2" }, { Key: "never-existed" }] } }));
+    expect(verbose.Deleted?.map((d) => d.Key).sort()).toEqual(["d1", "d2", "never-existed"]);
+    const quiet = await s3.send(new DeleteObjectsCommand({ Bucket: "data", Delete: { Objects: [{ Key: "d3" }], Quiet: true } }));
+    expect(quiet.Deleted ?? []).toEqual([]);
+    for (const key of ["d1", "d2", "d3"]) expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: "data", Key: key })))).toMatchObject({ status: 404 });
   });
 });

@@ -7,7 +7,8 @@ import { S3Error } from "./errors.ts";
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from "./ops/bucket.ts";
 import { listObjects } from "./ops/list.ts";
 import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from "./ops/multipart.ts";
-import { deleteObject, getObject, putObject } from "./ops/object.ts";
+import { copyObject, uploadPartCopy } from "./ops/copy.ts";
+import { deleteObject, deleteObjects, getObject, putObject } from "./ops/object.ts";
 import { route } from "./router.ts";
 import { errorResponse } from "./xml.ts";
 
@@ -81,6 +82,15 @@ export function createS3Handler(options: S3AppOptions): (request: Request) => Pr
           break;
         case "ListMultipartUploads":
           response = listUploads(ctx, endpoint.bucket);
+          break;
+        case "CopyObject":
+          response = await copyObject(ctx, endpoint.bucket, endpoint.key);
+          break;
+        case "UploadPartCopy":
+          response = await uploadPartCopy(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber);
+          break;
+        case "DeleteObjects":
+          response = await deleteObjects(ctx, endpoint.bucket);
           break;
       }
     } catch (err) {

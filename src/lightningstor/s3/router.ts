@@ -4,7 +4,9 @@ import { S3Error } from "./errors.ts";
 export type Endpoint =
   | { op: "ListBuckets" }
   | { op: "CreateBucket" | "HeadBucket" | "DeleteBucket" | "GetBucketLocation" | "ListObjects" | "ListObjectsV2"; bucket: string }
-  | { op: "ListMultipartUploads"; bucket: string }
+  | { op: "ListMultipartUploads" | "DeleteObjects"; bucket: string }
+  | { op: "CopyObject"; bucket: string; key: string }
+  | { op: "UploadPartCopy"; bucket: string; key: string; uploadId: string; partNumber: number }
   | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject" | "CreateMultipartUpload"; bucket: string; key: string }
   | { op: "CompleteMultipartUpload" | "AbortMultipartUpload" | "ListParts"; bucket: string; key: string; uploadId: string }
   | { op: "UploadPart"; bucket: string; key: string; uploadId: string; partNumber: number };
@@ -12,7 +14,7 @@ export type Endpoint =
 /** Sub-resources that mean an operation this gateway does not implement (yet): 501, never a wrong success. */
 const unsupportedQuery = [
   "acl", "tagging", "versioning", "versions", "policy", "cors", "lifecycle", "website", "logging", "notification",
-  "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "delete", "accelerate", "requestPayment", "analytics", "inventory", "metrics", "ownershipControls",
+  "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "accelerate", "requestPayment", "analytics", "inventory", "metrics", "ownershipControls",
   "publicAccessBlock", "intelligent-tiering", "attributes",
 ];
 
@@ -47,6 +49,7 @@ export function route(method: string, url: URL, headers: Headers): Endpoint {
         if (url.searchParams.has("uploads")) return { op: "ListMultipartUploads", bucket };
         return { op: url.searchParams.get("list-type") === "2" ? "ListObjectsV2" : "ListObjects", bucket };
     }
+    if (method === "POST" && url.searchParams.has("delete")) return { op: "DeleteObjects", bucket };
     throw new S3Error("MethodNotAllowed", `${method} is not allowed on a bucket`);
   }
   if (Buffer.byteLength(key) > 1024) throw new S3Error("KeyTooLongError", "object keys are at most 1024 bytes");
@@ -54,8 +57,13 @@ export function route(method: string, url: URL, headers: Headers): Endpoint {
   if (uploadId !== null) {
     switch (method) {
       case "PUT":
-        if (headers.has("x-amz-copy-source")) throw new S3Error("NotImplemented", "UploadPartCopy is not implemented");
-        return { op: "UploadPart", bucket, key, uploadId, partNumber: Number(url.searchParams.get("partNumber")) };
+        return {
+          op: headers.has("x-amz-copy-source") ? "UploadPartCopy" : "UploadPart",
+          bucket,
+          key,
+          uploadId,
+          partNumber: Number(url.searchParams.get("partNumber")),
+        };
       case "POST":
         return { op: "CompleteMultipartUpload", bucket, key, uploadId };
       case "DELETE":
@@ -68,8 +76,7 @@ export function route(method: string, url: URL, headers: Headers): Endpoint {
   if (method === "POST" && url.searchParams.has("uploads")) return { op: "CreateMultipartUpload", bucket, key };
   switch (method) {
     case "PUT":
-      if (headers.has("x-amz-copy-source")) throw new S3Error("NotImplemented", "CopyObject is not implemented");
-      return { op: "PutObject", bucket, key };
+      return { op: headers.has("x-amz-copy-source") ? "CopyObject" : "PutObject", bucket, key };
     case "GET":
       return { op: "GetObject", bucket, key };
     case "HEAD":

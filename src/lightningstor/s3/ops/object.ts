@@ -1,7 +1,9 @@
+import { XMLParser } from "fast-xml-parser";
 import type { ObjectRow } from "../../schema.ts";
 import { receiveBody } from "../body.ts";
 import { CHUNK_SIZE, type S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
+import { xmlResponse } from "../xml.ts";
 
 /** Request headers stored with an object and returned on GET/HEAD. */
 const storedHeaders = ["content-type", "content-encoding", "content-disposition", "content-language", "cache-control", "expires"];
@@ -155,7 +157,7 @@ function checksumHeaders(row: ObjectRow): Record<string, string> {
 }
 
 /** RFC 9110 conditionals; throws PreconditionFailed, returns true for "not modified". */
-function checkConditions(headers: Headers, row: ObjectRow): boolean {
+export function checkConditions(headers: Headers, row: ObjectRow): boolean {
   const etags = (value: string) => value.split(",").map((v) => v.trim());
   const modified = Math.floor(row.lastModified.getTime() / 1000) * 1000;
   const ifMatch = headers.get("if-match");
@@ -182,3 +184,31 @@ export function parseRange(header: string | null, size: number): [number, number
   const end = match[2] === "" ? size : Math.min(size, Number(match[2]) + 1);
   return end <= start ? undefined : [start, end];
 }
+
+/** DeleteObjects: up to 1000 keys, Quiet or verbose; missing keys count as deleted, as in S3. */
+export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Response> {
+  requireBucket(ctx, bucket);
+  let doc: { Delete?: { Quiet?: string; Object?: { Key?: string }[] } };
+  try {
+    doc = deleteParser.parse(await ctx.request.text());
+  } catch {
+    throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
+  }
+  const entries = doc.Delete?.Object ?? [];
+  if (!doc.Delete || entries.length === 0 || entries.length > 1000) throw new S3Error("MalformedXML", "the request must name between 1 and 1000 objects");
+  const quiet = String(doc.Delete.Quiet ?? "false").toLowerCase() === "true";
+  const deleted: { Key: string }[] = [];
+  const errors: { Key: string; Code: string; Message: string }[] = [];
+  for (const entry of entries) {
+    const key = String(entry.Key ?? "");
+    if (key === "" || Buffer.byteLength(key) > 1024) {
+      errors.push({ Key: key, Code: "InvalidArgument", Message: "invalid key" });
+      continue;
+    }
+    await deleteChunks(ctx, ctx.meta.deleteObject(bucket, key));
+    deleted.push({ Key: key });
+  }
+  return xmlResponse("DeleteResult", { ...(quiet ? {} : { Deleted: deleted }), Error: errors });
+}
+
+const deleteParser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Object" });

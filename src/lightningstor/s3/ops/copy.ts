@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto";
+import type { ObjectRow } from "../../schema.ts";
+import { CHUNK_SIZE, type S3Context } from "../context.ts";
+import { S3Error } from "../errors.ts";
+import { xmlResponse } from "../xml.ts";
+import { checkConditions, deleteChunks, objectHeaders, parseRange, requireBucket } from "./object.ts";
+
+/** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
+function copySource(ctx: S3Context): ObjectRow {
+  const raw = ctx.request.headers.get("x-amz-copy-source") ?? "";
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw.split("?")[0]!.replace(/^\//, ""));
+  } catch {
+    throw new S3Error("InvalidArgument", "x-amz-copy-source is not valid");
+  }
+  const slash = decoded.indexOf("/");
+  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error("InvalidArgument", "x-amz-copy-source must be bucket/key");
+  const [bucket, key] = [decoded.slice(0, slash), decoded.slice(slash + 1)];
+  requireBucket(ctx, bucket);
+  const row = ctx.meta.getObject(bucket, key);
+  if (!row) throw new S3Error("NoSuchKey", "the copy source does not exist");
+  // x-amz-copy-source-if-* follow the GET conditionals, except that "not modified" is also a 412.
+  const prefixed = new Headers();
+  for (const name of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
+    const value = ctx.request.headers.get(`x-amz-copy-source-${name}`);
+    if (value !== null) prefixed.set(name, value);
+  }
+  if (checkConditions(prefixed, row)) throw new S3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold");
+  return row;
+}
+
+/** Copies bytes [start, end) of an object into new chunks (chunks are never shared between objects). */
+async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: number): Promise<{ chunks: { id: string; size: number }[]; md5Hex: string }> {
+  const written: { id: string; size: number }[] = [];
+  const md5 = createHash("md5");
+  let pending: Uint8Array[] = [];
+  let buffered = 0;
+  const flush = async () => {
+    const id = crypto.randomUUID();
+    await ctx.chunks.put(id, Buffer.concat(pending));
+    written.push({ id, size: buffered });
+    pending = [];
+    buffered = 0;
+  };
+  try {
+    let chunkStart = 0;
+    for (const chunk of source.chunks) {
+      const from = chunkStart;
+      chunkStart += chunk.size;
+      if (chunkStart <= start || from >= end) continue;
+      const data = await ctx.chunks.get(chunk.id);
+      if (!data) throw new Error(`chunk ${chunk.id} of ${source.bucket}/${source.key} is missing`);
+      let piece = data.subarray(Math.max(0, start - from), Math.min(chunk.size, end - from));
+      md5.update(piece);
+      while (piece.length > 0) {
+        const take = Math.min(piece.length, CHUNK_SIZE - buffered);
+        pending.push(piece.subarray(0, take));
+        buffered += take;
+        piece = piece.subarray(take);
+        if (buffered === CHUNK_SIZE) await flush();
+      }
+    }
+    if (buffered > 0 || written.length === 0) await flush();
+  } catch (err) {
+    await deleteChunks(ctx, written);
+    throw err;
+  }
+  return { chunks: written, md5Hex: md5.digest("hex") };
+}
+
+/** CopyObject, with the COPY (default) or REPLACE metadata directive. */
+export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+  requireBucket(ctx, bucket);
+  const source = copySource(ctx);
+  const directive = ctx.request.headers.get("x-amz-metadata-directive") ?? "COPY";
+  if (directive !== "COPY" && directive !== "REPLACE") throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
+  if (directive === "COPY" && source.bucket === bucket && source.key === key) {
+    throw new S3Error("InvalidRequest", "copying an object onto itself needs the REPLACE metadata directive");
+  }
+  const { chunks } = await copyBytes(ctx, source, 0, source.size);
+  const row: ObjectRow = {
+    bucket,
+    key,
+    size: source.size,
+    etag: source.etag,
+    chunks,
+    headers: directive === "REPLACE" ? objectHeaders(ctx.request) : source.headers,
+    checksums: source.checksums,
+    lastModified: new Date(),
+  };
+  await deleteChunks(ctx, ctx.meta.putObject(row));
+  return xmlResponse("CopyObjectResult", { ETag: row.etag, LastModified: row.lastModified.toISOString() });
+}
+
+/** UploadPartCopy, optionally of x-amz-copy-source-range. */
+export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: number): Promise<Response> {
+  if (!ctx.meta.getUpload(bucket, key, uploadId)) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Error("InvalidArgument", "part number must be between 1 and 10000");
+  const source = copySource(ctx);
+  const rangeHeader = ctx.request.headers.get("x-amz-copy-source-range");
+  const range = parseRange(rangeHeader, source.size);
+  if (range === "unsatisfiable" || (rangeHeader !== null && range === undefined)) throw new S3Error("InvalidArgument", "x-amz-copy-source-range is not valid for the source");
+  const [start, end] = range ?? [0, source.size];
+  const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);
+  const etag = `"${md5Hex}"`;
+  const lastModified = new Date();
+  await deleteChunks(ctx, ctx.meta.putPart({ uploadId, partNumber, size: end - start, etag, chunks, lastModified }));
+  return xmlResponse("CopyPartResult", { ETag: etag, LastModified: lastModified.toISOString() });
+}
