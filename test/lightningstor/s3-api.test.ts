@@ -256,3 +256,19 @@ describe("copy and bulk delete", () => {
     for (const key of ["d1", "d2", "d3"]) expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: "data", Key: key })))).toMatchObject({ status: 404 });
   });
 });
+
+describe("checksums", () => {
+  for (const algorithm of ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] as const) {
+    test(`${algorithm} is verified, stored and returned on full GET`, async () => {
+      const body = randomBytes(100_000);
+      const put = await s3.send(new PutObjectCommand({ Bucket: "data", Key: `sum-${algorithm}`, Body: body, ChecksumAlgorithm: algorithm }));
+      const field = `Checksum${algorithm}` as const;
+      expect(put[field]).toBeString();
+      const got = await s3.send(new GetObjectCommand({ Bucket: "data", Key: `sum-${algorithm}`, ChecksumMode: "ENABLED" }));
+      expect(got[field]).toBe(put[field]);
+      expect(md5(await bytesOf(got))).toBe(md5(body));
+      const ranged = await s3.send(new GetObjectCommand({ Bucket: "data", Key: `sum-${algorithm}`, Range: "bytes=0-9", ChecksumMode: "ENABLED" }));
+      expect(ranged[field]).toBeUndefined();
+    });
+  }
+});

@@ -1,11 +1,12 @@
+import { Crc32c } from "@aws-crypto/crc32c";
+import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
 import { createHash, type Hash } from "node:crypto";
 import type { PayloadMode } from "./auth.ts";
 import { decodeAwsChunked } from "./aws-chunked.ts";
 import { S3Error } from "./errors.ts";
 
 /** Checksum algorithms the gateway verifies and stores (x-amz-checksum-<name>). */
-const computable = ["crc32", "sha1", "sha256"] as const;
-const knownButNotComputed = ["crc32c", "crc64nvme"];
+const computable = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const;
 type Algorithm = (typeof computable)[number];
 
 /** What was received, with every digest the request asked to be checked. */
@@ -66,7 +67,7 @@ export async function receiveBody(request: Request, mode: PayloadMode, sink: (pi
     const name = `x-amz-checksum-${algorithm}`;
     const expected = request.headers.get(name) ?? trailers[name];
     if (expected === undefined) throw new S3Error("InvalidRequest", `${name} was announced but not sent`);
-    const actual = checksum.digest();
+    const actual = await checksum.digest();
     if (actual !== expected) throw new S3Error("BadDigest", `the ${algorithm.toUpperCase()} you specified did not match the calculated checksum`);
     checksums[algorithm] = actual;
   }
@@ -92,25 +93,34 @@ function requestedAlgorithm(request: Request): Algorithm | undefined {
     if (!match || match[1] === "type" || match[1] === "algorithm") continue;
     const algorithm = match[1]!;
     if ((computable as readonly string[]).includes(algorithm)) return algorithm as Algorithm;
-    if (knownButNotComputed.includes(algorithm)) throw new S3Error("NotImplemented", `${algorithm.toUpperCase()} checksums are not implemented yet`);
     throw new S3Error("InvalidRequest", `unknown checksum algorithm ${algorithm}`);
   }
   return undefined;
 }
 
-/** An incremental checksum with S3's base64 output. */
-function checksumHasher(algorithm: Algorithm): { update(piece: Uint8Array): void; digest(): string } {
-  if (algorithm === "crc32") {
-    let crc = 0;
-    return {
-      update: (piece) => void (crc = Bun.hash.crc32(piece, crc)),
-      digest: () => {
-        const out = Buffer.alloc(4);
-        out.writeUInt32BE(crc >>> 0);
-        return out.toString("base64");
-      },
-    };
+/** An incremental checksum with S3's base64 output (big-endian for the CRCs). */
+function checksumHasher(algorithm: Algorithm): { update(piece: Uint8Array): void; digest(): Promise<string> } {
+  const u32 = (value: number) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(value >>> 0);
+    return out.toString("base64");
+  };
+  switch (algorithm) {
+    case "crc32": {
+      let crc = 0;
+      return { update: (piece) => void (crc = Bun.hash.crc32(piece, crc)), digest: async () => u32(crc) };
+    }
+    case "crc32c": {
+      const crc = new Crc32c();
+      return { update: (piece) => void crc.update(piece), digest: async () => u32(crc.digest()) };
+    }
+    case "crc64nvme": {
+      const crc = new Crc64Nvme();
+      return { update: (piece) => crc.update(piece), digest: async () => Buffer.from(await crc.digest()).toString("base64") };
+    }
+    default: {
+      const hash: Hash = createHash(algorithm);
+      return { update: (piece) => void hash.update(piece), digest: async () => hash.digest("base64") };
+    }
   }
-  const hash: Hash = createHash(algorithm);
-  return { update: (piece) => void hash.update(piece), digest: () => hash.digest("base64") };
 }
