@@ -21,6 +21,8 @@ export interface S3GatewayConfig {
   admin: ListenAddress;
   token: string;
   region: string;
+  /** Enables virtual-hosted-style requests to `bucket.<domain>`. */
+  domain?: string;
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
 }
@@ -47,7 +49,7 @@ export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningSer
     // Object size is bounded by S3's 5 TiB, not by a body limit; bodies are streamed.
     maxRequestBodySize: 5 * 2 ** 40,
     idleTimeout: 120,
-    fetch: createS3Handler({ meta, chunks, region: config.region, log: log.child({ kind: "s3" }) }),
+    fetch: createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) }),
   });
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 

@@ -19,7 +19,7 @@ export async function startGateway(): Promise<TestGateway> {
   const dataDir = join(dir.path, "data");
   const token = "test-token-" + crypto.randomUUID();
   const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
-  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"], {
+  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test"], {
     env: { PHOTON_TOKEN: token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
   });
   const endpoint = await proc.url("s3");

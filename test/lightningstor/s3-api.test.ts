@@ -272,3 +272,26 @@ describe("checksums", () => {
     });
   }
 });
+
+describe("addressing", () => {
+  test("virtual-hosted-style requests (bucket.<domain>) reach the same objects as path-style ones", async () => {
+    await s3.send(new PutObjectCommand({ Bucket: "data", Key: "vhost/key.txt", Body: "hosted" }));
+    // The SDK puts the bucket in the Host header; the connection still goes to the gateway's address.
+    const port = new URL(gw.endpoint).port;
+    const hosted = gw.client({ endpoint: `http://s3.photon.test:${port}`, forcePathStyle: false });
+    hosted.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { hostname: string; headers: Record<string, string> };
+        request.headers.host = `${request.hostname}:${port}`;
+        request.hostname = "127.0.0.1";
+        return next(args);
+      },
+      { step: "finalizeRequest", priority: "low" },
+    );
+    const got = await hosted.send(new GetObjectCommand({ Bucket: "data", Key: "vhost/key.txt" }));
+    expect(await got.Body!.transformToString()).toBe("hosted");
+    await hosted.send(new PutObjectCommand({ Bucket: "data", Key: "vhost/put.txt", Body: "back" }));
+    expect((await bytesOf(await s3.send(new GetObjectCommand({ Bucket: "data", Key: "vhost/put.txt" })))).toString()).toBe("back");
+    hosted.destroy();
+  });
+});

@@ -16,6 +16,8 @@ export interface S3AppOptions {
   meta: S3Metadata;
   chunks: ChunkStore;
   region: string;
+  /** Enables virtual-hosted-style addressing: `bucket.<domain>`. */
+  domain?: string;
   log: Logger;
   now?: () => Date;
 }
@@ -33,7 +35,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request) => Pr
     let response: Response;
     try {
       const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
-      const endpoint = route(request.method, url, request.headers);
+      const endpoint = route(request.method, url, request.headers, options.domain);
       const ctx: S3Context = { request, url, auth, meta, chunks, region, log };
       switch (endpoint.op) {
         case "ListBuckets":

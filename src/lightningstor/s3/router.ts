@@ -23,18 +23,29 @@ export function validBucketName(name: string): boolean {
   return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
 }
 
+/**
+ * The bucket named by a virtual-hosted-style Host (`bucket.<domain>`), when a
+ * domain is configured; undefined for path-style requests.
+ */
+export function virtualHostBucket(host: string | null, domain: string | undefined): string | undefined {
+  if (!domain || !host) return undefined;
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  return name.endsWith("." + domain) ? name.slice(0, -domain.length - 1) : undefined;
+}
+
 /** Maps a request to its operation; unknown combinations are NotImplemented or MethodNotAllowed. */
-export function route(method: string, url: URL, headers: Headers): Endpoint {
+export function route(method: string, url: URL, headers: Headers, domain?: string): Endpoint {
   const unsupported = unsupportedQuery.find((q) => url.searchParams.has(q));
   if (unsupported) throw new S3Error("NotImplemented", `the ${unsupported} sub-resource is not implemented`);
   const path = url.pathname.slice(1);
-  if (path === "") {
+  const hosted = virtualHostBucket(headers.get("host"), domain);
+  if (path === "" && hosted === undefined) {
     if (method === "GET") return { op: "ListBuckets" };
     throw new S3Error("MethodNotAllowed", `${method} is not allowed on the service`);
   }
-  const slash = path.indexOf("/");
-  const bucket = decode(slash < 0 ? path : path.slice(0, slash));
-  const key = slash < 0 ? "" : decode(path.slice(slash + 1));
+  const slash = hosted === undefined ? path.indexOf("/") : -1;
+  const bucket = hosted ?? decode(slash < 0 ? path : path.slice(0, slash));
+  const key = hosted !== undefined ? decode(path) : slash < 0 ? "" : decode(path.slice(slash + 1));
   if (!validBucketName(bucket)) throw new S3Error("InvalidBucketName", `"${bucket}" is not a valid bucket name`);
   if (key === "") {
     switch (method) {
