@@ -23,8 +23,8 @@ export interface ChunkStore {
    * Stores a chunk durably — fsynced and renamed into place before the promise
    * resolves — and returns its size and checksum. Putting an existing id replaces it.
    */
-  put(id: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<ChunkInfo>;
-  /** Reads a whole chunk and verifies it; undefined when there is no such chunk. */
+  put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo>;
+  /** Reads a whole chunk and verifies it; undefined when there is no such chunk. The read may run off the main thread. */
   get(id: string): Promise<Buffer | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;

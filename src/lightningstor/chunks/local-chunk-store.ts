@@ -22,7 +22,7 @@ export class LocalChunkStore implements ChunkStore {
     return join(this.dir, id.slice(0, 2), id);
   }
 
-  async put(id: string, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
+  async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     const path = this.pathOf(id);
     ensureDir(join(this.dir, id.slice(0, 2)));
     const tmp = `${path}.tmp-${crypto.randomUUID()}`;
@@ -36,6 +36,7 @@ export class LocalChunkStore implements ChunkStore {
         size += piece.length;
       };
       if (data instanceof Uint8Array) write(data);
+      else if (Symbol.iterator in data) for (const piece of data) write(piece);
       else for await (const piece of data) write(piece);
       const footer = Buffer.alloc(FOOTER_SIZE);
       FOOTER_MAGIC.copy(footer, 0);
@@ -54,25 +55,21 @@ export class LocalChunkStore implements ChunkStore {
   }
 
   async get(id: string): Promise<Buffer | undefined> {
-    const fd = this.open(id);
-    if (fd === undefined) return undefined;
+    let buf: Buffer;
     try {
-      const total = fstatSync(fd).size;
-      if (total < FOOTER_SIZE) throw new ChunkCorruptError(id, "file shorter than its footer");
-      const buf = Buffer.allocUnsafe(total);
-      for (let done = 0; done < total; ) {
-        const n = readSync(fd, buf, done, total - done, done);
-        if (n === 0) throw new ChunkCorruptError(id, "file shrank while reading");
-        done += n;
-      }
-      const data = buf.subarray(0, total - FOOTER_SIZE);
-      const expected = readFooter(id, buf.subarray(total - FOOTER_SIZE));
-      const actual = Bun.hash.crc32(data) >>> 0;
-      if (actual !== expected) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${expected.toString(16)}`);
-      return data;
-    } finally {
-      closeSync(fd);
+      // Bun reads files on its thread pool, so a 16 MiB chunk does not stall other requests.
+      const bytes = await Bun.file(this.pathOf(id)).bytes();
+      buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") return undefined;
+      throw err;
     }
+    if (buf.length < FOOTER_SIZE) throw new ChunkCorruptError(id, "file shorter than its footer");
+    const data = buf.subarray(0, buf.length - FOOTER_SIZE);
+    const expected = readFooter(id, buf.subarray(buf.length - FOOTER_SIZE));
+    const actual = Bun.hash.crc32(data) >>> 0;
+    if (actual !== expected) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${expected.toString(16)}`);
+    return data;
   }
 
   async stat(id: string): Promise<ChunkInfo | undefined> {

@@ -98,9 +98,12 @@ export async function* decodeAwsChunked(
   return trailers;
 }
 
-/** Lines and exact byte counts out of an async byte stream. */
+/**
+ * Lines and byte counts out of an async byte stream. Received pieces are
+ * queued as they are; only a line that straddles two pieces is copied.
+ */
 class LineReader {
-  private buffer: Buffer = Buffer.alloc(0);
+  private queue: Buffer[] = [];
   private done = false;
 
   constructor(private readonly source: AsyncIterator<Uint8Array>) {}
@@ -112,42 +115,64 @@ class LineReader {
       this.done = true;
       return false;
     }
-    this.buffer = this.buffer.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.buffer, next.value]);
+    const value = next.value;
+    if (value.length > 0) this.queue.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     return true;
+  }
+
+  private get buffered(): number {
+    return this.queue.reduce((sum, b) => sum + b.length, 0);
+  }
+
+  /** Joins the head of the queue until it holds `n` bytes (small n only). */
+  private joinHead(n: number): Buffer {
+    while (this.queue.length > 1 && this.queue[0]!.length < n) {
+      const [a, b] = [this.queue.shift()!, this.queue.shift()!];
+      this.queue.unshift(Buffer.concat([a, b]));
+    }
+    return this.queue[0] ?? Buffer.alloc(0);
   }
 
   /** The next CRLF-terminated line, without the CRLF. */
   async line(): Promise<string> {
     for (;;) {
-      const end = this.buffer.indexOf(CRLF);
+      const head = this.joinHead(Math.min(this.buffered, MAX_LINE + 2));
+      const end = head.indexOf(CRLF);
       if (end >= 0) {
-        const line = this.buffer.toString("latin1", 0, end);
-        this.buffer = this.buffer.subarray(end + 2);
+        const line = head.toString("latin1", 0, end);
+        this.consume(end + 2);
         return line;
       }
-      if (this.buffer.length > MAX_LINE) throw new S3Error("IncompleteBody", "aws-chunked line too long");
+      if (head.length > MAX_LINE) throw new S3Error("IncompleteBody", "aws-chunked line too long");
       if (!(await this.fill())) throw new S3Error("IncompleteBody", "the aws-chunked body ended early");
     }
   }
 
+  private consume(n: number): void {
+    const head = this.queue[0]!;
+    if (n === head.length) this.queue.shift();
+    else this.queue[0] = head.subarray(n);
+  }
+
   /** Exactly `n` bytes (n small). */
   async exact(n: number): Promise<Buffer> {
-    while (this.buffer.length < n) if (!(await this.fill())) throw new S3Error("IncompleteBody", "the aws-chunked body ended early");
-    const piece = this.buffer.subarray(0, n);
-    this.buffer = this.buffer.subarray(n);
+    while (this.buffered < n) if (!(await this.fill())) throw new S3Error("IncompleteBody", "the aws-chunked body ended early");
+    const piece = Buffer.from(this.joinHead(n).subarray(0, n));
+    this.consume(n);
     return piece;
   }
 
-  /** Up to `max` bytes (at least one); the data is not copied when it is already buffered. */
+  /** Up to `max` bytes (at least one), without copying. */
   async bytes(max: number): Promise<Buffer> {
-    if (this.buffer.length === 0 && !(await this.fill())) throw new S3Error("IncompleteBody", "the aws-chunked body ended early");
-    const piece = this.buffer.subarray(0, Math.min(max, this.buffer.length));
-    this.buffer = this.buffer.subarray(piece.length);
+    while (this.queue.length === 0) if (!(await this.fill())) throw new S3Error("IncompleteBody", "the aws-chunked body ended early");
+    const head = this.queue[0]!;
+    const piece = head.subarray(0, Math.min(max, head.length));
+    this.consume(piece.length);
     return piece;
   }
 
   async atEnd(): Promise<boolean> {
-    while (this.buffer.length === 0) if (!(await this.fill())) return true;
+    while (this.queue.length === 0) if (!(await this.fill())) return true;
     return false;
   }
 }

@@ -38,7 +38,7 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
   let buffered = 0;
   const flush = async () => {
     const id = crypto.randomUUID();
-    await ctx.chunks.put(id, Buffer.concat(pending));
+    await ctx.chunks.put(id, pending);
     written.push({ id, size: buffered });
     pending = [];
     buffered = 0;

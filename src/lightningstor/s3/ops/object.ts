@@ -32,7 +32,7 @@ export async function storeBody(ctx: S3Context) {
   let buffered = 0;
   const flushChunk = async () => {
     const id = crypto.randomUUID();
-    await ctx.chunks.put(id, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    await ctx.chunks.put(id, pieces);
     written.push({ id, size: buffered });
     pieces = [];
     buffered = 0;
@@ -131,23 +131,33 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
   }
 }
 
-/** The object's bytes [start, end), one verified chunk at a time. */
+/** The object's bytes [start, end), one verified chunk at a time, the next one read while this one is sent. */
 function chunkStream(ctx: S3Context, row: ObjectRow, start: number, end: number): ReadableStream<Uint8Array> {
+  const wanted: { id: string; from: number; size: number }[] = [];
+  let offset = 0;
+  for (const chunk of row.chunks) {
+    if (offset + chunk.size > start && offset < end) wanted.push({ id: chunk.id, from: offset, size: chunk.size });
+    offset += chunk.size;
+  }
+  const read = (i: number) => {
+    const chunk = wanted[i]!;
+    return ctx.chunks.get(chunk.id).then((data) => {
+      if (!data) throw new Error(`chunk ${chunk.id} of ${row.bucket}/${row.key} is missing`);
+      return data.subarray(Math.max(0, start - chunk.from), Math.min(chunk.size, end - chunk.from));
+    });
+  };
   let index = 0;
-  let chunkStart = 0;
+  let next = wanted.length > 0 ? read(0) : undefined;
   return new ReadableStream({
     async pull(controller) {
-      while (index < row.chunks.length) {
-        const chunk = row.chunks[index++]!;
-        const from = chunkStart;
-        chunkStart += chunk.size;
-        if (chunkStart <= start || from >= end) continue;
-        const data = await ctx.chunks.get(chunk.id);
-        if (!data) throw new Error(`chunk ${chunk.id} of ${row.bucket}/${row.key} is missing`);
-        controller.enqueue(data.subarray(Math.max(0, start - from), Math.min(chunk.size, end - from)));
-        return;
-      }
-      controller.close();
+      if (!next) return controller.close();
+      const data = await next;
+      index++;
+      next = index < wanted.length ? read(index) : undefined;
+      controller.enqueue(data);
+    },
+    cancel() {
+      next?.catch(() => {});
     },
   });
 }
