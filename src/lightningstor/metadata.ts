@@ -149,6 +149,14 @@ export class S3Metadata {
     });
   }
 
+  /** Every chunk id any object or part refers to. */
+  referencedChunks(): Set<string> {
+    const ids = new Set<string>();
+    for (const row of this.db.select({ chunks: schema.objects.chunks }).from(schema.objects).all()) for (const c of row.chunks) ids.add(c.id);
+    for (const row of this.db.select({ chunks: schema.parts.chunks }).from(schema.parts).all()) for (const c of row.chunks) ids.add(c.id);
+    return ids;
+  }
+
   close(): void {
     this.meta.close();
   }

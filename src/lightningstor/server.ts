@@ -42,6 +42,9 @@ export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningSer
   const meta = new S3Metadata(config.dataDir);
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   ensureRootKey(config, meta, log);
+  const referenced = meta.referencedChunks();
+  const swept = chunks.sweep((id) => referenced.has(id));
+  if (swept.temporary + swept.unreferenced > 0) log.info("removed leftover chunks of interrupted uploads", swept);
 
   const s3 = Bun.serve({
     hostname: config.listen.hostname,

@@ -82,3 +82,14 @@ for (const impl of implementations) {
     });
   });
 }
+
+test("the local store's sweep removes temporary files and unreferenced chunks only", async () => {
+  const dir = tempDir();
+  const store = new LocalChunkStore(dir);
+  await store.put("aaaa000001", Buffer.from("keep"));
+  await store.put("aaaa000002", Buffer.from("orphan"));
+  await Bun.write(join(dir, "aa", "aaaa000003.tmp-123"), "half");
+  expect(store.sweep((id) => id === "aaaa000001")).toEqual({ temporary: 1, unreferenced: 1 });
+  expect(readdirSync(join(dir, "aa"))).toEqual(["aaaa000001"]);
+  expect((await store.get("aaaa000001"))!.toString()).toBe("keep");
+});

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDir, fsyncDir } from "../../util/fs.ts";
 import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
@@ -96,6 +96,28 @@ export class LocalChunkStore implements ChunkStore {
     }
     fsyncDir(join(this.dir, id.slice(0, 2)));
     return true;
+  }
+
+  /**
+   * Removes what a crash can leave behind: temporary files, and chunks no
+   * object or part refers to. Run at start, before any request is served.
+   */
+  sweep(isReferenced: (id: string) => boolean): { temporary: number; unreferenced: number } {
+    let temporary = 0;
+    let unreferenced = 0;
+    for (const sub of readdirSync(this.dir)) {
+      const subdir = join(this.dir, sub);
+      for (const name of readdirSync(subdir)) {
+        if (name.includes(".tmp-")) {
+          rmSync(join(subdir, name), { force: true });
+          temporary++;
+        } else if (!isReferenced(name)) {
+          rmSync(join(subdir, name), { force: true });
+          unreferenced++;
+        }
+      }
+    }
+    return { temporary, unreferenced };
   }
 
   private open(id: string): number | undefined {
