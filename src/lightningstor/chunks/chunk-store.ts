@@ -26,6 +26,11 @@ export interface ChunkStore {
   put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo>;
   /** Reads a whole chunk and verifies it; undefined when there is no such chunk. The read may run off the main thread. */
   get(id: string): Promise<Buffer | undefined>;
+  /**
+   * Streams a whole chunk, checking it as it goes: after the last piece a
+   * mismatch throws ChunkCorruptError. Missing chunks throw too.
+   */
+  stream(id: string): AsyncIterable<Uint8Array>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */

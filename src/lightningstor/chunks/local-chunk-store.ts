@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir } from "../../util/fs.ts";
 import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
@@ -24,33 +25,38 @@ export class LocalChunkStore implements ChunkStore {
 
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     const path = this.pathOf(id);
-    ensureDir(join(this.dir, id.slice(0, 2)));
+    const subdir = join(this.dir, id.slice(0, 2));
+    ensureDir(subdir);
     const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-    const fd = openSync(tmp, "wx", 0o640);
+    // Asynchronous file I/O: writes and the fsync run off the event loop, so other requests go on.
+    const file = await open(tmp, "wx", 0o640);
     let size = 0;
     let crc = 0;
     try {
-      const write = (piece: Uint8Array) => {
-        for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
+      const writeAll = async (piece: Uint8Array) => {
+        for (let done = 0; done < piece.length; ) done += (await file.write(piece, done, piece.length - done)).bytesWritten;
+      };
+      const write = async (piece: Uint8Array) => {
+        await writeAll(piece);
         crc = Bun.hash.crc32(piece, crc);
         size += piece.length;
       };
-      if (data instanceof Uint8Array) write(data);
-      else if (Symbol.iterator in data) for (const piece of data) write(piece);
-      else for await (const piece of data) write(piece);
+      if (data instanceof Uint8Array) await write(data);
+      else if (Symbol.iterator in data) for (const piece of data) await write(piece);
+      else for await (const piece of data) await write(piece);
       const footer = Buffer.alloc(FOOTER_SIZE);
       FOOTER_MAGIC.copy(footer, 0);
       footer.writeUInt32BE(crc >>> 0, 8);
-      writeSync(fd, footer);
-      fsyncSync(fd);
+      await writeAll(footer);
+      await file.sync();
     } catch (err) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
+      await file.close();
+      await rm(tmp, { force: true });
       throw err;
     }
-    closeSync(fd);
-    renameSync(tmp, path);
-    fsyncDir(join(this.dir, id.slice(0, 2)));
+    await file.close();
+    await rename(tmp, path);
+    fsyncDir(subdir);
     return { id, size, crc32: crc >>> 0 };
   }
 
@@ -70,6 +76,19 @@ export class LocalChunkStore implements ChunkStore {
     const actual = Bun.hash.crc32(data) >>> 0;
     if (actual !== expected) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${expected.toString(16)}`);
     return data;
+  }
+
+  async *stream(id: string): AsyncGenerator<Uint8Array> {
+    const info = await this.stat(id);
+    if (!info) throw new ChunkCorruptError(id, "missing");
+    let crc = 0;
+    let size = 0;
+    for await (const piece of Bun.file(this.pathOf(id)).slice(0, info.size).stream()) {
+      crc = Bun.hash.crc32(piece, crc);
+      size += piece.length;
+      yield piece;
+    }
+    if (size !== info.size || crc >>> 0 !== info.crc32) throw new ChunkCorruptError(id, "checksum mismatch while streaming");
   }
 
   async stat(id: string): Promise<ChunkInfo | undefined> {

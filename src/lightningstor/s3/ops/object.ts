@@ -1,7 +1,7 @@
 import { XMLParser } from "fast-xml-parser";
 import type { ObjectRow } from "../../schema.ts";
 import { receiveBody } from "../body.ts";
-import { CHUNK_SIZE, type S3Context } from "../context.ts";
+import { CHUNK_SIZE, MAX_CHUNKS_IN_FLIGHT, type S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
 
@@ -28,14 +28,19 @@ export function requireBucket(ctx: S3Context, bucket: string): void {
  */
 export async function storeBody(ctx: S3Context) {
   const written: { id: string; size: number }[] = [];
+  const inFlight: Promise<unknown>[] = [];
   let pieces: Uint8Array[] = [];
   let buffered = 0;
   const flushChunk = async () => {
     const id = crypto.randomUUID();
-    await ctx.chunks.put(id, pieces);
     written.push({ id, size: buffered });
+    const put = ctx.chunks.put(id, pieces);
+    put.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
+    inFlight.push(put);
     pieces = [];
     buffered = 0;
+    // Chunks are written while the body keeps arriving; past the limit the oldest must finish.
+    if (inFlight.length >= MAX_CHUNKS_IN_FLIGHT) await inFlight.shift();
   };
   try {
     const received = await receiveBody(ctx.request, ctx.auth.payload, async (piece) => {
@@ -48,8 +53,10 @@ export async function storeBody(ctx: S3Context) {
       }
     });
     if (buffered > 0) await flushChunk();
+    await Promise.all(inFlight);
     return { chunks: written, ...received };
   } catch (err) {
+    await Promise.allSettled(inFlight);
     await deleteChunks(ctx, written);
     throw err;
   }
@@ -131,33 +138,37 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
   }
 }
 
-/** The object's bytes [start, end), one verified chunk at a time, the next one read while this one is sent. */
+/**
+ * The object's bytes [start, end). Whole chunks stream from the store and are
+ * checked as they pass (a corrupt chunk ends the response early, so the
+ * client sees a short body, never a wrong one); partly wanted chunks are read
+ * and verified whole first.
+ */
 function chunkStream(ctx: S3Context, row: ObjectRow, start: number, end: number): ReadableStream<Uint8Array> {
-  const wanted: { id: string; from: number; size: number }[] = [];
-  let offset = 0;
-  for (const chunk of row.chunks) {
-    if (offset + chunk.size > start && offset < end) wanted.push({ id: chunk.id, from: offset, size: chunk.size });
-    offset += chunk.size;
-  }
-  const read = (i: number) => {
-    const chunk = wanted[i]!;
-    return ctx.chunks.get(chunk.id).then((data) => {
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    let from = 0;
+    for (const chunk of row.chunks) {
+      const chunkStart = from;
+      from += chunk.size;
+      if (from <= start || chunkStart >= end) continue;
+      if (chunkStart >= start && from <= end) {
+        yield* ctx.chunks.stream(chunk.id);
+        continue;
+      }
+      const data = await ctx.chunks.get(chunk.id);
       if (!data) throw new Error(`chunk ${chunk.id} of ${row.bucket}/${row.key} is missing`);
-      return data.subarray(Math.max(0, start - chunk.from), Math.min(chunk.size, end - chunk.from));
-    });
-  };
-  let index = 0;
-  let next = wanted.length > 0 ? read(0) : undefined;
+      yield data.subarray(Math.max(0, start - chunkStart), Math.min(chunk.size, end - chunkStart));
+    }
+  }
+  const iterator = pieces();
   return new ReadableStream({
     async pull(controller) {
-      if (!next) return controller.close();
-      const data = await next;
-      index++;
-      next = index < wanted.length ? read(index) : undefined;
-      controller.enqueue(data);
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
     },
-    cancel() {
-      next?.catch(() => {});
+    async cancel() {
+      await iterator.return(undefined);
     },
   });
 }
