@@ -1,4 +1,4 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
 
@@ -37,4 +37,15 @@ export async function startGateway(): Promise<TestGateway> {
       dir[Symbol.dispose]();
     },
   };
+}
+
+/** The S3 error a promise rejects with (name and HTTP status); fails when it resolves. */
+export async function s3Error(promise: Promise<unknown>): Promise<{ name: string; status: number }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode ?? 0 };
+    throw err;
+  }
+  throw new Error("expected an S3 error");
 }

@@ -17,11 +17,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { createHash, randomBytes } from "node:crypto";
-import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+import { s3Error, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
 
 let gw: TestGateway;
 let s3: S3Client;
@@ -37,16 +36,6 @@ afterAll(async () => {
 
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 const bytesOf = async (out: { Body?: { transformToByteArray(): Promise<Uint8Array> } }) => Buffer.from(await out.Body!.transformToByteArray());
-async function s3Error(promise: Promise<unknown>): Promise<{ name: string; status: number }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode ?? 0 };
-    throw err;
-  }
-  throw new Error("expected an S3 error");
-}
-
 describe("buckets", () => {
   test("create, list, head, locate; a second create is BucketAlreadyOwnedByYou; bad names are refused", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "b-one" }));

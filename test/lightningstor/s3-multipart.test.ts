@@ -8,14 +8,15 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+import { s3Error as s3ErrorOf, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+
+const s3Error = async (promise: Promise<unknown>) => (await s3ErrorOf(promise)).name;
 
 let gw: TestGateway;
 let s3: S3Client;
@@ -31,15 +32,6 @@ afterAll(async () => {
 
 const MiB = 1024 * 1024;
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest();
-async function s3Error(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.name;
-    throw err;
-  }
-  throw new Error("expected an S3 error");
-}
 /** Every chunk file in the gateway's store (to check that nothing leaks). */
 function chunkFiles(): string[] {
   const dir = join(gw.dataDir, "chunks");

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ObjectRow } from "../../schema.ts";
-import { CHUNK_SIZE, type S3Context } from "../context.ts";
+import { ChunkWriter } from "../chunk-writer.ts";
+import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
 import { checkConditions, deleteChunks, objectHeaders, parseRange, requireBucket } from "./object.ts";
@@ -32,41 +33,25 @@ function copySource(ctx: S3Context): ObjectRow {
 
 /** Copies bytes [start, end) of an object into new chunks (chunks are never shared between objects). */
 async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: number): Promise<{ chunks: { id: string; size: number }[]; md5Hex: string }> {
-  const written: { id: string; size: number }[] = [];
+  const writer = new ChunkWriter(ctx.chunks);
   const md5 = createHash("md5");
-  let pending: Uint8Array[] = [];
-  let buffered = 0;
-  const flush = async () => {
-    const id = crypto.randomUUID();
-    await ctx.chunks.put(id, pending);
-    written.push({ id, size: buffered });
-    pending = [];
-    buffered = 0;
-  };
   try {
-    let chunkStart = 0;
+    let from = 0;
     for (const chunk of source.chunks) {
-      const from = chunkStart;
-      chunkStart += chunk.size;
-      if (chunkStart <= start || from >= end) continue;
+      const chunkStart = from;
+      from += chunk.size;
+      if (from <= start || chunkStart >= end) continue;
       const data = await ctx.chunks.get(chunk.id);
       if (!data) throw new Error(`chunk ${chunk.id} of ${source.bucket}/${source.key} is missing`);
-      let piece = data.subarray(Math.max(0, start - from), Math.min(chunk.size, end - from));
+      const piece = data.subarray(Math.max(0, start - chunkStart), Math.min(chunk.size, end - chunkStart));
       md5.update(piece);
-      while (piece.length > 0) {
-        const take = Math.min(piece.length, CHUNK_SIZE - buffered);
-        pending.push(piece.subarray(0, take));
-        buffered += take;
-        piece = piece.subarray(take);
-        if (buffered === CHUNK_SIZE) await flush();
-      }
+      await writer.push(piece);
     }
-    if (buffered > 0 || written.length === 0) await flush();
+    return { chunks: await writer.finish(), md5Hex: md5.digest("hex") };
   } catch (err) {
-    await deleteChunks(ctx, written);
+    await writer.abort();
     throw err;
   }
-  return { chunks: written, md5Hex: md5.digest("hex") };
 }
 
 /** CopyObject, with the COPY (default) or REPLACE metadata directive. */

@@ -1,7 +1,8 @@
 import { XMLParser } from "fast-xml-parser";
 import type { ObjectRow } from "../../schema.ts";
 import { receiveBody } from "../body.ts";
-import { CHUNK_SIZE, MAX_CHUNKS_IN_FLIGHT, type S3Context } from "../context.ts";
+import { ChunkWriter } from "../chunk-writer.ts";
+import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
 
@@ -27,37 +28,12 @@ export function requireBucket(ctx: S3Context, bucket: string): void {
  * deleted and the error is thrown.
  */
 export async function storeBody(ctx: S3Context) {
-  const written: { id: string; size: number }[] = [];
-  const inFlight: Promise<unknown>[] = [];
-  let pieces: Uint8Array[] = [];
-  let buffered = 0;
-  const flushChunk = async () => {
-    const id = crypto.randomUUID();
-    written.push({ id, size: buffered });
-    const put = ctx.chunks.put(id, pieces);
-    put.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
-    inFlight.push(put);
-    pieces = [];
-    buffered = 0;
-    // Chunks are written while the body keeps arriving; past the limit the oldest must finish.
-    if (inFlight.length >= MAX_CHUNKS_IN_FLIGHT) await inFlight.shift();
-  };
+  const writer = new ChunkWriter(ctx.chunks);
   try {
-    const received = await receiveBody(ctx.request, ctx.auth.payload, async (piece) => {
-      while (piece.length > 0) {
-        const take = Math.min(piece.length, CHUNK_SIZE - buffered);
-        pieces.push(piece.subarray(0, take));
-        buffered += take;
-        piece = piece.subarray(take);
-        if (buffered === CHUNK_SIZE) await flushChunk();
-      }
-    });
-    if (buffered > 0) await flushChunk();
-    await Promise.all(inFlight);
-    return { chunks: written, ...received };
+    const received = await receiveBody(ctx.request, ctx.auth.payload, (piece) => writer.push(piece));
+    return { chunks: await writer.finish(), ...received };
   } catch (err) {
-    await Promise.allSettled(inFlight);
-    await deleteChunks(ctx, written);
+    await writer.abort();
     throw err;
   }
 }
