@@ -13,6 +13,7 @@ import type { Logger } from "../util/log.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
+import { listenRaw } from "./http-listener.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
@@ -38,7 +39,7 @@ export function generateKey(): { accessKey: string; secretKey: string } {
 }
 
 /** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
-export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningServer {
+export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
   const meta = new S3Metadata(config.dataDir);
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   ensureRootKey(config, meta, log);
@@ -46,14 +47,8 @@ export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningSer
   const swept = chunks.sweep((id) => referenced.has(id));
   if (swept.temporary + swept.unreferenced > 0) log.info("removed leftover chunks of interrupted uploads", swept);
 
-  const s3 = Bun.serve({
-    hostname: config.listen.hostname,
-    port: config.listen.port,
-    // Object size is bounded by S3's 5 TiB, not by a body limit; bodies are streamed.
-    maxRequestBodySize: 5 * 2 ** 40,
-    idleTimeout: 120,
-    fetch: createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) }),
-  });
+  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
+  const s3 = await listenRaw(handler, config.listen, log);
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
@@ -63,7 +58,7 @@ export function startS3Gateway(config: S3GatewayConfig, log: Logger): RunningSer
     address: admin.address,
     async stop() {
       await admin.stop();
-      await s3.stop(false);
+      await s3.stop();
       meta.close();
     },
   };

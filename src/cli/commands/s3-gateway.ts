@@ -27,7 +27,7 @@ export default defineCommand({
     const accessKey = option(sources, "access-key");
     const secretKey = option(sources, "secret-key");
     if ((accessKey === undefined) !== (secretKey === undefined)) throw new CliError("--access-key and --secret-key go together");
-    const server = startS3Gateway(
+    const server = await startS3Gateway(
       {
         dataDir,
         listen: listenOption(sources, "listen", "127.0.0.1:9000"),

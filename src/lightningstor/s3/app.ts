@@ -10,6 +10,7 @@ import { abortUpload, completeUpload, createUpload, listParts, listUploads, uplo
 import { copyObject, uploadPartCopy } from "./ops/copy.ts";
 import { deleteObject, deleteObjects, getObject, putObject } from "./ops/object.ts";
 import { route } from "./router.ts";
+import { parseTarget } from "./target.ts";
 import { errorResponse } from "./xml.ts";
 
 export interface S3AppOptions {
@@ -26,11 +27,11 @@ export interface S3AppOptions {
  * The S3 API as a fetch handler: authenticate (SigV4), route to one
  * operation, run it; every error becomes S3 XML here and nowhere else.
  */
-export function createS3Handler(options: S3AppOptions): (request: Request) => Promise<Response> {
+export function createS3Handler(options: S3AppOptions): (request: Request, rawTarget?: string) => Promise<Response> {
   const { meta, chunks, region, log } = options;
-  return async (request) => {
+  return async (request, rawTarget) => {
     const started = performance.now();
-    const url = new URL(request.url);
+    const url = parseTarget(rawTarget ?? request.url);
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: Response;
     try {

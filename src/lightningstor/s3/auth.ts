@@ -1,3 +1,4 @@
+import type { RequestTarget } from "./target.ts";
 import type { ChunkSigning } from "./aws-chunked.ts";
 import { S3Error } from "./errors.ts";
 import {
@@ -44,14 +45,14 @@ const MAX_PRESIGNED_EXPIRY_S = 7 * 24 * 3600;
  * Authenticates a request with SigV4 in the Authorization header or in a
  * presigned query string; anonymous requests are refused.
  */
-export function authenticate(request: Request, url: URL, options: AuthOptions): Authenticated {
+export function authenticate(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
   const header = request.headers.get("authorization");
   if (header) return fromHeader(request, url, header, options);
   if (url.searchParams.has("X-Amz-Signature")) return fromQuery(request, url, options);
   throw new S3Error("AccessDenied", "anonymous requests are not allowed");
 }
 
-function fromHeader(request: Request, url: URL, header: string, options: AuthOptions): Authenticated {
+function fromHeader(request: Request, url: RequestTarget, header: string, options: AuthOptions): Authenticated {
   const credentials = parseAuthorization(header);
   const amzDate = request.headers.get("x-amz-date") ?? "";
   const date = parseAmzDate(amzDate);
@@ -69,7 +70,7 @@ function fromHeader(request: Request, url: URL, header: string, options: AuthOpt
   return { accessKey: credentials.accessKey, payload: payloadMode(contentSha, signing) };
 }
 
-function fromQuery(request: Request, url: URL, options: AuthOptions): Authenticated {
+function fromQuery(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
   const q = url.searchParams;
   if (q.get("X-Amz-Algorithm") !== ALGORITHM) throw new S3Error("AuthorizationQueryParametersError", `X-Amz-Algorithm must be ${ALGORITHM}`);
   const amzDate = q.get("X-Amz-Date") ?? "";
@@ -97,7 +98,7 @@ function fromQuery(request: Request, url: URL, options: AuthOptions): Authentica
   return { accessKey: credentials.accessKey, payload: payloadMode(contentSha, undefined) };
 }
 
-function sign(request: Request, url: URL, c: Credentials, key: Buffer, amzDate: string, payloadHash: string, omit: string[]): string {
+function sign(request: Request, url: RequestTarget, c: Credentials, key: Buffer, amzDate: string, payloadHash: string, omit: string[]): string {
   if (!c.signedHeaders.includes("host")) throw new S3Error("AccessDenied", "the host header must be signed");
   const rawQuery = url.search.startsWith("?") ? url.search.slice(1) : url.search;
   const canonical = canonicalRequest(

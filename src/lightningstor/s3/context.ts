@@ -1,3 +1,4 @@
+import type { RequestTarget } from "./target.ts";
 import type { Logger } from "../../util/log.ts";
 import type { ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
@@ -6,7 +7,7 @@ import type { Authenticated } from "./auth.ts";
 /** What an operation handler gets. */
 export interface S3Context {
   request: Request;
-  url: URL;
+  url: RequestTarget;
   auth: Authenticated;
   meta: S3Metadata;
   chunks: ChunkStore;

@@ -1,3 +1,4 @@
+import type { RequestTarget } from "./target.ts";
 import { S3Error } from "./errors.ts";
 
 /** One S3 operation, parsed from method, path and query (path-style addressing). */
@@ -34,7 +35,7 @@ export function virtualHostBucket(host: string | null, domain: string | undefine
 }
 
 /** Maps a request to its operation; unknown combinations are NotImplemented or MethodNotAllowed. */
-export function route(method: string, url: URL, headers: Headers, domain?: string): Endpoint {
+export function route(method: string, url: RequestTarget, headers: Headers, domain?: string): Endpoint {
   const unsupported = unsupportedQuery.find((q) => url.searchParams.has(q));
   if (unsupported) throw new S3Error("NotImplemented", `the ${unsupported} sub-resource is not implemented`);
   const path = url.pathname.slice(1);
