@@ -4,6 +4,8 @@ import { Readable } from "node:stream";
 import type { ListenAddress } from "../http/serve.ts";
 import type { Logger } from "../util/log.ts";
 
+const WRITE_BATCH = 1024 * 1024;
+
 /** A fetch-style handler that also gets the raw request target. */
 export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<Response>;
 
@@ -50,9 +52,22 @@ async function serve(handler: RawTargetHandler, req: IncomingMessage, res: Serve
   const response = await handler(request, rawTarget);
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (response.body && req.method !== "HEAD") {
+    // Small stream pieces are gathered into larger writes: each write costs a trip through node:http.
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batched === 0) return;
+      const ok = res.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched));
+      batch = [];
+      batched = 0;
+      if (!ok) await once(res, "drain");
+    };
     for await (const piece of response.body) {
-      if (!res.write(piece)) await once(res, "drain");
+      batch.push(piece);
+      batched += piece.length;
+      if (batched >= WRITE_BATCH) await flush();
     }
+    await flush();
   }
   res.end();
 }
