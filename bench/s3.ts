@@ -5,14 +5,19 @@
  * CRC32 the SDK sends), and serves GETs with sendfile. The seed's three
  * profiles, with @aws-sdk/client-s3 at default settings, in one run.
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 1]
+ * Each cell is the median of --reps runs, the two servers taking turns.
+ *
+ *   node_modules/.bin/bun bench/s3.ts [--reps 3]
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { markdownTable, peakRssMiB, stop } from "./lib.ts";
+
+const reps = Number(parseArgs({ options: { reps: { type: "string", default: "3" } } }).values.reps);
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
@@ -82,54 +87,61 @@ async function timed(count: number, concurrency: number, op: (i: number) => Prom
   return (performance.now() - started) / 1000;
 }
 
-async function measure(endpoint: string, bucket: string, data: Buffer[]) {
-  const s3 = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials });
-  await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => {});
-  const results: { up: number; down: number }[] = [];
-  for (const profile of profiles) {
-    const body = profile.size === 256 * MiB ? data[0]! : data[1]!;
-    const key = (i: number) => `${profile.count}-${profile.concurrency}/${i}`;
-    const up = await timed(profile.count, profile.concurrency, async (i) => {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
-    });
-    const down = await timed(profile.count, profile.concurrency, async (i) => {
-      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
-      for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
-        // drain
-      }
-    });
-    results.push({ up, down });
-    console.error(`${endpoint}: ${profile.name}: up ${up.toFixed(2)} s, down ${down.toFixed(2)} s`);
-  }
-  s3.destroy();
-  return results;
+/** One profile on one server: seconds up and down. */
+async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number) {
+  const body = profile.size === 256 * MiB ? data[0]! : data[1]!;
+  const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
+  const up = await timed(profile.count, profile.concurrency, async (i) => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
+  });
+  const down = await timed(profile.count, profile.concurrency, async (i) => {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
+    for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
+      // drain
+    }
+  });
+  return { up, down };
 }
+
+const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const data = [randomBytes(256 * MiB), randomBytes(4 * MiB)];
 const ceiling = startCeiling();
-const ceilingResults = await measure(ceiling.endpoint, "ceiling", data);
-ceiling.stop();
 const photon = await startPhoton();
-const photonResults = await measure(photon.endpoint, "photon", data);
+const clients = {
+  ceiling: new S3Client({ endpoint: ceiling.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
+  photon: new S3Client({ endpoint: photon.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
+};
+await clients.photon.send(new CreateBucketCommand({ Bucket: "photon" }));
+const results = profiles.map((profile) => {
+  return { profile, ceiling: { up: [] as number[], down: [] as number[] }, photon: { up: [] as number[], down: [] as number[] } };
+});
+for (const result of results) {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const name of rep % 2 === 0 ? (["ceiling", "photon"] as const) : (["photon", "ceiling"] as const)) {
+      const r = await runProfile(clients[name], name, result.profile, data, rep);
+      result[name].up.push(r.up);
+      result[name].down.push(r.down);
+      console.error(`${name}: ${result.profile.name}: up ${r.up.toFixed(2)} s, down ${r.down.toFixed(2)} s`);
+    }
+  }
+}
 const rss = peakRssMiB(photon.proc.pid);
+clients.ceiling.destroy();
+clients.photon.destroy();
+ceiling.stop();
 await stop(photon.proc);
 
-const rows = profiles.flatMap((p, i) => {
-  const mib = (p.count * p.size) / MiB;
+const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
+  const mib = (profile.count * profile.size) / MiB;
   const row = (dir: "up" | "down") => {
-    const ph = photonResults[i]![dir];
-    const ce = ceilingResults[i]![dir];
-    return [
-      `${p.name} ${dir === "up" ? "PUT" : "GET"}`,
-      `${(mib / ph).toFixed(0)} MiB/s`,
-      `${(p.count / ph).toFixed(1)}`,
-      `${(mib / ce).toFixed(0)} MiB/s`,
-      `${(ce / ph).toFixed(2)}×`,
-    ];
+    const ph = median(p[dir]);
+    const ce = median(c[dir]);
+    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${(mib / ph).toFixed(0)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${(mib / ce).toFixed(0)} MiB/s`, `${(ce / ph).toFixed(2)}×`];
   };
   return [row("up"), row("down")];
 });
-console.log("\n### S3 (@aws-sdk/client-s3 defaults, same host)\n");
+console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB`);
 rmSync(dir, { recursive: true, force: true });
