@@ -106,9 +106,10 @@ describe("shutdown", () => {
     using dir = tempDir();
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const c = await startController(join(dir.path, "ctl"));
+      await using proc = c.proc;
       const res = await fetch(`${c.url}/v1/nodes`, { headers: { authorization: `Bearer ${c.token}` } });
       expect(res.status).toBe(200);
-      expect(await c.proc.stop(signal)).toBe(0);
+      expect(await proc.stop(signal)).toBe(0);
       const msgs = c.proc.lines.map((l) => l.msg);
       expect(msgs).toContain("shutting down");
       expect(msgs.at(-1)).toBe("stopped");

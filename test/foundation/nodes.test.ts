@@ -56,13 +56,15 @@ describe("node lifecycle", () => {
     using dir = tempDir();
     const port = freePort();
     let c = await startController(join(dir.path, "ctl"), [], port);
+    await using firstController = c.proc;
     await using agent = await startAgent(c, join(dir.path, "agent"), "node03");
     const before = await waitFor(async () => (await nodes(c)).find((n) => n.name === "node03"), "registration");
     const drained = await fetch(`${c.url}/v1/nodes/node03/drain`, authed(c.token, { method: "POST" }));
     expect(drained.status).toBe(200);
 
-    expect(await c.proc.stop()).toBe(0);
+    expect(await firstController.stop()).toBe(0);
     c = await startController(join(dir.path, "ctl"), [], port);
+    await using secondController = c.proc;
     const after = (await nodes(c)).find((n) => n.name === "node03");
     expect(after?.id).toBe(before.id);
     expect(after?.scheduling).toBe("drained");
@@ -71,7 +73,7 @@ describe("node lifecycle", () => {
       const res = await fetch(`${c.url}/v1/nodes/node03`, authed(c.token));
       return Date.parse(((await res.json()) as { lastHeartbeatAt: string }).lastHeartbeatAt) >= restartedAt;
     }, "heartbeat after the controller restart");
-    await c.proc.stop();
+    expect(await secondController.stop()).toBe(0);
     void agent;
   });
 
@@ -83,8 +85,9 @@ describe("node lifecycle", () => {
     await using agent = await startAgent(pending, join(dir.path, "agent"), "node04");
     await agent.waitForLog((l) => l.msg === "controller unreachable; retrying", "retry warning");
     const c = await startController(join(dir.path, "ctl"), [], port);
+    await using controller = c.proc;
     await waitFor(async () => (await nodeState(c, "node04")) === "up", "late registration");
-    await c.proc.stop();
+    expect(await controller.stop()).toBe(0);
   });
 
   test("a removed node registers again while its agent runs", async () => {

@@ -44,17 +44,17 @@ test("objects survive a restart, and leftovers of interrupted uploads are remove
   const dataDir = join(dir.path, "data");
   const env = { PHOTON_TOKEN: "t", PHOTON_ACCESS_KEY: "PHRESTART00000000000", PHOTON_SECRET_KEY: "restart-secret" };
   const args = ["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
-  let gw = startPhoton(args, { env });
-  let s3 = client(await gw.url("s3"), env.PHOTON_ACCESS_KEY, env.PHOTON_SECRET_KEY);
+  await using first = startPhoton(args, { env });
+  let s3 = client(await first.url("s3"), env.PHOTON_ACCESS_KEY, env.PHOTON_SECRET_KEY);
   await s3.send(new CreateBucketCommand({ Bucket: "durable" }));
   await s3.send(new PutObjectCommand({ Bucket: "durable", Key: "k", Body: "survives" }));
   s3.destroy();
-  expect(await gw.stop()).toBe(0);
+  expect(await first.stop()).toBe(0);
   // What a crash mid-upload leaves: a temporary file and a chunk no object refers to.
   mkdirSync(join(dataDir, "chunks", "ff"), { recursive: true });
   writeFileSync(join(dataDir, "chunks", "ff", "ffff0000-0000-4000-8000-000000000000.tmp-1"), "partial");
   writeFileSync(join(dataDir, "chunks", "ff", "ffff0000-0000-4000-8000-000000000001"), "orphan");
-  gw = startPhoton(args, { env });
+  await using gw = startPhoton(args, { env });
   s3 = client(await gw.url("s3"), env.PHOTON_ACCESS_KEY, env.PHOTON_SECRET_KEY);
   const got = await s3.send(new GetObjectCommand({ Bucket: "durable", Key: "k" }));
   expect(await got.Body!.transformToString()).toBe("survives");
