@@ -9,4 +9,6 @@ export interface VolumeFormat {
   create(path: string, sizeBytes: number, backing?: { file: string; format: FormatName }): void;
   /** Opens an image; with `standalone`, an image naming a backing file is refused. */
   open(path: string, readOnly: boolean, standalone?: boolean): BlockBackend;
+  /** Grows an image that nobody has open, durably. */
+  grow(path: string, sizeBytes: number): void;
 }

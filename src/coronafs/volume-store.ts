@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
@@ -158,14 +158,9 @@ export class VolumeStore implements ExportProvider {
     const row = this.mustGet(name);
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes > maxVolumeSize) throw problems.invalidField("size", "invalid size");
     if (sizeBytes < row.sizeBytes) throw problems.invalidField("size", `shrinking is not supported (current size ${row.sizeBytes})`);
-    if (row.format !== "raw") throw problems.invalidField("format", `resizing ${row.format} volumes is not supported`);
-    const fd = openSync(this.pathOf(row), "r+");
-    try {
-      ftruncateSync(fd, sizeBytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    const format = this.formats[row.format];
+    if (!format) throw problems.invalidField("format", `format ${row.format} is not available`);
+    format.grow(this.pathOf(row), sizeBytes);
     return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
   }
 

@@ -151,4 +151,27 @@ describe("qcow2 overlays", () => {
     await qemuIo(["-f", "qcow2", file], ["write -P 0x31 100 200k", "write -z 1M 64k", "write -P 0x32 1M 512", "write -z -u 1536k 64k"]);
     expect(await mustRun(["qemu-img", "compare", "-f", "qcow2", "-F", "raw", file, ex.unixUri("d-over")])).toContain("identical");
   });
+
+  test("a qcow2 volume grows past its L1 table: data kept, new end writable, image consistent", async () => {
+    await ex.createVolume("grow", "1M", { format: "qcow2" });
+    const before = await NbdClient.connect({ uri: ex.unixUri("grow") });
+    await before.write(4096, Buffer.alloc(8192, 0x6a));
+    await before.close();
+    await waitClosed("grow");
+    // 3 GiB needs six L1 entries (512 MiB each with 64 KiB clusters): the table moves.
+    const res = await ex.api("POST", "/v1/volumes/grow/resize", { size: "3G" });
+    expect(res.status).toBe(200);
+    const file = await ex.volumeFile("grow");
+    await check(file);
+    const info = JSON.parse(await mustRun(["qemu-img", "info", "--output=json", file])) as { "virtual-size": number };
+    expect(info["virtual-size"]).toBe(3 * 1024 * MiB);
+    const after = await NbdClient.connect({ uri: ex.unixUri("grow") });
+    expect(after.size).toBe(3 * 1024 * MiB);
+    expect((await after.read(4096, 8192)).equals(Buffer.alloc(8192, 0x6a))).toBe(true);
+    await after.write(after.size - 65536, Buffer.alloc(65536, 0x6b));
+    await after.close();
+    await waitClosed("grow");
+    await check(file);
+    expect(await qemuIo(["-f", "qcow2", file], ["read -P 0x6b 3145664k 64k", "read -P 0x6a 4k 8k"])).not.toContain("verification failed");
+  });
 });

@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { createFileDurably, readFully, writeFully } from "../../util/fs.ts";
 import type { VolumeFormat } from "../volume-format.ts";
 import { punchHole, seekExtent, willNeed, zeroRange } from "../../util/linux.ts";
@@ -93,4 +93,13 @@ export class RawBackend implements BlockBackend {
 export const rawFormat: VolumeFormat = {
   create: (path, sizeBytes) => createFileDurably(path, (fd) => ftruncateSync(fd, sizeBytes)),
   open: (path, readOnly) => new RawBackend(path, readOnly),
+  grow(path, sizeBytes) {
+    const fd = openSync(path, "r+");
+    try {
+      ftruncateSync(fd, sizeBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
 };

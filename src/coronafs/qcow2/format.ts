@@ -21,6 +21,14 @@ export function qcow2Format(roots: string[]): VolumeFormat {
       const image = buildImage({ size: sizeBytes, backingFile: backing?.file, backingFormat: backing?.format });
       createFileDurably(path, (fd) => writeSync(fd, image));
     },
+    grow(path, sizeBytes) {
+      const image = openChain(path, false, roots.map((r) => realpathSync(r)), new Set()) as Qcow2Image;
+      try {
+        image.grow(sizeBytes);
+      } finally {
+        image.close();
+      }
+    },
     open(path, readOnly, standalone) {
       if (standalone) return new Qcow2Image(path, readOnly);
       return openChain(path, readOnly, roots.map((r) => realpathSync(r)), new Set());

@@ -232,12 +232,6 @@ export function buildImage(image: NewImage): Buffer {
   return buf;
 }
 
-/** Writes the fields that change over an image's life into a header buffer. */
-export function encodeRefcountTableLocation(buf: Buffer, offset: number, clusters: number): void {
-  buf.writeBigUInt64BE(BigInt(offset), 48);
-  buf.writeUInt32BE(clusters, 56);
-}
-
 /** "qcow2" when a file starts with the qcow2 magic, "raw" otherwise. */
 export function detectImageFormat(path: string): "raw" | "qcow2" {
   const fd = openSync(path, "r");

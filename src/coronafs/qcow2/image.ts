@@ -40,13 +40,13 @@ interface L2Table {
  * entries that dropped them are durable.
  */
 export class Qcow2Image implements BlockBackend {
-  readonly size: number;
+  size: number;
   readonly header: Qcow2Header;
   private readonly fd: number;
   private readonly cs: number;
   private readonly clusterBits: number;
   private readonly l2Bits: number;
-  private readonly l1: Buffer;
+  private l1: Buffer;
   private l1Dirty = false;
   private readonly l2 = new Map<number, L2Table>();
   private readonly refcounts: Refcounts;
@@ -457,6 +457,44 @@ export class Qcow2Image implements BlockBackend {
       this.pendingFrees = [];
       this.syncRefcountsAndData();
     }
+  }
+
+  /**
+   * Grows the virtual size. When the L1 table is too small it is rewritten,
+   * larger, at the end of the file — made durable before the header points
+   * at it — and the old table's clusters are released afterwards.
+   */
+  grow(newSize: number): void {
+    if (this.readOnly) throw new Qcow2FormatError("cannot grow a read-only image");
+    if (newSize < this.size) throw new Qcow2FormatError("shrinking is not supported");
+    this.flush();
+    const entries = Math.ceil(newSize / (this.cs * 2 ** this.l2Bits));
+    const header = Buffer.alloc(20);
+    if (entries > this.l1.length / 8) {
+      const clusters = Math.ceil((entries * 8) / this.cs);
+      const offset = this.fileEnd;
+      for (let i = 0; i < clusters; i++) this.appendCluster();
+      for (let i = 0; i < clusters; i++) this.refcounts.set(offset + i * this.cs, 1);
+      const table = Buffer.alloc(clusters * this.cs);
+      this.l1.copy(table);
+      writeSync(this.fd, table, 0, table.length, offset);
+      this.syncRefcountsAndData();
+      const oldOffset = this.header.l1TableOffset;
+      const oldClusters = Math.ceil(this.l1.length / this.cs);
+      header.writeUInt32BE(entries, 0);
+      header.writeBigUInt64BE(BigInt(offset), 4);
+      writeSync(this.fd, header, 0, 12, 36); // l1_size, l1_table_offset
+      this.header.l1Size = entries;
+      this.header.l1TableOffset = offset;
+      this.l1 = table.subarray(0, entries * 8);
+      for (let i = 0; i < oldClusters; i++) this.pendingFrees.push(oldOffset + i * this.cs);
+    }
+    header.writeBigUInt64BE(BigInt(newSize), 12);
+    writeSync(this.fd, header, 12, 8, 24); // size
+    fdatasyncSync(this.fd);
+    this.header.size = newSize;
+    this.size = newSize;
+    this.flush(); // releases the old L1's clusters
   }
 
   close(): void {
