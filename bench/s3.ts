@@ -1,17 +1,17 @@
 /**
- * S3 benchmark: Photon's s3-gateway against a ceiling — a minimal Bun HTTP
- * server on the same host that streams each PUT body to a file with fsync
- * while computing the hashes the request obliges (MD5 for the ETag, the
- * CRC32 the SDK sends), and serves GETs with sendfile. The seed's three
- * profiles, with @aws-sdk/client-s3 at default settings, in one run.
+ * S3 benchmark: Photon's s3-gateway against a ceiling (bench/s3-ceiling.ts) —
+ * a minimal Bun HTTP server on the same host that streams each PUT body to a
+ * file with fsync while computing the hashes the request obliges, and serves
+ * GETs with sendfile. The seed's three profiles, with @aws-sdk/client-s3 at
+ * default settings, in one run.
  *
  * Each cell is the median of --reps runs, the two servers taking turns.
  *
  *   node_modules/.bin/bun bench/s3.ts [--reps 3]
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,34 +23,20 @@ const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
 const credentials = { accessKeyId: "PHBENCHKEY000000000A", secretAccessKey: "bench-" + crypto.randomUUID() };
 
-/** The ceiling: stream to a file with fsync while hashing; sendfile back. */
-function startCeiling(): { endpoint: string; stop(): void } {
-  const store = join(dir, "ceiling");
-  mkdirSync(store);
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    maxRequestBodySize: 2 ** 40,
-    async fetch(request) {
-      const path = join(store, encodeURIComponent(new URL(request.url).pathname));
-      if (request.method === "PUT") {
-        const md5 = createHash("md5");
-        let crc = 0;
-        const fd = openSync(path, "w");
-        for await (const piece of request.body ?? []) {
-          md5.update(piece);
-          crc = Bun.hash.crc32(piece, crc);
-          for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
-        }
-        fsyncSync(fd);
-        closeSync(fd);
-        return new Response(null, { headers: { etag: `"${md5.digest("hex")}"`, "x-crc": String(crc >>> 0) } });
-      }
-      if (request.method === "GET") return new Response(Bun.file(path));
-      return new Response(null, { status: 200 });
-    },
-  });
-  return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+/** Waits until an HTTP server answers at `endpoint`. */
+async function reachable(endpoint: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(endpoint).then(() => true, () => false)) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`${endpoint} did not come up`);
+}
+
+/** The ceiling (bench/s3-ceiling.ts), a process of its own like the gateway. */
+async function startCeiling() {
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "s3-ceiling.ts"), join(dir, "ceiling"), "19001"], { stdout: "inherit", stderr: "inherit" });
+  await reachable("http://127.0.0.1:19001/");
+  return { endpoint: "http://127.0.0.1:19001", proc };
 }
 
 async function startPhoton() {
@@ -58,10 +44,7 @@ async function startPhoton() {
     [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, "photon"), "--listen", "127.0.0.1:19000", "--admin", "127.0.0.1:0", "--log-level", "warn"],
     { env: { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey }, stdout: "inherit", stderr: "inherit" },
   );
-  for (let i = 0; i < 200; i++) {
-    if (await fetch("http://127.0.0.1:19000/").then(() => true, () => false)) break;
-    await Bun.sleep(25);
-  }
+  await reachable("http://127.0.0.1:19000/");
   return { endpoint: "http://127.0.0.1:19000", proc };
 }
 
@@ -106,7 +89,7 @@ async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: 
 const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const data = [randomBytes(256 * MiB), randomBytes(4 * MiB)];
-const ceiling = startCeiling();
+const ceiling = await startCeiling();
 const photon = await startPhoton();
 const clients = {
   ceiling: new S3Client({ endpoint: ceiling.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
@@ -129,7 +112,7 @@ for (const result of results) {
 const rss = peakRssMiB(photon.proc.pid);
 clients.ceiling.destroy();
 clients.photon.destroy();
-ceiling.stop();
+await stop(ceiling.proc);
 await stop(photon.proc);
 
 const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {

@@ -13,7 +13,7 @@ import type { Logger } from "../util/log.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
-import { listenRaw } from "./http-listener.ts";
+import { listenRaw } from "./http/listener.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
@@ -45,7 +45,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   ensureRootKey(config, meta, log);
   const referenced = meta.referencedChunks();
   const swept = chunks.sweep((id) => referenced.has(id));
-  if (swept.temporary + swept.unreferenced > 0) log.info("removed leftover chunks of interrupted uploads", swept);
+  if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
   const s3 = await listenRaw(handler, config.listen, log);

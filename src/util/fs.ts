@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { open } from "node:fs/promises";
 
 /** Creates a directory (and parents) when missing. */
 export function ensureDir(path: string, mode = 0o750): void {
@@ -13,6 +14,16 @@ export function fsyncDir(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncDir off the event loop. */
+export async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

@@ -3,14 +3,16 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 /**
  * The few Linux calls that Node's fs and Bun's sockets lack, through bun:ffi
  * on libc: fallocate (hole punching and zeroing), lseek SEEK_DATA/SEEK_HOLE
- * (sparse maps), posix_fadvise (readahead for NBD_CMD_CACHE), and the socket
- * calls the NBD I/O workers use for blocking I/O on a connection.
+ * (sparse maps), posix_fadvise (readahead for NBD_CMD_CACHE), the socket
+ * calls the NBD I/O workers use for blocking I/O on a connection, and
+ * sendfile for S3 GET bodies.
  */
 const libc = dlopen("libc.so.6", {
   // ssize_t results read as i32: our buffers are far below 2 GiB, and an i32 is a plain
   // number where an i64 would be a BigInt allocated on every call of the hot path.
   recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  sendfile: { args: [FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   dup: { args: [FFIType.i32], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
@@ -100,6 +102,7 @@ const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const POLLIN = 1;
+const POLLOUT = 4;
 
 /** Result of a socket call: bytes, 0 for end of stream, or -errno. */
 export type IoResult = number;
@@ -132,6 +135,26 @@ export function pollReadable(fds: number[], timeoutMs: number): number[] {
 }
 
 /**
+ * sendfile(2): up to `length` bytes of file `fileFd` from `offset` to socket
+ * `socketFd`, without copying them through user space. Returns bytes sent
+ * (0 at the end of the file) or -errno.
+ */
+export function sendFile(socketFd: number, fileFd: number, offset: number, length: number): IoResult {
+  const position = new BigInt64Array([BigInt(offset)]);
+  const n = libc.symbols.sendfile(socketFd, fileFd, ptr(position), length);
+  return n >= 0 ? n : -errno();
+}
+
+/** Waits until `fd` can take more bytes (or `timeoutMs` passes); false on timeout. */
+export function pollWritable(fd: number, timeoutMs: number): boolean {
+  const pollfd = Buffer.alloc(8);
+  pollfd.writeInt32LE(fd, 0);
+  pollfd.writeInt16LE(POLLOUT, 4);
+  // Errors and hang-ups count as ready: the next send reports them.
+  return libc.symbols.poll(ptr(pollfd), 1, timeoutMs) > 0;
+}
+
+/**
  * A second descriptor for the same socket, in blocking mode, with a large send
  * buffer and (when `receiveTimeoutMs` > 0) a receive timeout. A timeout costs
  * a timer per recv, so single-owner connections go without one.
@@ -147,13 +170,17 @@ export function dupForWorker(fd: number, receiveTimeoutMs: number): number {
     timeval.writeBigInt64LE(BigInt((receiveTimeoutMs % 1000) * 1000), 8);
     libc.symbols.setsockopt(copy, SOL_SOCKET, SO_RCVTIMEO, ptr(timeval), 16);
   }
-  // A large send buffer lets a batch of big READ replies leave in fewer blocking sends.
+  enlargeSendBuffer(copy);
+  return copy;
+}
+
+/** A large send buffer lets big replies leave in fewer sends (and wake-ups). */
+export function enlargeSendBuffer(fd: number): void {
   const size = Buffer.alloc(4);
   size.writeInt32LE(SEND_BUFFER_BYTES, 0);
-  if (libc.symbols.setsockopt(copy, SOL_SOCKET, SO_SNDBUFFORCE, ptr(size), 4) !== 0) {
-    libc.symbols.setsockopt(copy, SOL_SOCKET, SO_SNDBUF, ptr(size), 4);
+  if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, ptr(size), 4) !== 0) {
+    libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, ptr(size), 4);
   }
-  return copy;
 }
 
 /** dup(2). */
@@ -177,4 +204,11 @@ export function closeFd(fd: number): void {
 export function shutdownAndClose(fd: number): void {
   libc.symbols.shutdown(fd, SHUT_RDWR);
   libc.symbols.close(fd);
+}
+
+/** The descriptor under a Bun socket (present at runtime, missing from Bun's types). */
+export function socketFd(socket: object): number {
+  const fd = (socket as { fd?: number }).fd;
+  if (typeof fd !== "number" || fd < 0) throw new Error("socket has no file descriptor");
+  return fd;
 }

@@ -1,6 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
+import { socketFd } from "../../util/linux.ts";
 import type { Logger, LogLevel } from "../../util/log.ts";
 import type { ExportProvider } from "./exports.ts";
 import { Handshake } from "./handshake.ts";
@@ -154,11 +155,4 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
       if (listen.unixPath && existsSync(listen.unixPath)) unlinkSync(listen.unixPath);
     },
   };
-}
-
-/** The descriptor under a Bun socket (present at runtime, missing from Bun's types). */
-function socketFd(socket: NbdSocket): number {
-  const fd = (socket as unknown as { fd?: number }).fd;
-  if (typeof fd !== "number" || fd < 0) throw new Error("socket has no file descriptor");
-  return fd;
 }

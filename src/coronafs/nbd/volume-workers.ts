@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from "../../util/log.ts";
 import { closeFd, dupFd, dupForWorker, shutdownRead } from "../../util/linux.ts";
 import type { VolumeSpec } from "./exports.ts";
 import type { Negotiated } from "./handshake.ts";
+import { workerEntry } from "../../util/worker-entry.ts";
 import type { WorkerControl, WorkerInit, WorkerReport } from "./io-worker.ts";
 
 /**
@@ -106,7 +107,7 @@ export class VolumeWorkers {
   private spawn(volume: string, spec: VolumeSpec, receiveTimeoutMs: number): IoWorker {
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(workerEntry());
+    const worker = new Worker(workerEntry("coronafs/nbd/io-worker.ts"));
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
     let exitedResolve!: () => void;
@@ -173,14 +174,4 @@ export class VolumeWorkers {
     Atomics.store(entry.flag, 0, 1);
     Atomics.notify(entry.flag, 0);
   }
-}
-
-/**
- * Where the worker's code is. From source it sits beside this file; in the
- * compiled binary (built with io-worker.ts as a second entry point) it is at
- * its path under src/, inside the binary's embedded file system.
- */
-function workerEntry(): string {
-  const compiled = import.meta.url.includes("$bunfs");
-  return compiled ? "./coronafs/nbd/io-worker.ts" : new URL("./io-worker.ts", import.meta.url).href;
 }

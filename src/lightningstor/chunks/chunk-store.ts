@@ -21,16 +21,17 @@ export class ChunkCorruptError extends Error {
 export interface ChunkStore {
   /**
    * Stores a chunk durably — fsynced and renamed into place before the promise
-   * resolves — and returns its size and checksum. Putting an existing id replaces it.
+   * resolves — and returns its size and checksum. Ids are never reused: putting an existing id fails.
    */
   put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo>;
   /** Reads a whole chunk and verifies it; undefined when there is no such chunk. The read may run off the main thread. */
   get(id: string): Promise<Buffer | undefined>;
   /**
-   * Streams a whole chunk, checking it as it goes: after the last piece a
-   * mismatch throws ChunkCorruptError. Missing chunks throw too.
+   * Where a chunk's bytes lie in a local file — its first `size` bytes, whose
+   * CRC32 is `crc32` — for stores that keep chunks locally (so they can be
+   * sent with sendfile); undefined when absent.
    */
-  stream(id: string): AsyncIterable<Uint8Array>;
+  localFile?(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */

@@ -18,5 +18,5 @@ export interface S3Context {
 /** Objects up to this size are one chunk; larger ones are split at this size (the seed's streaming threshold). */
 export const CHUNK_SIZE = 16 * 1024 * 1024;
 
-/** Chunks of one object written concurrently (memory: this × CHUNK_SIZE per upload at most). */
-export const MAX_CHUNKS_IN_FLIGHT = 2;
+/** Chunks of one object still being made durable while the next ones arrive. */
+export const MAX_CHUNKS_IN_FLIGHT = 8;

@@ -1,4 +1,5 @@
 import { XMLParser } from "fast-xml-parser";
+import { type FilePart, withFileBody } from "../../http/file-body.ts";
 import type { ObjectRow } from "../../schema.ts";
 import { receiveBody } from "../body.ts";
 import { ChunkWriter } from "../chunk-writer.ts";
@@ -99,7 +100,7 @@ export async function getObject(ctx: S3Context, bucket: string, key: string, hea
   const headers = { ...base, "content-length": String(end - start), ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row)) };
   const status = range ? 206 : 200;
   if (head) return new Response(null, { status, headers });
-  return new Response(chunkStream(ctx, row, start, end), { status, headers });
+  return objectBody(ctx, row, start, end, { status, headers });
 }
 
 export async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
@@ -114,39 +115,57 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
   }
 }
 
-/**
- * The object's bytes [start, end). Whole chunks stream from the store and are
- * checked as they pass (a corrupt chunk ends the response early, so the
- * client sees a short body, never a wrong one); partly wanted chunks are read
- * and verified whole first.
- */
-function chunkStream(ctx: S3Context, row: ObjectRow, start: number, end: number): ReadableStream<Uint8Array> {
-  async function* pieces(): AsyncGenerator<Uint8Array> {
-    let from = 0;
-    for (const chunk of row.chunks) {
-      const chunkStart = from;
-      from += chunk.size;
-      if (from <= start || chunkStart >= end) continue;
-      if (chunkStart >= start && from <= end) {
-        yield* ctx.chunks.stream(chunk.id);
-        continue;
-      }
-      const data = await ctx.chunks.get(chunk.id);
-      if (!data) throw new Error(`chunk ${chunk.id} of ${row.bucket}/${row.key} is missing`);
-      yield data.subarray(Math.max(0, start - chunkStart), Math.min(chunk.size, end - chunkStart));
-    }
+/** The chunks holding the object's bytes [start, end), and which part of each. */
+function chunkRanges(row: ObjectRow, start: number, end: number): { id: string; from: number; to: number }[] {
+  const ranges: { id: string; from: number; to: number }[] = [];
+  let chunkStart = 0;
+  for (const chunk of row.chunks) {
+    const chunkEnd = chunkStart + chunk.size;
+    if (chunkEnd > start && chunkStart < end) ranges.push({ id: chunk.id, from: Math.max(0, start - chunkStart), to: Math.min(chunk.size, end - chunkStart) });
+    chunkStart = chunkEnd;
   }
-  const iterator = pieces();
-  return new ReadableStream({
-    async pull(controller) {
-      const next = await iterator.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
+  return ranges;
+}
+
+/**
+ * The object's bytes [start, end) as a response body. When the chunks are
+ * local files the S3 listener sends them with sendfile (see http/file-body.ts);
+ * the stream is the fallback. Either way every chunk is checked against its
+ * CRC32 before any of it is sent, so a corrupt chunk ends the response early
+ * (the client sees a short body, never a wrong one).
+ */
+async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
+  const ranges = chunkRanges(row, start, end);
+  let next = 0;
+  let ahead: Promise<Uint8Array> | undefined;
+  const read = async (index: number): Promise<Uint8Array> => {
+    const { id, from, to } = ranges[index]!;
+    const data = await ctx.chunks.get(id);
+    if (!data) throw new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
+    return data.subarray(from, to);
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (next === ranges.length) return controller.close();
+        const current = ahead ?? read(next);
+        next++;
+        ahead = next < ranges.length ? read(next) : undefined;
+        ahead?.catch(() => {}); // awaited on the next pull; a cancelled stream never asks
+        controller.enqueue(await current);
+      },
     },
-    async cancel() {
-      await iterator.return(undefined);
-    },
-  });
+    { highWaterMark: 0 },
+  );
+  const response = new Response(stream, init);
+  if (!ctx.chunks.localFile) return response;
+  const parts: FilePart[] = [];
+  for (const { id, from, to } of ranges) {
+    const file = await ctx.chunks.localFile(id);
+    if (!file) throw new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
+    parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
+  }
+  return withFileBody(response, parts);
 }
 
 function checksumHeaders(row: ObjectRow): Record<string, string> {

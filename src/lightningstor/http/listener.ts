@@ -1,0 +1,311 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "bun";
+import type { ListenAddress } from "../../http/serve.ts";
+import { socketFd } from "../../util/linux.ts";
+import type { Logger } from "../../util/log.ts";
+import { fileBodyOf } from "./file-body.ts";
+import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
+import { SendPool } from "./send-pool.ts";
+
+/** A fetch-style handler that also gets the raw request target. */
+export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<Response>;
+
+/** Idle keep-alive connections are closed after this. */
+const IDLE_SECONDS = 60;
+/** Request body bytes queued for the handler before reading from the client pauses. */
+const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Response body pieces are gathered into writes of about this size. */
+const WRITE_BATCH = 1024 * 1024;
+/** Response bodies sent from files at once (one send worker each). */
+const SEND_WORKERS = 8;
+const EMPTY: Buffer = Buffer.alloc(0);
+const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
+
+type HttpSocket = Socket<Connection>;
+
+/**
+ * The S3 listener: HTTP/1.1 on Bun's TCP sockets. Bun.serve would be simpler,
+ * but it normalizes `.`/`..` (even percent-encoded) in request paths, and S3
+ * keys are opaque and signed as sent. Owning the connection also lets bodies
+ * that lie in files leave with sendfile(2) from a worker (see send-worker.ts)
+ * instead of being copied through JavaScript.
+ */
+export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger): Promise<{ port: number; stop(): Promise<void> }> {
+  const sends = new SendPool(SEND_WORKERS);
+  const connections = new Set<Connection>();
+  const listener = Bun.listen<Connection>({
+    hostname: listen.hostname,
+    port: listen.port,
+    socket: {
+      open(socket) {
+        socket.data = new Connection(socket, handler, sends, log);
+        connections.add(socket.data);
+      },
+      data: (socket, data) => socket.data.received(data),
+      drain: (socket) => socket.data.drained(),
+      timeout(socket) {
+        socket.end();
+      },
+      close(socket) {
+        socket.data.closed();
+        connections.delete(socket.data);
+      },
+      error: (_socket, err) => log.debug("S3 connection error", { error: err.message }),
+    },
+  });
+  return {
+    port: listener.port,
+    async stop() {
+      listener.stop(false);
+      await Promise.all([...connections].map((c) => c.finish()));
+      sends.stop();
+    },
+  };
+}
+
+/** One client connection: requests are read and answered one at a time, in order. */
+class Connection {
+  /** Received bytes not parsed yet (the start of the next request). */
+  private pending: Buffer = EMPTY;
+  private body?: RequestBody;
+  private current?: Promise<void>;
+  private ending = false;
+  private isClosed = false;
+  /** Bytes the kernel did not take yet, and who waits for them to go. */
+  private unsent: Uint8Array[] = [];
+  private flushed: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: HttpSocket,
+    private readonly handler: RawTargetHandler,
+    private readonly sends: SendPool,
+    private readonly log: Logger,
+  ) {
+    socket.timeout(IDLE_SECONDS);
+  }
+
+  received(data: Buffer): void {
+    if (this.body && !this.body.complete) {
+      data = this.body.feed(data) ?? EMPTY;
+      if (data.length === 0) return;
+    }
+    this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
+    if (this.current) this.socket.pause(); // a pipelined request waits for the answer to this one
+    else this.next();
+  }
+
+  drained(): void {
+    while (this.unsent.length > 0) {
+      const data = this.unsent[0]!;
+      const written = this.socket.write(data);
+      if (written < data.length) {
+        this.unsent[0] = data.subarray(Math.max(0, written));
+        return;
+      }
+      this.unsent.shift();
+    }
+    for (const resolve of this.flushed.splice(0)) resolve();
+  }
+
+  closed(): void {
+    this.isClosed = true;
+    this.body?.fail("the connection closed before the body was complete");
+    this.drained = () => {};
+    for (const resolve of this.flushed.splice(0)) resolve();
+  }
+
+  /** Ends the connection once the request at hand (if any) is answered. */
+  async finish(): Promise<void> {
+    this.ending = true;
+    if (this.current) await this.current;
+    else this.socket.end();
+  }
+
+  private next(): void {
+    let head: RequestHead | undefined;
+    try {
+      head = parseHead(this.pending);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 400;
+      this.write(Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`));
+      this.socket.end();
+      return;
+    }
+    if (!head) return;
+    this.pending = this.pending.subarray(head.size);
+    this.socket.timeout(0);
+    this.current = this.serve(head)
+      .catch((err: unknown) => {
+        this.log.error("S3 request failed", { err });
+        this.ending = true;
+      })
+      .finally(() => {
+        this.current = undefined;
+        if (this.ending || this.isClosed) return void this.socket.end();
+        this.socket.timeout(IDLE_SECONDS);
+        this.socket.resume();
+        if (this.pending.length > 0) this.next();
+      });
+  }
+
+  private async serve(head: RequestHead): Promise<void> {
+    const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket);
+    if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
+      body.onFirstRead = () => this.write(CONTINUE);
+    }
+    this.body = body;
+    if (body && this.pending.length > 0) {
+      this.pending = body.feed(this.pending) ?? EMPTY;
+    }
+    const request = new Request(`http://${head.headers.get("host") ?? "localhost"}/`, {
+      method: head.method,
+      headers: head.headers,
+      body: body?.stream,
+      duplex: "half",
+    } as RequestInit);
+    const response = await this.handler(request, head.target);
+    // A body the handler left unread would be taken for the next request: close instead.
+    if (body && !body.complete) this.ending = true;
+    const connection = head.headers.get("connection")?.toLowerCase();
+    if (connection === "close" || (head.version === "1.0" && connection !== "keep-alive")) this.ending = true;
+    await this.respond(head, response);
+    this.body = undefined;
+  }
+
+  private async respond(head: RequestHead, response: Response): Promise<void> {
+    const files = fileBodyOf(response);
+    const bodyless = head.method === "HEAD" || response.status === 204 || response.status === 304;
+    const reader = bodyless || files ? undefined : response.body?.getReader();
+    if (!reader) await response.body?.cancel();
+    // The first batch of the body goes out with the head; a body that ends within it gets a Content-Length.
+    const first: Uint8Array[] = [];
+    let firstBytes = 0;
+    let ended = reader === undefined;
+    while (reader && firstBytes < WRITE_BATCH) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        break;
+      }
+      first.push(value);
+      firstBytes += value.length;
+    }
+    const headers = new Headers(response.headers);
+    headers.delete("connection");
+    headers.delete("transfer-encoding");
+    if (!headers.has("content-length") && !bodyless) {
+      if (files) headers.set("content-length", String(files.reduce((sum, part) => sum + part.length, 0)));
+      else if (ended) headers.set("content-length", String(firstBytes));
+      else headers.set("transfer-encoding", "chunked");
+    }
+    const chunked = headers.has("transfer-encoding");
+    headers.set("date", new Date().toUTCString());
+    if (this.ending) headers.set("connection", "close");
+    else if (head.version === "1.0") headers.set("connection", "keep-alive");
+    let text = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}\r\n`;
+    for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+    const frame = (pieces: Uint8Array[], bytes: number): Uint8Array[] => (chunked && bytes > 0 ? [Buffer.from(`${bytes.toString(16)}\r\n`), ...pieces, Buffer.from("\r\n")] : pieces);
+    await this.write(Buffer.concat([Buffer.from(`${text}\r\n`, "latin1"), ...frame(first, firstBytes)]));
+
+    if (files) {
+      if (this.isClosed) return;
+      await this.sends.send(socketFd(this.socket), files);
+      return;
+    }
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    while (!ended) {
+      const { done, value } = await reader!.read();
+      if (!done) {
+        batch.push(value);
+        batched += value.length;
+      }
+      if (batched >= WRITE_BATCH || (done && batched > 0)) {
+        await this.write(Buffer.concat(frame(batch, batched)));
+        batch = [];
+        batched = 0;
+      }
+      ended = done;
+    }
+    if (chunked) await this.write(Buffer.from("0\r\n\r\n"));
+  }
+
+  /** Writes what the kernel takes now; the promise resolves once all of it has gone. */
+  private write(data: Uint8Array): Promise<void> {
+    if (this.isClosed) return Promise.reject(new Error("the client closed the connection"));
+    if (this.unsent.length === 0) {
+      const written = this.socket.write(data);
+      if (written === data.length) return Promise.resolve();
+      data = data.subarray(Math.max(0, written));
+    }
+    this.unsent.push(data);
+    return new Promise((resolve) => this.flushed.push(resolve));
+  }
+}
+
+/**
+ * A request body as a stream for the handler, fed from the socket. Reading
+ * from the client pauses while too much is queued (TCP backpressure).
+ */
+class RequestBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  complete = false;
+  /** Runs when the handler first asks for data (to answer Expect: 100-continue). */
+  onFirstRead?: () => void;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private remaining = 0;
+  private readonly decoder?: ChunkedDecoder;
+
+  constructor(
+    framing: Exclude<RequestHead["body"], { kind: "none" }>,
+    private readonly socket: HttpSocket,
+  ) {
+    if (framing.kind === "length") this.remaining = framing.length;
+    else this.decoder = new ChunkedDecoder();
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => {
+          this.onFirstRead?.();
+          this.onFirstRead = undefined;
+          socket.resume();
+        },
+      },
+      { highWaterMark: 0, size: (piece) => piece?.byteLength ?? 0 },
+    );
+  }
+
+  /** Takes the body's bytes out of `data`; returns what follows the body, if it ended. */
+  feed(data: Buffer): Buffer | undefined {
+    let pieces: Buffer[];
+    let rest: Buffer | undefined;
+    try {
+      if (this.decoder) {
+        ({ data: pieces, rest } = this.decoder.feed(data));
+        this.complete = this.decoder.done;
+      } else {
+        const take = Math.min(this.remaining, data.length);
+        pieces = [data.subarray(0, take)];
+        rest = take < data.length ? data.subarray(take) : undefined;
+        this.remaining -= take;
+        this.complete = this.remaining === 0;
+      }
+    } catch (err) {
+      this.controller.error(err);
+      this.complete = true; // nothing more of it is read; the connection closes after the answer
+      return undefined;
+    }
+    for (const piece of pieces) if (piece.length > 0) this.controller.enqueue(piece);
+    if (this.complete) this.controller.close();
+    else if ((this.controller.desiredSize ?? 0) < -BODY_QUEUE_BYTES) this.socket.pause();
+    return rest;
+  }
+
+  fail(reason: string): void {
+    if (this.complete) return;
+    this.complete = true;
+    this.controller.error(new Error(reason));
+  }
+}
