@@ -8,9 +8,18 @@ import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
 /** Buckets, objects and access keys of one s3-gateway, in SQLite (each change one transaction). */
 export class S3Metadata {
   private readonly meta: MetadataDb<typeof schema>;
+  /** The lookups every request makes, prepared once. */
+  private readonly lookups;
 
   constructor(dataDir: string) {
     this.meta = openMetadataDb(join(dataDir, "s3-gateway.db"), schema, lightningstorMigrations);
+    const { accessKeys, buckets, objects } = schema;
+    const [key, bucket] = [sql.placeholder("key"), sql.placeholder("bucket")];
+    this.lookups = {
+      secret: this.db.select({ secretKey: accessKeys.secretKey }).from(accessKeys).where(eq(accessKeys.accessKey, key)).prepare(),
+      bucket: this.db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, bucket)).prepare(),
+      object: this.db.select().from(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key))).prepare(),
+    };
   }
 
   private get db() {
@@ -20,7 +29,7 @@ export class S3Metadata {
   // keys
 
   secretFor(accessKey: string): string | undefined {
-    return this.db.select().from(schema.accessKeys).where(eq(schema.accessKeys.accessKey, accessKey)).get()?.secretKey;
+    return this.lookups.secret.get({ key: accessKey })?.secretKey;
   }
 
   listKeys() {
@@ -42,7 +51,7 @@ export class S3Metadata {
   }
 
   bucketExists(name: string): boolean {
-    return this.db.select().from(schema.buckets).where(eq(schema.buckets.name, name)).get() !== undefined;
+    return this.lookups.bucket.get({ bucket: name }) !== undefined;
   }
 
   /** False when the bucket already existed. */
@@ -63,7 +72,7 @@ export class S3Metadata {
   // objects
 
   getObject(bucket: string, key: string): ObjectRow | undefined {
-    return this.db.select().from(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).get();
+    return this.lookups.object.get({ bucket, key });
   }
 
   /** Makes an object visible atomically; returns the chunks of the version it replaced. */

@@ -7,8 +7,8 @@ export interface FilePart {
   path: string;
   offset: number;
   length: number;
-  /** The file's first `size` bytes must have this CRC32 before any of it is sent. */
-  check: { size: number; crc32: number };
+  /** The file's first `size` bytes must have this CRC32 before any of it is sent (absent: already checked). */
+  check?: { size: number; crc32: number };
 }
 
 const fileBodies = new WeakMap<Response, FilePart[]>();

@@ -1,9 +1,10 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
-import { socketFd } from "../../util/linux.ts";
+import { enlargeSendBuffer, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
 import { fileBodyOf } from "./file-body.ts";
+import { FileSender } from "./file-send.ts";
 import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
 import { SendPool } from "./send-pool.ts";
 
@@ -18,6 +19,9 @@ const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 /** Response bodies sent from files at once (one send worker each). */
 const SEND_WORKERS = 8;
+/** File bodies up to this size are first tried from the event loop (non-blocking). */
+const MAIN_THREAD_SEND_BYTES = 8 * 1024 * 1024;
+const verifyBuffer = Buffer.allocUnsafe(1024 * 1024);
 const EMPTY: Buffer = Buffer.alloc(0);
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 
@@ -38,6 +42,8 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     port: listen.port,
     socket: {
       open(socket) {
+        socket.setNoDelay(true);
+        enlargeSendBuffer(socketFd(socket));
         socket.data = new Connection(socket, handler, sends, log);
         connections.add(socket.data);
       },
@@ -209,7 +215,16 @@ class Connection {
 
     if (files) {
       if (this.isClosed) return;
-      await this.sends.send(socketFd(this.socket), files);
+      const fd = socketFd(this.socket);
+      let rest = files;
+      if (files.reduce((sum, part) => sum + part.length, 0) <= MAIN_THREAD_SEND_BYTES) {
+        // A small body usually fits the socket buffer at once: no trip to a worker.
+        const sender = new FileSender(fd, files, verifyBuffer);
+        sender.run(false);
+        if (sender.done) return;
+        rest = sender.rest();
+      }
+      await this.sends.send(fd, rest);
       return;
     }
     let batch: Uint8Array[] = [];
