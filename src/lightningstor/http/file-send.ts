@@ -4,11 +4,13 @@ import type { FilePart } from "./file-body.ts";
 
 /** How long a client may stop reading before the response is abandoned. */
 const STALL_MS = 60_000;
+/** Bytes of a part not sent until its file passed its check. */
+const HELD_BACK_BYTES = 64 * 1024;
 
 /**
  * Sends file parts on a socket with sendfile(2), each file's region checked
- * against its CRC32 first (so a corrupt chunk ends the response early and the
- * client sees a short body, never a wrong one). Progress is kept, so a caller
+ * against its CRC32 before the part's last bytes go (so a corrupt chunk ends
+ * the response early and the client sees a short body, never a whole wrong one). Progress is kept, so a caller
  * that must not block can send what the socket takes now and hand the rest on.
  */
 export class FileSender {
@@ -40,25 +42,37 @@ export class FileSender {
       const part = this.parts[this.index]!;
       const file = openSync(part.path, "r");
       try {
-        if (this.verified < this.index) {
-          if (part.check) verify(file, part, this.buffer);
+        const checked = this.verified >= this.index || !part.check;
+        // An unchecked part's last bytes are held back until its check passed: the
+        // client reads while the chunk is checked, and a corrupt one can only end
+        // the response short.
+        const held = checked ? 0 : Math.min(HELD_BACK_BYTES, part.length);
+        if (!this.sendUntil(file, part, part.length - held, block)) return;
+        if (!checked) {
+          verify(file, part, this.buffer);
           this.verified = this.index;
         }
-        while (this.sent < part.length) {
-          const n = sendFile(this.socket, file, part.offset + this.sent, part.length - this.sent);
-          if (n > 0) this.sent += n;
-          else if (n === -EAGAIN) {
-            if (!block) return;
-            if (!pollWritable(this.socket, STALL_MS)) throw new Error("the client stopped reading");
-          } else if (n === 0) throw new Error(`${part.path} is shorter than expected`);
-          else if (n !== -EINTR) throw new SystemError("sendfile", -n);
-        }
+        if (!this.sendUntil(file, part, part.length, block)) return;
       } finally {
         closeSync(file);
       }
       this.index++;
       this.sent = 0;
     }
+  }
+
+  /** Sends the part up to `until`; false when the socket is full and we may not block. */
+  private sendUntil(file: number, part: FilePart, until: number, block: boolean): boolean {
+    while (this.sent < until) {
+      const n = sendFile(this.socket, file, part.offset + this.sent, until - this.sent);
+      if (n > 0) this.sent += n;
+      else if (n === -EAGAIN) {
+        if (!block) return false;
+        if (!pollWritable(this.socket, STALL_MS)) throw new Error("the client stopped reading");
+      } else if (n === 0) throw new Error(`${part.path} is shorter than expected`);
+      else if (n !== -EINTR) throw new SystemError("sendfile", -n);
+    }
+    return true;
   }
 }
 

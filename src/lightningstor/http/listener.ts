@@ -157,7 +157,9 @@ class Connection {
   private async serve(head: RequestHead): Promise<void> {
     const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket);
     if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
-      body.onFirstRead = () => this.write(CONTINUE);
+      // At once, as Node's server does: the client's wait is pure latency. A request
+      // refused before its body is read closes the connection after the answer.
+      void this.write(CONTINUE);
     }
     this.body = body;
     if (body && this.pending.length > 0) {
@@ -265,8 +267,6 @@ class Connection {
 class RequestBody {
   readonly stream: ReadableStream<Uint8Array>;
   complete = false;
-  /** Runs when the handler first asks for data (to answer Expect: 100-continue). */
-  onFirstRead?: () => void;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private remaining = 0;
   private readonly decoder?: ChunkedDecoder;
@@ -283,8 +283,6 @@ class RequestBody {
           this.controller = controller;
         },
         pull: () => {
-          this.onFirstRead?.();
-          this.onFirstRead = undefined;
           socket.resume();
         },
       },
