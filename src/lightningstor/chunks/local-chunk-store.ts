@@ -19,6 +19,9 @@ const WRITE_SLICE = 1024 * 1024;
  * is checked on every read.
  */
 export class LocalChunkStore implements ChunkStore {
+  /** Subdirectories known to exist (a mkdir per chunk is measurable). */
+  private readonly subdirs = new Set<string>();
+
   constructor(private readonly dir: string) {
     ensureDir(dir);
   }
@@ -31,7 +34,10 @@ export class LocalChunkStore implements ChunkStore {
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     const path = this.pathOf(id);
     const subdir = join(this.dir, id.slice(0, 2));
-    ensureDir(subdir);
+    if (!this.subdirs.has(subdir)) {
+      ensureDir(subdir);
+      this.subdirs.add(subdir);
+    }
     // Written in place, not to a temporary name: no object refers to this id
     // until the chunk is durable, and the sweep at start removes what a crash
     // leaves unreferenced. The directory entry is made durable while the data arrives.

@@ -43,7 +43,6 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     socket: {
       open(socket) {
         socket.setNoDelay(true);
-        enlargeSendBuffer(socketFd(socket));
         socket.data = new Connection(socket, handler, sends, log);
         connections.add(socket.data);
       },
@@ -76,6 +75,7 @@ class Connection {
   private body?: RequestBody;
   private current?: Promise<void>;
   private ending = false;
+  private bigSendBuffer = false;
   private isClosed = false;
   /** Bytes the kernel did not take yet, and who waits for them to go. */
   private unsent: Uint8Array[] = [];
@@ -218,6 +218,10 @@ class Connection {
     if (files) {
       if (this.isClosed) return;
       const fd = socketFd(this.socket);
+      if (!this.bigSendBuffer) {
+        enlargeSendBuffer(fd);
+        this.bigSendBuffer = true;
+      }
       let rest = files;
       if (files.reduce((sum, part) => sum + part.length, 0) <= MAIN_THREAD_SEND_BYTES) {
         // A small body usually fits the socket buffer at once: no trip to a worker.

@@ -3,6 +3,7 @@ import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
 import { createHash, type Hash } from "node:crypto";
 import type { PayloadMode } from "./auth.ts";
 import { decodeAwsChunked } from "./aws-chunked.ts";
+import { OffThreadDigests } from "./digests.ts";
 import { S3Error } from "./errors.ts";
 
 /** Checksum algorithms the gateway verifies and stores (x-amz-checksum-<name>). */
@@ -24,15 +25,22 @@ export interface ReceivedBody {
  * x-amz-checksum-* given as a header or a trailer. Errors are S3 errors.
  */
 export async function receiveBody(request: Request, mode: PayloadMode, sink: (piece: Uint8Array) => Promise<void> | void): Promise<ReceivedBody> {
+  // MD5 (the ETag) always; SHA-256 when the signature covers a payload hash.
+  const digests = new OffThreadDigests(mode.kind === "hash" ? ["md5", "sha256"] : ["md5"]);
+  try {
+    return await receive(request, mode, sink, digests);
+  } finally {
+    digests.drop();
+  }
+}
+
+async function receive(request: Request, mode: PayloadMode, sink: (piece: Uint8Array) => Promise<void> | void, digests: OffThreadDigests): Promise<ReceivedBody> {
   const algorithm = requestedAlgorithm(request);
-  const md5 = createHash("md5");
-  const payloadSha = mode.kind === "hash" && mode.sha256 !== EMPTY ? createHash("sha256") : undefined;
   const checksum = algorithm ? checksumHasher(algorithm) : undefined;
   let size = 0;
   const consume = async (piece: Uint8Array) => {
     size += piece.length;
-    md5.update(piece);
-    payloadSha?.update(piece);
+    digests.update(piece);
     checksum?.update(piece);
     await sink(piece);
   };
@@ -56,10 +64,10 @@ export async function receiveBody(request: Request, mode: PayloadMode, sink: (pi
     if (declared !== null && Number(declared) !== size) throw new S3Error("IncompleteBody", `received ${size} bytes of ${declared}`);
   }
 
-  if (mode.kind === "hash" && (payloadSha ? payloadSha.digest("hex") : EMPTY) !== mode.sha256) {
+  const [md5Raw, payloadSha] = (await digests.digest()) as [Buffer, Buffer | undefined];
+  if (mode.kind === "hash" && payloadSha?.toString("hex") !== mode.sha256) {
     throw new S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match what was received");
   }
-  const md5Raw = md5.digest();
   const contentMd5 = request.headers.get("content-md5");
   if (contentMd5 !== null && contentMd5 !== md5Raw.toString("base64")) throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
   const checksums: Record<string, string> = {};
@@ -73,8 +81,6 @@ export async function receiveBody(request: Request, mode: PayloadMode, sink: (pi
   }
   return { size, md5Hex: md5Raw.toString("hex"), checksums };
 }
-
-const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 async function* bodyStream(request: Request): AsyncGenerator<Uint8Array> {
   if (!request.body) return;
