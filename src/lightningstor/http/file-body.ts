@@ -1,7 +1,6 @@
 /**
  * A response body that lies in files (chunk files), attached to a Response
- * beside its ordinary stream body: the S3 listener sends it with sendfile(2)
- * from a worker, and the stream body is only the fallback for other servers.
+ * whose own body is empty: the S3 listener sends it with sendfile(2).
  */
 export interface FilePart {
   path: string;

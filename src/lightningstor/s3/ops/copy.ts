@@ -4,7 +4,7 @@ import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { checkConditions, deleteChunks, objectHeaders, parseRange, requireBucket } from "./object.ts";
+import { checkConditions, chunkRanges, deleteChunks, objectHeaders, parseRange, readRange, requireBucket } from "./object.ts";
 
 /** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
 function copySource(ctx: S3Context): ObjectRow {
@@ -36,14 +36,8 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
   const writer = new ChunkWriter(ctx.chunks);
   const md5 = createHash("md5");
   try {
-    let from = 0;
-    for (const chunk of source.chunks) {
-      const chunkStart = from;
-      from += chunk.size;
-      if (from <= start || chunkStart >= end) continue;
-      const data = await ctx.chunks.get(chunk.id);
-      if (!data) throw new Error(`chunk ${chunk.id} of ${source.bucket}/${source.key} is missing`);
-      const piece = data.subarray(Math.max(0, start - chunkStart), Math.min(chunk.size, end - chunkStart));
+    for (const range of chunkRanges(source, start, end)) {
+      const piece = await readRange(ctx, source, range);
       md5.update(piece);
       await writer.push(piece);
     }

@@ -115,9 +115,16 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
   }
 }
 
+/** A chunk holding some of an object's wanted bytes: [from, to) of it. */
+export interface ChunkRange {
+  id: string;
+  from: number;
+  to: number;
+}
+
 /** The chunks holding the object's bytes [start, end), and which part of each. */
-function chunkRanges(row: ObjectRow, start: number, end: number): { id: string; from: number; to: number }[] {
-  const ranges: { id: string; from: number; to: number }[] = [];
+export function chunkRanges(row: ObjectRow, start: number, end: number): ChunkRange[] {
+  const ranges: ChunkRange[] = [];
   let chunkStart = 0;
   for (const chunk of row.chunks) {
     const chunkEnd = chunkStart + chunk.size;
@@ -130,21 +137,39 @@ function chunkRanges(row: ObjectRow, start: number, end: number): { id: string; 
 /**
  * The object's bytes [start, end) as a response body. When the chunks are
  * local files the S3 listener sends them with sendfile (see http/file-body.ts);
- * the stream is the fallback. Either way every chunk is checked against its
- * CRC32 before any of it is sent, so a corrupt chunk ends the response early
- * (the client sees a short body, never a wrong one).
+ * otherwise they are streamed. Either way every chunk is checked against its
+ * CRC32 before its last bytes are sent, so a corrupt chunk ends the response
+ * early (the client sees a short body, never a whole wrong one).
  */
 async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
   const ranges = chunkRanges(row, start, end);
+  if (!ctx.chunks.localFile) return new Response(chunkStream(ctx, row, ranges), init);
+  const parts: FilePart[] = [];
+  for (const { id, from, to } of ranges) {
+    const file = await ctx.chunks.localFile(id);
+    if (!file) throw missingChunk(row, id);
+    parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
+  }
+  return withFileBody(new Response(null, init), parts);
+}
+
+/** A range of one chunk, read whole and verified. */
+export async function readRange(ctx: S3Context, row: ObjectRow, { id, from, to }: ChunkRange): Promise<Uint8Array> {
+  const data = await ctx.chunks.get(id);
+  if (!data) throw missingChunk(row, id);
+  return data.subarray(from, to);
+}
+
+function missingChunk(row: ObjectRow, id: string): Error {
+  return new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
+}
+
+/** The chunks' wanted bytes, each chunk read whole and verified while the next one is read. */
+function chunkStream(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[]): ReadableStream<Uint8Array> {
   let next = 0;
   let ahead: Promise<Uint8Array> | undefined;
-  const read = async (index: number): Promise<Uint8Array> => {
-    const { id, from, to } = ranges[index]!;
-    const data = await ctx.chunks.get(id);
-    if (!data) throw new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
-    return data.subarray(from, to);
-  };
-  const stream = new ReadableStream<Uint8Array>(
+  const read = (index: number) => readRange(ctx, row, ranges[index]!);
+  return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         if (next === ranges.length) return controller.close();
@@ -157,15 +182,6 @@ async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: nu
     },
     { highWaterMark: 0 },
   );
-  const response = new Response(stream, init);
-  if (!ctx.chunks.localFile) return response;
-  const parts: FilePart[] = [];
-  for (const { id, from, to } of ranges) {
-    const file = await ctx.chunks.localFile(id);
-    if (!file) throw new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
-    parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
-  }
-  return withFileBody(response, parts);
 }
 
 function checksumHeaders(row: ObjectRow): Record<string, string> {
