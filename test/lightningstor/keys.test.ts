@@ -50,9 +50,9 @@ test("objects survive a restart, and leftovers of interrupted uploads are remove
   await s3.send(new PutObjectCommand({ Bucket: "durable", Key: "k", Body: "survives" }));
   s3.destroy();
   expect(await first.stop()).toBe(0);
-  // What a crash mid-upload leaves: a half-written chunk and a whole one no object refers to.
+  // What a crash mid-upload leaves: a half-written temporary file and a chunk no object refers to.
   mkdirSync(join(dataDir, "chunks", "ff"), { recursive: true });
-  writeFileSync(join(dataDir, "chunks", "ff", "ffff0000-0000-4000-8000-000000000000"), "partial");
+  writeFileSync(join(dataDir, "chunks", "ff", "ffff0000-0000-4000-8000-000000000000.tmp"), "partial");
   writeFileSync(join(dataDir, "chunks", "ff", "ffff0000-0000-4000-8000-000000000001"), "orphan");
   await using gw = startPhoton(args, { env });
   s3 = client(await gw.url("s3"), env.PHOTON_ACCESS_KEY, env.PHOTON_SECRET_KEY);

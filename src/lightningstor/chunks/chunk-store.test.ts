@@ -85,12 +85,12 @@ for (const impl of implementations) {
   });
 }
 
-test("the local store's sweep removes unreferenced chunks only, complete or not", async () => {
+test("the local store's sweep removes temporary files and unreferenced chunks only", async () => {
   const dir = tempDir();
   const store = new LocalChunkStore(dir);
   await store.put("aaaa000001", Buffer.from("keep"));
   await store.put("aaaa000002", Buffer.from("orphan"));
-  await Bun.write(join(dir, "aa", "aaaa000003"), "half");
+  await Bun.write(join(dir, "aa", "aaaa000003.tmp"), "half");
   expect(store.sweep((id) => id === "aaaa000001")).toBe(2);
   expect(readdirSync(join(dir, "aa"))).toEqual(["aaaa000001"]);
   expect((await store.get("aaaa000001"))!.toString()).toBe("keep");

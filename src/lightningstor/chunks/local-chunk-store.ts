@@ -1,7 +1,7 @@
-import { closeSync, fstatSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { open, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureDir, fsyncDir, syncDirectory } from "../../util/fs.ts";
+import { ensureDir, syncDirectory } from "../../util/fs.ts";
 import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /** Every chunk file ends with this footer: magic, CRC32 of the data (big-endian), reserved. */
@@ -14,9 +14,9 @@ const FOOTER_SIZE = 16;
 const WRITE_SLICE = 1024 * 1024;
 
 /**
- * Chunks as files under `<dir>/<first two hex digits>/<id>`, each fsynced with
- * its directory before `put` resolves; the data's CRC32 sits in a footer and
- * is checked on every read.
+ * Chunks as files under `<dir>/<first two hex digits>/<id>`, each written to a
+ * temporary name, fsynced, renamed and its directory fsynced before `put`
+ * resolves; the data's CRC32 sits in a footer and is checked on every read.
  */
 export class LocalChunkStore implements ChunkStore {
   /** Subdirectories known to exist (a mkdir per chunk is measurable). */
@@ -38,11 +38,9 @@ export class LocalChunkStore implements ChunkStore {
       ensureDir(subdir);
       this.subdirs.add(subdir);
     }
-    // Written in place, not to a temporary name: no object refers to this id
-    // until the chunk is durable, and the sweep at start removes what a crash
-    // leaves unreferenced. The directory entry is made durable while the data arrives.
-    const file = await open(path, "wx", 0o640);
-    const entryDurable = syncDirectory(subdir);
+    if (existsSync(path)) throw new Error(`chunk ${id} already exists`);
+    const tmp = `${path}.tmp`; // ids are fresh, so is this name
+    const file = await open(tmp, "wx", 0o640);
     let size = 0;
     let crc = 0;
     try {
@@ -65,14 +63,14 @@ export class LocalChunkStore implements ChunkStore {
       footer.writeUInt32BE(crc >>> 0, 8);
       writeAll(footer);
       await file.sync();
-      await entryDurable;
     } catch (err) {
-      await entryDurable.catch(() => {});
       await file.close();
-      await rm(path, { force: true });
+      await rm(tmp, { force: true });
       throw err;
     }
     await file.close();
+    await rename(tmp, path);
+    await syncDirectory(subdir);
     return { id, size, crc32: crc >>> 0 };
   }
 
@@ -116,18 +114,18 @@ export class LocalChunkStore implements ChunkStore {
   async delete(id: string): Promise<boolean> {
     const path = this.pathOf(id);
     try {
-      rmSync(path);
+      await unlink(path);
     } catch (err) {
       if ((err as { code?: string }).code === "ENOENT") return false;
       throw err;
     }
-    fsyncDir(join(this.dir, id.slice(0, 2)));
+    await syncDirectory(join(this.dir, id.slice(0, 2)));
     return true;
   }
 
   /**
-   * Removes what a crash can leave behind: chunks no object or part refers
-   * to (an interrupted upload's, complete or not). Run at start, before any
+   * Removes what a crash can leave behind: temporary files and chunks no
+   * object or part refers to (an interrupted upload's). Run at start, before any
    * request is served. Returns how many were removed.
    */
   sweep(isReferenced: (id: string) => boolean): number {
