@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { markdownTable, peakRssMiB, stop } from "./lib.ts";
 
-const reps = Number(parseArgs({ options: { reps: { type: "string", default: "3" } } }).values.reps);
+const reps = Number(parseArgs({ options: { reps: { type: "string", default: "9" } } }).values.reps);
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));

@@ -102,7 +102,6 @@ const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const POLLIN = 1;
-const POLLOUT = 4;
 
 /** Result of a socket call: bytes, 0 for end of stream, or -errno. */
 export type IoResult = number;
@@ -143,15 +142,6 @@ export function sendFile(socketFd: number, fileFd: number, offset: number, lengt
   const position = new BigInt64Array([BigInt(offset)]);
   const n = libc.symbols.sendfile(socketFd, fileFd, ptr(position), length);
   return n >= 0 ? n : -errno();
-}
-
-/** Waits until `fd` can take more bytes (or `timeoutMs` passes); false on timeout. */
-export function pollWritable(fd: number, timeoutMs: number): boolean {
-  const pollfd = Buffer.alloc(8);
-  pollfd.writeInt32LE(fd, 0);
-  pollfd.writeInt16LE(POLLOUT, 4);
-  // Errors and hang-ups count as ready: the next send reports them.
-  return libc.symbols.poll(ptr(pollfd), 1, timeoutMs) > 0;
 }
 
 /**

@@ -4,9 +4,8 @@ import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
 import { fileBodyOf } from "./file-body.ts";
-import { FileSender } from "./file-send.ts";
+import { sendFileParts } from "./file-send.ts";
 import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
-import { SendPool } from "./send-pool.ts";
 
 /** A fetch-style handler that also gets the raw request target. */
 export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<Response>;
@@ -17,11 +16,6 @@ const IDLE_SECONDS = 60;
 const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
 /** Response body pieces are gathered into writes of about this size. */
 const WRITE_BATCH = 1024 * 1024;
-/** Response bodies sent from files at once (one send worker each). */
-const SEND_WORKERS = 8;
-/** File bodies up to this size are first tried from the event loop (non-blocking). */
-const MAIN_THREAD_SEND_BYTES = 8 * 1024 * 1024;
-const verifyBuffer = Buffer.allocUnsafe(1024 * 1024);
 const EMPTY: Buffer = Buffer.alloc(0);
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 
@@ -31,11 +25,10 @@ type HttpSocket = Socket<Connection>;
  * The S3 listener: HTTP/1.1 on Bun's TCP sockets. Bun.serve would be simpler,
  * but it normalizes `.`/`..` (even percent-encoded) in request paths, and S3
  * keys are opaque and signed as sent. Owning the connection also lets bodies
- * that lie in files leave with sendfile(2) from a worker (see send-worker.ts)
- * instead of being copied through JavaScript.
+ * that lie in files leave with sendfile(2) (see file-send.ts) instead of
+ * being copied through JavaScript.
  */
 export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger): Promise<{ port: number; stop(): Promise<void> }> {
-  const sends = new SendPool(SEND_WORKERS);
   const connections = new Set<Connection>();
   const listener = Bun.listen<Connection>({
     hostname: listen.hostname,
@@ -43,7 +36,7 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     socket: {
       open(socket) {
         socket.setNoDelay(true);
-        socket.data = new Connection(socket, handler, sends, log);
+        socket.data = new Connection(socket, handler, log);
         connections.add(socket.data);
       },
       data: (socket, data) => socket.data.received(data),
@@ -63,7 +56,6 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     async stop() {
       listener.stop(false);
       await Promise.all([...connections].map((c) => c.finish()));
-      sends.stop();
     },
   };
 }
@@ -84,7 +76,6 @@ class Connection {
   constructor(
     private readonly socket: HttpSocket,
     private readonly handler: RawTargetHandler,
-    private readonly sends: SendPool,
     private readonly log: Logger,
   ) {
     socket.timeout(IDLE_SECONDS);
@@ -142,7 +133,10 @@ class Connection {
     this.socket.timeout(0);
     this.current = this.serve(head)
       .catch((err: unknown) => {
-        this.log.error("S3 request failed", { err });
+        // A client that went away mid-response is no server error.
+        const gone = this.isClosed || ["EPIPE", "ECONNRESET"].includes((err as { code?: string }).code ?? "");
+        if (gone) this.log.debug("S3 client went away mid-response", { error: String(err) });
+        else this.log.error("S3 request failed", { err });
         this.ending = true;
       })
       .finally(() => {
@@ -216,21 +210,12 @@ class Connection {
     await this.write(Buffer.concat([Buffer.from(`${text}\r\n`, "latin1"), ...frame(first, firstBytes)]));
 
     if (files) {
-      if (this.isClosed) return;
       const fd = socketFd(this.socket);
       if (!this.bigSendBuffer) {
         enlargeSendBuffer(fd);
         this.bigSendBuffer = true;
       }
-      let rest = files;
-      if (files.reduce((sum, part) => sum + part.length, 0) <= MAIN_THREAD_SEND_BYTES) {
-        // A small body usually fits the socket buffer at once: no trip to a worker.
-        const sender = new FileSender(fd, files, verifyBuffer);
-        sender.run(false);
-        if (sender.done) return;
-        rest = sender.rest();
-      }
-      await this.sends.send(fd, rest);
+      await sendFileParts({ fd, write: (data) => this.write(data) }, files);
       return;
     }
     let batch: Uint8Array[] = [];
