@@ -91,6 +91,7 @@ export function willNeed(fd: number, offset: number, length: number): void {
 
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
+const MSG_MORE = 0x8000;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
@@ -115,9 +116,13 @@ export function recvInto(fd: number, buf: Buffer, offset: number, dontWait = fal
   return n >= 0 ? n : -errno();
 }
 
-/** send(2) of `buf[offset, offset+length)`; returns bytes sent or -errno. Never raises SIGPIPE. */
-export function sendFrom(fd: number, buf: Uint8Array, offset: number, length: number): IoResult {
-  const n = libc.symbols.send(fd, ptr(buf, offset), length, MSG_NOSIGNAL);
+/**
+ * send(2) of `buf[offset, offset+length)`; returns bytes sent or -errno. Never
+ * raises SIGPIPE. With `more`, the bytes wait to share a segment with what is
+ * sent next (MSG_MORE), and the call does not block (MSG_DONTWAIT).
+ */
+export function sendFrom(fd: number, buf: Uint8Array, offset: number, length: number, more = false): IoResult {
+  const n = libc.symbols.send(fd, ptr(buf, offset), length, more ? MSG_NOSIGNAL | MSG_MORE | MSG_DONTWAIT : MSG_NOSIGNAL);
   return n >= 0 ? n : -errno();
 }
 

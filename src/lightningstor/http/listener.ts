@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
-import { enlargeSendBuffer, socketFd } from "../../util/linux.ts";
+import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
 import { fileBodyOf } from "./file-body.ts";
 import { sendFileParts } from "./file-send.ts";
@@ -207,17 +207,20 @@ class Connection {
     let text = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}\r\n`;
     for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
     const frame = (pieces: Uint8Array[], bytes: number): Uint8Array[] => (chunked && bytes > 0 ? [Buffer.from(`${bytes.toString(16)}\r\n`), ...pieces, Buffer.from("\r\n")] : pieces);
-    await this.write(Buffer.concat([Buffer.from(`${text}\r\n`, "latin1"), ...frame(first, firstBytes)]));
-
+    const start = Buffer.concat([Buffer.from(`${text}\r\n`, "latin1"), ...frame(first, firstBytes)]);
     if (files) {
       const fd = socketFd(this.socket);
       if (!this.bigSendBuffer) {
         enlargeSendBuffer(fd);
         this.bigSendBuffer = true;
       }
+      // The head waits (MSG_MORE) to leave in one segment with the body's first bytes.
+      const sent = this.unsent.length === 0 && !this.isClosed ? Math.max(0, sendFrom(fd, start, 0, start.length, true)) : 0;
+      await this.write(start.subarray(sent));
       await sendFileParts({ fd, write: (data) => this.write(data) }, files);
       return;
     }
+    await this.write(start);
     let batch: Uint8Array[] = [];
     let batched = 0;
     while (!ended) {
