@@ -41,6 +41,7 @@ Bun.serve({
       return new Response(null, { headers: { etag: `"${md5.digest("hex")}"`, "x-amz-checksum-crc32": crc32 } });
     }
     if (request.method === "GET") {
+      if (!crc32s.has(path)) return new Response(null, { status: 404 });
       const checksum = request.headers.get("x-amz-checksum-mode") === "ENABLED" ? { "x-amz-checksum-crc32": crc32s.get(path)! } : undefined;
       return new Response(Bun.file(path), { headers: checksum });
     }

@@ -7,7 +7,7 @@
  *
  * Each cell is the median of --reps runs, the two servers taking turns.
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 3]
+ *   node_modules/.bin/bun bench/s3.ts [--reps 9]
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
