@@ -28,12 +28,14 @@ function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Ar
 export async function signedFetch(
   endpoint: string,
   credentials: { accessKeyId: string; secretAccessKey: string },
-  request: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array | string; payloadHash?: string },
+  request: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array | string | ReadableStream<Uint8Array>; payloadHash?: string },
 ): Promise<Response> {
   const url = new URL(endpoint);
   const signer = new SignatureV4({ credentials, region: "us-east-1", service: "s3", sha256: Sha256, uriEscapePath: false, applyChecksum: false });
   const body = typeof request.body === "string" ? Buffer.from(request.body) : request.body;
-  const payloadHash = request.payloadHash ?? createHash("sha256").update(body ?? "").digest("hex");
+  // A stream goes out with Transfer-Encoding: chunked; its hash must be given (UNSIGNED-PAYLOAD will do).
+  const stream = body instanceof ReadableStream;
+  const payloadHash = request.payloadHash ?? createHash("sha256").update(stream ? "" : (body ?? "")).digest("hex");
   const [path, search = ""] = request.path.split("?");
   const query = Object.fromEntries(new URLSearchParams(search));
   const signed = await signer.sign({
@@ -44,7 +46,7 @@ export async function signedFetch(
     path: path!,
     query,
     headers: { host: url.host, "x-amz-content-sha256": payloadHash, ...request.headers },
-    body,
+    body: stream ? undefined : body,
   });
-  return fetch(`${endpoint}${request.path}`, { method: request.method, headers: signed.headers as Record<string, string>, body });
+  return fetch(`${endpoint}${request.path}`, { method: request.method, headers: signed.headers as Record<string, string>, body, duplex: "half" } as RequestInit);
 }
