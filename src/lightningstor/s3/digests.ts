@@ -6,15 +6,21 @@ const BATCH_BYTES = 1024 * 1024;
 
 let worker: Worker | undefined;
 let nextId = 1;
-const waiting = new Map<number, (digests: Buffer[]) => void>();
+const waiting = new Map<number, { resolve(digests: Buffer[]): void; reject(err: Error): void }>();
 
 function digestWorker(): Worker {
   if (worker) return worker;
   worker = new Worker(workerEntry("lightningstor/s3/digest-worker.ts"));
   worker.unref();
   worker.onmessage = (event: MessageEvent<DigestReply>) => {
-    waiting.get(event.data.id)?.(event.data.digests.map((d) => Buffer.from(d)));
+    waiting.get(event.data.id)?.resolve(event.data.digests.map((d) => Buffer.from(d)));
     waiting.delete(event.data.id);
+  };
+  worker.onerror = (event) => {
+    // Uploads waiting on it fail (and a later one starts a new worker) rather than hang.
+    worker = undefined;
+    for (const { reject } of waiting.values()) reject(new Error(`the digest worker failed: ${event.message}`));
+    waiting.clear();
   };
   return worker;
 }
@@ -45,8 +51,8 @@ export class OffThreadDigests {
   async digest(): Promise<Buffer[]> {
     this.send();
     this.finished = true;
-    return new Promise((resolve) => {
-      waiting.set(this.id, resolve);
+    return new Promise((resolve, reject) => {
+      waiting.set(this.id, { resolve, reject });
       this.post({ id: this.id, digest: true });
     });
   }
