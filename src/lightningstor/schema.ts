@@ -54,6 +54,8 @@ export const parts = sqliteTable(
     size: integer("size").notNull(),
     etag: text("etag").notNull(),
     chunks: text("chunks", { mode: "json" }).$type<{ id: string; size: number }[]>().notNull(),
+    /** Verified x-amz-checksum-* values of the part, by algorithm (the object's composite checksum is made of them). */
+    checksums: text("checksums", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
     lastModified: integer("last_modified", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],

@@ -5,6 +5,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   S3Client,
@@ -71,6 +72,33 @@ describe("multipart uploads", () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: "mpu", Key: "manual" }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.alloc(1024, 1))).toBe(true);
     expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: "mpu", Key: "manual", UploadId })))).toBe("NoSuchUpload");
+  });
+
+  test("parts' CRC32s make the object's composite checksum, shown by ListParts, Complete and HeadObject", async () => {
+    const [Bucket, Key] = ["mpu", "summed"];
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: "CRC32" }));
+    const datas = [randomBytes(5 * MiB), randomBytes(1000)];
+    const uploaded = [];
+    for (const [i, Body] of datas.entries()) uploaded.push(await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: "CRC32" })));
+    const crc32 = (data: Uint8Array) => {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(Bun.hash.crc32(data) >>> 0);
+      return out;
+    };
+    const partSums = datas.map((d) => crc32(d).toString("base64"));
+    expect(uploaded.map((u) => u.ChecksumCRC32)).toEqual(partSums);
+    expect((await s3.send(new ListPartsCommand({ Bucket, Key, UploadId }))).Parts?.map((p) => p.ChecksumCRC32)).toEqual(partSums);
+
+    const parts = uploaded.map((u, i) => ({ PartNumber: i + 1, ETag: u.ETag, ChecksumCRC32: u.ChecksumCRC32 }));
+    const complete = (Parts: typeof parts) => s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    expect(await s3Error(complete([{ ...parts[0]!, ChecksumCRC32: "AAAAAA==" }, parts[1]!]))).toBe("InvalidPart");
+    const expected = `${crc32(Buffer.concat(datas.map(crc32))).toString("base64")}-2`;
+    expect((await complete(parts)).ChecksumCRC32).toBe(expected);
+    const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: "ENABLED" }));
+    expect(head.ChecksumCRC32).toBe(expected);
+    expect(head.ChecksumType).toBe("COMPOSITE");
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat(datas))).toBe(true);
   });
 
   test("an aborted upload leaves no object and no chunks", async () => {

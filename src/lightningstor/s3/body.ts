@@ -8,7 +8,7 @@ import { S3Error } from "./errors.ts";
 
 /** Checksum algorithms the gateway verifies and stores (x-amz-checksum-<name>). */
 const computable = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const;
-type Algorithm = (typeof computable)[number];
+export type Algorithm = (typeof computable)[number];
 
 /** What was received, with every digest the request asked to be checked. */
 export interface ReceivedBody {
@@ -105,7 +105,7 @@ function requestedAlgorithm(request: Request): Algorithm | undefined {
 }
 
 /** An incremental checksum with S3's base64 output (big-endian for the CRCs). */
-function checksumHasher(algorithm: Algorithm): { update(piece: Uint8Array): void; digest(): Promise<string> } {
+export function checksumHasher(algorithm: Algorithm): { update(piece: Uint8Array): void; digest(): Promise<string> } {
   const u32 = (value: number) => {
     const out = Buffer.alloc(4);
     out.writeUInt32BE(value >>> 0);

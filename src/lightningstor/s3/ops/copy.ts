@@ -84,6 +84,6 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);
   const etag = `"${md5Hex}"`;
   const lastModified = new Date();
-  await deleteChunks(ctx, ctx.meta.putPart({ uploadId, partNumber, size: end - start, etag, chunks, lastModified }));
+  await deleteChunks(ctx, ctx.meta.putPart({ uploadId, partNumber, size: end - start, etag, chunks, checksums: {}, lastModified }));
   return xmlResponse("CopyPartResult", { ETag: etag, LastModified: lastModified.toISOString() });
 }

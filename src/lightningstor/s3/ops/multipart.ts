@@ -1,10 +1,11 @@
 import { XMLParser } from "fast-xml-parser";
 import { createHash } from "node:crypto";
-import type { ObjectRow } from "../../schema.ts";
+import type { ObjectRow, PartRow } from "../../schema.ts";
+import { type Algorithm, checksumHasher } from "../body.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { deleteChunks, objectHeaders, requireBucket, storeBody } from "./object.ts";
+import { checksumHeaders, deleteChunks, objectHeaders, requireBucket, storeBody } from "./object.ts";
 
 /** Parts other than the last must be at least this large (S3 multipart limits). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -34,9 +35,9 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   mustUpload(ctx, bucket, key, uploadId);
   const body = await storeBody(ctx);
   const etag = `"${body.md5Hex}"`;
-  const replaced = ctx.meta.putPart({ uploadId, partNumber, size: body.size, etag, chunks: body.chunks, lastModified: new Date() });
+  const replaced = ctx.meta.putPart({ uploadId, partNumber, size: body.size, etag, chunks: body.chunks, checksums: body.checksums, lastModified: new Date() });
   await deleteChunks(ctx, replaced);
-  return new Response(null, { status: 200, headers: { etag, ...Object.fromEntries(Object.entries(body.checksums).map(([a, v]) => [`x-amz-checksum-${a}`, v])) } });
+  return new Response(null, { status: 200, headers: { etag, ...checksumHeaders(body.checksums) } });
 }
 
 /**
@@ -46,9 +47,9 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
   const upload = mustUpload(ctx, bucket, key, uploadId);
-  let requested: { PartNumber: string; ETag: string }[];
+  let requested: RequestedPart[];
   try {
-    const doc = parser.parse(await ctx.request.text()) as { CompleteMultipartUpload?: { Part?: { PartNumber: string; ETag: string }[] } };
+    const doc = parser.parse(await ctx.request.text()) as { CompleteMultipartUpload?: { Part?: RequestedPart[] } };
     requested = doc.CompleteMultipartUpload?.Part ?? [];
   } catch {
     throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
@@ -61,6 +62,10 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
     const part = stored.get(number);
     const etag = String(r.ETag ?? "").trim();
     if (!part || (etag !== part.etag && `"${etag}"` !== part.etag)) throw new S3Error("InvalidPart", `part ${r.PartNumber} was not uploaded or its ETag does not match`);
+    for (const [alg, value] of Object.entries(r)) {
+      const name = alg.startsWith("Checksum") ? alg.slice("Checksum".length).toLowerCase() : undefined;
+      if (name && String(value) !== part.checksums[name]) throw new S3Error("InvalidPart", `the ${name.toUpperCase()} of part ${r.PartNumber} does not match the one uploaded`);
+    }
     return part;
   });
   chosen.forEach((part, i) => {
@@ -74,13 +79,40 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
     etag: `"${createHash("md5").update(md5s).digest("hex")}-${chosen.length}"`,
     chunks: chosen.flatMap((p) => p.chunks),
     headers: upload.headers,
-    checksums: {},
+    checksums: await compositeChecksums(chosen),
     lastModified: new Date(),
   };
   const unused = [...stored.values()].filter((p) => !chosen.includes(p)).flatMap((p) => p.chunks);
   const replaced = ctx.meta.completeUpload(uploadId, row);
   await deleteChunks(ctx, [...replaced, ...unused]);
-  return xmlResponse("CompleteMultipartUploadResult", { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: row.etag });
+  return xmlResponse("CompleteMultipartUploadResult", { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: row.etag, ...checksumElements(row.checksums) });
+}
+
+/** A part as CompleteMultipartUpload lists it (Checksum<ALG> elements optional). */
+type RequestedPart = { PartNumber: string; ETag: string } & Record<string, string>;
+
+/**
+ * The object's checksums from its parts', as S3 makes them: for an algorithm
+ * every part has, the checksum of the parts' checksums (raw bytes, in order),
+ * suffixed with the part count. CRC64NVME only exists for whole objects, so
+ * it has no composite.
+ */
+async function compositeChecksums(parts: PartRow[]): Promise<Record<string, string>> {
+  const checksums: Record<string, string> = {};
+  for (const alg of Object.keys(parts[0]?.checksums ?? {}) as Algorithm[]) {
+    if (alg === "crc64nvme" || !parts.every((p) => p.checksums[alg])) continue;
+    const hasher = checksumHasher(alg);
+    for (const part of parts) hasher.update(Buffer.from(part.checksums[alg]!, "base64"));
+    checksums[alg] = `${await hasher.digest()}-${parts.length}`;
+  }
+  return checksums;
+}
+
+/** Checksum<ALG> elements (and ChecksumType) for XML results. */
+function checksumElements(checksums: Record<string, string>, withType = true): Record<string, string> {
+  const entries = Object.entries(checksums);
+  const elements = Object.fromEntries(entries.map(([alg, value]) => [`Checksum${alg.toUpperCase()}`, value]));
+  return withType && entries.length > 0 ? { ...elements, ChecksumType: "COMPOSITE" } : elements;
 }
 
 /** AbortMultipartUpload: the parts and their chunks are removed. */
@@ -107,7 +139,7 @@ export function listParts(ctx: S3Context, bucket: string, key: string, uploadId:
     ...(truncated ? { NextPartNumberMarker: page.at(-1)!.partNumber } : {}),
     MaxParts: maxParts,
     IsTruncated: truncated,
-    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified.toISOString(), ETag: p.etag, Size: p.size })),
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified.toISOString(), ETag: p.etag, Size: p.size, ...checksumElements(p.checksums, false) })),
   });
 }
 

@@ -70,7 +70,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     lastModified: new Date(),
   };
   await deleteChunks(ctx, ctx.meta.putObject(row));
-  return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row) } });
+  return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row.checksums) } });
 }
 
 /** GetObject and HeadObject, with Range and the conditional headers. */
@@ -97,7 +97,7 @@ export async function getObject(ctx: S3Context, bucket: string, key: string, hea
     throw new S3Error("InvalidRange", "the requested range is not satisfiable", { "content-range": `bytes */${row.size}` });
   }
   const [start, end] = range ?? [0, row.size];
-  const headers = { ...base, "content-length": String(end - start), ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row)) };
+  const headers = { ...base, "content-length": String(end - start), ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row.checksums)) };
   const status = range ? 206 : 200;
   if (head) return new Response(null, { status, headers });
   return objectBody(ctx, row, start, end, { status, headers });
@@ -184,8 +184,15 @@ function chunkStream(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[]): Read
   );
 }
 
-function checksumHeaders(row: ObjectRow): Record<string, string> {
-  return Object.fromEntries(Object.entries(row.checksums).map(([alg, value]) => [`x-amz-checksum-${alg}`, value]));
+/**
+ * x-amz-checksum-* headers for stored checksums, with their type: a multipart
+ * object's checksum is of its parts' checksums ("…-N", COMPOSITE).
+ */
+export function checksumHeaders(checksums: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(checksums);
+  if (entries.length === 0) return {};
+  const type = entries.some(([, value]) => value.includes("-")) ? "COMPOSITE" : "FULL_OBJECT";
+  return { ...Object.fromEntries(entries.map(([alg, value]) => [`x-amz-checksum-${alg}`, value])), "x-amz-checksum-type": type };
 }
 
 /** RFC 9110 conditionals; throws PreconditionFailed, returns true for "not modified". */

@@ -1,0 +1,1 @@
+ALTER TABLE `parts` ADD `checksums` text DEFAULT '{}' NOT NULL;
