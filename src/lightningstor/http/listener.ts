@@ -84,6 +84,7 @@ class Connection {
   received(data: Buffer): void {
     if (this.body && !this.body.complete) {
       data = this.body.feed(data) ?? EMPTY;
+      if (this.body.complete) this.socket.timeout(0);
       if (data.length === 0) return;
     }
     this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
@@ -124,13 +125,12 @@ class Connection {
       head = parseHead(this.pending);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 400;
-      this.write(Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`));
+      this.write(Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)).catch(() => {});
       this.socket.end();
       return;
     }
     if (!head) return;
     this.pending = this.pending.subarray(head.size);
-    this.socket.timeout(0);
     this.current = this.serve(head)
       .catch((err: unknown) => {
         // A client that went away mid-response is no server error.
@@ -153,12 +153,14 @@ class Connection {
     if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
       // At once, as Node's server does: the client's wait is pure latency. A request
       // refused before its body is read closes the connection after the answer.
-      void this.write(CONTINUE);
+      this.write(CONTINUE).catch(() => {}); // a closed connection fails the request anyway
     }
     this.body = body;
     if (body && this.pending.length > 0) {
       this.pending = body.feed(this.pending) ?? EMPTY;
     }
+    // A client gets the idle timeout to send its body; after that the time is ours.
+    if (!body || body.complete) this.socket.timeout(0);
     const request = new Request(`http://${head.headers.get("host") ?? "localhost"}/`, {
       method: head.method,
       headers: head.headers,
