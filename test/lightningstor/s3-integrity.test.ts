@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import type { Socket } from "bun";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { randomBytes } from "node:crypto";
@@ -59,5 +60,56 @@ test("a damaged chunk ends a GET short — never a whole wrong body — and othe
 
   const intact = await s3.send(new GetObjectCommand({ Bucket: "rot", Key: "intact" }));
   expect(await intact.Body!.transformToString()).toBe("still here");
+  s3.destroy();
+});
+
+test("a GET under way when its object is overwritten gets the whole old object; the old chunks go after it", async () => {
+  await using gw = await startGateway();
+  const s3 = gw.client();
+  const chunksDir = join(gw.dataDir, "chunks");
+  const chunkCount = () => readdirSync(chunksDir).flatMap((sub) => readdirSync(join(chunksDir, sub))).length;
+  await s3.send(new CreateBucketCommand({ Bucket: "race" }));
+  const old = randomBytes(40 * MiB); // three chunks, far more than socket buffers hold
+  await s3.send(new PutObjectCommand({ Bucket: "race", Key: "k", Body: old }));
+
+  // A raw GET that stops reading after its first bytes, so the server is mid-transfer.
+  const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: "race", Key: "k" })));
+  const received: Buffer[] = [];
+  let firstData!: () => void;
+  let closed!: () => void;
+  const started = new Promise<void>((resolve) => (firstData = resolve));
+  const ended = new Promise<void>((resolve) => (closed = resolve));
+  const socket: Socket = await Bun.connect({
+    hostname: url.hostname,
+    port: Number(url.port),
+    socket: {
+      data(sock, chunk) {
+        received.push(Buffer.from(chunk));
+        if (received.length === 1) {
+          sock.pause();
+          firstData();
+        }
+      },
+      close: () => closed(),
+    },
+  });
+  socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+  await started;
+
+  const fresh = randomBytes(MiB);
+  await s3.send(new PutObjectCommand({ Bucket: "race", Key: "k", Body: fresh }));
+  const now = await s3.send(new GetObjectCommand({ Bucket: "race", Key: "k" }));
+  expect(Buffer.from(await now.Body!.transformToByteArray()).equals(fresh)).toBe(true);
+  expect(chunkCount()).toBe(4); // the old three are still being read
+
+  socket.resume();
+  await ended;
+  const response = Buffer.concat(received);
+  const body = response.subarray(response.indexOf("\r\n\r\n") + 4);
+  expect(response.toString("latin1", 0, 15)).toBe("HTTP/1.1 200 OK");
+  expect(body.length).toBe(old.length);
+  expect(body.equals(old)).toBe(true);
+  for (let i = 0; i < 100 && chunkCount() > 1; i++) await Bun.sleep(20);
+  expect(chunkCount()).toBe(1);
   s3.destroy();
 });

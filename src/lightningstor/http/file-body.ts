@@ -10,13 +10,19 @@ export interface FilePart {
   check?: { size: number; crc32: number };
 }
 
-const fileBodies = new WeakMap<Response, FilePart[]>();
+/** The parts, and what to call once the response is over (sent or not). */
+export interface FileBody {
+  parts: FilePart[];
+  release(): void;
+}
 
-export function withFileBody(response: Response, parts: FilePart[]): Response {
-  fileBodies.set(response, parts);
+const fileBodies = new WeakMap<Response, FileBody>();
+
+export function withFileBody(response: Response, body: FileBody): Response {
+  fileBodies.set(response, body);
   return response;
 }
 
-export function fileBodyOf(response: Response): FilePart[] | undefined {
+export function fileBodyOf(response: Response): FileBody | undefined {
   return fileBodies.get(response);
 }

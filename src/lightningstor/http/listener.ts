@@ -3,7 +3,7 @@ import type { Socket } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
-import { fileBodyOf } from "./file-body.ts";
+import { type FilePart, fileBodyOf } from "./file-body.ts";
 import { sendFileParts } from "./file-send.ts";
 import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
 
@@ -178,6 +178,15 @@ class Connection {
 
   private async respond(head: RequestHead, response: Response): Promise<void> {
     const files = fileBodyOf(response);
+    try {
+      await this.send(head, response, files?.parts);
+    } finally {
+      files?.release();
+    }
+  }
+
+  /** Writes the response; `files`, when given, is its body. */
+  private async send(head: RequestHead, response: Response, files: FilePart[] | undefined): Promise<void> {
     const bodyless = head.method === "HEAD" || response.status === 204 || response.status === 304;
     const reader = bodyless || files ? undefined : response.body?.getReader();
     if (!reader) await response.body?.cancel();

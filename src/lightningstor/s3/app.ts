@@ -2,6 +2,7 @@ import type { Logger } from "../../util/log.ts";
 import type { ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authenticate } from "./auth.ts";
+import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from "./ops/bucket.ts";
@@ -29,6 +30,7 @@ export interface S3AppOptions {
  */
 export function createS3Handler(options: S3AppOptions): (request: Request, rawTarget?: string) => Promise<Response> {
   const { meta, chunks, region, log } = options;
+  const readers = new ChunkReaders(log);
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
@@ -37,7 +39,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     try {
       const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
-      const ctx: S3Context = { request, url, auth, meta, chunks, region, log };
+      const ctx: S3Context = { request, url, auth, meta, chunks, readers, region, log };
       switch (endpoint.op) {
         case "ListBuckets":
           response = listBuckets(ctx);

@@ -3,6 +3,7 @@ import type { Logger } from "../../util/log.ts";
 import type { ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import type { Authenticated } from "./auth.ts";
+import type { ChunkReaders } from "./chunk-readers.ts";
 
 /** What an operation handler gets. */
 export interface S3Context {
@@ -11,6 +12,8 @@ export interface S3Context {
   auth: Authenticated;
   meta: S3Metadata;
   chunks: ChunkStore;
+  /** Chunks being sent: their deletion waits for the readers. */
+  readers: ChunkReaders;
   region: string;
   log: Logger;
 }

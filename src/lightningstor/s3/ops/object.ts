@@ -110,7 +110,8 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
 }
 
 export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Promise<void> {
-  for (const result of await Promise.allSettled(chunks.map((c) => ctx.chunks.delete(c.id)))) {
+  const results = await Promise.allSettled(chunks.map((c) => ctx.readers.delete(c.id, () => ctx.chunks.delete(c.id))));
+  for (const result of results) {
     if (result.status === "rejected") ctx.log.warn("chunk not deleted; it will be collected later", { error: String(result.reason) });
   }
 }
@@ -144,13 +145,20 @@ export function chunkRanges(row: ObjectRow, start: number, end: number): ChunkRa
 async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
   const ranges = chunkRanges(row, start, end);
   if (!ctx.chunks.localFile) return new Response(chunkStream(ctx, row, ranges), init);
-  const parts: FilePart[] = [];
-  for (const { id, from, to } of ranges) {
-    const file = await ctx.chunks.localFile(id);
-    if (!file) throw missingChunk(row, id);
-    parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
+  // Held from the metadata lookup on (no await since): an overwrite now cannot take the chunks away.
+  const release = ctx.readers.hold(ranges.map((r) => r.id));
+  try {
+    const parts: FilePart[] = [];
+    for (const { id, from, to } of ranges) {
+      const file = await ctx.chunks.localFile(id);
+      if (!file) throw missingChunk(row, id);
+      parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
+    }
+    return withFileBody(new Response(null, init), { parts, release });
+  } catch (err) {
+    release();
+    throw err;
   }
-  return withFileBody(new Response(null, init), parts);
 }
 
 /** A range of one chunk, read whole and verified. */
