@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { signedFetch } from "../helpers/sign.ts";
 import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
 
@@ -50,6 +53,21 @@ test("pipelined requests on one connection are answered in order", async () => {
   expect(text.match(/HTTP\/1\.1 403 Forbidden/g)).toHaveLength(2);
   expect(text.indexOf("/wire/first</Resource>")).toBeGreaterThan(0);
   expect(text.indexOf("/wire/first</Resource>")).toBeLessThan(text.indexOf("/wire/second</Resource>"));
+});
+
+test("a client that sends its request and half-closes still gets the whole answer", async () => {
+  const data = randomBytes(20 * 1024 * 1024);
+  await s3.send(new PutObjectCommand({ Bucket: "wire", Key: "half", Body: data }));
+  const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: "wire", Key: "half" })));
+  // node:net, because it keeps reading after shutting down its side.
+  const socket = connect({ host: url.hostname, port: Number(url.port), allowHalfOpen: true });
+  const received: Buffer[] = [];
+  socket.on("data", (piece: Buffer) => received.push(piece));
+  socket.on("connect", () => socket.end(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`));
+  await once(socket, "close");
+  const response = Buffer.concat(received);
+  expect(response.toString("latin1", 0, 15)).toBe("HTTP/1.1 200 OK");
+  expect(response.subarray(response.indexOf("\r\n\r\n") + 4).equals(data)).toBe(true);
 });
 
 test("a malformed request head gets 400 and its connection closed; other clients go on", async () => {

@@ -33,6 +33,8 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
   const listener = Bun.listen<Connection>({
     hostname: listen.hostname,
     port: listen.port,
+    // A client may send its request and shut down its side (half-close); it still gets the answer.
+    allowHalfOpen: true,
     socket: {
       open(socket) {
         socket.setNoDelay(true);
@@ -41,6 +43,7 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
       },
       data: (socket, data) => socket.data.received(data),
       drain: (socket) => socket.data.drained(),
+      end: (socket) => socket.data.clientEnded(),
       timeout(socket) {
         socket.end();
       },
@@ -110,6 +113,13 @@ class Connection {
     this.body?.fail("the connection closed before the body was complete");
     this.drained = () => {};
     for (const resolve of this.flushed.splice(0)) resolve();
+  }
+
+  /** The client will send nothing more: answer what is under way, then close. */
+  clientEnded(): void {
+    this.ending = true;
+    this.body?.fail("the client ended the connection before the body was complete");
+    if (!this.current) this.socket.end();
   }
 
   /** Ends the connection once the request at hand (if any) is answered. */
