@@ -1,4 +1,5 @@
-import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll } from "bun:test";
+import { CreateBucketCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
 
@@ -37,6 +38,24 @@ export async function startGateway(): Promise<TestGateway> {
       dir[Symbol.dispose]();
     },
   };
+}
+
+/**
+ * One gateway for a test file: started before its tests with `bucket`
+ * created, stopped after them. `gw` and `s3` are there once tests run.
+ */
+export function sharedGateway(bucket: string): { readonly gw: TestGateway; readonly s3: S3Client } {
+  const shared = {} as { gw: TestGateway; s3: S3Client };
+  beforeAll(async () => {
+    shared.gw = await startGateway();
+    shared.s3 = shared.gw.client();
+    await shared.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  afterAll(async () => {
+    shared.s3.destroy();
+    await shared.gw[Symbol.asyncDispose]();
+  });
+  return shared;
 }
 
 /** The S3 error a promise rejects with (name and HTTP status); fails when it resolves. */

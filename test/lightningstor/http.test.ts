@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { expect, test } from "bun:test";
+import { GetObjectCommand, ListBucketsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { signedFetch } from "../helpers/sign.ts";
-import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+import { sharedGateway } from "../helpers/s3-gateway.ts";
 
-let gw: TestGateway;
-let s3: S3Client;
-beforeAll(async () => {
-  gw = await startGateway();
-  s3 = gw.client();
-  await s3.send(new CreateBucketCommand({ Bucket: "wire" }));
-});
-afterAll(async () => {
-  s3.destroy();
-  await gw[Symbol.asyncDispose]();
-});
+const shared = sharedGateway("wire");
 
 /** Writes `data` on a fresh connection and returns everything received until the server closes it or `until` matches. */
 async function exchange(data: string, until: (text: string) => boolean): Promise<{ text: string; closed: boolean }> {
-  const url = new URL(gw.endpoint);
+  const url = new URL(shared.gw.endpoint);
   let text = "";
   let closed = false;
   let done!: () => void;
@@ -47,7 +37,7 @@ async function exchange(data: string, until: (text: string) => boolean): Promise
 }
 
 test("pipelined requests on one connection are answered in order", async () => {
-  const request = (key: string) => `GET /wire/${key} HTTP/1.1\r\nHost: ${new URL(gw.endpoint).host}\r\n\r\n`;
+  const request = (key: string) => `GET /wire/${key} HTTP/1.1\r\nHost: ${new URL(shared.gw.endpoint).host}\r\n\r\n`;
   const { text } = await exchange(request("first") + request("second"), (t) => t.includes("/wire/second</Resource>"));
   // Anonymous requests: two AccessDenied answers, the first one first.
   expect(text.match(/HTTP\/1\.1 403 Forbidden/g)).toHaveLength(2);
@@ -57,8 +47,8 @@ test("pipelined requests on one connection are answered in order", async () => {
 
 test("a client that sends its request and half-closes still gets the whole answer", async () => {
   const data = randomBytes(20 * 1024 * 1024);
-  await s3.send(new PutObjectCommand({ Bucket: "wire", Key: "half", Body: data }));
-  const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: "wire", Key: "half" })));
+  await shared.s3.send(new PutObjectCommand({ Bucket: "wire", Key: "half", Body: data }));
+  const url = new URL(await getSignedUrl(shared.s3, new GetObjectCommand({ Bucket: "wire", Key: "half" })));
   // node:net, because it keeps reading after shutting down its side.
   const socket = connect({ host: url.hostname, port: Number(url.port), allowHalfOpen: true });
   const received: Buffer[] = [];
@@ -77,7 +67,7 @@ test("a malformed request head gets 400 and its connection closed; other clients
   const { text: smuggled, closed: closedToo } = await exchange("PUT /wire/x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", () => false);
   expect(smuggled.startsWith("HTTP/1.1 400 Bad Request\r\n")).toBe(true);
   expect(closedToo).toBe(true);
-  expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toContain("wire");
+  expect((await shared.s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toContain("wire");
 });
 
 test("a body sent with Transfer-Encoding: chunked is stored whole", async () => {
@@ -88,9 +78,9 @@ test("a body sent with Transfer-Encoding: chunked is stored whole", async () => 
       controller.close();
     },
   });
-  const put = await signedFetch(gw.endpoint, gw.credentials, { method: "PUT", path: "/wire/chunked", body, payloadHash: "UNSIGNED-PAYLOAD" });
+  const put = await signedFetch(shared.gw.endpoint, shared.gw.credentials, { method: "PUT", path: "/wire/chunked", body, payloadHash: "UNSIGNED-PAYLOAD" });
   expect(put.status).toBe(200);
   expect(put.headers.get("etag")).toBe(`"${createHash("md5").update(data).digest("hex")}"`);
-  const got = await s3.send(new GetObjectCommand({ Bucket: "wire", Key: "chunked" }));
+  const got = await shared.s3.send(new GetObjectCommand({ Bucket: "wire", Key: "chunked" }));
   expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
 });
