@@ -28,10 +28,9 @@ export interface ChunkStore {
   get(id: string): Promise<Buffer | undefined>;
   /**
    * Where a chunk's bytes lie in a local file — its first `size` bytes, whose
-   * CRC32 is `crc32` — for stores that keep chunks locally (so they can be
-   * sent with sendfile); undefined when absent.
+   * CRC32 is `crc32` — so they can be sent with sendfile; undefined when absent.
    */
-  localFile?(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
+  localFile(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */

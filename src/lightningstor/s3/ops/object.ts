@@ -136,15 +136,14 @@ export function chunkRanges(row: ObjectRow, start: number, end: number): ChunkRa
 }
 
 /**
- * The object's bytes [start, end) as a response body. When the chunks are
- * local files the S3 listener sends them with sendfile (see http/file-body.ts);
- * otherwise they are streamed. Either way every chunk is checked against its
- * CRC32 before its last bytes are sent, so a corrupt chunk ends the response
- * early (the client sees a short body, never a whole wrong one).
+ * The object's bytes [start, end) as a response body, sent from the chunk
+ * files with sendfile by the S3 listener (see http/file-body.ts). Every chunk
+ * is checked against its CRC32 before its last bytes are sent, so a corrupt
+ * chunk ends the response early (the client sees a short body, never a whole
+ * wrong one).
  */
 async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
   const ranges = chunkRanges(row, start, end);
-  if (!ctx.chunks.localFile) return new Response(chunkStream(ctx, row, ranges), init);
   // Held from the metadata lookup on (no await since): an overwrite now cannot take the chunks away.
   const release = ctx.readers.hold(ranges.map((r) => r.id));
   try {
@@ -170,26 +169,6 @@ export async function readRange(ctx: S3Context, row: ObjectRow, { id, from, to }
 
 function missingChunk(row: ObjectRow, id: string): Error {
   return new Error(`chunk ${id} of ${row.bucket}/${row.key} is missing`);
-}
-
-/** The chunks' wanted bytes, each chunk read whole and verified while the next one is read. */
-function chunkStream(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[]): ReadableStream<Uint8Array> {
-  let next = 0;
-  let ahead: Promise<Uint8Array> | undefined;
-  const read = (index: number) => readRange(ctx, row, ranges[index]!);
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (next === ranges.length) return controller.close();
-        const current = ahead ?? read(next);
-        next++;
-        ahead = next < ranges.length ? read(next) : undefined;
-        ahead?.catch(() => {}); // awaited on the next pull; a cancelled stream never asks
-        controller.enqueue(await current);
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }
 
 /**
