@@ -24,6 +24,7 @@ export class Supervisor {
   constructor(private readonly log: Logger) {}
 
   async start(spec: LabProcess, env: Record<string, string | undefined> = {}): Promise<void> {
+    this.log.info("starting", { node: spec.node, mode: spec.mode, log: spec.logFile });
     const out = openSync(spec.logFile, "a");
     const proc = Bun.spawn([process.execPath, spec.mode, ...spec.args], {
       stdin: "ignore",
@@ -52,7 +53,8 @@ async function waitHealthy(spec: LabProcess, proc: Subprocess, timeoutMs = 20_00
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${spec.node} ${spec.mode} exited with ${proc.exitCode}; see ${spec.logFile}`);
     try {
-      if ((await fetch(spec.healthUrl)).ok) return;
+      // Bounded: a port taken by something that is not Photon must not hang the lab.
+      if ((await fetch(spec.healthUrl, { signal: AbortSignal.timeout(2_000) })).ok) return;
     } catch {
       // not listening yet
     }

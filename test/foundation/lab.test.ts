@@ -1,16 +1,33 @@
 import { expect, test } from "bun:test";
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NbdClient } from "../../src/coronafs/nbd/client.ts";
 import { runPhoton, startPhoton, tempDir, waitFor } from "../helpers/photon.ts";
 
-/** A port block that was free a moment ago. */
+/**
+ * A block of 20 ports that were free a moment ago, below Linux's ephemeral
+ * range (32768+) so that no outgoing connection of this machine can take one.
+ */
 function freeBase(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port > 60000 ? 40000 : port;
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const probes = [];
+    try {
+      for (let port = base; port < base + 20; port++) probes.push(Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }));
+      return base;
+    } catch {
+      // taken: try another block
+    } finally {
+      for (const probe of probes) probe.stop(true);
+    }
+  }
+}
+
+/** The lab's children's log files, for a failure message. */
+function childLogs(labDir: string): string {
+  const files = readdirSync(labDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".log"));
+  return files.map((f) => `--- ${f}\n${readFileSync(join(labDir, f), "utf8").slice(-2000)}`).join("\n");
 }
 
 test("lab up runs every server mode, registers the nodes, serves volumes and S3, and stops cleanly", async () => {
@@ -19,7 +36,9 @@ test("lab up runs every server mode, registers the nodes, serves volumes and S3,
   const nbdPort = base + 5;
   const s3Port = base + 6;
   await using lab = startPhoton(["lab", "up", "--dir", dir.path, "--nodes", "2", "--base-port", String(base), "--nbd-port", String(nbdPort), "--s3-port", String(s3Port)]);
-  await lab.waitForLog((l) => l.msg === "started" && l.node === "node02", "node02 started");
+  await lab.waitForLog((l) => l.msg === "started" && l.node === "node02", "node02 started").catch((err: Error) => {
+    throw new Error(`${err.message}\n${childLogs(dir.path)}`);
+  });
   const token = readFileSync(join(dir.path, "node01", "cluster-token"), "utf8").trim();
   const env = { PHOTON_TOKEN: token };
   await waitFor(async () => {
