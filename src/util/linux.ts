@@ -99,7 +99,6 @@ const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 const SO_SNDBUF = 7;
 const SO_SNDBUFFORCE = 32;
-const SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const POLLIN = 1;
@@ -165,14 +164,14 @@ export function dupForWorker(fd: number, receiveTimeoutMs: number): number {
     timeval.writeBigInt64LE(BigInt((receiveTimeoutMs % 1000) * 1000), 8);
     libc.symbols.setsockopt(copy, SOL_SOCKET, SO_RCVTIMEO, ptr(timeval), 16);
   }
-  enlargeSendBuffer(copy);
+  enlargeSendBuffer(copy, 4 * 1024 * 1024);
   return copy;
 }
 
 /** A large send buffer lets big replies leave in fewer sends (and wake-ups). */
-export function enlargeSendBuffer(fd: number): void {
+export function enlargeSendBuffer(fd: number, bytes: number): void {
   const size = Buffer.alloc(4);
-  size.writeInt32LE(SEND_BUFFER_BYTES, 0);
+  size.writeInt32LE(bytes, 0);
   if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, ptr(size), 4) !== 0) {
     libc.symbols.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, ptr(size), 4);
   }

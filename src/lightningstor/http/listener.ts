@@ -14,6 +14,13 @@ export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<
 const IDLE_SECONDS = 60;
 /** Request body bytes queued for the handler before reading from the client pauses. */
 const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
+/**
+ * The send buffer of a connection that sends a file body. Larger than the
+ * default, so a big body needs fewer wake-ups; not so large that one sendfile
+ * takes a whole 4 MiB chunk, leaving its CRC check (see file-send.ts) nothing
+ * to overlap with. Measured best of 0.5, 1, 2 and 4 MiB for 4 and 256 MiB GETs.
+ */
+const SEND_BUFFER_BYTES = 1024 * 1024;
 /** Response body pieces are gathered into writes of about this size. */
 const WRITE_BATCH = 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -232,7 +239,7 @@ class Connection {
     if (files) {
       const fd = socketFd(this.socket);
       if (!this.bigSendBuffer) {
-        enlargeSendBuffer(fd);
+        enlargeSendBuffer(fd, SEND_BUFFER_BYTES);
         this.bigSendBuffer = true;
       }
       // The head waits (MSG_MORE) to leave in one segment with the body's first bytes.
