@@ -42,6 +42,26 @@ export function peakRssMiB(pid: number): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+/** CPU time a process has used, in clock ticks (user + system). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Waits (at most `timeoutMs`) until the processes are idle — no CPU used over
+ * 100 ms — so that one server's leftover work (a garbage collection after a
+ * run, say) does not land in the next server's measurement on a 2-core host.
+ */
+export async function quiesce(pids: number[], timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    await Bun.sleep(100);
+    if (pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) - before <= 1) return;
+  }
+}
+
 /** Waits until a server's unix socket exists (every exporter here creates it when it listens). */
 export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,8 @@
  * GETs with sendfile. The seed's three profiles, with @aws-sdk/client-s3 at
  * default settings, in one run.
  *
- * Each cell is the median of --reps runs, the two servers taking turns.
+ * Each cell is the median of --reps runs, the two servers taking turns; each
+ * phase starts once both servers are idle (see quiesce).
  *
  *   node_modules/.bin/bun bench/s3.ts [--reps 9]
  */
@@ -15,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { markdownTable, peakRssMiB, stop } from "./lib.ts";
+import { markdownTable, peakRssMiB, quiesce, stop } from "./lib.ts";
 
 const reps = Number(parseArgs({ options: { reps: { type: "string", default: "9" } } }).values.reps);
 
@@ -70,13 +71,15 @@ async function timed(count: number, concurrency: number, op: (i: number) => Prom
   return (performance.now() - started) / 1000;
 }
 
-/** One profile on one server: seconds up and down. */
+/** One profile on one server: seconds up and down, each timed once both servers are idle. */
 async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number) {
   const body = profile.size === 256 * MiB ? data[0]! : data[1]!;
   const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
+  await quiesce(serverPids);
   const up = await timed(profile.count, profile.concurrency, async (i) => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
   });
+  await quiesce(serverPids);
   const down = await timed(profile.count, profile.concurrency, async (i) => {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
     for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
@@ -86,11 +89,12 @@ async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: 
   return { up, down };
 }
 
-const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const data = [randomBytes(256 * MiB), randomBytes(4 * MiB)];
 const ceiling = await startCeiling();
 const photon = await startPhoton();
+const serverPids = [ceiling.proc.pid, photon.proc.pid];
 const clients = {
   ceiling: new S3Client({ endpoint: ceiling.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
   photon: new S3Client({ endpoint: photon.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
@@ -127,4 +131,13 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB`);
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
+const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>
+  (["photon", "ceiling"] as const).map((name) => {
+    const runs = name === "photon" ? p : c;
+    return [profile.name, name, sorted(runs.up), sorted(runs.down)];
+  }),
+);
+console.log(`\n### Spread (seconds per run, sorted)\n`);
+console.log(markdownTable(["profile", "server", "PUT", "GET"], spread));
 rmSync(dir, { recursive: true, force: true });
