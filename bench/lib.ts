@@ -49,11 +49,13 @@ function cpuTicks(pid: number): number {
 }
 
 /**
- * Waits (at most `timeoutMs`) until the processes are idle — no CPU used over
+ * Flushes what the kernel still holds to write (inode times, the journal) and
+ * waits (at most `timeoutMs`) until the processes are idle — no CPU used over
  * 100 ms — so that one server's leftover work (a garbage collection after a
  * run, say) does not land in the next server's measurement on a 2-core host.
  */
 export async function quiesce(pids: number[], timeoutMs = 3_000): Promise<void> {
+  Bun.spawnSync(["sync"]);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);

@@ -1,10 +1,24 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { open } from "node:fs/promises";
 
 /** Creates a directory (and parents) when missing. */
 export function ensureDir(path: string, mode = 0o750): void {
   mkdirSync(path, { recursive: true, mode });
+}
+
+/**
+ * Opens a file for reading without updating its access time (O_NOATIME), so
+ * that serving a file does not dirty its inode and queue a journal write. The
+ * flag needs the file's owner; for anyone else's file it falls back to a plain open.
+ */
+export function openForReading(path: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NOATIME);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EPERM") throw err;
+    return openSync(path, constants.O_RDONLY);
+  }
 }
 
 /** fsyncs a directory so that a rename or create inside it is durable. */

@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
 import { open, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureDir, syncDirectory } from "../../util/fs.ts";
+import { ensureDir, openForReading, syncDirectory } from "../../util/fs.ts";
 import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /** Every chunk file ends with this footer: magic, CRC32 of the data (big-endian), reserved. */
@@ -143,7 +143,7 @@ export class LocalChunkStore implements ChunkStore {
 
   private open(id: string): number | undefined {
     try {
-      return openSync(this.pathOf(id), "r");
+      return openForReading(this.pathOf(id));
     } catch (err) {
       if ((err as { code?: string }).code === "ENOENT") return undefined;
       throw err;

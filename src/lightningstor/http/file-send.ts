@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
 import type { FilePart } from "./file-body.ts";
 
@@ -26,7 +27,7 @@ export interface FileSink {
  */
 export async function sendFileParts(sink: FileSink, parts: FilePart[]): Promise<void> {
   for (const part of parts) {
-    const file = openSync(part.path, "r");
+    const file = openForReading(part.path);
     try {
       await sendPart(sink, file, part);
     } finally {
