@@ -49,12 +49,13 @@ function cpuTicks(pid: number): number {
 }
 
 /**
- * Flushes what the kernel still holds to write (inode times, the journal) and
- * waits (at most `timeoutMs`) until the processes are idle — no CPU used over
+ * Collects this (client) process's garbage, flushes what the kernel still holds
+ * to write (inode times, the journal) and waits (at most `timeoutMs`) until the processes are idle — no CPU used over
  * 100 ms — so that one server's leftover work (a garbage collection after a
  * run, say) does not land in the next server's measurement on a 2-core host.
  */
 export async function quiesce(pids: number[], timeoutMs = 3_000): Promise<void> {
+  Bun.gc(true); // the client's own garbage, collected now rather than inside the next timing
   Bun.spawnSync(["sync"]);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -8,7 +8,7 @@
  * Each cell is the median of --reps runs, the two servers taking turns; each
  * phase starts once both servers are idle (see quiesce).
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 9]
+ *   node_modules/.bin/bun bench/s3.ts [--reps 11]
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { markdownTable, peakRssMiB, quiesce, stop } from "./lib.ts";
 
-const reps = Number(parseArgs({ options: { reps: { type: "string", default: "9" } } }).values.reps);
+const reps = Number(parseArgs({ options: { reps: { type: "string", default: "11" } } }).values.reps);
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
