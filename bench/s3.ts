@@ -40,13 +40,30 @@ async function startCeiling() {
   return { endpoint: "http://127.0.0.1:19001", proc };
 }
 
-async function startPhoton() {
+async function startPhoton(dataDir = "photon", port = 19000) {
   const proc = Bun.spawn(
-    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, "photon"), "--listen", "127.0.0.1:19000", "--admin", "127.0.0.1:0", "--log-level", "warn"],
+    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn"],
     { env: { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey }, stdout: "inherit", stderr: "inherit" },
   );
-  await reachable("http://127.0.0.1:19000/");
-  return { endpoint: "http://127.0.0.1:19000", proc };
+  const endpoint = `http://127.0.0.1:${port}`;
+  await reachable(`${endpoint}/`);
+  return { endpoint, proc };
+}
+
+/** Peak RSS of a fresh gateway over one 1 GiB PutObject and GetObject (the issue's memory bound). */
+async function oneGiBPeakRss(): Promise<number> {
+  const gateway = await startPhoton("photon-1g", 19002);
+  const s3 = new S3Client({ endpoint: gateway.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  await s3.send(new CreateBucketCommand({ Bucket: "big" }));
+  await s3.send(new PutObjectCommand({ Bucket: "big", Key: "1g", Body: randomBytes(1024 * MiB) }));
+  const out = await s3.send(new GetObjectCommand({ Bucket: "big", Key: "1g" }));
+  for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
+    // drain
+  }
+  const rss = peakRssMiB(gateway.proc.pid);
+  s3.destroy();
+  await stop(gateway.proc);
+  return rss;
 }
 
 interface Profile {
@@ -118,6 +135,7 @@ clients.ceiling.destroy();
 clients.photon.destroy();
 await stop(ceiling.proc);
 await stop(photon.proc);
+const rss1g = await oneGiBPeakRss();
 
 const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const mib = (profile.count * profile.size) / MiB;
@@ -130,7 +148,7 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
 });
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
-console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB`);
+console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
 const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>
   (["photon", "ceiling"] as const).map((name) => {
