@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fstatSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
-import { open, rename, rm, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import { ensureDir, openForReading, syncDirectory } from "../../util/fs.ts";
+import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { mkdir, open, rename, rm, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
 import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /** Every chunk file ends with this footer: magic, CRC32 of the data (big-endian), reserved. */
@@ -19,11 +19,23 @@ const WRITE_SLICE = 1024 * 1024;
  * resolves; the data's CRC32 sits in a footer and is checked on every read.
  */
 export class LocalChunkStore implements ChunkStore {
-  /** Subdirectories known to exist (a mkdir per chunk is measurable). */
-  private readonly subdirs = new Set<string>();
+  /** Subdirectories, each ready (created, its entry durable) once its promise resolves; a mkdir per chunk is measurable. */
+  private readonly subdirs = new Map<string, Promise<void>>();
 
   constructor(private readonly dir: string) {
-    ensureDir(dir);
+    if (mkdirSync(dir, { recursive: true, mode: 0o750 }) !== undefined) fsyncDir(dirname(dir));
+  }
+
+  /** Creates a subdirectory once; a new one's entry is fsynced before any chunk goes in. */
+  private subdir(id: string): Promise<string> {
+    const path = join(this.dir, id.slice(0, 2));
+    let ready = this.subdirs.get(path);
+    if (!ready) {
+      ready = mkdir(path, { recursive: true, mode: 0o750 }).then((created) => (created === undefined ? undefined : syncDirectory(this.dir)));
+      ready.catch(() => this.subdirs.delete(path)); // a failure is retried by the next put
+      this.subdirs.set(path, ready);
+    }
+    return ready.then(() => path);
   }
 
   private pathOf(id: string): string {
@@ -33,11 +45,7 @@ export class LocalChunkStore implements ChunkStore {
 
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     const path = this.pathOf(id);
-    const subdir = join(this.dir, id.slice(0, 2));
-    if (!this.subdirs.has(subdir)) {
-      ensureDir(subdir);
-      this.subdirs.add(subdir);
-    }
+    const subdir = await this.subdir(id);
     if (existsSync(path)) throw new Error(`chunk ${id} already exists`);
     const tmp = `${path}.tmp`; // ids are fresh, so is this name
     const file = await open(tmp, "wx", 0o640);
