@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NbdClient } from "../../src/coronafs/nbd/client.ts";
 import { run, startExport } from "../helpers/nbd-export.ts";
 import { tempDir } from "../helpers/photon.ts";
+import { readTrace, type TracedCall } from "../helpers/strace.ts";
 
 /**
  * The page cache survives a SIGKILL, so killing the server proves nothing
@@ -11,24 +11,12 @@ import { tempDir } from "../helpers/photon.ts";
  * the fdatasync calls happen before the reply that acknowledges them.
  */
 
-interface Call {
-  name: string;
-  line: string;
-}
-
-function parseTrace(path: string): Call[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .map((line) => ({ line, name: /^(?:\[pid\s+\d+\]\s+|\d+\s+)?(\w+)\(/.exec(line)?.[1] ?? "" }))
-    .filter((c) => c.name !== "");
-}
-
-/** Index of the reply to request `handle` (a 16-byte simple reply with that handle). */
-function replyIndex(calls: Call[], handle: number): number {
+/** The call that sends the simple reply to request `handle` (16 bytes: magic, error 0, handle). */
+function reply(calls: TracedCall[], handle: number): TracedCall {
   const tail = `\\0\\0\\0\\0\\0\\0\\0${handle === 1 ? "\\1" : handle === 2 ? "\\2" : "\\3"}"`;
-  const index = calls.findIndex((c) => (c.name === "sendto" || c.name === "write" || c.name === "sendmsg") && c.line.includes('"gDf\\230\\0\\0\\0\\0' + tail));
-  if (index < 0) throw new Error(`no reply for handle ${handle} in the trace`);
-  return index;
+  const found = calls.find((c) => ["sendto", "write", "sendmsg"].includes(c.name) && c.args.includes('"gDf\\230\\0\\0\\0\\0' + tail));
+  if (!found) throw new Error(`no reply for handle ${handle} in the trace`);
+  return found;
 }
 
 const MiB = 1024 * 1024;
@@ -51,34 +39,35 @@ for (const format of ["raw", "qcow2"] as const) {
       await run(["pkill", "-TERM", "-P", String(ex.proc.proc.pid)]);
       expect(await ex.proc.exited).toBe(0);
 
-      const calls = parseTrace(trace);
-      const [r1, r2, r3] = [replyIndex(calls, 1), replyIndex(calls, 2), replyIndex(calls, 3)];
-      expect(r1).toBeLessThan(r2);
-      expect(r2).toBeLessThan(r3);
-      const syncs = (from: number, to: number) => calls.slice(from, to).filter((c) => c.name === "fdatasync" || c.name === "fsync").length;
-      const dataWriteBefore = (from: number, to: number, byte: string) => calls.slice(from, to).some((c) => c.name === "pwrite64" && c.line.includes(byte));
+      const calls = readTrace(trace);
+      const [r1, r2, r3] = [reply(calls, 1), reply(calls, 2), reply(calls, 3)];
+      expect(r1.start).toBeLessThan(r2.start);
+      expect(r2.start).toBeLessThan(r3.start);
+      /** The names of the calls that returned in [from, to), in the order they returned. */
+      const returned = (from: number, to: number) => calls.filter((c) => c.end >= from && c.end < to).sort((a, b) => a.end - b.end).map((c) => c.name);
+      const isSync = (name: string) => name === "fdatasync" || name === "fsync";
+      const dataWritten = (from: number, to: number, byte: string) => calls.some((c) => c.name === "pwrite64" && c.end >= from && c.end < to && c.args.includes(byte));
 
       // WRITE: data written, no sync before its reply.
-      expect(dataWriteBefore(0, r1, "\\241\\241")).toBe(true);
-      const sinceCreate = calls.slice(0, r1).map((c) => c.name).lastIndexOf("pwrite64");
-      expect(syncs(sinceCreate, r1)).toBe(0);
+      expect(dataWritten(0, r1.start, "\\241\\241")).toBe(true);
+      const beforeR1 = returned(0, r1.start);
+      expect(beforeR1.slice(beforeR1.lastIndexOf("pwrite64")).filter(isSync)).toHaveLength(0);
 
       // FLUSH and FUA: every pwrite between the request and the reply (data, refcounts, L2, L1)
-      // is followed by an fdatasync, and the last call before the reply is an fdatasync.
+      // is followed by an fdatasync that returned before the reply.
       for (const [from, to] of [[r1, r2], [r2, r3]] as const) {
-        const window = calls.slice(from + 1, to);
-        const lastWrite = window.map((c) => c.name).lastIndexOf("pwrite64");
-        const lastSync = Math.max(window.map((c) => c.name).lastIndexOf("fdatasync"), window.map((c) => c.name).lastIndexOf("fsync"));
-        expect(lastSync).toBeGreaterThan(lastWrite);
+        const window = returned(from.start + 1, to.start);
+        const lastSync = window.findLastIndex(isSync);
         expect(lastSync).toBeGreaterThanOrEqual(0);
+        expect(lastSync).toBeGreaterThan(window.lastIndexOf("pwrite64"));
       }
-      expect(dataWriteBefore(r2, r3, "\\262\\262")).toBe(true);
+      expect(dataWritten(r2.start, r3.start, "\\262\\262")).toBe(true);
       if (format === "qcow2") {
         // Metadata is written at flush time, in two steps: refcounts + data, then the L2 table.
-        const flushWindow = calls.slice(r1 + 1, r2).map((c) => c.name);
+        const flushWindow = returned(r1.start + 1, r2.start);
         expect(flushWindow.filter((n) => n === "pwrite64").length).toBeGreaterThanOrEqual(2);
-        expect(flushWindow.filter((n) => n === "fdatasync").length).toBeGreaterThanOrEqual(2);
-        const firstSync = flushWindow.indexOf("fdatasync");
+        expect(flushWindow.filter(isSync).length).toBeGreaterThanOrEqual(2);
+        const firstSync = flushWindow.findIndex(isSync);
         expect(flushWindow.slice(firstSync).includes("pwrite64")).toBe(true);
       }
     });

@@ -27,9 +27,7 @@ export async function startExport(options: { wrap?: string[]; dir?: string } = {
   const socket = join(dir.path, "nbd.sock");
   const token = "test-token-" + crypto.randomUUID();
   const args = ["nbd-export", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--socket", socket, "--admin", "127.0.0.1:0"];
-  const proc = options.wrap
-    ? startPhoton(args, { env: { PHOTON_TOKEN: token }, binary: options.wrap[0], prefix: options.wrap.slice(1) })
-    : startPhoton(args, { env: { PHOTON_TOKEN: token } });
+  const proc = startPhoton(args, { env: { PHOTON_TOKEN: token }, binary: options.wrap?.[0], prefix: options.wrap?.slice(1) });
   const admin = await proc.url();
   const nbdUrl = await proc.url("nbd");
   await proc.url("nbd-unix");
