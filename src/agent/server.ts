@@ -1,8 +1,11 @@
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import { ControllerClient } from "../controller/client.ts";
+import { chunkRoutes } from "../lightningstor/chunks/chunk-routes.ts";
+import { LocalChunkStore } from "../lightningstor/chunks/local-chunk-store.ts";
 import type { Logger } from "../util/log.ts";
 import { version } from "../version.ts";
 import { measureCapacity } from "./capacity.ts";
@@ -21,10 +24,17 @@ export interface AgentConfig {
   heartbeatMs: number;
 }
 
-/** Starts a worker agent: its admin API, and registration + heartbeats with the controller. */
+/**
+ * Starts a worker agent: its admin API — including the chunk API that makes it
+ * a LightningStor storage node — and registration + heartbeats with the controller.
+ */
 export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   const metrics = createHttpMetrics();
   const app = createAdminApp({ token: config.token, log, metrics });
+  const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
+  const interrupted = chunks.sweep((name) => !name.endsWith(".tmp"));
+  if (interrupted > 0) log.info("removed chunks of interrupted writes", { chunks: interrupted });
+  app.route("/v1/chunks", chunkRoutes(chunks));
   const server = serveApp(app, config.listen, log);
   const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
   const report = () => ({

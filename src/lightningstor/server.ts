@@ -10,7 +10,9 @@ import { formatHost, serveApp, type ListenAddress, type RunningServer } from "..
 import { jsonBody } from "../http/validate.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
+import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
+import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { listenRaw } from "./http/listener.ts";
@@ -26,6 +28,8 @@ export interface S3GatewayConfig {
   domain?: string;
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
+  /** Chunks on storage nodes (agents) instead of in the data dir. */
+  replication?: Omit<ReplicationConfig, "token">;
 }
 
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
@@ -41,11 +45,8 @@ export function generateKey(): { accessKey: string; secretKey: string } {
 /** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
 export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
   const meta = new S3Metadata(config.dataDir);
-  const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   ensureRootKey(config, meta, log);
-  const referenced = meta.referencedChunks();
-  const swept = chunks.sweep((id) => referenced.has(id));
-  if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
+  const chunks = openChunkStore(config, meta, log);
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
   const s3 = await listenRaw(handler, config.listen, log);
@@ -59,9 +60,23 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
     async stop() {
       await admin.stop();
       await s3.stop();
+      chunks.close?.();
       meta.close();
     },
   };
+}
+
+/** The storage nodes when replication is configured; otherwise the data dir, swept of what interrupted uploads left. */
+function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, log: Logger): ChunkStore {
+  if (config.replication) {
+    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
+    return new ReplicatedChunkStore({ ...config.replication, token: config.token }, log.child({ kind: "chunks" }));
+  }
+  const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
+  const referenced = meta.referencedChunks();
+  const swept = chunks.sweep((id) => referenced.has(id));
+  if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
+  return chunks;
 }
 
 function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {

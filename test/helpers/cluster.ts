@@ -18,10 +18,10 @@ export async function startController(dataDir: string, extra: string[] = [], por
   return { proc, url, token, dataDir };
 }
 
-/** Starts an agent that heartbeats every 100 ms; the token comes through the environment. */
-export async function startAgent(controller: { url: string; token: string }, dataDir: string, name: string): Promise<PhotonProcess> {
+/** Starts an agent that heartbeats every 100 ms (on `port`, 0 for any); the token comes through the environment. */
+export async function startAgent(controller: { url: string; token: string }, dataDir: string, name: string, port = 0): Promise<PhotonProcess> {
   const proc = startPhoton(
-    ["agent", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--controller", controller.url, "--name", name, "--heartbeat-interval", "100"],
+    ["agent", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--controller", controller.url, "--name", name, "--heartbeat-interval", "100"],
     { env: { PHOTON_TOKEN: controller.token } },
   );
   await proc.url();

@@ -15,13 +15,16 @@ export interface TestGateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts a gateway in a fresh temp dir; `wrap` runs it under another program (e.g. strace). */
-export async function startGateway(options: { wrap?: string[] } = {}): Promise<TestGateway> {
+/**
+ * Starts a gateway in a fresh temp dir: `wrap` runs it under another program
+ * (e.g. strace), `args` are added to its command line, `token` is the cluster token.
+ */
+export async function startGateway(options: { wrap?: string[]; args?: string[]; token?: string } = {}): Promise<TestGateway> {
   const dir = tempDir("photon-s3-");
   const dataDir = join(dir.path, "data");
-  const token = "test-token-" + crypto.randomUUID();
+  const token = options.token ?? "test-token-" + crypto.randomUUID();
   const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
-  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test"], {
+  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test", ...(options.args ?? [])], {
     env: { PHOTON_TOKEN: token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
     binary: options.wrap?.[0],
     prefix: options.wrap?.slice(1),

@@ -3,7 +3,7 @@ import { startS3Gateway } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, option } from "../config.ts";
+import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -19,6 +19,9 @@ export default defineCommand({
     domain: { type: "string", description: "enable virtual-hosted-style requests to BUCKET.DOMAIN" },
     "access-key": { type: "string", description: "ensure this access key exists (with --secret-key; prefer PHOTON_ACCESS_KEY)" },
     "secret-key": { type: "string", description: "its secret (prefer PHOTON_SECRET_KEY)" },
+    "storage-nodes": { type: "string", description: "replicate chunks over these agents (comma-separated admin URLs) instead of keeping them in the data dir", valueHint: "URL,URL,…" },
+    replicas: { type: "string", description: "copies of each chunk with --storage-nodes (default min(3, nodes))" },
+    "write-quorum": { type: "string", description: "copies fsynced before a write is acknowledged (default a majority of --replicas)" },
   },
   async run({ args }) {
     const { sources, log } = commandContext(args, "s3-gateway");
@@ -36,9 +39,24 @@ export default defineCommand({
         region: option(sources, "region") ?? "us-east-1",
         domain: option(sources, "domain")?.toLowerCase(),
         rootKey: accessKey && secretKey ? { accessKey, secretKey } : undefined,
+        replication: replicationOptions(sources),
       },
       log,
     );
     await runUntilSignal(server, log);
   },
 });
+
+/** `--storage-nodes` with its replica count and write quorum; undefined without storage nodes. */
+function replicationOptions(sources: OptionSources): { nodes: string[]; replicas: number; writeQuorum: number } | undefined {
+  const list = option(sources, "storage-nodes");
+  if (list === undefined) return undefined;
+  const nodes = list.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter((url) => url !== "");
+  for (const url of nodes) if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError(`--storage-nodes: "${url}" is not an http(s)://host:port URL`);
+  if (nodes.length === 0) throw new CliError("--storage-nodes names no node");
+  const replicas = numberOption(sources, "replicas", Math.min(3, nodes.length));
+  if (replicas < 1 || replicas > nodes.length) throw new CliError(`--replicas must be between 1 and the ${nodes.length} storage nodes`);
+  const writeQuorum = numberOption(sources, "write-quorum", Math.floor(replicas / 2) + 1);
+  if (writeQuorum < 1 || writeQuorum > replicas) throw new CliError(`--write-quorum must be between 1 and --replicas (${replicas})`);
+  return { nodes, replicas, writeQuorum };
+}

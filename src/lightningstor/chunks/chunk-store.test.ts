@@ -2,28 +2,64 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkCorruptError, type ChunkStore } from "./chunk-store.ts";
+import type { Server } from "bun";
+import { createAdminApp } from "../../http/admin-app.ts";
+import { createHttpMetrics } from "../../http/metrics.ts";
+import { createLogger } from "../../util/log.ts";
+import { chunkRoutes } from "./chunk-routes.ts";
+import { ChunkCorruptError, ChunkUnavailableError, type ChunkStore } from "./chunk-store.ts";
 import { LocalChunkStore } from "./local-chunk-store.ts";
+import { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
 
 const dirs: string[] = [];
+const servers: Server<undefined>[] = [];
+const stores: ReplicatedChunkStore[] = [];
 afterEach(() => {
+  for (const store of stores.splice(0)) store.close();
+  for (const server of servers.splice(0)) server.stop(true);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+const quiet = createLogger({ level: "error" });
+const token = "chunk-test-token";
+
+/** A storage node in this process: the agent's real chunk API over a local store in `dir`, on `port` (0: any). */
+function storageNode(dir: string, port = 0): { url: string; server: Server<undefined> } {
+  const app = createAdminApp({ token, log: quiet, metrics: createHttpMetrics() });
+  app.route("/v1/chunks", chunkRoutes(new LocalChunkStore(dir)));
+  const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
+  servers.push(server);
+  return { url: `http://127.0.0.1:${server.port}`, server };
+}
+
+/** Every chunk file (and temp file) under `dir`. */
+function chunkFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => /[0-9a-f]{10}/.test(f.split("/").pop()!));
+}
+
+/** Flips a byte of every copy of the chunk under `dir`. */
+function corruptCopies(dir: string, id: string): void {
+  for (const file of chunkFiles(dir).filter((f) => f.endsWith(id))) {
+    const fd = openSync(join(dir, file), "r+");
+    writeSync(fd, Buffer.from([0xff]), 0, 1, 10);
+    closeSync(fd);
+  }
+}
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "chunks-"));
   dirs.push(dir);
   return dir;
 }
 
-/** One contract for every ChunkStore (the replicated one will join this list). */
-const implementations: { name: string; make: (dir: string) => ChunkStore; corrupt: (dir: string, id: string) => void }[] = [
+/** One contract for every ChunkStore. */
+const implementations: { name: string; make: (dir: string) => ChunkStore }[] = [
+  { name: "local", make: (dir) => new LocalChunkStore(dir) },
   {
-    name: "local",
-    make: (dir) => new LocalChunkStore(dir),
-    corrupt: (dir, id) => {
-      const fd = openSync(join(dir, id.slice(0, 2), id), "r+");
-      writeSync(fd, Buffer.from([0xff]), 0, 1, 10);
-      closeSync(fd);
+    name: "replicated (2 copies over 3 storage nodes)",
+    make: (dir) => {
+      const nodes = [1, 2, 3].map((n) => storageNode(join(dir, `node${n}`)).url);
+      const store = new ReplicatedChunkStore({ nodes, replicas: 2, writeQuorum: 2, token }, quiet);
+      stores.push(store);
+      return store;
     },
   },
 ];
@@ -41,8 +77,10 @@ for (const impl of implementations) {
       expect(info).toEqual({ id: "0123abcd-0000-4000-8000-000000000001", size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
       expect((await store.get(info.id))!.equals(data)).toBe(true);
       expect(await store.stat(info.id)).toEqual(info);
-      const file = (await store.localFile(info.id))!;
-      expect(readFileSync(file.path).subarray(0, file.size).equals(data)).toBe(true);
+      if (store instanceof LocalChunkStore) {
+        const file = (await store.localFile(info.id))!;
+        expect(readFileSync(file.path).subarray(0, file.size).equals(data)).toBe(true);
+      }
     });
 
     test("absent chunks are undefined and deleting twice reports false", async () => {
@@ -59,7 +97,7 @@ for (const impl of implementations) {
       const dir = tempDir();
       const store = impl.make(dir);
       await store.put("cafebabe01", Buffer.alloc(4096, 1));
-      impl.corrupt(dir, "cafebabe01");
+      corruptCopies(dir, "cafebabe01");
       await expect(store.get("cafebabe01")).rejects.toBeInstanceOf(ChunkCorruptError);
     });
 
@@ -72,7 +110,7 @@ for (const impl of implementations) {
       }
       await expect(store.put("abcdef0001", failing())).rejects.toThrow("client went away");
       expect(await store.stat("abcdef0001")).toBeUndefined();
-      expect(readdirSync(join(dir, "ab"))).toEqual([]);
+      expect(chunkFiles(dir).filter((f) => f.includes("abcdef0001"))).toEqual([]);
       for (const bad of ["../../etc/passwd", "ABC", "x", "ab/cd0000"]) await expect(store.put(bad, Buffer.from("a"))).rejects.toThrow("invalid chunk id");
     });
 
@@ -94,4 +132,60 @@ test("the local store's sweep removes temporary files and unreferenced chunks on
   expect(store.sweep((id) => id === "aaaa000001")).toBe(2);
   expect(readdirSync(join(dir, "aa"))).toEqual(["aaaa000001"]);
   expect((await store.get("aaaa000001"))!.toString()).toBe("keep");
+});
+
+describe("replication", () => {
+  /** Three storage nodes and a store keeping `replicas` copies, `writeQuorum` of them before a put resolves. */
+  function cluster(replicas: number, writeQuorum: number) {
+    const dir = tempDir();
+    const nodes = [1, 2, 3].map((n) => ({ dir: join(dir, `node${n}`), ...storageNode(join(dir, `node${n}`)) }));
+    const store = new ReplicatedChunkStore({ nodes: nodes.map((n) => n.url), replicas, writeQuorum, token, timeoutMs: 2000, repairIntervalMs: 100 }, quiet);
+    stores.push(store);
+    const holders = (id: string) => nodes.filter((n) => chunkFiles(n.dir).some((f) => f.endsWith(id))).map((n) => n.url);
+    return { dir, nodes, store, holders };
+  }
+
+  test("each chunk lands on the first R nodes of its rendezvous order, which differs from chunk to chunk", async () => {
+    const { store, holders } = cluster(2, 2);
+    const firsts = new Set<string>();
+    for (let i = 0; i < 48; i++) {
+      const id = `abcd0000${String(i).padStart(2, "0")}`;
+      await store.put(id, Buffer.from(`chunk ${i}`));
+      expect(holders(id).sort()).toEqual(store.placement(id).slice(0, 2).sort());
+      firsts.add(store.placement(id)[0]!);
+    }
+    expect(firsts.size).toBe(3);
+  });
+
+  test("a put is acknowledged with a node down once W copies are stored; a read repairs a damaged copy; the node gets its copy back", async () => {
+    const { nodes, store, holders } = cluster(3, 2);
+    const id = "bbbb000001";
+    const down = nodes.find((n) => n.url === store.placement(id)[0])!;
+    down.server.stop(true);
+    const data = Buffer.alloc(100_000, 7);
+    await store.put(id, data);
+    expect(holders(id)).toHaveLength(2);
+
+    // Damage the first copy the read will meet; the read still returns the right bytes and rewrites it.
+    const first = nodes.find((n) => n.url === store.placement(id)[1])!;
+    corruptCopies(first.dir, id);
+    expect((await store.get(id))!.equals(data)).toBe(true);
+    const repaired = () => readFileSync(join(first.dir, chunkFiles(first.dir).find((f) => f.endsWith(id))!));
+    for (let i = 0; i < 100 && !repaired().subarray(0, data.length).equals(data); i++) await Bun.sleep(20);
+    expect(repaired().subarray(0, data.length).equals(data)).toBe(true);
+
+    // The node comes back without the copy it missed, and gets it without any read.
+    const back = storageNode(down.dir, Number(new URL(down.url).port));
+    expect(back.url).toBe(down.url);
+    for (let i = 0; i < 150 && holders(id).length < 3; i++) await Bun.sleep(20);
+    expect(holders(id)).toHaveLength(3);
+  });
+
+  test("without a write quorum a put fails and leaves no copy behind", async () => {
+    const { nodes, store, holders } = cluster(3, 2);
+    const id = "cccc000001";
+    for (const node of nodes.filter((n) => n.url !== store.placement(id)[2])) node.server.stop(true);
+    await expect(store.put(id, Buffer.from("not acknowledged"))).rejects.toBeInstanceOf(ChunkUnavailableError);
+    expect(holders(id)).toEqual([]);
+  });
 });

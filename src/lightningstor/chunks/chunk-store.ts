@@ -13,10 +13,18 @@ export class ChunkCorruptError extends Error {
   }
 }
 
+/** Too few storage nodes answered to store or read a chunk. */
+export class ChunkUnavailableError extends Error {
+  constructor(readonly id: string, detail: string) {
+    super(`chunk ${id} is unavailable: ${detail}`);
+    this.name = "ChunkUnavailableError";
+  }
+}
+
 /**
  * Where object data lives, one chunk at a time. S3 code talks only to this
- * interface; the local store implements it now, replicated storage nodes
- * later (placement and quorum stay behind it).
+ * interface: the local store (a standalone gateway) and replicated storage
+ * nodes (placement and quorum stay behind it) implement it.
  */
 export interface ChunkStore {
   /**
@@ -29,12 +37,15 @@ export interface ChunkStore {
   /**
    * Where a chunk's bytes lie in a local file — its first `size` bytes, whose
    * CRC32 is `crc32` — so they can be sent with sendfile; undefined when absent.
+   * Only stores that keep chunks on this machine have it.
    */
-  localFile(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
+  localFile?(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */
   delete(id: string): Promise<boolean>;
+  /** Stops background work, if the store does any. */
+  close?(): void;
 }
 
 /** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */

@@ -1,5 +1,5 @@
 import type { Logger } from "../../util/log.ts";
-import type { ChunkStore } from "../chunks/chunk-store.ts";
+import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
@@ -99,12 +99,20 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           break;
       }
     } catch (err) {
-      const s3 = err instanceof S3Error ? err : new S3Error("InternalError", "we encountered an internal error; please try again");
-      if (!(err instanceof S3Error)) log.error("S3 request failed", { method: request.method, path: url.pathname, err });
+      const s3 = asS3Error(err);
+      if (s3.code === "InternalError") log.error("S3 request failed", { method: request.method, path: url.pathname, err });
+      else if (s3.code === "ServiceUnavailable") log.warn("S3 request failed: storage nodes unavailable", { method: request.method, path: url.pathname, error: String(err) });
       response = errorResponse(s3, url.pathname, requestId, request.method);
     }
     response.headers.set("x-amz-request-id", requestId);
     log.info("s3 request", { method: request.method, path: url.pathname, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
     return response;
   };
+}
+
+/** The S3 error to answer for what an operation threw. */
+function asS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
+  return new S3Error("InternalError", "we encountered an internal error; please try again");
 }

@@ -136,20 +136,23 @@ export function chunkRanges(row: ObjectRow, start: number, end: number): ChunkRa
 }
 
 /**
- * The object's bytes [start, end) as a response body, sent from the chunk
- * files with sendfile by the S3 listener (see http/file-body.ts). Every chunk
- * is checked against its CRC32 before its last bytes are sent, so a corrupt
- * chunk ends the response early (the client sees a short body, never a whole
- * wrong one).
+ * The object's bytes [start, end) as a response body. Chunks in local files
+ * are sent with sendfile by the S3 listener (see http/file-body.ts), each
+ * checked against its CRC32 before its last bytes go; chunks on storage nodes
+ * are read whole, checked, and streamed, the next read while the last is sent.
+ * Either way a chunk that cannot be read intact ends the response early: the
+ * client sees a short body, never a whole wrong one.
  */
 async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
   const ranges = chunkRanges(row, start, end);
   // Held from the metadata lookup on (no await since): an overwrite now cannot take the chunks away.
-  const release = ctx.readers.hold(ranges.map((r) => r.id));
+  const release = ctx.readers.hold(ranges.map((r) => r.id)); // idempotent
+  const { localFile } = ctx.chunks;
+  if (!localFile) return new Response(streamRanges(ctx, row, ranges, release), init);
   try {
     const parts: FilePart[] = [];
     for (const { id, from, to } of ranges) {
-      const file = await ctx.chunks.localFile(id);
+      const file = await localFile.call(ctx.chunks, id);
       if (!file) throw missingChunk(row, id);
       parts.push({ path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } });
     }
@@ -158,6 +161,38 @@ async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: nu
     release();
     throw err;
   }
+}
+
+/** The ranges' bytes as a stream, reading one chunk ahead of the one being sent. */
+function streamRanges(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[], release: () => void): ReadableStream<Uint8Array> {
+  let next = 0;
+  const read = () => {
+    const range = ranges[next++];
+    const data = range && readRange(ctx, row, range);
+    data?.catch(() => {}); // rejections are taken when the stream gets to it
+    return data;
+  };
+  let ahead = read();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const current = ahead;
+        if (!current) {
+          release();
+          return controller.close();
+        }
+        ahead = read();
+        try {
+          controller.enqueue(await current);
+        } catch (err) {
+          release();
+          controller.error(err);
+        }
+      },
+      cancel: release,
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** A range of one chunk, read whole and verified. */

@@ -1,0 +1,65 @@
+import { Hono } from "hono";
+import { problems } from "../../http/problem.ts";
+import { assertChunkId, type ChunkInfo } from "./chunk-store.ts";
+import type { LocalChunkStore } from "./local-chunk-store.ts";
+
+/** The header carrying a chunk's CRC32, as 8 hex digits, both ways. */
+export const CRC_HEADER = "x-photon-crc32";
+
+export function formatCrc(crc32: number): string {
+  return (crc32 >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The CRC32 in a header value, or undefined when it is absent; a malformed value is refused. */
+export function parseCrc(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  if (!/^[0-9a-f]{8}$/.test(value)) throw problems.badRequest(`${CRC_HEADER} must be 8 hex digits`);
+  return Number.parseInt(value, 16);
+}
+
+/**
+ * A storage node's chunk API (`/v1/chunks`, cluster token): the s3-gateway's
+ * replicas live here. PUT stores a chunk durably (fsynced and renamed before
+ * the answer) and refuses it if it does not match the CRC32 the sender
+ * computed; GET sends it as stored, with the CRC32 it was stored with, for the
+ * reader to check.
+ */
+export function chunkRoutes(store: LocalChunkStore): Hono {
+  const app = new Hono();
+  const validId = (id: string) => {
+    try {
+      assertChunkId(id);
+    } catch (err) {
+      throw problems.badRequest((err as Error).message);
+    }
+    return id;
+  };
+  const infoHeaders = (info: ChunkInfo) => ({ [CRC_HEADER]: formatCrc(info.crc32), "content-length": String(info.size) });
+
+  app.put("/:id", async (c) => {
+    const id = validId(c.req.param("id"));
+    const expected = parseCrc(c.req.header(CRC_HEADER) ?? null);
+    if (await store.stat(id)) throw problems.conflict(`chunk ${id} already exists`);
+    const body = c.req.raw.body ?? new Uint8Array(0);
+    const info = await store.put(id, body as AsyncIterable<Uint8Array>);
+    if (expected !== undefined && info.crc32 !== expected) {
+      await store.delete(id);
+      throw problems.badRequest(`chunk ${id} arrived with CRC32 ${formatCrc(info.crc32)}, not ${formatCrc(expected)}`);
+    }
+    return c.json(info, 201);
+  });
+  app.get("/:id", async (c) => {
+    const file = await store.localFile(validId(c.req.param("id")));
+    if (!file) throw problems.notFound(`no chunk ${c.req.param("id")}`);
+    return new Response(Bun.file(file.path).slice(0, file.size), { headers: infoHeaders(file) });
+  });
+  app.on("HEAD", "/:id", async (c) => {
+    const info = await store.stat(validId(c.req.param("id")));
+    return info ? c.body(null, 200, infoHeaders(info)) : c.body(null, 404);
+  });
+  app.delete("/:id", async (c) => {
+    if (!(await store.delete(validId(c.req.param("id"))))) throw problems.notFound(`no chunk ${c.req.param("id")}`);
+    return c.body(null, 204);
+  });
+  return app;
+}

@@ -1,0 +1,216 @@
+import type { Logger } from "../../util/log.ts";
+import { CRC_HEADER, formatCrc } from "./chunk-routes.ts";
+import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+
+/** How a ReplicatedChunkStore places and acknowledges chunks. */
+export interface ReplicationConfig {
+  /** Base URLs of the storage nodes' admin APIs (agents), e.g. `http://10.0.0.2:7071`. */
+  nodes: string[];
+  /** Copies of each chunk (R). */
+  replicas: number;
+  /** Copies that must be fsynced before a put resolves (W). */
+  writeQuorum: number;
+  /** The cluster token the nodes' chunk API wants. */
+  token: string;
+  /** A request to a node that has not answered by then counts as failed. */
+  timeoutMs?: number;
+  /** How often chunks stored with fewer than R copies are completed. */
+  repairIntervalMs?: number;
+}
+
+/**
+ * Chunks replicated over storage nodes (agents serving `/v1/chunks`). Each
+ * chunk goes to the first R nodes of its rendezvous-hashing order and a put
+ * resolves once W of them have it fsynced. A get reads the nodes in that order,
+ * checks each copy's CRC32, goes on to the next when one is missing, corrupt
+ * or unreachable, and afterwards writes a good copy back to those of the first
+ * R that lacked one or had a damaged one. A chunk acknowledged with fewer than
+ * R copies is remembered and completed in the background once its nodes answer.
+ */
+export class ReplicatedChunkStore implements ChunkStore {
+  private readonly timeoutMs: number;
+  /** Chunks acknowledged with fewer than R copies. */
+  private readonly underReplicated = new Set<string>();
+  private readonly repairTimer: Timer;
+  private repairing = false;
+
+  constructor(
+    private readonly config: ReplicationConfig,
+    private readonly log: Logger,
+  ) {
+    if (config.nodes.length === 0) throw new Error("replication needs at least one storage node");
+    if (!(config.replicas >= 1 && config.replicas <= config.nodes.length)) throw new Error(`replicas must be between 1 and the number of storage nodes (${config.nodes.length})`);
+    if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
+    this.timeoutMs = config.timeoutMs ?? 30_000;
+    this.repairTimer = setInterval(() => void this.completeCopies(), config.repairIntervalMs ?? 1000);
+    this.repairTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.repairTimer);
+  }
+
+  /** Every node, in the chunk's rendezvous-hashing order: the first R hold its copies. */
+  placement(id: string): string[] {
+    const score = (node: string) => Bun.hash.wyhash(`${node}\n${id}`);
+    return [...this.config.nodes].sort((a, b) => (score(b) > score(a) ? 1 : score(b) < score(a) ? -1 : 0));
+  }
+
+  async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
+    assertChunkId(id);
+    // One buffer for all copies: a chunk is at most CHUNK_SIZE, and the writer bounds the chunks in flight.
+    const bytes = data instanceof Uint8Array ? data : await collect(data);
+    const info = { id, size: bytes.length, crc32: Bun.hash.crc32(bytes) >>> 0 };
+    const targets = this.placement(id).slice(0, this.config.replicas);
+    const { writeQuorum } = this.config;
+    const attempts = targets.map((node) => this.putCopy(node, info, bytes).then(() => node));
+    let stored = 0;
+    const failures: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        for (const [i, attempt] of attempts.entries()) {
+          attempt.then(
+            () => {
+              if (++stored === writeQuorum) resolve();
+            },
+            (err: Error) => {
+              failures.push(`${targets[i]}: ${err.message}`);
+              if (failures.length === targets.length - writeQuorum + 1) reject(new ChunkUnavailableError(id, `${stored} of ${writeQuorum} copies stored (${failures.join("; ")})`));
+            },
+          );
+        }
+      });
+      // Acknowledged: a copy that fails (before or after the quorum) is completed later.
+      void Promise.allSettled(attempts).then((results) => {
+        if (!results.some((r) => r.status === "rejected")) return;
+        this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failures });
+        this.underReplicated.add(id);
+      });
+    } catch (err) {
+      // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
+      const landed = (await Promise.allSettled(attempts)).flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      await Promise.allSettled(landed.map((node) => this.call(node, "DELETE", id)));
+      throw err;
+    }
+    return info;
+  }
+
+  async get(id: string): Promise<Buffer | undefined> {
+    assertChunkId(id);
+    const { bytes, needRepair } = await this.readCopy(id);
+    if (bytes && needRepair.length > 0) void this.repair(id, bytes, needRepair);
+    return bytes;
+  }
+
+  /** The first intact copy in placement order, and which of the first R nodes lacked one or had a damaged one. */
+  private async readCopy(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
+    const needRepair: string[] = [];
+    let corrupt = false;
+    for (const [rank, node] of this.placement(id).entries()) {
+      const copy = await this.getCopy(node, id).catch((err: Error) => {
+        this.log.warn("storage node unreachable; reading another copy", { chunk: id, node, error: err.message });
+        return "unreachable" as const;
+      });
+      if (copy === "unreachable") continue;
+      if (copy === "missing" || copy === "corrupt") {
+        if (copy === "corrupt") corrupt = true;
+        if (rank < this.config.replicas) needRepair.push(node);
+        continue;
+      }
+      return { bytes: copy, needRepair };
+    }
+    if (corrupt) throw new ChunkCorruptError(id, "no copy matches its checksum");
+    return { needRepair };
+  }
+
+  async stat(id: string): Promise<ChunkInfo | undefined> {
+    assertChunkId(id);
+    for (const node of this.placement(id)) {
+      const response = await this.call(node, "HEAD", id).catch(() => undefined);
+      if (response?.ok) return { id, size: Number(response.headers.get("content-length")), crc32: Number.parseInt(response.headers.get(CRC_HEADER) ?? "", 16) };
+    }
+    return undefined;
+  }
+
+  /** Deletes every copy it can reach; a node that is down keeps its copy (garbage, not data loss). */
+  async delete(id: string): Promise<boolean> {
+    assertChunkId(id);
+    this.underReplicated.delete(id);
+    const results = await Promise.allSettled(this.config.nodes.map((node) => this.call(node, "DELETE", id)));
+    for (const [i, result] of results.entries()) {
+      if (result.status === "rejected") this.log.warn("could not delete a chunk copy", { chunk: id, node: this.config.nodes[i], error: String(result.reason) });
+    }
+    return results.some((r) => r.status === "fulfilled" && r.value.status === 204);
+  }
+
+  /**
+   * Gives each under-replicated chunk its missing copies; a chunk whose nodes
+   * do not all answer yet waits for the next round, and one is done once every
+   * node of its placement has a copy.
+   */
+  private async completeCopies(): Promise<void> {
+    if (this.repairing) return;
+    this.repairing = true;
+    try {
+      for (const id of [...this.underReplicated]) {
+        const targets = this.placement(id).slice(0, this.config.replicas);
+        const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
+        const missing = targets.filter((_, i) => status[i] === 404);
+        if (missing.length === 0) {
+          if (status.every((code) => code === 200)) this.underReplicated.delete(id);
+          continue;
+        }
+        const { bytes, needRepair } = await this.readCopy(id).catch(() => ({ bytes: undefined, needRepair: [] as string[] }));
+        if (bytes) await this.repair(id, bytes, [...new Set([...missing, ...needRepair])]);
+      }
+    } finally {
+      this.repairing = false;
+    }
+  }
+
+  private async putCopy(node: string, info: ChunkInfo, bytes: Uint8Array): Promise<void> {
+    const response = await this.call(node, "PUT", info.id, { body: bytes, headers: { [CRC_HEADER]: formatCrc(info.crc32) } });
+    if (response.status !== 201) throw new Error(`status ${response.status}: ${await response.text()}`);
+  }
+
+  /** One node's copy, checked against the CRC32 it was stored with. */
+  private async getCopy(node: string, id: string): Promise<Buffer | "missing" | "corrupt"> {
+    const response = await this.call(node, "GET", id);
+    if (response.status === 404) return "missing";
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const crc32 = Bun.hash.crc32(bytes) >>> 0;
+    if (formatCrc(crc32) === response.headers.get(CRC_HEADER)) return bytes;
+    this.log.warn("a chunk copy does not match its checksum; reading another", { chunk: id, node });
+    return "corrupt";
+  }
+
+  /** Writes a good copy to nodes that lacked one or had a damaged one. */
+  private async repair(id: string, bytes: Buffer, nodes: string[]): Promise<void> {
+    const info = { id, size: bytes.length, crc32: Bun.hash.crc32(bytes) >>> 0 };
+    for (const node of nodes) {
+      try {
+        await this.call(node, "DELETE", id);
+        await this.putCopy(node, info, bytes);
+        this.log.info("repaired a chunk copy", { chunk: id, node });
+      } catch (err) {
+        this.log.warn("could not repair a chunk copy", { chunk: id, node, error: (err as Error).message });
+      }
+    }
+  }
+
+  private call(node: string, method: string, id: string, init: { body?: Uint8Array; headers?: Record<string, string> } = {}): Promise<Response> {
+    return fetch(`${node}/v1/chunks/${id}`, {
+      method,
+      body: init.body,
+      headers: { authorization: `Bearer ${this.config.token}`, ...init.headers },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+  }
+}
+
+async function collect(data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = [];
+  for await (const piece of data) pieces.push(piece);
+  return Buffer.concat(pieces);
+}

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { ReplicatedChunkStore } from "../../src/lightningstor/chunks/replicated-chunk-store.ts";
+import { createLogger } from "../../src/util/log.ts";
+import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
+import { tempDir, type PhotonProcess } from "../helpers/photon.ts";
+import { s3Error, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+
+/**
+ * The s3-gateway over three agents as storage nodes, all the compiled binary:
+ * three copies of each chunk, acknowledged once two are fsynced.
+ */
+
+const MiB = 1024 * 1024;
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+interface Node {
+  name: string;
+  dataDir: string;
+  port: number;
+  proc: PhotonProcess;
+}
+
+let dir: ReturnType<typeof tempDir>;
+let controller: TestController;
+const nodes: Node[] = [];
+let gw: TestGateway;
+let s3: S3Client;
+
+/** The chunk files a node holds (temp files excluded). */
+function chunkFiles(node: Node): string[] {
+  const root = join(node.dataDir, "chunks");
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.includes("/") && !f.endsWith(".tmp"))
+    .map((f) => join(root, f));
+}
+
+async function get(key: string): Promise<Uint8Array> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: "replicated", Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+async function restart(node: Node): Promise<void> {
+  node.proc = await startAgent(controller, node.dataDir, node.name, node.port);
+}
+
+const nodeUrl = (node: Node) => `http://127.0.0.1:${node.port}`;
+const nodeByUrl = (url: string) => nodes.find((n) => nodeUrl(n) === url)!;
+
+/** The gateway's placement of a chunk over the nodes (the store's own rendezvous hashing). */
+function placementOf(id: string): string[] {
+  const store = new ReplicatedChunkStore({ nodes: nodes.map(nodeUrl), replicas: 3, writeQuorum: 2, token: "" }, createLogger({ level: "error" }));
+  store.close();
+  return store.placement(id);
+}
+
+/** Polls `check` for up to 5 s. */
+async function eventually(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 250 && !check(); i++) await Bun.sleep(20);
+  return check();
+}
+
+beforeAll(async () => {
+  dir = tempDir("photon-replication-");
+  controller = await startController(join(dir.path, "controller"));
+  for (const name of ["store1", "store2", "store3"]) {
+    const dataDir = join(dir.path, name);
+    const proc = await startAgent(controller, dataDir, name);
+    nodes.push({ name, dataDir, proc, port: Number(new URL(await proc.url()).port) });
+  }
+  const storageNodes = nodes.map(nodeUrl).join(",");
+  gw = await startGateway({ token: controller.token, args: ["--storage-nodes", storageNodes] });
+  s3 = gw.client();
+  await s3.send(new CreateBucketCommand({ Bucket: "replicated" }));
+});
+
+afterAll(async () => {
+  s3.destroy();
+  await gw[Symbol.asyncDispose]();
+  for (const node of nodes) await node.proc[Symbol.asyncDispose]();
+  await controller.proc[Symbol.asyncDispose]();
+  dir[Symbol.dispose]();
+});
+
+describe("s3-gateway over storage nodes", () => {
+  test("every chunk of an object has a copy on each of the three nodes, and none is kept by the gateway", async () => {
+    const body = randomBytes(20 * MiB); // a 16 MiB chunk and a 4 MiB one
+    await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "big", Body: body }));
+    expect(sha256(await get("big"))).toBe(sha256(body));
+    const perNode = nodes.map((n) => chunkFiles(n).map((f) => f.split("/").pop()).sort());
+    expect(perNode[0]).toHaveLength(2);
+    expect(perNode[1]).toEqual(perNode[0]!);
+    expect(perNode[2]).toEqual(perNode[0]!);
+    expect(existsSync(join(gw.dataDir, "chunks"))).toBe(false);
+  });
+
+  test("with a node down a PUT is still acknowledged; once it is back, it gets the copy it missed", async () => {
+    const [down] = nodes;
+    await down!.proc.stop();
+    const before = chunkFiles(down!).length;
+    const body = randomBytes(300_000);
+    await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "while-down", Body: body }));
+    expect(sha256(await get("while-down"))).toBe(sha256(body));
+    await restart(down!);
+    expect(await eventually(() => chunkFiles(down!).length === before + 1)).toBe(true);
+  });
+
+  test("a damaged copy is never served: the read goes on to another copy and rewrites the damaged ones", async () => {
+    const body = randomBytes(MiB);
+    const before = new Set(nodes.flatMap(chunkFiles));
+    await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "damaged", Body: body }));
+    expect(await eventually(() => nodes.flatMap(chunkFiles).filter((f) => !before.has(f)).length === 3)).toBe(true);
+    const copies = nodes.flatMap(chunkFiles).filter((f) => !before.has(f));
+    // Damage the copies on the first two nodes of the chunk's placement: the read meets both before the intact one.
+    const id = copies[0]!.split("/").pop()!;
+    const order = placementOf(id);
+    const damaged = order.slice(0, 2).map((url) => copies.find((f) => f.startsWith(nodeByUrl(url).dataDir + "/"))!);
+    for (const file of damaged) {
+      const fd = openSync(file, "r+");
+      writeSync(fd, Buffer.from("rot"), 0, 3, 1000);
+      closeSync(fd);
+    }
+    const intact = (file: string) => existsSync(file) && sha256(readFileSync(file).subarray(0, body.length)) === sha256(body);
+    expect(damaged.some(intact)).toBe(false);
+    expect(sha256(await get("damaged"))).toBe(sha256(body));
+    expect(await eventually(() => damaged.every(intact))).toBe(true);
+  });
+
+  test("without a write quorum a PUT fails with 503 ServiceUnavailable and leaves nothing visible", async () => {
+    await nodes[1]!.proc.stop();
+    await nodes[2]!.proc.stop();
+    try {
+      const put = s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "no-quorum", Body: randomBytes(1000) }));
+      expect(await s3Error(put)).toEqual({ name: "ServiceUnavailable", status: 503 });
+      expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: "replicated", Key: "no-quorum" })))).toEqual({ name: "NotFound", status: 404 });
+    } finally {
+      await restart(nodes[1]!);
+      await restart(nodes[2]!);
+    }
+  });
+
+  test("deleting an object deletes its copies on every node", async () => {
+    const before = new Set(nodes.flatMap(chunkFiles));
+    await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "short-lived", Body: randomBytes(5000) }));
+    const fresh = () => nodes.flatMap(chunkFiles).filter((f) => !before.has(f));
+    expect(await eventually(() => fresh().length === 3)).toBe(true); // the third copy may land after the acknowledgement
+    const copies = fresh();
+    await s3.send(new DeleteObjectCommand({ Bucket: "replicated", Key: "short-lived" }));
+    expect(copies.filter((f) => existsSync(f))).toEqual([]);
+  });
+});
