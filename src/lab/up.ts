@@ -44,6 +44,7 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
   const tokenFile = join(nodeDir(1), tokenFileName);
   const controllerUrl = `http://127.0.0.1:${config.basePort}`;
   const endpoints: LabEndpoint[] = [{ node: nodeName(1), service: "controller", url: controllerUrl }];
+  const agentUrl = (n: number) => `http://127.0.0.1:${config.basePort + 10 + n}`;
   const spec = (n: number, mode: string, args: string[], url: string): LabProcess => ({
     node: nodeName(n),
     mode,
@@ -60,17 +61,19 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
     await supervisor.start(spec(1, "nbd-export", nbdArgs, nbdAdmin));
     endpoints.push({ node: nodeName(1), service: "nbd-export admin", url: nbdAdmin });
     endpoints.push({ node: nodeName(1), service: "nbd-export NBD", url: `nbd://127.0.0.1:${config.nbdPort}/<volume>` });
-    // node01 also runs the S3 gateway; its root key is written to node01/root-key on first start.
+    // node01 also runs the S3 gateway, storing chunks on every node's agent (up to three copies);
+    // its root key is written to node01/root-key on first start.
     const s3Admin = `http://127.0.0.1:${config.basePort + 3}`;
-    await supervisor.start(spec(1, "s3-gateway", ["--admin", `127.0.0.1:${config.basePort + 3}`, "--listen", `127.0.0.1:${config.s3Port}`], s3Admin));
+    const storageNodes = Array.from({ length: config.nodes }, (_, i) => agentUrl(i + 1)).join(",");
+    const s3Args = ["--admin", `127.0.0.1:${config.basePort + 3}`, "--listen", `127.0.0.1:${config.s3Port}`, "--storage-nodes", storageNodes];
+    await supervisor.start(spec(1, "s3-gateway", s3Args, s3Admin));
     endpoints.push({ node: nodeName(1), service: "s3-gateway admin", url: s3Admin });
     endpoints.push({ node: nodeName(1), service: "S3", url: `http://127.0.0.1:${config.s3Port}` });
     for (let n = 1; n <= config.nodes; n++) {
       ensureDir(nodeDir(n));
       if (!existsSync(join(nodeDir(n), tokenFileName))) copyFileSync(tokenFile, join(nodeDir(n), tokenFileName));
-      const port = config.basePort + 10 + n;
-      const url = `http://127.0.0.1:${port}`;
-      const args = ["--listen", `127.0.0.1:${port}`, "--controller", controllerUrl, "--name", nodeName(n)];
+      const url = agentUrl(n);
+      const args = ["--listen", new URL(url).host, "--controller", controllerUrl, "--name", nodeName(n)];
       await supervisor.start(spec(n, "agent", args, url));
       endpoints.push({ node: nodeName(n), service: "agent", url });
     }

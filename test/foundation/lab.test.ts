@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NbdClient } from "../../src/coronafs/nbd/client.ts";
@@ -60,6 +60,14 @@ test("lab up runs every server mode, registers the nodes, serves volumes and S3,
   const s3 = new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: "us-east-1", forcePathStyle: true, credentials });
   await s3.send(new CreateBucketCommand({ Bucket: "lab-bucket" }));
   expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(["lab-bucket"]);
+  // Its chunks go to both nodes' agents (two nodes: two copies), none to the gateway's own dir.
+  const body = Buffer.from("lab object ".repeat(1000));
+  await s3.send(new PutObjectCommand({ Bucket: "lab-bucket", Key: "hello", Body: body }));
+  const read = await s3.send(new GetObjectCommand({ Bucket: "lab-bucket", Key: "hello" }));
+  expect(Buffer.from(await read.Body!.transformToByteArray()).equals(body)).toBe(true);
+  const agentChunks = (node: string) => readdirSync(join(dir.path, node, "chunks"), { recursive: true, encoding: "utf8" }).filter((f) => f.includes("/"));
+  expect(agentChunks("node01")).toHaveLength(1);
+  expect(agentChunks("node02")).toEqual(agentChunks("node01"));
   s3.destroy();
   expect(await lab.stop("SIGTERM")).toBe(0);
   expect(lab.lines.filter((l) => l.msg === "stopped" && l.code === 0)).toHaveLength(5);
