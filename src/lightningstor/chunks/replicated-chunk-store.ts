@@ -56,43 +56,74 @@ export class ReplicatedChunkStore implements ChunkStore {
     return [...this.config.nodes].sort((a, b) => (score(b) > score(a) ? 1 : score(b) < score(a) ? -1 : 0));
   }
 
+  /**
+   * Streams the chunk to its R nodes at once, each copy fed as fast as its node
+   * takes it (the slowest sets the pace, a failed one drops out), and resolves
+   * once W nodes have fsynced a copy whose CRC32 matches the bytes sent.
+   */
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     assertChunkId(id);
-    // One buffer for all copies: a chunk is at most CHUNK_SIZE, and the writer bounds the chunks in flight.
-    const bytes = data instanceof Uint8Array ? data : await collect(data);
-    const info = { id, size: bytes.length, crc32: Bun.hash.crc32(bytes) >>> 0 };
     const targets = this.placement(id).slice(0, this.config.replicas);
-    const { writeQuorum } = this.config;
-    const attempts = targets.map((node) => this.putCopy(node, info, bytes).then(() => node));
-    let stored = 0;
-    const failures: string[] = [];
+    const copies = targets.map(() => new CopyStream());
+    const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!));
+    let size = 0;
+    let crc = 0;
     try {
-      await new Promise<void>((resolve, reject) => {
-        for (const [i, attempt] of attempts.entries()) {
-          attempt.then(
-            () => {
-              if (++stored === writeQuorum) resolve();
-            },
-            (err: Error) => {
-              failures.push(`${targets[i]}: ${err.message}`);
-              if (failures.length === targets.length - writeQuorum + 1) reject(new ChunkUnavailableError(id, `${stored} of ${writeQuorum} copies stored (${failures.join("; ")})`));
-            },
-          );
-        }
-      });
-      // Acknowledged: a copy that fails (before or after the quorum) is completed later.
-      void Promise.allSettled(attempts).then((results) => {
-        if (!results.some((r) => r.status === "rejected")) return;
-        this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failures });
-        this.underReplicated.add(id);
-      });
+      for await (const piece of data instanceof Uint8Array ? [data] : data) {
+        size += piece.length;
+        crc = Bun.hash.crc32(piece, crc);
+        await Promise.all(copies.map((copy) => copy.push(piece)));
+        // Too many nodes gone to reach the quorum: stop taking the client's bytes.
+        const taking = copies.filter((copy) => !copy.stopped).length;
+        if (taking < this.config.writeQuorum) throw new ChunkUnavailableError(id, `${taking} of ${targets.length} nodes take copies; ${this.config.writeQuorum} are needed`);
+      }
     } catch (err) {
-      // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
-      const landed = (await Promise.allSettled(attempts)).flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-      await Promise.allSettled(landed.map((node) => this.call(node, "DELETE", id)));
+      for (const copy of copies) copy.fail(err as Error);
+      await this.removeLanded(id, targets, attempts);
       throw err;
     }
+    for (const copy of copies) copy.end();
+    const info = { id, size, crc32: crc >>> 0 };
+    // A copy counts once its node has it fsynced with the CRC32 of what was sent; a wrong one is removed.
+    const checked = attempts.map((attempt, i) =>
+      attempt.then(async (stored) => {
+        if (stored.crc32 === info.crc32 && stored.size === size) return;
+        await this.call(targets[i]!, "DELETE", id).catch(() => {});
+        throw new Error(`the copy arrived with CRC32 ${formatCrc(stored.crc32)}, not ${formatCrc(info.crc32)}`);
+      }),
+    );
+    try {
+      await quorum(checked, this.config.writeQuorum, (failures) => new ChunkUnavailableError(id, `fewer than ${this.config.writeQuorum} copies stored (${failures.map((f, i) => `${targets[i]}: ${f}`).join("; ")})`));
+    } catch (err) {
+      // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
+      await this.removeLanded(id, targets, attempts);
+      throw err;
+    }
+    // Acknowledged: a copy that failed (before or after the quorum) is completed later.
+    void Promise.allSettled(checked).then((results) => {
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${targets[i]}: ${String(r.reason)}`] : []));
+      if (failed.length === 0) return;
+      this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failed });
+      this.underReplicated.add(id);
+    });
     return info;
+  }
+
+  /** Deletes the copies that `attempts` stored. */
+  private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
+    const results = await Promise.allSettled(attempts);
+    await Promise.allSettled(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.call(node, "DELETE", id)));
+  }
+
+  /** One copy's PUT, its body streamed from `copy`; resolves with what the node stored. */
+  private async sendCopy(node: string, id: string, copy: CopyStream): Promise<ChunkInfo> {
+    try {
+      const response = await this.call(node, "PUT", id, { body: copy.body, timeout: false });
+      if (response.status !== 201) throw new Error(`status ${response.status}: ${await response.text()}`);
+      return (await response.json()) as ChunkInfo;
+    } finally {
+      copy.stop(); // answered or failed: the node takes nothing more
+    }
   }
 
   async get(id: string): Promise<Buffer | undefined> {
@@ -199,18 +230,90 @@ export class ReplicatedChunkStore implements ChunkStore {
     }
   }
 
-  private call(node: string, method: string, id: string, init: { body?: Uint8Array; headers?: Record<string, string> } = {}): Promise<Response> {
+  private call(node: string, method: string, id: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; timeout?: boolean } = {}): Promise<Response> {
     return fetch(`${node}/v1/chunks/${id}`, {
       method,
       body: init.body,
       headers: { authorization: `Bearer ${this.config.token}`, ...init.headers },
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
+      // A streamed body takes as long as its sender; the connection's own errors end it.
+      signal: init.timeout === false ? undefined : AbortSignal.timeout(this.timeoutMs),
+      duplex: "half",
+    } as RequestInit);
   }
+
 }
 
-async function collect(data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const pieces: Uint8Array[] = [];
-  for await (const piece of data) pieces.push(piece);
-  return Buffer.concat(pieces);
+/** Resolves once `needed` of the promises have; rejects once that can no longer happen, with `error(reasons)`. */
+function quorum(promises: Promise<unknown>[], needed: number, error: (reasons: string[]) => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const reasons: string[] = new Array(promises.length).fill("pending");
+    let failed = 0;
+    for (const [i, promise] of promises.entries()) {
+      promise.then(
+        () => {
+          reasons[i] = "stored";
+          if (++done === needed) resolve();
+        },
+        (err: unknown) => {
+          reasons[i] = err instanceof Error ? err.message : String(err);
+          if (++failed === promises.length - needed + 1) reject(error(reasons));
+        },
+      );
+    }
+  });
+}
+
+/** Bytes queued for one node before the sender waits for it. */
+const COPY_QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * One copy's bytes on their way to a node: a request body fed piece by piece.
+ * `push` waits while the node is behind; a copy that stopped (its node failed
+ * or answered) takes nothing more and holds nobody up.
+ */
+class CopyStream {
+  readonly body: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  stopped = false;
+  private demand?: () => void;
+
+  constructor() {
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => this.wake(),
+        cancel: () => this.stop(),
+      },
+      { highWaterMark: COPY_QUEUE_BYTES, size: (piece) => piece?.byteLength ?? 0 },
+    );
+  }
+
+  async push(piece: Uint8Array): Promise<void> {
+    if (this.stopped) return;
+    this.controller.enqueue(piece);
+    while (!this.stopped && (this.controller.desiredSize ?? 0) <= 0) await new Promise<void>((resolve) => (this.demand = resolve));
+  }
+
+  end(): void {
+    if (!this.stopped) this.controller.close();
+  }
+
+  fail(err: Error): void {
+    if (!this.stopped) this.controller.error(err);
+    this.stop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const demand = this.demand;
+    this.demand = undefined;
+    demand?.();
+  }
 }

@@ -258,7 +258,8 @@ class Connection {
         batched += value.length;
       }
       if (batched >= WRITE_BATCH || (done && batched > 0)) {
-        await this.write(Buffer.concat(frame(batch, batched)));
+        const pieces = frame(batch, batched);
+        await this.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)); // a big piece goes as it is
         batch = [];
         batched = 0;
       }
