@@ -47,6 +47,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const meta = new S3Metadata(config.dataDir);
   ensureRootKey(config, meta, log);
   const chunks = openChunkStore(config, meta, log);
+  const collector = chunks instanceof ReplicatedChunkStore ? collectGarbage(chunks, meta, log) : undefined;
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
   const s3 = await listenRaw(handler, config.listen, log);
@@ -60,6 +61,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
     async stop() {
       await admin.stop();
       await s3.stop();
+      clearInterval(collector);
       chunks.close?.();
       meta.close();
     },
@@ -77,6 +79,25 @@ function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, log: Logger):
   const swept = chunks.sweep((id) => referenced.has(id));
   if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
   return chunks;
+}
+
+/**
+ * Copies on storage nodes that no object or part references — left by writes
+ * that failed or deletes a node missed while down — are collected every hour,
+ * once at least an hour old (younger ones may be writes whose metadata is not
+ * committed yet).
+ */
+const GARBAGE_AFTER_MS = 60 * 60 * 1000;
+
+function collectGarbage(chunks: ReplicatedChunkStore, meta: S3Metadata, log: Logger): Timer {
+  const collect = async () => {
+    const referenced = meta.referencedChunks();
+    const removed = await chunks.sweep((id) => referenced.has(id), GARBAGE_AFTER_MS);
+    if (removed > 0) log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
+  };
+  const timer = setInterval(() => void collect(), GARBAGE_AFTER_MS);
+  timer.unref();
+  return timer;
 }
 
 function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {

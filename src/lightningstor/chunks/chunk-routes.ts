@@ -22,7 +22,7 @@ export function parseCrc(value: string | null): number | undefined {
  * replicas live here. PUT stores a chunk durably (fsynced and renamed before
  * the answer) and refuses it if it does not match the CRC32 the sender
  * computed; GET sends it as stored, with the CRC32 it was stored with, for the
- * reader to check.
+ * reader to check; GET / lists the chunks held, for garbage collection.
  */
 export function chunkRoutes(store: LocalChunkStore): Hono {
   const app = new Hono();
@@ -36,12 +36,17 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
   };
   const infoHeaders = (info: ChunkInfo) => ({ [CRC_HEADER]: formatCrc(info.crc32), "content-length": String(info.size) });
 
+  app.get("/", (c) => c.json({ chunks: store.list().map(({ id, mtimeMs }) => ({ id, writtenAt: new Date(mtimeMs).toISOString() })) }));
   app.put("/:id", async (c) => {
     const id = validId(c.req.param("id"));
     const expected = parseCrc(c.req.header(CRC_HEADER) ?? null);
     if (await store.stat(id)) throw problems.conflict(`chunk ${id} already exists`);
     const body = c.req.raw.body ?? new Uint8Array(0);
-    const info = await store.put(id, body as AsyncIterable<Uint8Array>);
+    const info = await store.put(id, body as AsyncIterable<Uint8Array>).catch((err: Error) => {
+      // The sender went away mid-body (a failed upload): nothing was stored.
+      if (err.name === "AbortError") throw problems.badRequest(`the body of chunk ${id} ended early`);
+      throw err;
+    });
     if (expected !== undefined && info.crc32 !== expected) {
       await store.delete(id);
       throw problems.badRequest(`chunk ${id} arrived with CRC32 ${formatCrc(info.crc32)}, not ${formatCrc(expected)}`);

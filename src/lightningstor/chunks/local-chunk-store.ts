@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
@@ -136,6 +136,15 @@ export class LocalChunkStore implements ChunkStore {
    * object or part refers to (an interrupted upload's). Run at start, before any
    * request is served. Returns how many were removed.
    */
+  /** Every chunk held (temporary files of writes under way are not chunks yet), with when it was written. */
+  list(): { id: string; mtimeMs: number }[] {
+    return readdirSync(this.dir).flatMap((sub) =>
+      readdirSync(join(this.dir, sub))
+        .filter((name) => !name.endsWith(".tmp"))
+        .map((id) => ({ id, mtimeMs: statSync(join(this.dir, sub, id)).mtimeMs })),
+    );
+  }
+
   sweep(isReferenced: (id: string) => boolean): number {
     let removed = 0;
     for (const sub of readdirSync(this.dir)) {

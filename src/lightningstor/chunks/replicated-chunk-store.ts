@@ -109,6 +109,30 @@ export class ReplicatedChunkStore implements ChunkStore {
     return info;
   }
 
+  /**
+   * Garbage collection: deletes, on every node that answers, the copies that
+   * `isReferenced` does not know and that were written at least `minAgeMs`
+   * ago — younger ones may belong to writes whose metadata is not committed
+   * yet. Returns how many copies went.
+   */
+  async sweep(isReferenced: (id: string) => boolean, minAgeMs: number): Promise<number> {
+    let removed = 0;
+    for (const node of this.config.nodes) {
+      try {
+        const response = await fetch(`${node}/v1/chunks`, { headers: { authorization: `Bearer ${this.config.token}` }, signal: AbortSignal.timeout(this.timeoutMs) });
+        if (!response.ok) throw new Error(`status ${response.status}`);
+        const { chunks } = (await response.json()) as { chunks: { id: string; writtenAt: string }[] };
+        const cutoff = Date.now() - minAgeMs;
+        for (const { id } of chunks.filter((c) => !isReferenced(c.id) && Date.parse(c.writtenAt) <= cutoff)) {
+          if ((await this.call(node, "DELETE", id)).status === 204) removed++;
+        }
+      } catch (err) {
+        this.log.warn("could not collect garbage on a storage node; next time", { node, error: (err as Error).message });
+      }
+    }
+    return removed;
+  }
+
   /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(attempts);
