@@ -8,7 +8,7 @@
  * Each cell is the median of --reps runs, the two servers taking turns; each
  * phase starts once both servers are idle (see quiesce).
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 11]
+ *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N]
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -16,9 +16,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { Subprocess } from "bun";
 import { markdownTable, peakRssMiB, quiesce, stop } from "./lib.ts";
 
-const reps = Number(parseArgs({ options: { reps: { type: "string", default: "11" } } }).values.reps);
+const flags = parseArgs({ options: { reps: { type: "string", default: "11" }, "storage-nodes": { type: "string", default: "0" } } }).values;
+const reps = Number(flags.reps);
+/** With N > 0, the gateway replicates over N agents on this host (default copies and quorum) instead of its data dir. */
+const storageNodes = Number(flags["storage-nodes"]);
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
@@ -40,10 +44,27 @@ async function startCeiling() {
   return { endpoint: "http://127.0.0.1:19001", proc };
 }
 
-async function startPhoton(dataDir = "photon", port = 19000) {
+const photonEnv = { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey };
+const helpers: Subprocess[] = [];
+
+/** A controller and `count` agents (storage nodes) on this host; their admin URLs. */
+async function startStorageNodes(count: number): Promise<string[]> {
+  const photon = resolve(import.meta.dir, "../dist/photon");
+  const spawn = (args: string[]) => helpers.push(Bun.spawn([photon, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
+  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", "127.0.0.1:19100"]);
+  const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${19111 + i}`);
+  for (const [i, url] of urls.entries()) {
+    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", "http://127.0.0.1:19100", "--name", `agent${i + 1}`]);
+    await reachable(`${url}/healthz`);
+  }
+  return urls;
+}
+
+async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = []) {
+  const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(",")] : [];
   const proc = Bun.spawn(
-    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn"],
-    { env: { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey }, stdout: "inherit", stderr: "inherit" },
+    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn", ...replication],
+    { env: photonEnv, stdout: "inherit", stderr: "inherit" },
   );
   const endpoint = `http://127.0.0.1:${port}`;
   await reachable(`${endpoint}/`);
@@ -52,7 +73,7 @@ async function startPhoton(dataDir = "photon", port = 19000) {
 
 /** Peak RSS of a fresh gateway over one 1 GiB PutObject and GetObject (the issue's memory bound). */
 async function oneGiBPeakRss(): Promise<number> {
-  const gateway = await startPhoton("photon-1g", 19002);
+  const gateway = await startPhoton("photon-1g", 19002, nodes);
   const s3 = new S3Client({ endpoint: gateway.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
   await s3.send(new CreateBucketCommand({ Bucket: "big" }));
   await s3.send(new PutObjectCommand({ Bucket: "big", Key: "1g", Body: randomBytes(1024 * MiB) }));
@@ -110,8 +131,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 const data = [randomBytes(256 * MiB), randomBytes(4 * MiB)];
 const ceiling = await startCeiling();
-const photon = await startPhoton();
-const serverPids = [ceiling.proc.pid, photon.proc.pid];
+const nodes = storageNodes > 0 ? await startStorageNodes(storageNodes) : [];
+const photon = await startPhoton("photon", 19000, nodes);
+const serverPids = [ceiling.proc.pid, photon.proc.pid, ...helpers.map((p) => p.pid)];
 const clients = {
   ceiling: new S3Client({ endpoint: ceiling.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
   photon: new S3Client({ endpoint: photon.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
@@ -136,6 +158,7 @@ clients.photon.destroy();
 await stop(ceiling.proc);
 await stop(photon.proc);
 const rss1g = await oneGiBPeakRss();
+for (const proc of helpers) await stop(proc);
 
 const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const mib = (profile.count * profile.size) / MiB;
@@ -146,7 +169,8 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   };
   return [row("up"), row("down")];
 });
-console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host, median of ${reps})\n`);
+const layout = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host` : "";
+console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
