@@ -109,7 +109,7 @@ describe("s3-gateway over storage nodes", () => {
     expect(await eventually(() => chunkFiles(down!).length === before + 1)).toBe(true);
   });
 
-  test("a damaged copy is never served: the read goes on to another copy and rewrites the damaged ones", async () => {
+  test("a damaged copy is never served whole: the response ends short, the SDK's retry gets an intact copy, the damaged ones are rewritten", async () => {
     const body = randomBytes(MiB);
     const before = new Set(nodes.flatMap(chunkFiles));
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "damaged", Body: body }));
@@ -127,6 +127,8 @@ describe("s3-gateway over storage nodes", () => {
     const intact = (file: string) => existsSync(file) && sha256(readFileSync(file).subarray(0, body.length)) === sha256(body);
     expect(damaged.some(intact)).toBe(false);
     expect(sha256(await get("damaged"))).toBe(sha256(body));
+    const gets = gw.proc.lines.filter((l) => l.msg === "s3 request" && l.method === "GET" && String(l.path).endsWith("/damaged"));
+    expect(gets.length).toBe(2); // the first ended short at the damaged copy, the retry read an intact one
     expect(await eventually(() => damaged.every(intact))).toBe(true);
   });
 

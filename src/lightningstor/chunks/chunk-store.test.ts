@@ -184,6 +184,28 @@ describe("replication", () => {
     expect(holders(id)).toHaveLength(3);
   });
 
+  test("a streamed read gives any range; a damaged copy ends it short, and the next read skips that copy", async () => {
+    const { nodes, store } = cluster(3, 2);
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    await store.put("eeee000001", data);
+    const streamed = async (from: number, to: number) => {
+      const pieces: Uint8Array[] = [];
+      try {
+        for await (const piece of store.read("eeee000001", from, to)) pieces.push(piece);
+        return { bytes: Buffer.concat(pieces) };
+      } catch (err) {
+        return { bytes: Buffer.concat(pieces), err };
+      }
+    };
+    expect((await streamed(1000, 250_000)).bytes.equals(data.subarray(1000, 250_000))).toBe(true);
+    expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
+    corruptCopies(nodes.find((n) => n.url === store.placement("eeee000001")[0])!.dir, "eeee000001");
+    const broken = await streamed(0, data.length);
+    expect(broken.err).toBeInstanceOf(ChunkCorruptError);
+    expect(broken.bytes.length).toBeLessThan(data.length);
+    expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
+  });
+
   test("garbage collection removes unreferenced copies old enough, on every node, and nothing else", async () => {
     const { store, holders } = cluster(2, 2);
     for (const id of ["dddd000001", "dddd000002", "dddd000003"]) await store.put(id, Buffer.from(id));

@@ -40,6 +40,12 @@ export interface ChunkStore {
    * Only stores that keep chunks on this machine have it.
    */
   localFile?(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
+  /**
+   * Streams bytes [from, to) of a chunk — where `localFile` is not there to
+   * send it from. The last bytes wait for the check of the whole chunk: a
+   * chunk that fails it ends the stream with an error, never a whole wrong range.
+   */
+  read?(id: string, from: number, to: number): AsyncIterable<Uint8Array>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */

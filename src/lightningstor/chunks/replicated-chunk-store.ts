@@ -32,6 +32,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   /** Chunks acknowledged with fewer than R copies. */
   private readonly underReplicated = new Set<string>();
   private readonly repairTimer: Timer;
+  /** Copies (`node id`) found damaged and not rewritten yet: read last. */
+  private readonly damaged = new Set<string>();
   private repairing = false;
 
   constructor(
@@ -157,6 +159,61 @@ export class ReplicatedChunkStore implements ChunkStore {
     return bytes;
   }
 
+  /**
+   * Streams bytes [from, to) of the first copy in placement order that a node
+   * has, checking the CRC32 of the whole copy as it comes; the last
+   * HELD_BACK_BYTES wait for the check. A copy that fails it ends the stream
+   * with ChunkCorruptError (the client sees a short body and retries) and is
+   * rewritten from an intact one, as are copies found missing on the way.
+   */
+  async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
+    assertChunkId(id);
+    let missing = false;
+    const placement = this.placement(id);
+    const order = [...placement.filter((node) => !this.damaged.has(`${node} ${id}`)), ...placement.filter((node) => this.damaged.has(`${node} ${id}`))];
+    for (const node of order) {
+      const rank = placement.indexOf(node);
+      const response = await this.call(node, "GET", id, { timeout: false }).catch((err: Error) => {
+        this.log.warn("storage node unreachable; reading another copy", { chunk: id, node, error: err.message });
+      });
+      if (!response) continue;
+      if (response.status === 404) {
+        missing ||= rank < this.config.replicas;
+        continue;
+      }
+      if (!response.ok || !response.body) throw new Error(`storage node ${node} answered ${response.status} for chunk ${id}`);
+      const held: Uint8Array[] = [];
+      let heldBytes = 0;
+      let crc = 0;
+      let at = 0;
+      for await (const piece of response.body) {
+        crc = Bun.hash.crc32(piece, crc);
+        const start = Math.max(from - at, 0);
+        const end = Math.min(to - at, piece.length);
+        at += piece.length;
+        if (end > start) {
+          held.push(piece.subarray(start, end));
+          heldBytes += end - start;
+        }
+        while (held.length > 0 && heldBytes - held[0]!.length >= HELD_BACK_BYTES) {
+          const out = held.shift()!;
+          heldBytes -= out.length;
+          yield out;
+        }
+      }
+      if (formatCrc(crc) !== response.headers.get(CRC_HEADER)) {
+        this.log.warn("a chunk copy does not match its checksum; ending the response, rewriting the copy", { chunk: id, node });
+        this.damaged.add(`${node} ${id}`);
+        void this.get(id).catch(() => {}); // finds the damaged copy and rewrites it from an intact one
+        throw new ChunkCorruptError(id, `the copy on ${node} does not match its checksum`);
+      }
+      if (missing) void this.get(id).catch(() => {}); // gives the copies found missing their bytes
+      yield* held;
+      return;
+    }
+    throw new ChunkUnavailableError(id, "no storage node has a copy");
+  }
+
   /** The first intact copy in placement order, and which of the first R nodes lacked one or had a damaged one. */
   private async readCopy(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
     const needRepair: string[] = [];
@@ -237,6 +294,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     const crc32 = Bun.hash.crc32(bytes) >>> 0;
     if (formatCrc(crc32) === response.headers.get(CRC_HEADER)) return bytes;
     this.log.warn("a chunk copy does not match its checksum; reading another", { chunk: id, node });
+    this.damaged.add(`${node} ${id}`);
     return "corrupt";
   }
 
@@ -247,6 +305,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       try {
         await this.call(node, "DELETE", id);
         await this.putCopy(node, info, bytes);
+        this.damaged.delete(`${node} ${id}`);
         this.log.info("repaired a chunk copy", { chunk: id, node });
       } catch (err) {
         this.log.warn("could not repair a chunk copy", { chunk: id, node, error: (err as Error).message });
@@ -287,6 +346,9 @@ function quorum(promises: Promise<unknown>[], needed: number, error: (reasons: s
     }
   });
 }
+
+/** Bytes of a streamed chunk not passed on until the whole copy passed its check. */
+const HELD_BACK_BYTES = 64 * 1024;
 
 /** Bytes queued for one node before the sender waits for it. */
 const COPY_QUEUE_BYTES = 1024 * 1024;

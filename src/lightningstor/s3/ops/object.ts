@@ -163,36 +163,46 @@ async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: nu
   }
 }
 
-/** The ranges' bytes as a stream, reading one chunk ahead of the one being sent. */
+/** The ranges' bytes as a stream: streamed from the store where it can, else one chunk read ahead of the one being sent. */
 function streamRanges(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[], release: () => void): ReadableStream<Uint8Array> {
-  let next = 0;
-  const read = () => {
-    const range = ranges[next++];
-    const data = range && readRange(ctx, row, range);
-    data?.catch(() => {}); // rejections are taken when the stream gets to it
-    return data;
-  };
-  let ahead = read();
+  const { read } = ctx.chunks;
+  const source = read
+    ? (async function* () {
+        for (const { id, from, to } of ranges) yield* read.call(ctx.chunks, id, from, to);
+      })()
+    : readAhead(ctx, row, ranges);
+  const iterator = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const current = ahead;
-        if (!current) {
-          release();
-          return controller.close();
-        }
-        ahead = read();
         try {
-          controller.enqueue(await current);
+          const { done, value } = await iterator.next();
+          if (!done) return controller.enqueue(value);
+          release();
+          controller.close();
         } catch (err) {
           release();
           controller.error(err);
         }
       },
-      cancel: release,
+      async cancel() {
+        release();
+        await iterator.return?.(undefined);
+      },
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Each range read whole and verified, the next one read while this one is sent. */
+async function* readAhead(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[]): AsyncGenerator<Uint8Array> {
+  let ahead = ranges[0] && readRange(ctx, row, ranges[0]);
+  for (let next = 1; ahead; next++) {
+    const current = ahead;
+    ahead = ranges[next] && readRange(ctx, row, ranges[next]!);
+    ahead?.catch(() => {}); // its rejection is taken when the stream gets to it
+    yield await current;
+  }
 }
 
 /** A range of one chunk, read whole and verified. */
