@@ -91,6 +91,9 @@ describe("s3-gateway over storage nodes", () => {
     const body = randomBytes(20 * MiB); // a 16 MiB chunk and a 4 MiB one
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "big", Body: body }));
     expect(sha256(await get("big"))).toBe(sha256(body));
+    // A range across the two chunks, streamed from both.
+    const range = await s3.send(new GetObjectCommand({ Bucket: "replicated", Key: "big", Range: "bytes=16776216-16778215" }));
+    expect(Buffer.from(await range.Body!.transformToByteArray()).equals(body.subarray(16776216, 16778216))).toBe(true);
     const perNode = nodes.map((n) => chunkFiles(n).map((f) => f.split("/").pop()).sort());
     expect(perNode[0]).toHaveLength(2);
     expect(perNode[1]).toEqual(perNode[0]!);

@@ -2,6 +2,12 @@ import type { Logger } from "../../util/log.ts";
 import { CRC_HEADER, formatCrc } from "./chunk-routes.ts";
 import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
+/** Bytes of a streamed chunk not passed on until the whole copy passed its check. */
+const HELD_BACK_BYTES = 64 * 1024;
+
+/** Bytes queued for one node before the sender waits for it. */
+const COPY_QUEUE_BYTES = 1024 * 1024;
+
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
   /** Base URLs of the storage nodes' admin APIs (agents), e.g. `http://10.0.0.2:7071`. */
@@ -181,7 +187,10 @@ export class ReplicatedChunkStore implements ChunkStore {
         missing ||= rank < this.config.replicas;
         continue;
       }
-      if (!response.ok || !response.body) throw new Error(`storage node ${node} answered ${response.status} for chunk ${id}`);
+      if (!response.ok || !response.body) {
+        this.log.warn("storage node failed to send a copy; reading another", { chunk: id, node, status: response.status });
+        continue;
+      }
       const held: Uint8Array[] = [];
       let heldBytes = 0;
       let crc = 0;
@@ -323,7 +332,6 @@ export class ReplicatedChunkStore implements ChunkStore {
       duplex: "half",
     } as RequestInit);
   }
-
 }
 
 /** Resolves once `needed` of the promises have; rejects once that can no longer happen, with `error(reasons)`. */
@@ -346,12 +354,6 @@ function quorum(promises: Promise<unknown>[], needed: number, error: (reasons: s
     }
   });
 }
-
-/** Bytes of a streamed chunk not passed on until the whole copy passed its check. */
-const HELD_BACK_BYTES = 64 * 1024;
-
-/** Bytes queued for one node before the sender waits for it. */
-const COPY_QUEUE_BYTES = 1024 * 1024;
 
 /**
  * One copy's bytes on their way to a node: a request body fed piece by piece.

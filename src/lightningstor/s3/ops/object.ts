@@ -137,18 +137,20 @@ export function chunkRanges(row: ObjectRow, start: number, end: number): ChunkRa
 
 /**
  * The object's bytes [start, end) as a response body. Chunks in local files
- * are sent with sendfile by the S3 listener (see http/file-body.ts), each
- * checked against its CRC32 before its last bytes go; chunks on storage nodes
- * are read whole, checked, and streamed, the next read while the last is sent.
- * Either way a chunk that cannot be read intact ends the response early: the
- * client sees a short body, never a whole wrong one.
+ * are sent with sendfile by the S3 listener (see http/file-body.ts), chunks on
+ * storage nodes are streamed through; either way each chunk is checked against
+ * its CRC32 before its last bytes go, so a chunk that cannot be read intact
+ * ends the response early: the client sees a short body, never a whole wrong one.
  */
 async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: number, init: ResponseInit): Promise<Response> {
   const ranges = chunkRanges(row, start, end);
   // Held from the metadata lookup on (no await since): an overwrite now cannot take the chunks away.
   const release = ctx.readers.hold(ranges.map((r) => r.id)); // idempotent
-  const { localFile } = ctx.chunks;
-  if (!localFile) return new Response(streamRanges(ctx, row, ranges, release), init);
+  const { localFile, read } = ctx.chunks;
+  if (!localFile) {
+    if (!read) throw new Error("the chunk store can neither send files nor stream chunks");
+    return new Response(streamRanges(ranges, (r) => read.call(ctx.chunks, r.id, r.from, r.to), release), init);
+  }
   try {
     const parts: FilePart[] = [];
     for (const { id, from, to } of ranges) {
@@ -163,15 +165,11 @@ async function objectBody(ctx: S3Context, row: ObjectRow, start: number, end: nu
   }
 }
 
-/** The ranges' bytes as a stream: streamed from the store where it can, else one chunk read ahead of the one being sent. */
-function streamRanges(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[], release: () => void): ReadableStream<Uint8Array> {
-  const { read } = ctx.chunks;
-  const source = read
-    ? (async function* () {
-        for (const { id, from, to } of ranges) yield* read.call(ctx.chunks, id, from, to);
-      })()
-    : readAhead(ctx, row, ranges);
-  const iterator = source[Symbol.asyncIterator]();
+/** The ranges' bytes, one after the other, as a stream. */
+function streamRanges(ranges: ChunkRange[], read: (range: ChunkRange) => AsyncIterable<Uint8Array>, release: () => void): ReadableStream<Uint8Array> {
+  const iterator = (async function* () {
+    for (const range of ranges) yield* read(range);
+  })();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -187,22 +185,11 @@ function streamRanges(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[], rele
       },
       async cancel() {
         release();
-        await iterator.return?.(undefined);
+        await iterator.return(undefined);
       },
     },
     { highWaterMark: 0 },
   );
-}
-
-/** Each range read whole and verified, the next one read while this one is sent. */
-async function* readAhead(ctx: S3Context, row: ObjectRow, ranges: ChunkRange[]): AsyncGenerator<Uint8Array> {
-  let ahead = ranges[0] && readRange(ctx, row, ranges[0]);
-  for (let next = 1; ahead; next++) {
-    const current = ahead;
-    ahead = ranges[next] && readRange(ctx, row, ranges[next]!);
-    ahead?.catch(() => {}); // its rejection is taken when the stream gets to it
-    yield await current;
-  }
 }
 
 /** A range of one chunk, read whole and verified. */
