@@ -35,6 +35,7 @@ export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   const interrupted = chunks.sweep((name) => !name.endsWith(".tmp"));
   if (interrupted > 0) log.info("removed chunks of interrupted writes", { chunks: interrupted });
   app.route("/v1/chunks", chunkRoutes(chunks));
+  const scrubber = scheduleScrubs(chunks, log);
   const server = serveApp(app, config.listen, log);
   const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
   const report = () => ({
@@ -58,11 +59,34 @@ export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   return {
     address: server.address,
     async stop() {
+      clearTimeout(scrubber.timer);
       abort.abort();
       await loop;
       await server.stop();
     },
   };
+}
+
+/** First scrub of the chunk copies this long after start, then one a day. */
+const FIRST_SCRUB_MS = 10 * 60 * 1000;
+const SCRUB_EVERY_MS = 24 * 60 * 60 * 1000;
+/** Pause after each chunk a scrub reads (at most ~16 MiB), leaving the disk to requests. */
+const SCRUB_PAUSE_MS = 20;
+
+/** Reads every chunk copy back now and then; a damaged one is deleted, and the gateway restores it from another copy. */
+function scheduleScrubs(chunks: LocalChunkStore, log: Logger): { timer?: Timer } {
+  const scrubber: { timer?: Timer } = {};
+  const run = async () => {
+    try {
+      const damaged = await chunks.scrub(SCRUB_PAUSE_MS);
+      if (damaged.length > 0) log.warn("removed chunk copies that failed their checksum; the gateway restores them", { chunks: damaged });
+    } catch (err) {
+      log.error("chunk scrub failed", { err });
+    }
+    scrubber.timer = setTimeout(() => void run(), SCRUB_EVERY_MS).unref();
+  };
+  scrubber.timer = setTimeout(() => void run(), FIRST_SCRUB_MS).unref();
+  return scrubber;
 }
 
 /** The default node name: the host name, lower-cased to a DNS label. */

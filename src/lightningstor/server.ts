@@ -47,7 +47,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const meta = new S3Metadata(config.dataDir);
   ensureRootKey(config, meta, log);
   const chunks = openChunkStore(config, meta, log);
-  const collector = chunks instanceof ReplicatedChunkStore ? collectGarbage(chunks, meta, log) : undefined;
+  const upkeep = chunks instanceof ReplicatedChunkStore ? keepCopies(chunks, meta, log) : undefined;
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
   const s3 = await listenRaw(handler, config.listen, log);
@@ -61,7 +61,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
     async stop() {
       await admin.stop();
       await s3.stop();
-      clearInterval(collector);
+      clearInterval(upkeep);
       chunks.close?.();
       meta.close();
     },
@@ -82,20 +82,22 @@ function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, log: Logger):
 }
 
 /**
- * Copies on storage nodes that no object or part references — left by writes
- * that failed or deletes a node missed while down — are collected every hour,
- * once at least an hour old (younger ones may be writes whose metadata is not
- * committed yet).
+ * Hourly upkeep of the copies on storage nodes: those no object or part
+ * references — left by writes that failed or deletes a node missed while down
+ * — are removed once at least an hour old (younger ones may be writes whose
+ * metadata is not committed yet); referenced chunks missing a copy get it back.
  */
-const GARBAGE_AFTER_MS = 60 * 60 * 1000;
+const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
-function collectGarbage(chunks: ReplicatedChunkStore, meta: S3Metadata, log: Logger): Timer {
-  const collect = async () => {
+function keepCopies(chunks: ReplicatedChunkStore, meta: S3Metadata, log: Logger): Timer {
+  const upkeep = async () => {
     const referenced = meta.referencedChunks();
-    const removed = await chunks.sweep((id) => referenced.has(id), GARBAGE_AFTER_MS);
+    const removed = await chunks.sweep((id) => referenced.has(id), UPKEEP_EVERY_MS);
     if (removed > 0) log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
+    const short = await chunks.checkCopies(referenced);
+    if (short > 0) log.warn("chunks found missing copies; restoring them", { chunks: short });
   };
-  const timer = setInterval(() => void collect(), GARBAGE_AFTER_MS);
+  const timer = setInterval(() => void upkeep().catch((err: unknown) => log.error("chunk upkeep failed", { err })), UPKEEP_EVERY_MS);
   timer.unref();
   return timer;
 }

@@ -126,6 +126,17 @@ for (const impl of implementations) {
   });
 }
 
+test("a scrub deletes the chunks that no longer match their checksum, and only those", async () => {
+  const dir = tempDir();
+  const store = new LocalChunkStore(dir);
+  await store.put("aaaa000011", Buffer.alloc(50_000, 1));
+  await store.put("aaaa000012", Buffer.alloc(50_000, 2));
+  corruptCopies(dir, "aaaa000012");
+  expect(await store.scrub()).toEqual(["aaaa000012"]);
+  expect(store.list().map((c) => c.id)).toEqual(["aaaa000011"]);
+  expect(await store.scrub()).toEqual([]);
+});
+
 test("the local store's sweep removes temporary files and unreferenced chunks only", async () => {
   const dir = tempDir();
   const store = new LocalChunkStore(dir);
@@ -204,6 +215,18 @@ describe("replication", () => {
     expect(broken.err).toBeInstanceOf(ChunkCorruptError);
     expect(broken.bytes.length).toBeLessThan(data.length);
     expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
+  });
+
+  test("anti-entropy finds a copy a node lost and gives it back", async () => {
+    const { nodes, store, holders } = cluster(3, 3);
+    await store.put("ffff000001", Buffer.from("kept three times"));
+    await store.put("ffff000002", Buffer.from("untouched"));
+    const lost = nodes[1]!;
+    rmSync(join(lost.dir, chunkFiles(lost.dir).find((f) => f.endsWith("ffff000001"))!));
+    expect(holders("ffff000001")).toHaveLength(2);
+    expect(await store.checkCopies(["ffff000001", "ffff000002"])).toBe(1);
+    for (let i = 0; i < 150 && holders("ffff000001").length < 3; i++) await Bun.sleep(20);
+    expect(holders("ffff000001")).toHaveLength(3);
   });
 
   test("garbage collection removes unreferenced copies old enough, on every node, and nothing else", async () => {

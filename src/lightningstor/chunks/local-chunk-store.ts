@@ -131,20 +131,44 @@ export class LocalChunkStore implements ChunkStore {
     return true;
   }
 
-  /**
-   * Removes what a crash can leave behind: temporary files and chunks no
-   * object or part refers to (an interrupted upload's). Run at start, before any
-   * request is served. Returns how many were removed.
-   */
   /** Every chunk held (temporary files of writes under way are not chunks yet), with when it was written. */
   list(): { id: string; mtimeMs: number }[] {
     return readdirSync(this.dir).flatMap((sub) =>
       readdirSync(join(this.dir, sub))
         .filter((name) => !name.endsWith(".tmp"))
-        .map((id) => ({ id, mtimeMs: statSync(join(this.dir, sub, id)).mtimeMs })),
+        .flatMap((id) => {
+          const stat = statSync(join(this.dir, sub, id), { throwIfNoEntry: false }); // deleted meanwhile: gone
+          return stat ? [{ id, mtimeMs: stat.mtimeMs }] : [];
+        }),
     );
   }
 
+  /**
+   * Reads every chunk back and deletes those that no longer match their CRC32
+   * — on a storage node, the gateway then rewrites them from an intact copy.
+   * Waits `pauseMs` after each chunk, so foreground I/O keeps the disk.
+   * Returns the ids removed.
+   */
+  async scrub(pauseMs = 0): Promise<string[]> {
+    const damaged: string[] = [];
+    for (const { id } of this.list()) {
+      try {
+        await this.get(id);
+      } catch (err) {
+        if (!(err instanceof ChunkCorruptError)) throw err;
+        await this.delete(id);
+        damaged.push(id);
+      }
+      if (pauseMs > 0) await Bun.sleep(pauseMs);
+    }
+    return damaged;
+  }
+
+  /**
+   * Removes what a crash can leave behind: temporary files and chunks no
+   * object or part refers to (an interrupted upload's). Run at start, before any
+   * request is served. Returns how many were removed.
+   */
   sweep(isReferenced: (id: string) => boolean): number {
     let removed = 0;
     for (const sub of readdirSync(this.dir)) {

@@ -141,6 +141,24 @@ export class ReplicatedChunkStore implements ChunkStore {
     return removed;
   }
 
+  /**
+   * Anti-entropy: asks the placement nodes of each chunk whether they hold a
+   * copy; a chunk missing one (a node lost it, or its scrub removed a damaged
+   * one) is completed in the background like one stored short. Returns how
+   * many chunks lacked a copy.
+   */
+  async checkCopies(ids: Iterable<string>): Promise<number> {
+    let short = 0;
+    for (const id of ids) {
+      const targets = this.placement(id).slice(0, this.config.replicas);
+      const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
+      if (!status.includes(404)) continue;
+      this.underReplicated.add(id);
+      short++;
+    }
+    return short;
+  }
+
   /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(attempts);
