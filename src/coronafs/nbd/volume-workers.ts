@@ -145,9 +145,14 @@ export class VolumeWorkers {
       } else if (report.type === "closed") {
         this.log.debug("connection closed", { volume, conn: report.id, reason: report.reason });
         const connection = entry.connections.get(report.id);
-        entry.connections.delete(report.id);
-        if (connection) release(connection);
-        if (entry.connections.size === 0) this.stop(entry);
+        if (connection && entry.connections.size === 1) {
+          // The last one counts until the worker has flushed and closed the image
+          // (finish releases it): until then a resize or delete must wait.
+          this.stop(entry);
+        } else {
+          entry.connections.delete(report.id);
+          if (connection) release(connection);
+        }
       } else if (report.type === "exited") finish();
     };
     worker.onerror = (event) => {
