@@ -4,9 +4,10 @@ import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import { ControllerClient } from "../controller/client.ts";
+import { openVolumeService } from "../coronafs/server.ts";
 import { chunkRoutes } from "../lightningstor/chunks/chunk-routes.ts";
 import { LocalChunkStore } from "../lightningstor/chunks/local-chunk-store.ts";
-import type { Logger } from "../util/log.ts";
+import type { Logger, LogLevel } from "../util/log.ts";
 import { version } from "../version.ts";
 import { measureCapacity } from "./capacity.ts";
 import { runRegistration } from "./registration.ts";
@@ -22,20 +23,33 @@ export interface AgentConfig {
   advertise?: string;
   roles: string[];
   heartbeatMs: number;
+  logLevel: LogLevel;
 }
 
 /**
- * Starts a worker agent: its admin API — including the chunk API that makes it
- * a LightningStor storage node — and registration + heartbeats with the controller.
+ * Starts a worker agent: its admin API — with the roles it has, the chunk API
+ * that makes it a LightningStor storage node ("storage") and node-local
+ * CoronaFS volumes on a unix socket ("nbd") — and registration + heartbeats
+ * with the controller.
  */
 export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   const metrics = createHttpMetrics();
   const app = createAdminApp({ token: config.token, log, metrics });
-  const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
-  const interrupted = chunks.sweep((name) => !name.endsWith(".tmp"));
-  if (interrupted > 0) log.info("removed chunks of interrupted writes", { chunks: interrupted });
-  app.route("/v1/chunks", chunkRoutes(chunks));
-  const scrubber = scheduleScrubs(chunks, log);
+  const stops: (() => Promise<void> | void)[] = [];
+  if (config.roles.includes("storage")) {
+    const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
+    const interrupted = chunks.sweep((name) => !name.endsWith(".tmp"));
+    if (interrupted > 0) log.info("removed chunks of interrupted writes", { chunks: interrupted });
+    app.route("/v1/chunks", chunkRoutes(chunks));
+    const scrubber = scheduleScrubs(chunks, log);
+    stops.push(() => clearTimeout(scrubber.timer));
+  }
+  if (config.roles.includes("nbd")) {
+    // Node-local CoronaFS: volumes materialized here, exported on a unix socket only.
+    const volumes = openVolumeService(join(config.dataDir, "local-volumes"), { unixPath: join(config.dataDir, "local-nbd.sock") }, log, config.logLevel);
+    app.route("/v1/volumes", volumes.routes);
+    stops.push(() => volumes.stop());
+  }
   const server = serveApp(app, config.listen, log);
   const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
   const report = () => ({
@@ -59,10 +73,10 @@ export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   return {
     address: server.address,
     async stop() {
-      clearTimeout(scrubber.timer);
       abort.abort();
       await loop;
       await server.stop();
+      for (const stop of stops) await stop();
     },
   };
 }

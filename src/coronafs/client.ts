@@ -5,7 +5,7 @@ import type { VolumeInfo } from "./volume-routes.ts";
 export class VolumeClient extends AdminClient {
   list = () => this.request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes").then((r) => r.volumes);
   get = (name: string) => this.request<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
-  create = (body: { name: string; size: number | string; format?: "raw" | "qcow2"; backing?: string }) =>
+  create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
   /** Uploads an image file as a new volume, streaming it. */

@@ -1,3 +1,4 @@
+import type { Hono } from "hono";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
@@ -22,23 +23,36 @@ export interface NbdExportConfig {
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
-  const store = new VolumeStore(config.dataDir, log, volumeFormats([join(config.dataDir, "volumes")]));
-  const nbd = startNbdServer(store, { tcp: config.listen, unixPath: config.socket }, log.child({ kind: "nbd" }), config.logLevel);
+  const volumes = openVolumeService(config.dataDir, { tcp: config.listen, unixPath: config.socket }, log, config.logLevel);
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
-  app.route(
-    "/v1/volumes",
-    volumeRoutes(store, {
-      tcp: nbd.tcpAddress,
-      unixPath: nbd.unixPath,
-      connections: (name) => nbd.connections(name),
-      disconnect: (name) => nbd.disconnect(name),
-    }),
-  );
+  app.route("/v1/volumes", volumes.routes);
   const admin = serveApp(app, config.admin, log);
   return {
     address: admin.address,
     async stop() {
       await admin.stop();
+      await volumes.stop();
+    },
+  };
+}
+
+/**
+ * A volume store in `dataDir` (`volumes/` and its SQLite file), exported over
+ * NBD on `listeners`, with the `/v1/volumes` routes that manage it — the
+ * nbd-export's, and an agent's node-local one.
+ */
+export function openVolumeService(dataDir: string, listeners: { tcp?: ListenAddress; unixPath?: string }, log: Logger, logLevel: LogLevel): { routes: Hono; stop(): Promise<void> } {
+  const store = new VolumeStore(dataDir, log, volumeFormats([join(dataDir, "volumes")]));
+  const nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel);
+  const routes = volumeRoutes(store, {
+    tcp: nbd.tcpAddress,
+    unixPath: nbd.unixPath,
+    connections: (name) => nbd.connections(name),
+    disconnect: (name) => nbd.disconnect(name),
+  });
+  return {
+    routes,
+    async stop() {
       await nbd.stop();
       store.close();
     },

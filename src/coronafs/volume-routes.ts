@@ -17,11 +17,12 @@ const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 const createSchema = z.strictObject({
   name: z.string(),
-  size,
+  size: size.optional(),
   format: z.enum(["raw", "qcow2"]).optional(),
   backing: z.string().optional(),
-});
-const resizeSchema = z.strictObject({ size });
+  /** Materialize: a raw copy of what this NBD export holds (its size), e.g. a controller export's volume. */
+  source: z.string().regex(/^nbd(\+unix)?:\/\//, "expected an nbd:// or nbd+unix:// URI").optional(),
+});const resizeSchema = z.strictObject({ size });
 
 /** Where clients reach the exports, for the `uri` fields of volume JSON. */
 export interface ExportEndpoints {
@@ -57,7 +58,7 @@ function hostForUri(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-/** `/v1/volumes`: create, list, get, resize, delete. */
+/** `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete. */
 export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Hono {
   const app = new Hono();
   const json = (row: VolumeRow) => volumeJson(row, endpoints);
@@ -66,6 +67,14 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
 
   app.post("/", async (c) => {
     const body = await jsonBody(c, createSchema);
+    if (body.source !== undefined) {
+      if (body.size !== undefined || body.backing !== undefined || (body.format ?? "raw") !== "raw") {
+        throw problems.invalidField("source", "a materialized volume is raw and takes its size from the source: give no size, format or backing");
+      }
+      const row = await store.materialize(body.name, body.source);
+      return c.json({ ...json(row), copiedBytes: row.copiedBytes }, 201);
+    }
+    if (body.size === undefined) throw problems.invalidField("size", "required (or a source to materialize from)");
     const format = body.format ?? (body.backing ? "qcow2" : "raw");
     return c.json(json(store.create({ name: body.name, sizeBytes: body.size, format, backing: body.backing })), 201);
   });

@@ -9,6 +9,8 @@ import type { BlockBackend } from "./backend/block-backend.ts";
 import { detectImageFormat } from "./qcow2/header.ts";
 import type { FormatName, VolumeFormat } from "./volume-format.ts";
 import { coronafsMigrations } from "./migrations/index.ts";
+import { NbdClient } from "./nbd/client.ts";
+import { copyExport } from "./nbd/copy.ts";
 import type { ExportInfo, ExportProvider, VolumeSpec } from "./nbd/exports.ts";
 import * as schema from "./schema.ts";
 import type { VolumeRow } from "./schema.ts";
@@ -110,18 +112,53 @@ export class VolumeStore implements ExportProvider {
    * renamed into place and recorded.
    */
   async importImage(name: string, formatName: VolumeRow["format"] | undefined, body: AsyncIterable<Uint8Array>): Promise<VolumeRow> {
-    if (!namePattern.test(name)) throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
-    if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
-    const id = crypto.randomUUID();
-    const tmp = join(this.dir, `.import-${id}`);
     let bytes = 0;
-    const fd = openSync(tmp, "wx", 0o640);
-    try {
+    return this.adopt(name, formatName, async (fd) => {
       for await (const chunk of body) {
         bytes += chunk.length;
         if (bytes > maxVolumeSize) throw problems.invalidField("body", `image larger than ${maxVolumeSize} bytes`);
         for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done, null);
       }
+    });
+  }
+
+  /**
+   * Materializes a volume: copies what an NBD export (another exporter's
+   * volume) holds into a new raw volume here, reading only the ranges that
+   * are not zeros, so holes stay holes. Nobody sees the volume before the copy
+   * is complete and durable.
+   */
+  async materialize(name: string, sourceUri: string): Promise<VolumeRow & { copiedBytes: number }> {
+    let client: NbdClient;
+    try {
+      client = await NbdClient.connect({ uri: sourceUri });
+    } catch (err) {
+      throw problems.invalidField("source", `cannot open ${sourceUri}: ${(err as Error).message}`);
+    }
+    try {
+      let copiedBytes = 0;
+      const row = await this.adopt(name, "raw", async (fd) => {
+        copiedBytes = await copyExport(client, fd);
+      });
+      return { ...row, copiedBytes };
+    } finally {
+      await client.close();
+    }
+  }
+
+  /**
+   * A new volume from a file `fill` writes: a temporary file, fsynced and
+   * opened as `formatName` (detected when undefined) — so a bad image is
+   * refused with its reason — then renamed into place and recorded.
+   */
+  private async adopt(name: string, formatName: VolumeRow["format"] | undefined, fill: (fd: number) => Promise<void>): Promise<VolumeRow> {
+    if (!namePattern.test(name)) throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+    if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
+    const id = crypto.randomUUID();
+    const tmp = join(this.dir, `.import-${id}`);
+    const fd = openSync(tmp, "wx", 0o640);
+    try {
+      await fill(fd);
       fsyncSync(fd);
     } catch (err) {
       closeSync(fd);
@@ -142,11 +179,12 @@ export class VolumeStore implements ExportProvider {
       const sizeBytes = backend.size;
       backend.close();
       if (sizeBytes <= 0) throw problems.invalidField("body", "image is empty");
+      if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
       const row: VolumeRow = { name, id, format, sizeBytes, backing: null, file: `${id}.${format}`, readOnly: false, createdAt: new Date() };
       renameSync(tmp, this.pathOf(row));
       fsyncDir(this.dir);
       this.meta.db.insert(schema.volumes).values(row).run();
-      this.log.info("volume imported", { volume: name, format, size: sizeBytes, bytes });
+      this.log.info("volume imported", { volume: name, format, size: sizeBytes });
       return row;
     } finally {
       rmSync(tmp, { force: true });

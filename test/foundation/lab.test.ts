@@ -50,7 +50,17 @@ test("lab up runs every server mode, registers the nodes, serves volumes and S3,
   expect(created.code).toBe(0);
   const client = await NbdClient.connect({ uri: `nbd://127.0.0.1:${nbdPort}/labvol` });
   expect(client.size).toBe(4 * 1024 * 1024);
+  await client.write(0, Buffer.alloc(4096, 0x5a));
+  await client.flush();
   await client.close();
+  // Materialized onto node02 (its agent, base+12) and served there on a unix socket.
+  const local = await runPhoton(["volume", "create", "labvol", "--from", `nbd://127.0.0.1:${nbdPort}/labvol`, "--json", "--server", `http://127.0.0.1:${base + 12}`], { env });
+  expect(local.stderr).toBe("");
+  const unixUri = (JSON.parse(local.stdout) as { uris: { unix: string } }).uris.unix;
+  expect(unixUri).toContain(join(dir.path, "node02"));
+  const onNode02 = await NbdClient.connect({ uri: unixUri });
+  expect((await onNode02.read(0, 4096)).equals(Buffer.alloc(4096, 0x5a))).toBe(true);
+  await onNode02.close();
   // The S3 gateway answers with the root key written into node01's data dir.
   const rootKey = readFileSync(join(dir.path, "node01", "root-key"), "utf8");
   const credentials = {

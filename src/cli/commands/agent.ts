@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { LogLevel } from "../../util/log.ts";
 import { defaultNodeName, startAgent } from "../../agent/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { commonArgs } from "../args.ts";
@@ -36,6 +37,7 @@ export default defineCommand({
         advertise: option(sources, "advertise"),
         roles,
         heartbeatMs: numberOption(sources, "heartbeat-interval", 5000),
+        logLevel: (option(sources, "log-level") ?? "info") as LogLevel,
       },
       log,
     );

@@ -22,17 +22,19 @@ export default defineCommand({
   meta: { name: "volume", description: "Create and manage CoronaFS block volumes" },
   subCommands: {
     create: defineCommand({
-      meta: { name: "create", description: "Create a volume" },
+      meta: { name: "create", description: "Create a volume, empty or materialized from another export (--from)" },
       args: {
         ...clientArgs,
         ...nameArg,
-        size: { type: "string", description: "size, e.g. 10G (binary units)", required: true },
+        size: { type: "string", description: "size, e.g. 10G (binary units); not with --from" },
         format: { type: "string", description: "raw | qcow2 (default raw; qcow2 with --backing)" },
         backing: { type: "string", description: "volume to overlay (qcow2 copy-on-write)" },
+        from: { type: "string", description: "copy what this export holds into a raw volume here, e.g. a controller export's volume onto a worker's agent", valueHint: "nbd://HOST:PORT/NAME" },
       },
       async run({ args }) {
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
-        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing }));
+        if ((args.size === undefined) === (args.from === undefined)) throw new CliError("give either --size or --from");
+        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from }));
       },
     }),
     import: defineCommand({
