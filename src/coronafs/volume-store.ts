@@ -163,6 +163,7 @@ export class VolumeStore implements ExportProvider {
     } catch (err) {
       closeSync(fd);
       rmSync(tmp, { force: true });
+      if ((err as { code?: string }).code === "ENOSPC") throw problems.insufficientStorage(`no space left for volume "${name}"`);
       throw err;
     }
     closeSync(fd);

@@ -32,6 +32,7 @@ export const problems = {
     new ProblemError({ type: "unauthorized", status: 401, title: "Unauthorized", detail }),
   notFound: (detail: string) => new ProblemError({ type: "not-found", status: 404, title: "Not found", detail }),
   conflict: (detail: string) => new ProblemError({ type: "conflict", status: 409, title: "Conflict", detail }),
+  insufficientStorage: (detail: string) => new ProblemError({ type: "insufficient-storage", status: 507, title: "Insufficient storage", detail }),
 };
 
 /** The body of a problem response. */

@@ -1,6 +1,9 @@
-import { ftruncateSync, writeSync } from "node:fs";
+import { ftruncateSync, write } from "node:fs";
+import { promisify } from "node:util";
 import type { NbdClient } from "./client.ts";
 import { STATE_ZERO } from "./protocol.ts";
+
+const writeAt = promisify(write);
 
 /** Bytes one block-status query asks about. */
 const STATUS_WINDOW = 256 * 1024 * 1024;
@@ -25,7 +28,8 @@ export async function copyExport(client: NbdClient, fd: number): Promise<number>
       for (let next = await ranges.next(); !next.done; next = await ranges.next()) {
         const [offset, length] = next.value;
         const data = await client.read(offset, length);
-        for (let done = 0; done < length; ) done += writeSync(fd, data, done, length - done, offset + done);
+        // On the thread pool: the next replies are taken in meanwhile.
+        for (let done = 0; done < length; ) done += (await writeAt(fd, data, done, length - done, offset + done)).bytesWritten;
         copied += length;
       }
     }),
