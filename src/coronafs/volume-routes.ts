@@ -22,7 +22,8 @@ const createSchema = z.strictObject({
   backing: z.string().optional(),
   /** Materialize: a raw copy of what this NBD export holds (its size), e.g. a controller export's volume. */
   source: z.string().regex(/^nbd(\+unix)?:\/\//, "expected an nbd:// or nbd+unix:// URI").optional(),
-});const resizeSchema = z.strictObject({ size });
+});
+const resizeSchema = z.strictObject({ size });
 
 /** Where clients reach the exports, for the `uri` fields of volume JSON. */
 export interface ExportEndpoints {
