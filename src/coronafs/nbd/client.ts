@@ -55,7 +55,7 @@ interface Pending {
   length: number;
   resolve(value: Buffer | Extent[] | undefined): void;
   reject(error: Error): void;
-  /** READ data assembled from chunks; BLOCK_STATUS extents. */
+  /** READ data assembled from chunks (into the caller's buffer when it gave one); BLOCK_STATUS extents. */
   data?: Buffer;
   extents?: Extent[];
   error?: NbdClientError;
@@ -197,8 +197,9 @@ export class NbdClient {
 
   // ---- commands ----
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    return (await this.request(CMD.READ, 0, offset, length)) as Buffer;
+  /** Reads [offset, offset + length); into `into` (at least `length` bytes) when given, so a caller can reuse its buffers. */
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return (await this.request(CMD.READ, 0, offset, length, undefined, into?.subarray(0, length))) as Buffer;
   }
 
   async write(offset: number, data: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
@@ -229,7 +230,7 @@ export class NbdClient {
   }
 
   /** Sends any request, raw: for tests of server validation. Resolves with READ data or extents. */
-  async request(type: number, flags: number, offset: number, length: number, payload?: Uint8Array): Promise<Buffer | Extent[] | undefined> {
+  async request(type: number, flags: number, offset: number, length: number, payload?: Uint8Array, into?: Buffer): Promise<Buffer | Extent[] | undefined> {
     if (this.closed) throw new NbdClientError("connection is closed");
     await this.slot();
     const handle = this.nextHandle++;
@@ -241,7 +242,7 @@ export class NbdClient {
     writeU64(header, offset, 16);
     header.writeUInt32BE(length, 24);
     const result = new Promise<Buffer | Extent[] | undefined>((resolve, reject) => {
-      this.pending.set(handle, { type, offset, length, resolve, reject });
+      this.pending.set(handle, { type, offset, length, resolve, reject, data: into });
     });
     this.send(header);
     if (payload) this.send(payload);
@@ -337,8 +338,11 @@ export class NbdClient {
     const p = this.take(handle);
     this.pending.delete(handle);
     if (error !== 0) return p.reject(new NbdClientError(`${commandName(p.type)} at ${p.offset}+${p.length}: server error ${error}`, error));
-    if (p.type === CMD.READ) return p.resolve(await this.reader.read(p.length));
-    p.resolve(undefined);
+    if (p.type !== CMD.READ) return p.resolve(undefined);
+    const data = await this.reader.read(p.length);
+    if (!p.data) return p.resolve(data);
+    data.copy(p.data);
+    p.resolve(p.data);
   }
 
   private async structuredChunk(): Promise<void> {
@@ -353,7 +357,9 @@ export class NbdClient {
       p.data ??= Buffer.alloc(p.length);
       payload.copy(p.data, readU64(payload, 0) - p.offset, 8);
     } else if (type === REPLY_TYPE.OFFSET_HOLE) {
-      p.data ??= Buffer.alloc(p.length); // holes read as the zeros already there
+      const start = readU64(payload, 0) - p.offset;
+      if (p.data) p.data.fill(0, start, start + payload.readUInt32BE(8));
+      else p.data = Buffer.alloc(p.length); // holes read as the zeros already there
     } else if (type === REPLY_TYPE.BLOCK_STATUS) {
       p.extents ??= [];
       for (let at = 4; at + 8 <= payload.length; at += 8) p.extents.push({ length: payload.readUInt32BE(at), flags: payload.readUInt32BE(at + 4) });

@@ -24,10 +24,11 @@ export async function copyExport(client: NbdClient, fd: number): Promise<number>
   let copied = 0;
   await Promise.all(
     Array.from({ length: READS_IN_FLIGHT }, async () => {
+      const buffer = Buffer.allocUnsafe(READ_BYTES); // each reader's own, reused: no garbage per MiB
       // The generator hands each range to one reader (concurrent next() calls queue).
       for (let next = await ranges.next(); !next.done; next = await ranges.next()) {
         const [offset, length] = next.value;
-        const data = await client.read(offset, length);
+        const data = await client.read(offset, length, buffer);
         // On the thread pool: the next replies are taken in meanwhile.
         for (let done = 0; done < length; ) done += (await writeAt(fd, data, done, length - done, offset + done)).bytesWritten;
         copied += length;
