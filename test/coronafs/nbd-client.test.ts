@@ -42,6 +42,11 @@ async function exercise(uri: string): Promise<void> {
   reads.forEach((r, i) => expect(r.equals(chunks[i]!.data)).toBe(true));
   await c.writeZeroes(0, MiB);
   expect((await c.read(0, MiB)).equals(Buffer.alloc(MiB))).toBe(true);
+  // Into a caller's dirty buffer: zeroed ranges (sent as holes or as data) come out as zeros.
+  const dirty = Buffer.alloc(MiB + 100_000, 0xff);
+  const into = await c.read(0, MiB + 100_000, dirty);
+  expect(into.buffer).toBe(dirty.buffer);
+  expect(into.equals(Buffer.concat([Buffer.alloc(MiB), chunks[4]!.data]))).toBe(true);
   if (c.baseAllocation) {
     const extents = await c.blockStatus(0, 16 * MiB);
     expect(extents.length).toBeGreaterThan(0);
