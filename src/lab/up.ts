@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
+import { readLabState, removeLabState, writeLabState, type LabEndpoint } from "./state.ts";
 import { logFileFor, Supervisor, type LabProcess } from "./supervisor.ts";
 
 /** What `photon lab up` starts. */
@@ -13,13 +14,6 @@ export interface LabConfig {
   basePort: number;
   nbdPort: number;
   s3Port: number;
-}
-
-/** One endpoint printed for the operator. */
-export interface LabEndpoint {
-  node: string;
-  service: string;
-  url: string;
 }
 
 /** A running lab: its endpoints, where the token and the S3 root key are, and how to stop it. */
@@ -37,6 +31,8 @@ export interface RunningLab {
  * operator would copy it.
  */
 export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab> {
+  const running = readLabState(config.dir);
+  if (running) throw new Error(`a lab is already running in ${config.dir} (pid ${running.pid}); stop it with photon lab down --dir ${config.dir}`);
   const supervisor = new Supervisor(log);
   const nodeDir = (n: number) => join(config.dir, nodeName(n));
   ensureDir(nodeDir(1));
@@ -81,7 +77,17 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
     await supervisor.stopAll();
     throw err;
   }
-  return { endpoints, tokenFile, s3KeyFile: join(nodeDir(1), "root-key"), stop: () => supervisor.stopAll() };
+  const s3KeyFile = join(nodeDir(1), "root-key");
+  writeLabState(config.dir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, tokenFile, s3KeyFile });
+  return {
+    endpoints,
+    tokenFile,
+    s3KeyFile,
+    async stop() {
+      await supervisor.stopAll();
+      removeLabState(config.dir);
+    },
+  };
 }
 
 /** node01, node02, … */

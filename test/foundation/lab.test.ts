@@ -30,7 +30,7 @@ function childLogs(labDir: string): string {
   return files.map((f) => `--- ${f}\n${readFileSync(join(labDir, f), "utf8").slice(-2000)}`).join("\n");
 }
 
-test("lab up runs every server mode, registers the nodes, serves volumes and S3, and stops cleanly", async () => {
+test("lab up runs every server mode, registers the nodes, serves volumes and S3; lab status shows it and lab down stops it cleanly", async () => {
   using dir = tempDir("photon-lab-");
   const base = freeBase();
   const nbdPort = base + 5;
@@ -79,6 +79,20 @@ test("lab up runs every server mode, registers the nodes, serves volumes and S3,
   expect(agentChunks("node01")).toHaveLength(1);
   expect(agentChunks("node02")).toEqual(agentChunks("node01"));
   s3.destroy();
-  expect(await lab.stop("SIGTERM")).toBe(0);
+  // lab status: every endpoint answers; a second lab in the same dir is refused.
+  const status = await runPhoton(["lab", "status", "--dir", dir.path, "--json"]);
+  expect(status.code).toBe(0);
+  const endpoints = (JSON.parse(status.stdout) as { endpoints: { service: string; up: boolean }[] }).endpoints;
+  expect(endpoints).toHaveLength(7);
+  expect(endpoints.filter((e) => !e.up)).toEqual([]);
+  const second = await runPhoton(["lab", "up", "--dir", dir.path, "--base-port", String(base)]);
+  expect(second.code).not.toBe(0);
+  expect(second.stderr).toContain("already running");
+  // lab down stops it the way Ctrl-C does; then there is nothing to show.
+  expect((await runPhoton(["lab", "down", "--dir", dir.path])).code).toBe(0);
+  expect(await lab.exited).toBe(0);
   expect(lab.lines.filter((l) => l.msg === "stopped" && l.code === 0)).toHaveLength(5);
+  const after = await runPhoton(["lab", "status", "--dir", dir.path]);
+  expect(after.code).not.toBe(0);
+  expect(after.stderr).toContain("no lab is running");
 });

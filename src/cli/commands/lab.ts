@@ -1,12 +1,15 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
+import { endpointUp, isAlive, readLabState } from "../../lab/state.ts";
 import { labUp } from "../../lab/up.ts";
 import { commonArgs } from "../args.ts";
-import { numberOption, option } from "../config.ts";
+import { numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
-import { renderTable } from "../output.ts";
+import { print, renderTable } from "../output.ts";
 import { runUntilSignal } from "../run-server.ts";
+
+const labDirArg = { type: "string", description: "lab directory (default ./photon-lab)" } as const;
 
 /** `photon lab …`: a whole Photon cluster on this machine. */
 export default defineCommand({
@@ -29,7 +32,7 @@ export default defineCommand({
         if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new CliError("--nodes: expected 1..16");
         const lab = await labUp(
           {
-            dir: resolve(option(sources, "dir") ?? "photon-lab"),
+            dir: labDir(sources),
             nodes,
             basePort: numberOption(sources, "base-port", 7070),
             nbdPort: numberOption(sources, "nbd-port", 10809),
@@ -49,5 +52,46 @@ export default defineCommand({
         await runUntilSignal({ address: { hostname: "127.0.0.1", port: 0 }, stop: lab.stop }, log);
       },
     }),
+    status: defineCommand({
+      meta: { name: "status", description: "Show the endpoints of the lab running in --dir and whether each answers" },
+      args: { dir: labDirArg, json: { type: "boolean", description: "print JSON instead of a table" } },
+      async run({ args }) {
+        const { sources } = commandContext(args, "lab");
+        const dir = labDir(sources);
+        const state = readLabState(dir);
+        if (!state) throw new CliError(`no lab is running in ${dir}`);
+        const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url) })));
+        print(args.json, { ...state, endpoints }, () =>
+          renderTable(endpoints, [
+            { header: "node", value: (e) => e.node },
+            { header: "service", value: (e) => e.service },
+            { header: "endpoint", value: (e) => e.url },
+            { header: "state", value: (e) => (e.up ? "up" : "down") },
+          ]),
+        );
+        if (endpoints.some((e) => !e.up)) process.exitCode = 1;
+      },
+    }),
+    down: defineCommand({
+      meta: { name: "down", description: "Stop the lab running in --dir (as Ctrl-C would) and wait for it" },
+      args: { dir: labDirArg },
+      async run({ args }) {
+        const { sources } = commandContext(args, "lab");
+        const dir = labDir(sources);
+        const state = readLabState(dir);
+        if (!state) throw new CliError(`no lab is running in ${dir}`);
+        process.kill(state.pid, "SIGTERM");
+        const deadline = Date.now() + 30_000;
+        while (isAlive(state.pid)) {
+          if (Date.now() > deadline) throw new CliError(`the lab (pid ${state.pid}) did not stop within 30 s`);
+          await Bun.sleep(50);
+        }
+        console.log(`lab in ${dir} stopped`);
+      },
+    }),
   },
 });
+
+function labDir(sources: OptionSources): string {
+  return resolve(option(sources, "dir") ?? "photon-lab");
+}
