@@ -8,6 +8,8 @@ const levels = ["debug", "info", "warn", "error"] as const;
 export interface CommandContext {
   sources: OptionSources;
   log: Logger;
+  /** The validated --log-level (also what I/O worker threads log at). */
+  logLevel: LogLevel;
 }
 
 /** Reads the config file and sets up logging for a command. */
@@ -16,7 +18,7 @@ export function commandContext(flags: Record<string, unknown>, mode?: string): C
   const level = option(sources, "log-level") ?? "info";
   if (!levels.includes(level as LogLevel)) throw new CliError(`--log-level: expected one of ${levels.join(", ")}`);
   const log = createLogger({ level: level as LogLevel }, mode ? { mode } : {});
-  return { sources, log };
+  return { sources, log, logLevel: level as LogLevel };
 }
 
 /** Server URL and token for a client command. */

@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import type { LogLevel } from "../../util/log.ts";
 import { defaultNodeName, startAgent } from "../../agent/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { commonArgs } from "../args.ts";
@@ -21,7 +20,7 @@ export default defineCommand({
     "heartbeat-interval": { type: "string", description: "ms between heartbeats (default 5000)" },
   },
   async run({ args }) {
-    const { sources, log } = commandContext(args, "agent");
+    const { sources, log, logLevel } = commandContext(args, "agent");
     const dataDir = dataDirOption(sources);
     ensureDir(dataDir);
     const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
@@ -37,7 +36,7 @@ export default defineCommand({
         advertise: option(sources, "advertise"),
         roles,
         heartbeatMs: numberOption(sources, "heartbeat-interval", 5000),
-        logLevel: (option(sources, "log-level") ?? "info") as LogLevel,
+        logLevel,
       },
       log,
     );

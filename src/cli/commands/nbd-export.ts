@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { startNbdExport } from "../../coronafs/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
-import type { LogLevel } from "../../util/log.ts";
 import { commonArgs } from "../args.ts";
 import { dataDirOption, listenOption, option } from "../config.ts";
 import { commandContext } from "../context.ts";
@@ -19,7 +18,7 @@ export default defineCommand({
     admin: { type: "string", description: "admin API address (default 127.0.0.1:7072)", valueHint: "HOST:PORT" },
   },
   async run({ args }) {
-    const { sources, log } = commandContext(args, "nbd-export");
+    const { sources, log, logLevel } = commandContext(args, "nbd-export");
     const dataDir = dataDirOption(sources);
     ensureDir(dataDir);
     const listen = option(sources, "listen");
@@ -31,7 +30,7 @@ export default defineCommand({
         socket: socket === "none" ? undefined : socket,
         admin: listenOption(sources, "admin", "127.0.0.1:7072"),
         token: option(sources, "token") ?? ensureTokenFile(dataDir).token,
-        logLevel: (option(sources, "log-level") ?? "info") as LogLevel,
+        logLevel,
       },
       log,
     );

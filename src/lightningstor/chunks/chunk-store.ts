@@ -1,3 +1,9 @@
+/**
+ * Bytes of a chunk a reader does not pass on until the whole chunk passed its
+ * CRC32 check: a corrupt chunk ends a response short, never a whole wrong one.
+ */
+export const CHECK_HOLD_BYTES = 64 * 1024;
+
 /** What a stored chunk is: its id, size and CRC32 (as S3's default checksum, IEEE polynomial). */
 export interface ChunkInfo {
   id: string;

@@ -1,9 +1,6 @@
 import type { Logger } from "../../util/log.ts";
 import { CRC_HEADER, formatCrc } from "./chunk-routes.ts";
-import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
-
-/** Bytes of a streamed chunk not passed on until the whole copy passed its check. */
-const HELD_BACK_BYTES = 64 * 1024;
+import { assertChunkId, CHECK_HOLD_BYTES, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /** Bytes queued for one node before the sender waits for it. */
 const COPY_QUEUE_BYTES = 1024 * 1024;
@@ -150,8 +147,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async checkCopies(ids: Iterable<string>): Promise<number> {
     let short = 0;
     for (const id of ids) {
-      const targets = this.placement(id).slice(0, this.config.replicas);
-      const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
+      const { status } = await this.placementStatus(id);
       if (!status.includes(404)) continue;
       this.underReplicated.add(id);
       short++;
@@ -186,7 +182,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   /**
    * Streams bytes [from, to) of the first copy in placement order that a node
    * has, checking the CRC32 of the whole copy as it comes; the last
-   * HELD_BACK_BYTES wait for the check. A copy that fails it ends the stream
+   * CHECK_HOLD_BYTES wait for the check. A copy that fails it ends the stream
    * with ChunkCorruptError (the client sees a short body and retries) and is
    * rewritten from an intact one, as are copies found missing on the way.
    */
@@ -222,7 +218,7 @@ export class ReplicatedChunkStore implements ChunkStore {
           held.push(piece.subarray(start, end));
           heldBytes += end - start;
         }
-        while (held.length > 0 && heldBytes - held[0]!.length >= HELD_BACK_BYTES) {
+        while (held.length > 0 && heldBytes - held[0]!.length >= CHECK_HOLD_BYTES) {
           const out = held.shift()!;
           heldBytes -= out.length;
           yield out;
@@ -292,8 +288,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     this.repairing = true;
     try {
       for (const id of [...this.underReplicated]) {
-        const targets = this.placement(id).slice(0, this.config.replicas);
-        const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
+        const { targets, status } = await this.placementStatus(id);
         const missing = targets.filter((_, i) => status[i] === 404);
         if (missing.length === 0) {
           if (status.every((code) => code === 200)) this.underReplicated.delete(id);
@@ -305,6 +300,13 @@ export class ReplicatedChunkStore implements ChunkStore {
     } finally {
       this.repairing = false;
     }
+  }
+
+  /** The chunk's first R nodes and what each answers to HEAD (0: no answer). */
+  private async placementStatus(id: string): Promise<{ targets: string[]; status: number[] }> {
+    const targets = this.placement(id).slice(0, this.config.replicas);
+    const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
+    return { targets, status };
   }
 
   private async putCopy(node: string, info: ChunkInfo, bytes: Uint8Array): Promise<void> {

@@ -1,10 +1,9 @@
 import { closeSync, readSync } from "node:fs";
 import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
+import { CHECK_HOLD_BYTES } from "../chunks/chunk-store.ts";
 import type { FilePart } from "./file-body.ts";
 
-/** Bytes of a part not sent until its file passed its check. */
-const HELD_BACK_BYTES = 64 * 1024;
 /** Sent through the connection's own writes when the socket is full (see sendPart). */
 const STALLED_PIECE_BYTES = 64 * 1024;
 /** Bytes checked per step while the socket is full; small enough to stay in the CPU cache. */
@@ -44,7 +43,7 @@ export async function sendFileParts(sink: FileSink, parts: FilePart[]): Promise<
 async function sendPart(sink: FileSink, file: number, part: FilePart): Promise<void> {
   const check = part.check ? new Check(file, part) : undefined;
   const end = part.offset + part.length;
-  const held = Math.max(part.offset, end - HELD_BACK_BYTES);
+  const held = Math.max(part.offset, end - CHECK_HOLD_BYTES);
   let offset = part.offset;
   while (offset < end) {
     const limit = check && !check.done ? held : end;
