@@ -9,13 +9,41 @@ export interface LabEndpoint {
   url: string;
 }
 
-/** What a running lab leaves in its directory for `lab status` and `lab down`. */
+/** One node of a running lab: where it lives and how to run a command on it. */
+export interface LabNode {
+  /** node01, node02, … */
+  name: string;
+  /** The address its services bind: 198.18.x.y in a namespace, 127.0.1.N on loopback. */
+  address: string;
+  /** Its network namespace (`--network netns`); undefined on loopback. */
+  netns?: string;
+  dataDir: string;
+  /** Its agent's admin API. */
+  agentUrl: string;
+}
+
+/** What a running lab leaves in its directory for `lab status`, `lab down` and `lab bench-storage`. */
 export interface LabState {
   pid: number;
   startedAt: string;
+  network: "netns" | "loopback";
+  /** tc shaping on each node's link, as given (`1gbit`, `0.2ms`); undefined when unshaped. */
+  linkRate?: string;
+  linkDelay?: string;
+  nodes: LabNode[];
+  controllerUrl: string;
+  nbdAdminUrl: string;
+  /** The central export over TCP, `nbd://host:port` (append `/<volume>`). */
+  nbdUrl: string;
+  s3Url: string;
   endpoints: LabEndpoint[];
   tokenFile: string;
   s3KeyFile: string;
+}
+
+/** `argv` as run on `node`: inside its namespace when it has one. */
+export function onNode(node: LabNode, argv: string[]): string[] {
+  return node.netns ? ["ip", "netns", "exec", node.netns, ...argv] : argv;
 }
 
 const stateFile = (dir: string) => join(dir, "lab.json");

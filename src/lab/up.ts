@@ -78,7 +78,20 @@ export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab>
     throw err;
   }
   const s3KeyFile = join(nodeDir(1), "root-key");
-  writeLabState(config.dir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, tokenFile, s3KeyFile });
+  const nodes = Array.from({ length: config.nodes }, (_, i) => ({ name: nodeName(i + 1), address: "127.0.0.1", dataDir: nodeDir(i + 1), agentUrl: agentUrl(i + 1) }));
+  writeLabState(config.dir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    network: "loopback",
+    nodes,
+    controllerUrl,
+    nbdAdminUrl: `http://127.0.0.1:${config.basePort + 2}`,
+    nbdUrl: `nbd://127.0.0.1:${config.nbdPort}`,
+    s3Url: `http://127.0.0.1:${config.s3Port}`,
+    endpoints,
+    tokenFile,
+    s3KeyFile,
+  });
   return {
     endpoints,
     tokenFile,
