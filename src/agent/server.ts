@@ -1,12 +1,11 @@
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import { ControllerClient } from "../controller/client.ts";
-import { openVolumeService } from "../coronafs/server.ts";
-import { chunkRoutes } from "../lightningstor/chunks/chunk-routes.ts";
-import { LocalChunkStore } from "../lightningstor/chunks/local-chunk-store.ts";
+import { localVolumesRole } from "../coronafs/server.ts";
+import type { WorkerRole } from "../http/worker-role.ts";
+import { storageNodeRole } from "../lightningstor/storage-node.ts";
 import type { Logger, LogLevel } from "../util/log.ts";
 import { version } from "../version.ts";
 import { measureCapacity } from "./capacity.ts";
@@ -27,28 +26,20 @@ export interface AgentConfig {
 }
 
 /**
- * Starts a worker agent: its admin API — with the roles it has, the chunk API
- * that makes it a LightningStor storage node ("storage") and node-local
- * CoronaFS volumes on a unix socket ("nbd") — and registration + heartbeats
- * with the controller.
+ * Starts a worker agent: its admin API with the routes of the roles it has —
+ * a LightningStor storage node ("storage"), node-local CoronaFS volumes on a
+ * unix socket ("nbd") — and registration + heartbeats with the controller.
  */
-export function startAgent(config: AgentConfig, log: Logger): RunningServer {
-  const metrics = createHttpMetrics();
-  const app = createAdminApp({ token: config.token, log, metrics });
-  const stops: (() => Promise<void> | void)[] = [];
-  if (config.roles.includes("storage")) {
-    const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
-    const interrupted = chunks.sweep((name) => !name.endsWith(".tmp"));
-    if (interrupted > 0) log.info("removed chunks of interrupted writes", { chunks: interrupted });
-    app.route("/v1/chunks", chunkRoutes(chunks));
-    const scrubber = scheduleScrubs(chunks, log);
-    stops.push(() => clearTimeout(scrubber.timer));
-  }
-  if (config.roles.includes("nbd")) {
-    // Node-local CoronaFS: volumes materialized here, exported on a unix socket only.
-    const volumes = openVolumeService(join(config.dataDir, "local-volumes"), { unixPath: join(config.dataDir, "local-nbd.sock") }, log, config.logLevel);
-    app.route("/v1/volumes", volumes.routes);
-    stops.push(() => volumes.stop());
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningServer> {
+  const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
+  const roles = config.roles.flatMap((name) => {
+    const role = workerRoles[name]?.(config, log);
+    return role ? [role] : [];
+  });
+  const abort = new AbortController();
+  for (const role of roles) {
+    app.route("/", role.routes);
+    await role.start(abort.signal);
   }
   const server = serveApp(app, config.listen, log);
   const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
@@ -61,7 +52,6 @@ export function startAgent(config: AgentConfig, log: Logger): RunningServer {
   });
   app.get("/v1/node", (c) => c.json(report()));
 
-  const abort = new AbortController();
   const loop = runRegistration({
     client: new ControllerClient(config.controllerUrl, config.token),
     report,
@@ -76,32 +66,16 @@ export function startAgent(config: AgentConfig, log: Logger): RunningServer {
       abort.abort();
       await loop;
       await server.stop();
-      for (const stop of stops) await stop();
+      await Promise.all(roles.map((role) => role.stopped()));
     },
   };
 }
 
-/** First scrub of the chunk copies this long after start, then one a day. */
-const FIRST_SCRUB_MS = 10 * 60 * 1000;
-const SCRUB_EVERY_MS = 24 * 60 * 60 * 1000;
-/** Pause after each chunk a scrub reads (at most ~16 MiB), leaving the disk to requests. */
-const SCRUB_PAUSE_MS = 20;
-
-/** Reads every chunk copy back now and then; a damaged one is deleted, and the gateway restores it from another copy. */
-function scheduleScrubs(chunks: LocalChunkStore, log: Logger): { timer?: Timer } {
-  const scrubber: { timer?: Timer } = {};
-  const run = async () => {
-    try {
-      const damaged = await chunks.scrub(SCRUB_PAUSE_MS);
-      if (damaged.length > 0) log.warn("removed chunk copies that failed their checksum; the gateway restores them", { chunks: damaged });
-    } catch (err) {
-      log.error("chunk scrub failed", { err });
-    }
-    scrubber.timer = setTimeout(() => void run(), SCRUB_EVERY_MS).unref();
-  };
-  scrubber.timer = setTimeout(() => void run(), FIRST_SCRUB_MS).unref();
-  return scrubber;
-}
+/** The roles an agent can run, by their `--roles` name ("compute" has no routes yet). */
+const workerRoles: Record<string, (config: AgentConfig, log: Logger) => WorkerRole> = {
+  storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
+  nbd: (config, log) => localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel }),
+};
 
 /** The default node name: the host name, lower-cased to a DNS label. */
 export function defaultNodeName(): string {

@@ -1,9 +1,10 @@
-import type { Hono } from "hono";
+import { Hono } from "hono";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { Logger, LogLevel } from "../util/log.ts";
-import { startNbdServer } from "./nbd/server.ts";
+import { startNbdServer, type NbdServer } from "./nbd/server.ts";
+import type { WorkerRole } from "../http/worker-role.ts";
 import { volumeRoutes } from "./volume-routes.ts";
 import { VolumeStore } from "./volume-store.ts";
 import { volumeFormats } from "./formats.ts";
@@ -23,7 +24,8 @@ export interface NbdExportConfig {
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
-  const volumes = openVolumeService(config.dataDir, { tcp: config.listen, unixPath: config.socket }, log, config.logLevel);
+  const volumes = openVolumeService(config.dataDir, log, config.logLevel);
+  volumes.serve({ tcp: config.listen, unixPath: config.socket });
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
   app.route("/v1/volumes", volumes.routes);
   const admin = serveApp(app, config.admin, log);
@@ -36,25 +38,65 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
   };
 }
 
+/** A volume store with its `/v1/volumes` routes; `serve` exports it over NBD. */
+export interface VolumeService {
+  routes: Hono;
+  /** Starts the NBD listeners; the routes report their URIs from then on. */
+  serve(listeners: NbdListeners): void;
+  stop(): Promise<void>;
+}
+
+/** Where a volume service's NBD server listens; either may be left out. */
+export interface NbdListeners {
+  tcp?: ListenAddress;
+  unixPath?: string;
+}
+
 /**
- * A volume store in `dataDir` (`volumes/` and its SQLite file), exported over
- * NBD on `listeners`, with the `/v1/volumes` routes that manage it — the
- * nbd-export's, and an agent's node-local one.
+ * A volume store in `dataDir` (`volumes/` and its SQLite file) and the
+ * `/v1/volumes` routes that manage it — the nbd-export's, and an agent's
+ * node-local one. Opening it starts nothing; `serve` starts the NBD server.
  */
-export function openVolumeService(dataDir: string, listeners: { tcp?: ListenAddress; unixPath?: string }, log: Logger, logLevel: LogLevel): { routes: Hono; stop(): Promise<void> } {
+export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLevel): VolumeService {
   const store = new VolumeStore(dataDir, log, volumeFormats([join(dataDir, "volumes")]));
-  const nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel);
+  let nbd: NbdServer | undefined;
   const routes = volumeRoutes(store, {
-    tcp: nbd.tcpAddress,
-    unixPath: nbd.unixPath,
-    connections: (name) => nbd.connections(name),
-    disconnect: (name) => nbd.disconnect(name),
+    get tcp() {
+      return nbd?.tcpAddress;
+    },
+    get unixPath() {
+      return nbd?.unixPath;
+    },
+    connections: (name) => nbd?.connections(name) ?? 0,
+    disconnect: async (name) => nbd?.disconnect(name),
   });
   return {
     routes,
+    serve(listeners) {
+      nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel);
+    },
     async stop() {
-      await nbd.stop();
+      await nbd?.stop();
       store.close();
     },
+  };
+}
+
+/**
+ * CoronaFS's role on a worker ("nbd"): node-local volumes under
+ * `<dataDir>/local-volumes`, materialized there from another export and
+ * exported on the unix socket `<dataDir>/local-nbd.sock` only.
+ */
+export function localVolumesRole(options: { dataDir: string; log: Logger; logLevel: LogLevel }): WorkerRole {
+  const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel);
+  let stopped: Promise<void> = Promise.resolve();
+  return {
+    name: "nbd",
+    routes: new Hono().route("/v1/volumes", service.routes),
+    async start(signal) {
+      service.serve({ unixPath: join(options.dataDir, "local-nbd.sock") });
+      stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(service.stop()), { once: true }));
+    },
+    stopped: () => stopped,
   };
 }

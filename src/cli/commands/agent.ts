@@ -26,7 +26,7 @@ export default defineCommand({
     const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
     const unknown = roles.filter((r) => !["storage", "compute", "nbd"].includes(r));
     if (unknown.length > 0) throw new CliError(`--roles: unknown role(s) ${unknown.join(", ")}`);
-    const server = startAgent(
+    const server = await startAgent(
       {
         dataDir,
         listen: listenOption(sources, "listen", "127.0.0.1:7071"),
