@@ -15,6 +15,8 @@ const main = defineCommand({
     volume: () => import("./cli/commands/volume.ts").then((m) => m.default),
     "s3-gateway": () => import("./cli/commands/s3-gateway.ts").then((m) => m.default),
     s3: () => import("./cli/commands/s3.ts").then((m) => m.default),
+    image: () => import("./cli/commands/image.ts").then((m) => m.default),
+    vm: () => import("./cli/commands/vm.ts").then((m) => m.default),
     lab: () => import("./cli/commands/lab.ts").then((m) => m.default),
   },
 });

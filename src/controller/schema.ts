@@ -22,3 +22,4 @@ export const nodes = sqliteTable("nodes", {
 
 /** A node row as stored. */
 export type NodeRow = typeof nodes.$inferSelect;
+export * from "../plasmavmc/schema.ts";

@@ -5,6 +5,9 @@ import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { Logger } from "../util/log.ts";
+import { plasmaProblem } from "../plasmavmc/errors.ts";
+import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
+import type { ArtifactConfig } from "../plasmavmc/images/artifact-store.ts";
 import { controllerMigrations } from "./migrations/index.ts";
 import { nodeRoutes } from "./node-routes.ts";
 import { NodeStore } from "./node-store.ts";
@@ -17,6 +20,12 @@ export interface ControllerConfig {
   token: string;
   /** A node is marked down after this long without a heartbeat. */
   nodeTimeoutMs: number;
+  /** The central CoronaFS export's admin API, where volumes and image bases live. */
+  coronafsUrl?: string;
+  /** Where image artifacts are stored. */
+  artifacts?: ArtifactConfig;
+  /** vCPUs per host CPU the scheduler hands out. */
+  cpuRatio: number;
 }
 
 /** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
@@ -34,11 +43,24 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     token: config.token,
     log,
     metrics,
+    translate: plasmaProblem,
     beforeMetrics: () => {
       for (const [state, n] of Object.entries(store.countByState())) nodeGauge.set({ state }, n);
     },
   });
   app.route("/v1/nodes", nodeRoutes(store));
+  app.route(
+    "/",
+    plasmaVmcRoutes({
+      db: meta.db,
+      token: config.token,
+      coronafsUrl: config.coronafsUrl,
+      artifacts: config.artifacts,
+      nodes: () => store.list(),
+      cpuRatio: config.cpuRatio,
+      log,
+    }),
+  );
 
   const sweep = setInterval(() => {
     for (const node of store.markStale(new Date(Date.now() - config.nodeTimeoutMs))) {

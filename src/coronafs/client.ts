@@ -5,7 +5,7 @@ import type { VolumeInfo } from "./volume-routes.ts";
 export class VolumeClient extends AdminClient {
   list = () => this.request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes").then((r) => r.volumes);
   get = (name: string) => this.request<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
-  create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string }) =>
+  create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string; image?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
   /** Uploads an image file as a new volume, streaming it. */
@@ -17,6 +17,31 @@ export class VolumeClient extends AdminClient {
       body: Bun.file(path),
     });
     return this.parse<VolumeInfo>("PUT", "/v1/volumes/…/image", response);
+  };
+  /** Streams a body (an image's bytes) in as a new volume, or as an overlay on `backing`, replacing one of the same name when asked. */
+  importStream = async (name: string, body: ReadableStream<Uint8Array>, options: { format?: "raw" | "qcow2"; backing?: string; replace?: boolean; size?: number } = {}) => {
+    const query = new URLSearchParams();
+    if (options.format) query.set("format", options.format);
+    if (options.backing) query.set("backing", options.backing);
+    if (options.replace) query.set("replace", "true");
+    const response = await fetch(`${this.baseUrl}/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        "content-type": "application/octet-stream",
+        ...(options.size === undefined ? {} : { "content-length": String(options.size) }),
+      },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    return this.parse<VolumeInfo>("PUT", `/v1/volumes/${name}/image`, response);
+  };
+  /** The file of a volume as stored (raw or qcow2 bytes), streamed; its size in `size`. */
+  exportStream = async (name: string) => {
+    const path = `/v1/volumes/${encodeURIComponent(name)}/image`;
+    const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } });
+    if (!response.ok || !response.body) await this.parse("GET", path, response);
+    return { body: response.body!, size: Number(response.headers.get("content-length")), format: response.headers.get("x-photon-format") as "raw" | "qcow2" };
   };
   delete = (name: string, force = false) =>
     this.request<void>("DELETE", `/v1/volumes/${encodeURIComponent(name)}${force ? "?force=true" : ""}`);

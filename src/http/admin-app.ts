@@ -1,4 +1,5 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import type { Server } from "bun";
 import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../util/log.ts";
@@ -14,6 +15,8 @@ export interface AdminAppOptions {
   metrics: HttpMetrics;
   /** Collects extra gauges right before `/metrics` is rendered. */
   beforeMetrics?: () => void;
+  /** Turns a service's own typed errors into problems (undefined: not one of them). */
+  translate?: (err: Error) => ProblemError | undefined;
 }
 
 /**
@@ -37,11 +40,13 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
-  const requireToken = async (c: { req: { header(name: string): string | undefined } }, next: () => Promise<void>) => {
+  const requireToken = async (c: Context, next: () => Promise<void>) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw problems.unauthorized("missing bearer token");
     if (!secretsEqual(match[1] ?? "", token)) throw problems.unauthorized("invalid token");
+    // Long operations (a materialize, a VM start under TCG) send nothing until they finish: Bun's idle timer must not cut them off.
+    (c.env as Server<unknown> | undefined)?.timeout?.(c.req.raw, 0);
     await next();
   };
   app.use("/v1/*", requireToken);
@@ -55,6 +60,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.notFound((c) => problemResponse(problems.notFound(`no route for ${c.req.method} ${c.req.path}`).problem, c.req.path));
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(err.problem, c.req.path);
+    const translated = options.translate?.(err);
+    if (translated) return problemResponse(translated.problem, c.req.path);
     if (err instanceof HTTPException && err.status < 500) {
       return problemResponse({ type: "bad-request", status: err.status, title: "Bad request", detail: err.message }, c.req.path);
     }

@@ -23,9 +23,19 @@ export function parseListen(value: string, defaultHost = "127.0.0.1"): ListenAdd
   return { hostname: match[1] || match[2] || defaultHost, port };
 }
 
-/** Serves a Hono app with Bun.serve. */
+/**
+ * Serves a Hono app with Bun.serve. Request bodies may be of any size (volume
+ * and image uploads stream to disk); a connection idle for 30 s is closed,
+ * except while an authenticated request is being handled (see admin-app.ts).
+ */
 export function serveApp(app: Hono, listen: ListenAddress, log: Logger, graceMs = 5000): RunningServer {
-  const server = Bun.serve({ hostname: listen.hostname, port: listen.port, fetch: app.fetch, idleTimeout: 30 });
+  const server = Bun.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    fetch: app.fetch,
+    idleTimeout: 30,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  });
   const address = { hostname: listen.hostname, port: server.port ?? listen.port };
   log.info("listening", { kind: "admin", url: `http://${formatHost(address.hostname)}:${address.port}` });
   return {

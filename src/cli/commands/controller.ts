@@ -1,10 +1,13 @@
 import { defineCommand } from "citty";
+import { readFileSync } from "node:fs";
 import { startController } from "../../controller/server.ts";
+import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option } from "../config.ts";
+import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
+import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
 
 /** `photon controller`: the control API. */
@@ -14,16 +17,51 @@ export default defineCommand({
     ...commonArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7070)", valueHint: "HOST:PORT" },
     "node-timeout": { type: "string", description: "mark a node down after this many ms without heartbeat (default 15000)" },
+    coronafs: { type: "string", description: "admin API of the central CoronaFS nbd-export (volumes, image bases)", valueHint: "URL" },
+    "s3-endpoint": { type: "string", description: "S3 endpoint for image artifacts (LightningStor)", valueHint: "URL" },
+    "s3-key-file": { type: "string", description: "file with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… lines (the gateway's root-key)" },
+    "s3-region": { type: "string", description: "S3 region (default us-east-1)" },
+    "image-bucket": { type: "string", description: "bucket for image artifacts, created if missing (default photon-images)" },
+    "cpu-ratio": { type: "string", description: "vCPUs the scheduler hands out per host CPU (default 4)" },
   },
   async run({ args }) {
     const { sources, log } = commandContext(args, "controller");
     const dataDir = dataDirOption(sources);
     ensureDir(dataDir);
     const token = option(sources, "token") ?? ensureTokenFile(dataDir).token;
+    const cpuRatio = numberOption(sources, "cpu-ratio", 4);
+    if (!(cpuRatio > 0)) throw new CliError("--cpu-ratio: expected a positive number");
     const server = startController(
-      { dataDir, listen: listenOption(sources, "listen", "127.0.0.1:7070"), token, nodeTimeoutMs: numberOption(sources, "node-timeout", 15_000) },
+      {
+        dataDir,
+        listen: listenOption(sources, "listen", "127.0.0.1:7070"),
+        token,
+        nodeTimeoutMs: numberOption(sources, "node-timeout", 15_000),
+        coronafsUrl: option(sources, "coronafs"),
+        artifacts: artifactOptions(sources),
+        cpuRatio,
+      },
       log,
     );
     await runUntilSignal(server, log);
   },
 });
+
+/** The S3 settings for image artifacts: all of endpoint and key, or none. */
+function artifactOptions(sources: OptionSources): ArtifactConfig | undefined {
+  const endpoint = option(sources, "s3-endpoint");
+  const keyFile = option(sources, "s3-key-file");
+  if (endpoint === undefined && keyFile === undefined) return undefined;
+  if (endpoint === undefined || keyFile === undefined) throw new CliError("--s3-endpoint and --s3-key-file go together");
+  let text: string;
+  try {
+    text = readFileSync(keyFile, "utf8");
+  } catch (err) {
+    throw new CliError(`--s3-key-file: cannot read ${keyFile}: ${(err as Error).message}`);
+  }
+  const value = (name: string) => new RegExp(`^(?:export\\s+)?${name}=(.*)$`, "m").exec(text)?.[1]?.trim().replace(/^["']|["']$/g, "");
+  const accessKey = value("AWS_ACCESS_KEY_ID");
+  const secretKey = value("AWS_SECRET_ACCESS_KEY");
+  if (!accessKey || !secretKey) throw new CliError(`--s3-key-file: ${keyFile} has no AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY= lines`);
+  return { endpoint, accessKey, secretKey, region: option(sources, "s3-region") ?? "us-east-1", bucket: option(sources, "image-bucket") ?? "photon-images" };
+}

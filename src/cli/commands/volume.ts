@@ -29,12 +29,14 @@ export default defineCommand({
         size: { type: "string", description: "size, e.g. 10G (binary units); not with --from" },
         format: { type: "string", description: "raw | qcow2 (default raw; qcow2 with --backing)" },
         backing: { type: "string", description: "volume to overlay (qcow2 copy-on-write)" },
+        image: { type: "string", description: "clone an image (controller only): a qcow2 overlay on the image's base" },
         from: { type: "string", description: "copy what this export holds into a raw volume here, e.g. a controller export's volume onto a worker's agent", valueHint: "nbd://HOST:PORT/NAME" },
       },
       async run({ args }) {
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
-        if ((args.size === undefined) === (args.from === undefined)) throw new CliError("give either --size or --from");
-        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from }));
+        if (args.from !== undefined && (args.size !== undefined || args.image !== undefined)) throw new CliError("--from takes neither --size nor --image");
+        if (args.size === undefined && args.from === undefined && args.image === undefined) throw new CliError("give --size, --image or --from");
+        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image }));
       },
     }),
     import: defineCommand({

@@ -1,0 +1,57 @@
+import { Hono } from "hono";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { VolumeClient } from "../coronafs/client.ts";
+import { ApiError } from "../http/admin-client.ts";
+import type { Logger } from "../util/log.ts";
+import { ArtifactStore, type ArtifactConfig } from "./images/artifact-store.ts";
+import { imageRoutes } from "./images/image-routes.ts";
+import { ImageService } from "./images/image-service.ts";
+import { agentClients } from "./vms/agent-clients.ts";
+import { vmRoutes } from "./vms/vm-routes.ts";
+import { VmService, type ComputeNode } from "./vms/vm-service.ts";
+import { managedVolumeRoutes } from "./volumes/volume-routes.ts";
+import { VolumeService } from "./volumes/volume-service.ts";
+
+/** What PlasmaVMC needs from the controller that runs it. */
+export interface PlasmaVmcOptions {
+  db: BunSQLiteDatabase<Record<string, unknown>>;
+  token: string;
+  /** The central CoronaFS export's admin API (node01's nbd-export). */
+  coronafsUrl?: string;
+  /** The S3 endpoint, key and bucket for image artifacts. */
+  artifacts?: ArtifactConfig;
+  /** The registered nodes, with where their agents listen. */
+  nodes: () => ComputeNode[];
+  cpuRatio: number;
+  log: Logger;
+}
+
+/**
+ * PlasmaVMC's controller side, as routes the controller mounts:
+ * `/v1/images`, `/v1/volumes` (the central store's, plus image-backed
+ * clones) and `/v1/vms`.
+ */
+export function plasmaVmcRoutes(options: PlasmaVmcOptions): Hono {
+  const log = options.log.child({ kind: "plasmavmc" });
+  const central = options.coronafsUrl ? new VolumeClient(options.coronafsUrl, options.token) : undefined;
+  const artifacts = options.artifacts ? new ArtifactStore(options.artifacts) : undefined;
+  const images = new ImageService(options.db, artifacts, central, log);
+  const volumes = new VolumeService(options.db, images, log);
+  const vms = new VmService({ db: options.db, images, volumes, nodes: options.nodes, token: options.token, cpuRatio: options.cpuRatio, log });
+
+  /** An image's base goes from the central store and from every node that cached it. */
+  const dropBase = async (base: string) => {
+    await images.requireCentral().delete(base, true);
+    for (const node of options.nodes()) {
+      await agentClients(node.advertise, options.token)
+        .volumes.delete(base, true)
+        .catch((err) => {
+          if (!(err instanceof ApiError && err.status === 404)) log.warn("could not drop a cached base from a node", { node: node.name, base, err });
+        });
+    }
+  };
+  return new Hono()
+    .route("/v1/images", imageRoutes(images, dropBase))
+    .route("/v1/volumes", managedVolumeRoutes(volumes))
+    .route("/v1/vms", vmRoutes(vms));
+}

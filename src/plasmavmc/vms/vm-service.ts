@@ -1,0 +1,348 @@
+import { asc, eq, inArray } from "drizzle-orm";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { VolumeClient } from "../../coronafs/client.ts";
+import { ApiError } from "../../http/admin-client.ts";
+import type { Logger } from "../../util/log.ts";
+import { parseSize } from "../../util/size.ts";
+import { conflict, invalid, notFound, PlasmaError } from "../errors.ts";
+import type { ImageService } from "../images/image-service.ts";
+import { checkName } from "../names.ts";
+import { pickNode, type CandidateNode } from "../scheduler.ts";
+import { vms, type VmRow, type VmState } from "../schema.ts";
+import { forward, type VolumeService } from "../volumes/volume-service.ts";
+import { agentClients, type AgentClients, type HostedVm } from "./agent-clients.ts";
+
+type Db = BunSQLiteDatabase<Record<string, unknown>>;
+
+/** A node the controller knows, with where its agent listens. */
+export type ComputeNode = CandidateNode & { advertise: string };
+
+/** What CreateVm takes. */
+export interface CreateVmRequest {
+  name: string;
+  image: string;
+  cpus?: number;
+  memory?: number | string;
+  disk?: number | string;
+  dataDisks?: (number | string)[];
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  network?: "none" | "user";
+  start?: boolean;
+}
+
+/** A VM as the API shows it. */
+export type VmInfo = Omit<VmRow, "createdAt" | "startedAt"> & { createdAt: string; startedAt: string | null; host?: HostedVm; firstOutputMs?: number };
+
+export interface VmServiceOptions {
+  db: Db;
+  images: ImageService;
+  volumes: VolumeService;
+  nodes: () => ComputeNode[];
+  token: string;
+  cpuRatio: number;
+  log: Logger;
+}
+
+const MiB = 1024 * 1024;
+/** States in which a VM holds its node's resources. */
+const placedStates: VmState[] = ["starting", "running", "stopping", "crashed", "error"];
+
+/**
+ * PlasmaVMC's VMs: create (an image-backed boot disk and blank data disks in
+ * the central store), start (schedule, move each disk onto the node — the
+ * base by NBD materialization, cached per node by digest, then only the
+ * volume's own qcow2 layer — and have the agent start QEMU on its node-local
+ * export), stop (the disks' data goes back to the central store before the
+ * node's copies are dropped), move, reboot, delete.
+ */
+export class VmService {
+  /** Bases being materialized onto a node, so concurrent starts pull each once. */
+  private readonly basesPulling = new Map<string, Promise<void>>();
+  /** VMs with an operation in flight: one at a time per VM. */
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly options: VmServiceOptions) {}
+
+  private get db(): Db {
+    return this.options.db;
+  }
+
+  list(): VmRow[] {
+    return this.db.select().from(vms).orderBy(asc(vms.name)).all();
+  }
+
+  row(name: string): VmRow {
+    const row = this.db.select().from(vms).where(eq(vms.name, name)).get();
+    if (!row) throw notFound(`VM "${name}"`);
+    return row;
+  }
+
+  private update(name: string, fields: Partial<VmRow>): void {
+    this.db.update(vms).set(fields).where(eq(vms.name, name)).run();
+  }
+
+  private agent(nodeName: string): AgentClients {
+    const node = this.options.nodes().find((n) => n.name === nodeName);
+    if (!node) throw new PlasmaError("unavailable", `node ${nodeName} is not registered`);
+    return agentClients(node.advertise, this.options.token);
+  }
+
+  /** Runs one operation on a VM at a time. */
+  private async exclusive<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    if (this.busy.has(name)) throw conflict(`VM "${name}" is busy with another operation`);
+    this.busy.add(name);
+    try {
+      return await operation();
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  async create(request: CreateVmRequest): Promise<VmInfo> {
+    const name = checkName("name", request.name);
+    const cpus = request.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw invalid("cpus", "expected a whole number from 1 to 64");
+    const memoryBytes = parseSize(request.memory ?? "512M");
+    if (memoryBytes === undefined || memoryBytes < 32 * MiB || memoryBytes > 1024 ** 4) throw invalid("memory", `expected a size from 32M to 1T, got "${request.memory}"`);
+    if (request.initrd !== undefined && request.kernel === undefined) throw invalid("initrd", "an initrd needs a kernel");
+    if (request.append !== undefined && request.kernel === undefined) throw invalid("append", "a kernel command line needs a kernel");
+    const dataSizes = (request.dataDisks ?? []).map((size, i) => {
+      const bytes = parseSize(size);
+      if (bytes === undefined || bytes <= 0) throw invalid(`dataDisks.${i}`, `expected a size like 1G, got "${size}"`);
+      return bytes;
+    });
+    if (this.db.select().from(vms).where(eq(vms.name, name)).get()) throw conflict(`VM "${name}" already exists`);
+    this.options.images.get(request.image);
+
+    const disks: string[] = [];
+    return this.exclusive(name, async () => {
+      try {
+        disks.push((await this.options.volumes.create({ name: `${name}-root`, image: request.image, size: request.disk })).name);
+        for (const [i, size] of dataSizes.entries()) disks.push((await this.options.volumes.create({ name: `${name}-data${i + 1}`, size, format: "qcow2" })).name);
+      } catch (err) {
+        for (const disk of disks) await this.options.volumes.delete(disk).catch((cleanup: Error) => this.options.log.warn("could not remove a volume of a failed VM create", { volume: disk, err: cleanup }));
+        throw err;
+      }
+      const row: VmRow = {
+        name,
+        id: crypto.randomUUID(),
+        image: request.image,
+        cpus,
+        memoryBytes,
+        disks,
+        kernel: request.kernel ?? null,
+        initrd: request.initrd ?? null,
+        append: request.append ?? null,
+        network: request.network ?? "none",
+        state: "stopped",
+        node: null,
+        lastError: null,
+        createdAt: new Date(),
+        startedAt: null,
+        attachMs: null,
+      };
+      this.db.insert(vms).values(row).run();
+      for (const disk of disks) this.options.volumes.attach(disk, name);
+      this.options.log.info("vm created", { vm: name, image: request.image, disks });
+      return row;
+    }).then(async (row) => (request.start === false ? this.info(row) : this.start(row.name)));
+  }
+
+  /** StartVm: schedule, put the disks on the node, have its agent start QEMU. */
+  start(name: string, options: { only?: string } = {}): Promise<VmInfo> {
+    return this.exclusive(name, async () => {
+      const vm = this.row(name);
+      if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
+      if (vm.node !== null && vm.state !== "stopped") throw conflict(`VM "${name}" is ${vm.state} on ${vm.node}; stop it first`);
+      const requestedAt = new Date();
+      const started = performance.now();
+      const placed = this.db
+        .select()
+        .from(vms)
+        .where(inArray(vms.state, placedStates))
+        .all()
+        .flatMap((v) => (v.node ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
+      const choice = pickNode(this.options.nodes(), placed, vm, { cpuRatio: this.options.cpuRatio, prefer: vm.node ?? undefined, only: options.only });
+      if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
+      const node = choice.node;
+      this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
+      const agent = this.agent(node);
+      try {
+        for (const disk of vm.disks) await this.pullDisk(disk, node, agent);
+        const hosted = await forward(() =>
+          agent.vms.launch({
+            name,
+            cpus: vm.cpus,
+            memoryMiB: Math.round(vm.memoryBytes / MiB),
+            disks: vm.disks.map((volume) => ({ volume })),
+            kernel: vm.kernel ?? undefined,
+            initrd: vm.initrd ?? undefined,
+            append: vm.append ?? undefined,
+            network: vm.network,
+          }),
+        );
+        const attachMs = Math.round((performance.now() - started) * 10) / 10;
+        this.update(name, { state: "running", attachMs });
+        this.options.log.info("vm started", { vm: name, node, attachMs, pid: hosted.pid });
+        return { ...this.info(this.row(name)), host: hosted };
+      } catch (err) {
+        await this.dropNodeCopies(vm, node, agent);
+        this.update(name, { state: "error", node: null, lastError: (err as Error).message });
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Puts one disk's current data on `node`: the image's base first (NBD
+   * materialization from the central export, only non-zero ranges, once per
+   * node and digest), then the volume's own file — for an image-backed disk,
+   * just its qcow2 layer over that local base.
+   */
+  private async pullDisk(disk: string, node: string, agent: AgentClients): Promise<void> {
+    const central = this.options.images.requireCentral();
+    const volume = this.options.volumes.managed(disk);
+    const info = await forward(() => central.get(disk));
+    let backing: string | undefined;
+    if (info.backing) {
+      backing = info.backing;
+      await this.ensureNodeBase(backing, node, agent, central);
+    }
+    const file = await forward(() => central.exportStream(disk));
+    await forward(() => agent.volumes.importStream(disk, file.body, { format: file.format, backing, replace: true, size: file.size }));
+    this.options.volumes.placeOn(volume.name, node);
+  }
+
+  private ensureNodeBase(base: string, node: string, agent: AgentClients, central: VolumeClient): Promise<void> {
+    const key = `${node}/${base}`;
+    let pulling = this.basesPulling.get(key);
+    if (!pulling) {
+      pulling = (async () => {
+        const cached = await agent.volumes.get(base).then(
+          () => true,
+          (err) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)),
+        );
+        if (cached) return;
+        const source = (await forward(() => central.get(base))).uris.tcp;
+        if (!source) throw new PlasmaError("unavailable", "the central CoronaFS export has no TCP listener for nodes to pull from");
+        const started = performance.now();
+        await forward(() => agent.volumes.create({ name: base, source }));
+        this.options.log.info("base materialized onto node", { base, node, ms: Math.round(performance.now() - started) });
+      })().finally(() => this.basesPulling.delete(key));
+      this.basesPulling.set(key, pulling);
+    }
+    return pulling;
+  }
+
+  /** Takes a VM's disks back from its node: each volume's file returns to the central store (replacing the old one), then the node's copy goes. */
+  private async pushDisks(vm: VmRow, node: string, agent: AgentClients): Promise<void> {
+    const central = this.options.images.requireCentral();
+    for (const disk of vm.disks) {
+      if (this.options.volumes.managed(disk).node !== node) continue;
+      const info = await forward(() => central.get(disk));
+      const file = await forward(() => agent.volumes.exportStream(disk));
+      await forward(() => central.importStream(disk, file.body, { format: file.format, backing: info.backing ?? undefined, replace: true, size: file.size }));
+      this.options.volumes.placeOn(disk, null);
+      await forward(() => agent.volumes.delete(disk, true));
+    }
+  }
+
+  /** Drops the copies a failed start left on a node (the central store still has the data). */
+  private async dropNodeCopies(vm: VmRow, node: string, agent: AgentClients): Promise<void> {
+    await agent.vms.remove(vm.name).catch(() => undefined); // may never have been launched
+    for (const disk of vm.disks) {
+      if (this.options.volumes.managed(disk).node !== node) continue;
+      this.options.volumes.placeOn(disk, null);
+      await agent.volumes.delete(disk, true).catch((err: Error) => this.options.log.warn("could not drop a disk copy after a failed start", { vm: vm.name, node, volume: disk, err }));
+    }
+  }
+
+  /** StopVm: ACPI power-off (or QEMU quit with force), then the disks go back to the central store. */
+  stop(name: string, force = false): Promise<VmInfo> {
+    return this.exclusive(name, async () => {
+      const vm = this.row(name);
+      if (vm.node === null || vm.state === "stopped") throw conflict(`VM "${name}" is not running`);
+      const node = vm.node;
+      const agent = this.agent(node);
+      this.update(name, { state: "stopping" });
+      try {
+        await agent.vms.stop(name, force).catch((err) => {
+          if (!(err instanceof ApiError && err.status === 404)) throw err; // already gone from the agent (crashed and removed)
+        });
+        await this.pushDisks(vm, node, agent);
+        await agent.vms.remove(name).catch((err) => {
+          if (!(err instanceof ApiError && err.status === 404)) throw err;
+        });
+      } catch (err) {
+        this.update(name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
+        throw err instanceof PlasmaError ? err : new PlasmaError("failed", `stopping VM "${name}" on ${node} failed: ${(err as Error).message}`);
+      }
+      this.update(name, { state: "stopped", node: null });
+      this.options.log.info("vm stopped", { vm: name, node });
+      return this.info(this.row(name));
+    });
+  }
+
+  async reboot(name: string): Promise<VmInfo> {
+    const vm = this.row(name);
+    if (vm.state !== "running" || vm.node === null) throw conflict(`VM "${name}" is not running`);
+    await forward(() => this.agent(vm.node!).vms.reboot(name));
+    return this.info(vm);
+  }
+
+  /** Cold move: stop where it runs (its disks return to the central store), then start on `to`. */
+  async move(name: string, to: string): Promise<VmInfo> {
+    const vm = this.row(name);
+    if (vm.state === "running" || vm.state === "crashed" || vm.state === "error") {
+      if (vm.node !== null) await this.stop(name);
+    }
+    return this.start(name, { only: to });
+  }
+
+  /** Deletes a VM: stopped first when it runs; its volumes go with it. */
+  async delete(name: string): Promise<void> {
+    const vm = this.row(name);
+    if (vm.node !== null && vm.state !== "stopped") await this.stop(name, true);
+    await this.exclusive(name, async () => {
+      for (const disk of vm.disks) await this.options.volumes.delete(disk, { force: true, detach: true });
+      this.db.delete(vms).where(eq(vms.name, name)).run();
+      this.options.log.info("vm deleted", { vm: name });
+    });
+  }
+
+  /** A VM with what its agent says about it now; a QEMU that died on its own makes the VM `crashed`. */
+  async show(name: string): Promise<VmInfo> {
+    const vm = this.row(name);
+    if (vm.state !== "running" || vm.node === null) return this.info(vm);
+    const host = await this.agent(vm.node)
+      .vms.get(name)
+      .catch((err: Error) => {
+        this.options.log.warn("could not ask the agent about a VM", { vm: name, node: vm.node, err });
+        return undefined;
+      });
+    if (host?.state === "crashed" && !this.busy.has(name)) {
+      this.update(name, { state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` });
+      this.options.log.warn("vm crashed", { vm: name, node: vm.node });
+    }
+    return { ...this.info(this.row(name)), ...(host ? { host } : {}), ...firstOutput(vm, host) };
+  }
+
+  /** The serial console, streamed from the VM's node. */
+  async console(name: string, query: URLSearchParams, signal?: AbortSignal): Promise<Response> {
+    const vm = this.row(name);
+    if (vm.node === null) throw conflict(`VM "${name}" is not on any node (start it first)`);
+    return forward(() => this.agent(vm.node!).vms.console(name, query, signal));
+  }
+
+  info(vm: VmRow): VmInfo {
+    return { ...vm, createdAt: vm.createdAt.toISOString(), startedAt: vm.startedAt?.toISOString() ?? null };
+  }
+}
+
+/** StartVm → first guest output, from the agent's timestamp of the console's first byte. */
+function firstOutput(vm: VmRow, host: HostedVm | undefined): { firstOutputMs?: number } {
+  if (!host?.firstOutputAt || !vm.startedAt) return {};
+  return { firstOutputMs: Date.parse(host.firstOutputAt) - vm.startedAt.getTime() };
+}
