@@ -14,7 +14,8 @@ export interface TestController {
 export async function startController(dataDir: string, extra: string[] = [], port = 0): Promise<TestController> {
   const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--node-timeout", "600", ...extra]);
   const url = await proc.url();
-  const token = readFileSync(join(dataDir, "cluster-token"), "utf8").trim();
+  const given = extra.indexOf("--token");
+  const token = given >= 0 ? extra[given + 1]! : readFileSync(join(dataDir, "cluster-token"), "utf8").trim();
   return { proc, url, token, dataDir };
 }
 
