@@ -115,6 +115,8 @@ export class VmService {
     });
     if (this.db.select().from(vms).where(eq(vms.name, name)).get()) throw conflict(`VM "${name}" already exists`);
     this.options.images.get(request.image);
+    // A VM that no node can take is refused before anything is made for it.
+    if (request.start !== false) this.schedule({ cpus, memoryBytes });
 
     const disks: string[] = [];
     return this.exclusive(name, async () => {
@@ -158,15 +160,7 @@ export class VmService {
       if (vm.node !== null && vm.state !== "stopped") throw conflict(`VM "${name}" is ${vm.state} on ${vm.node}; stop it first`);
       const requestedAt = new Date();
       const started = performance.now();
-      const placed = this.db
-        .select()
-        .from(vms)
-        .where(inArray(vms.state, placedStates))
-        .all()
-        .flatMap((v) => (v.node ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
-      const choice = pickNode(this.options.nodes(), placed, vm, { cpuRatio: this.options.cpuRatio, prefer: vm.node ?? undefined, only: options.only });
-      if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
-      const node = choice.node;
+      const node = this.schedule(vm, { prefer: vm.node ?? undefined, only: options.only });
       this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
       const agent = this.agent(node);
       try {
@@ -193,6 +187,19 @@ export class VmService {
         throw err;
       }
     });
+  }
+
+  /** The node a VM of this size goes to, or a no-capacity error saying what each node is short of. */
+  private schedule(demand: { cpus: number; memoryBytes: number }, options: { prefer?: string; only?: string } = {}): string {
+    const placed = this.db
+      .select()
+      .from(vms)
+      .where(inArray(vms.state, placedStates))
+      .all()
+      .flatMap((v) => (v.node ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
+    const choice = pickNode(this.options.nodes(), placed, demand, { cpuRatio: this.options.cpuRatio, ...options });
+    if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
+    return choice.node;
   }
 
   /**
