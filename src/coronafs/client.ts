@@ -1,5 +1,5 @@
 import { AdminClient } from "../http/admin-client.ts";
-import type { VolumeInfo } from "./volume-routes.ts";
+import type { VolumeInfo } from "./volumes/json.ts";
 
 /** The volume API of an nbd-export (or of the controller, which serves the same routes). */
 export class VolumeClient extends AdminClient {

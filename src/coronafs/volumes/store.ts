@@ -1,22 +1,22 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
-import { openMetadataDb, type MetadataDb } from "../db/open.ts";
-import { problems } from "../http/problem.ts";
-import { ensureDir, fsyncDir } from "../util/fs.ts";
-import type { Logger } from "../util/log.ts";
-import type { BlockBackend } from "./backend/block-backend.ts";
-import { detectImageFormat } from "./qcow2/header.ts";
-import type { FormatName, VolumeFormat } from "./volume-format.ts";
-import { coronafsMigrations } from "./migrations/index.ts";
-import { NbdClient } from "./nbd/client.ts";
-import { copyExport } from "./nbd/copy.ts";
-import type { ExportInfo, ExportProvider, VolumeSpec } from "./nbd/exports.ts";
-import * as schema from "./schema.ts";
-import type { VolumeRow } from "./schema.ts";
+import { openMetadataDb, type MetadataDb } from "../../db/open.ts";
+import { ensureDir, fsyncDir } from "../../util/fs.ts";
+import type { Logger } from "../../util/log.ts";
+import type { BlockBackend } from "../backend/block-backend.ts";
+import type { VolumeSpec } from "../backend/open-volume.ts";
+import type { FormatName, VolumeFormat } from "../backend/volume-format.ts";
+import { coronafsMigrations } from "../migrations/index.ts";
+import type { ExportInfo, ExportProvider } from "../nbd/exports.ts";
+import { detectImageFormat } from "../qcow2/header.ts";
+import * as schema from "../schema.ts";
+import type { VolumeRow } from "../schema.ts";
+import { VolumeError } from "./errors.ts";
 
 /** Volume names: what NBD export names and URLs carry safely. */
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const nameRule = "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
 /** Largest volume accepted (64 TiB): beyond it, offsets lose precision in places that matter. */
 export const maxVolumeSize = 2 ** 46;
 
@@ -57,7 +57,7 @@ export class VolumeStore implements ExportProvider {
 
   mustGet(name: string): VolumeRow {
     const row = this.get(name);
-    if (!row) throw problems.notFound(`volume "${name}" does not exist`);
+    if (!row) throw VolumeError.notFound(`volume "${name}" does not exist`);
     return row;
   }
 
@@ -68,18 +68,16 @@ export class VolumeStore implements ExportProvider {
 
   /** Creates a volume: the file is made durable first, then the row is committed. */
   create(request: CreateVolume): VolumeRow {
-    if (!namePattern.test(request.name)) {
-      throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
-    }
+    if (!namePattern.test(request.name)) throw VolumeError.invalid("name", nameRule);
     if (!Number.isSafeInteger(request.sizeBytes) || request.sizeBytes <= 0 || request.sizeBytes > maxVolumeSize) {
-      throw problems.invalidField("size", `must be between 1 byte and ${maxVolumeSize} bytes`);
+      throw VolumeError.invalid("size", `must be between 1 byte and ${maxVolumeSize} bytes`);
     }
-    if (this.get(request.name)) throw problems.conflict(`volume "${request.name}" already exists`);
+    if (this.get(request.name)) throw VolumeError.conflict(`volume "${request.name}" already exists`);
     const backing = request.backing === undefined ? undefined : this.get(request.backing);
-    if (request.backing !== undefined && !backing) throw problems.invalidField("backing", `volume "${request.backing}" does not exist`);
-    if (backing && request.format !== "qcow2") throw problems.invalidField("format", "a volume with a backing volume must be qcow2");
+    if (request.backing !== undefined && !backing) throw VolumeError.invalid("backing", `volume "${request.backing}" does not exist`);
+    if (backing && request.format !== "qcow2") throw VolumeError.invalid("format", "a volume with a backing volume must be qcow2");
     const format = this.formats[request.format];
-    if (!format) throw problems.invalidField("format", `format ${request.format} is not available`);
+    if (!format) throw VolumeError.invalid("format", `format ${request.format} is not available`);
 
     const id = crypto.randomUUID();
     const row: VolumeRow = {
@@ -116,34 +114,10 @@ export class VolumeStore implements ExportProvider {
     return this.adopt(name, formatName, async (fd) => {
       for await (const chunk of body) {
         bytes += chunk.length;
-        if (bytes > maxVolumeSize) throw problems.invalidField("body", `image larger than ${maxVolumeSize} bytes`);
+        if (bytes > maxVolumeSize) throw VolumeError.invalid("body", `image larger than ${maxVolumeSize} bytes`);
         for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done, null);
       }
     });
-  }
-
-  /**
-   * Materializes a volume: copies what an NBD export (another exporter's
-   * volume) holds into a new raw volume here, reading only the ranges that
-   * are not zeros, so holes stay holes. Nobody sees the volume before the copy
-   * is complete and durable.
-   */
-  async materialize(name: string, sourceUri: string): Promise<VolumeRow & { copiedBytes: number }> {
-    let client: NbdClient;
-    try {
-      client = await NbdClient.connect({ uri: sourceUri });
-    } catch (err) {
-      throw problems.invalidField("source", `cannot open ${sourceUri}: ${(err as Error).message}`);
-    }
-    try {
-      let copiedBytes = 0;
-      const row = await this.adopt(name, "raw", async (fd) => {
-        copiedBytes = await copyExport(client, fd);
-      });
-      return { ...row, copiedBytes };
-    } finally {
-      await client.close();
-    }
   }
 
   /**
@@ -151,9 +125,9 @@ export class VolumeStore implements ExportProvider {
    * opened as `formatName` (detected when undefined) — so a bad image is
    * refused with its reason — then renamed into place and recorded.
    */
-  private async adopt(name: string, formatName: VolumeRow["format"] | undefined, fill: (fd: number) => Promise<void>): Promise<VolumeRow> {
-    if (!namePattern.test(name)) throw problems.invalidField("name", "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
-    if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
+  async adopt(name: string, formatName: VolumeRow["format"] | undefined, fill: (fd: number) => Promise<void>): Promise<VolumeRow> {
+    if (!namePattern.test(name)) throw VolumeError.invalid("name", nameRule);
+    if (this.get(name)) throw VolumeError.conflict(`volume "${name}" already exists`);
     const id = crypto.randomUUID();
     const tmp = join(this.dir, `.import-${id}`);
     const fd = openSync(tmp, "wx", 0o640);
@@ -163,24 +137,24 @@ export class VolumeStore implements ExportProvider {
     } catch (err) {
       closeSync(fd);
       rmSync(tmp, { force: true });
-      if ((err as { code?: string }).code === "ENOSPC") throw problems.insufficientStorage(`no space left for volume "${name}"`);
+      if ((err as { code?: string }).code === "ENOSPC") throw VolumeError.insufficientStorage(`no space left for volume "${name}"`);
       throw err;
     }
     closeSync(fd);
     try {
       const format = formatName ?? detectImageFormat(tmp);
       const opener = this.formats[format];
-      if (!opener) throw problems.invalidField("format", `format ${format} is not available`);
+      if (!opener) throw VolumeError.invalid("format", `format ${format} is not available`);
       let backend: BlockBackend;
       try {
         backend = opener.open(tmp, true, true);
       } catch (err) {
-        throw problems.invalidField("body", `not a usable ${format} image: ${(err as Error).message}`);
+        throw VolumeError.invalid("body", `not a usable ${format} image: ${(err as Error).message}`);
       }
       const sizeBytes = backend.size;
       backend.close();
-      if (sizeBytes <= 0) throw problems.invalidField("body", "image is empty");
-      if (this.get(name)) throw problems.conflict(`volume "${name}" already exists`);
+      if (sizeBytes <= 0) throw VolumeError.invalid("body", "image is empty");
+      if (this.get(name)) throw VolumeError.conflict(`volume "${name}" already exists`);
       const row: VolumeRow = { name, id, format, sizeBytes, backing: null, file: `${id}.${format}`, readOnly: false, createdAt: new Date() };
       renameSync(tmp, this.pathOf(row));
       fsyncDir(this.dir);
@@ -195,10 +169,10 @@ export class VolumeStore implements ExportProvider {
   /** Grows a volume (the caller makes sure no client has it open: they cache the size). */
   resize(name: string, sizeBytes: number): VolumeRow {
     const row = this.mustGet(name);
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes > maxVolumeSize) throw problems.invalidField("size", "invalid size");
-    if (sizeBytes < row.sizeBytes) throw problems.invalidField("size", `shrinking is not supported (current size ${row.sizeBytes})`);
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes > maxVolumeSize) throw VolumeError.invalid("size", "invalid size");
+    if (sizeBytes < row.sizeBytes) throw VolumeError.invalid("size", `shrinking is not supported (current size ${row.sizeBytes})`);
     const format = this.formats[row.format];
-    if (!format) throw problems.invalidField("format", `format ${row.format} is not available`);
+    if (!format) throw VolumeError.invalid("format", `format ${row.format} is not available`);
     format.grow(this.pathOf(row), sizeBytes);
     return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
   }
@@ -207,7 +181,7 @@ export class VolumeStore implements ExportProvider {
   delete(name: string): void {
     const row = this.mustGet(name);
     const dependents = this.list().filter((v) => v.backing === name);
-    if (dependents.length > 0) throw problems.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}`);
+    if (dependents.length > 0) throw VolumeError.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}`);
     this.meta.db.delete(schema.volumes).where(eq(schema.volumes.name, name)).run();
     rmSync(this.pathOf(row), { force: true });
     fsyncDir(this.dir);

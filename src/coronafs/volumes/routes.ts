@@ -1,10 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { problems } from "../http/problem.ts";
-import { jsonBody } from "../http/validate.ts";
-import { parseSize } from "../util/size.ts";
-import type { VolumeRow } from "./schema.ts";
-import type { VolumeStore } from "./volume-store.ts";
+import { problemResponse, problems, type ProblemError } from "../../http/problem.ts";
+import { jsonBody } from "../../http/validate.ts";
+import { parseSize } from "../../util/size.ts";
+import type { VolumeRow } from "../schema.ts";
+import { VolumeError } from "./errors.ts";
+import { volumeJson, type ExportEndpoints } from "./json.ts";
+import { materialize } from "./materialize.ts";
+import type { VolumeStore } from "./store.ts";
 
 const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const bytes = parseSize(value);
@@ -25,40 +28,6 @@ const createSchema = z.strictObject({
 });
 const resizeSchema = z.strictObject({ size });
 
-/** Where clients reach the exports, for the `uri` fields of volume JSON. */
-export interface ExportEndpoints {
-  tcp?: { hostname: string; port: number };
-  unixPath?: string;
-  connections(name: string): number;
-  /** Ends every connection to a volume; resolves once its image is closed. */
-  disconnect(name: string): Promise<void>;
-}
-
-/** The JSON shape of a volume. */
-export function volumeJson(row: VolumeRow, endpoints: ExportEndpoints) {
-  const name = encodeURIComponent(row.name);
-  return {
-    name: row.name,
-    format: row.format,
-    sizeBytes: row.sizeBytes,
-    backing: row.backing,
-    createdAt: row.createdAt.toISOString(),
-    connections: endpoints.connections(row.name),
-    uris: {
-      ...(endpoints.tcp ? { tcp: `nbd://${hostForUri(endpoints.tcp.hostname)}:${endpoints.tcp.port}/${name}` } : {}),
-      ...(endpoints.unixPath ? { unix: `nbd+unix:///${name}?socket=${endpoints.unixPath}` } : {}),
-    },
-  };
-}
-
-/** A volume as the admin API returns it. */
-export type VolumeInfo = ReturnType<typeof volumeJson>;
-
-function hostForUri(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
-}
-
 /** `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete. */
 export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Hono {
   const app = new Hono();
@@ -72,7 +41,7 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
       if (body.size !== undefined || body.backing !== undefined || (body.format ?? "raw") !== "raw") {
         throw problems.invalidField("source", "a materialized volume is raw and takes its size from the source: give no size, format or backing");
       }
-      const row = await store.materialize(body.name, body.source);
+      const row = await materialize(store, body.name, body.source);
       return c.json({ ...json(row), copiedBytes: row.copiedBytes }, 201);
     }
     if (body.size === undefined) throw problems.invalidField("size", "required (or a source to materialize from)");
@@ -112,5 +81,24 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
     store.delete(name);
     return c.body(null, 204);
   });
+  // The one place where the store's errors become problem responses; anything else goes on to the admin app.
+  app.onError((err, c) => {
+    if (err instanceof VolumeError) return problemResponse(volumeProblem(err).problem, c.req.path);
+    throw err;
+  });
   return app;
+}
+
+/** The HTTP problem for a volume store error. */
+export function volumeProblem(err: VolumeError): ProblemError {
+  switch (err.kind) {
+    case "not-found":
+      return problems.notFound(err.message);
+    case "conflict":
+      return problems.conflict(err.message);
+    case "invalid":
+      return problems.invalidField(err.field ?? "body", err.message);
+    case "insufficient-storage":
+      return problems.insufficientStorage(err.message);
+  }
 }
