@@ -6,7 +6,7 @@ import type { Logger, LogLevel } from "../util/log.ts";
 import { startNbdServer, type NbdServer } from "./nbd/server.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
 import { volumeRoutes } from "./volumes/routes.ts";
-import { VolumeStore } from "./volumes/store.ts";
+import { maxVolumeSize, VolumeStore } from "./volumes/store.ts";
 import { volumeFormats } from "./backend/open-volume.ts";
 import { join } from "node:path";
 
@@ -28,7 +28,8 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
   volumes.serve({ tcp: config.listen, unixPath: config.socket });
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
   app.route("/v1/volumes", volumes.routes);
-  const admin = serveApp(app, config.admin, log);
+  // Image uploads stream up to the largest volume.
+  const admin = serveApp(app, config.admin, log, undefined, { maxRequestBodySize: maxVolumeSize });
   return {
     address: admin.address,
     async stop() {

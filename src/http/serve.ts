@@ -23,9 +23,12 @@ export function parseListen(value: string, defaultHost = "127.0.0.1"): ListenAdd
   return { hostname: match[1] || match[2] || defaultHost, port };
 }
 
-/** Serves a Hono app with Bun.serve. */
-export function serveApp(app: Hono, listen: ListenAddress, log: Logger, graceMs = 5000): RunningServer {
-  const server = Bun.serve({ hostname: listen.hostname, port: listen.port, fetch: app.fetch, idleTimeout: 30 });
+/**
+ * Serves a Hono app with Bun.serve. `maxRequestBodySize` raises Bun's default
+ * limit (128 MiB) for APIs that take streamed uploads (volume images).
+ */
+export function serveApp(app: Hono, listen: ListenAddress, log: Logger, graceMs = 5000, limits: { maxRequestBodySize?: number } = {}): RunningServer {
+  const server = Bun.serve({ hostname: listen.hostname, port: listen.port, fetch: app.fetch, idleTimeout: 30, ...limits });
   const address = { hostname: listen.hostname, port: server.port ?? listen.port };
   log.info("listening", { kind: "admin", url: `http://${formatHost(address.hostname)}:${address.port}` });
   return {

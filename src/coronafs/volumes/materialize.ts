@@ -19,7 +19,7 @@ export async function materialize(store: VolumeStore, name: string, sourceUri: s
   }
   try {
     let copiedBytes = 0;
-    const row = await store.adopt(name, "raw", async (fd) => {
+    const row = await store.adopt(name, { format: "raw" }, async (fd) => {
       copiedBytes = await copyExport(client, fd);
     });
     return { ...row, copiedBytes };

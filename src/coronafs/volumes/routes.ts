@@ -6,6 +6,7 @@ import { parseSize } from "../../util/size.ts";
 import type { VolumeRow } from "../schema.ts";
 import { VolumeError } from "./errors.ts";
 import { volumeJson, type ExportEndpoints } from "./json.ts";
+import { importImage } from "./import.ts";
 import { materialize } from "./materialize.ts";
 import type { VolumeStore } from "./store.ts";
 
@@ -49,13 +50,38 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
     return c.json(json(store.create({ name: body.name, sizeBytes: body.size, format, backing: body.backing })), 201);
   });
 
-  // Upload an image as a new volume: PUT /v1/volumes/NAME/image[?format=raw|qcow2], body = image bytes.
+  // Upload an image as a new volume: PUT /v1/volumes/NAME/image[?format=raw|qcow2][&backing=BASE][&replace=true], body = image bytes.
   app.put("/:name/image", async (c) => {
+    const name = c.req.param("name");
     const format = c.req.query("format");
     if (format !== undefined && format !== "raw" && format !== "qcow2") throw problems.invalidField("format", "expected raw or qcow2");
+    const replace = booleanQuery(c.req.query("replace"), "replace");
+    const backing = c.req.query("backing");
+    if (backing === "") throw problems.invalidField("backing", "expected the name of a volume");
     const body = c.req.raw.body;
     if (!body) throw problems.invalidField("body", "the image bytes are missing");
-    return c.json(json(await store.importImage(c.req.param("name"), format, body)), 201);
+    const inUse = () => endpoints.connections(name) > 0;
+    const existed = store.get(name) !== undefined;
+    const row = await importImage(store, name, body, { format, backing, replace: replace ? { inUse } : undefined });
+    return c.json(json(row), existed ? 200 : 201);
+  });
+
+  // Download a volume's file as stored (raw or qcow2 bytes); an overlay's names its backing volume.
+  app.get("/:name/image", (c) => {
+    const name = c.req.param("name");
+    const image = store.imageOf(name);
+    // A writer could change the file mid-copy; a read-only volume cannot change.
+    if (!image.readOnly && endpoints.connections(name) > 0) {
+      throw problems.conflict(`volume "${name}" has open NBD connections; disconnect them before exporting its image`);
+    }
+    const headers: Record<string, string> = {
+      "content-type": "application/octet-stream",
+      "content-length": String(image.bytes),
+      "x-photon-format": image.row.format,
+      "x-photon-virtual-size": String(image.row.sizeBytes),
+    };
+    if (image.row.backing) headers["x-photon-backing"] = image.row.backing;
+    return new Response(Bun.file(image.path), { headers });
   });
 
   app.get("/:name", (c) => c.json(json(store.mustGet(c.req.param("name")))));
@@ -69,13 +95,12 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
   });
 
   app.delete("/:name", async (c) => {
-    const force = c.req.query("force");
-    if (force !== undefined && force !== "true" && force !== "false") throw problems.invalidField("force", "expected true or false");
+    const force = booleanQuery(c.req.query("force"), "force");
     const name = c.req.param("name");
     store.mustGet(name);
     if (store.list().some((v) => v.backing === name)) throw problems.conflict(`volume "${name}" backs other volumes`);
     if (endpoints.connections(name) > 0) {
-      if (force !== "true") throw problems.conflict(`volume "${name}" has open NBD connections; use force to disconnect them`);
+      if (!force) throw problems.conflict(`volume "${name}" has open NBD connections; use force to disconnect them`);
       await endpoints.disconnect(name);
     }
     store.delete(name);
@@ -87,6 +112,12 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
     throw err;
   });
   return app;
+}
+
+/** A `true`/`false` query parameter (absent: false). */
+function booleanQuery(value: string | undefined, name: string): boolean {
+  if (value !== undefined && value !== "true" && value !== "false") throw problems.invalidField(name, "expected true or false");
+  return value === "true";
 }
 
 /** The HTTP problem for a volume store error. */

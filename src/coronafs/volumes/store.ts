@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../../db/open.ts";
@@ -10,6 +10,7 @@ import type { FormatName, VolumeFormat } from "../backend/volume-format.ts";
 import { coronafsMigrations } from "../migrations/index.ts";
 import type { ExportInfo, ExportProvider } from "../nbd/exports.ts";
 import { detectImageFormat } from "../qcow2/header.ts";
+import { setBackingFile } from "../qcow2/set-backing.ts";
 import * as schema from "../schema.ts";
 import type { VolumeRow } from "../schema.ts";
 import { VolumeError } from "./errors.ts";
@@ -19,6 +20,16 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const nameRule = "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit";
 /** Largest volume accepted (64 TiB): beyond it, offsets lose precision in places that matter. */
 export const maxVolumeSize = 2 ** 46;
+
+/** How {@link VolumeStore.adopt} takes in a new volume's file. */
+export interface AdoptOptions {
+  /** The image format; detected from the file when undefined. */
+  format?: FormatName;
+  /** The volume of this store the image (a qcow2 overlay) is rebased onto. */
+  backing?: VolumeRow;
+  /** Replace an existing volume of the name, unless it is in use (then: conflict). */
+  replace?: { inUse(): boolean };
+}
 
 /** What a client asks for when creating a volume. */
 export interface CreateVolume {
@@ -104,30 +115,19 @@ export class VolumeStore implements ExportProvider {
   }
 
   /**
-   * Creates a volume from an uploaded image (raw, or qcow2 without a backing
-   * file). The bytes are streamed to a temporary file, fsynced, opened — so a
-   * hostile qcow2 header is refused here with its reason — and only then
-   * renamed into place and recorded.
+   * A volume from a file `fill` writes: a temporary file in the store,
+   * fsynced; for an overlay, its header pointed at `backing`'s file; opened
+   * as `format` (detected when undefined) with its backing chain — so a bad
+   * image is refused with its reason — then renamed into place and recorded.
+   * With `replace`, an existing volume of that name is replaced in one step:
+   * the new file renamed in, the row updated in one transaction, the old
+   * file removed after.
    */
-  async importImage(name: string, formatName: VolumeRow["format"] | undefined, body: AsyncIterable<Uint8Array>): Promise<VolumeRow> {
-    let bytes = 0;
-    return this.adopt(name, formatName, async (fd) => {
-      for await (const chunk of body) {
-        bytes += chunk.length;
-        if (bytes > maxVolumeSize) throw VolumeError.invalid("body", `image larger than ${maxVolumeSize} bytes`);
-        for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done, null);
-      }
-    });
-  }
-
-  /**
-   * A new volume from a file `fill` writes: a temporary file, fsynced and
-   * opened as `formatName` (detected when undefined) — so a bad image is
-   * refused with its reason — then renamed into place and recorded.
-   */
-  async adopt(name: string, formatName: VolumeRow["format"] | undefined, fill: (fd: number) => Promise<void>): Promise<VolumeRow> {
+  async adopt(name: string, options: AdoptOptions, fill: (fd: number) => Promise<void>): Promise<VolumeRow> {
     if (!namePattern.test(name)) throw VolumeError.invalid("name", nameRule);
-    if (this.get(name)) throw VolumeError.conflict(`volume "${name}" already exists`);
+    const { backing, replace } = options;
+    if (backing && backing.name === name) throw VolumeError.invalid("backing", "a volume cannot be its own backing volume");
+    this.checkReplaceable(name, replace);
     const id = crypto.randomUUID();
     const tmp = join(this.dir, `.import-${id}`);
     const fd = openSync(tmp, "wx", 0o640);
@@ -142,28 +142,65 @@ export class VolumeStore implements ExportProvider {
     }
     closeSync(fd);
     try {
-      const format = formatName ?? detectImageFormat(tmp);
+      const format = options.format ?? detectImageFormat(tmp);
       const opener = this.formats[format];
       if (!opener) throw VolumeError.invalid("format", `format ${format} is not available`);
-      let backend: BlockBackend;
+      if (backing && format !== "qcow2") throw VolumeError.invalid("format", "an image with a backing volume must be qcow2");
+      let sizeBytes: number;
       try {
-        backend = opener.open(tmp, true, true);
+        if (backing) {
+          setBackingFile(tmp, { file: backing.file, format: backing.format });
+        }
+        // An overlay opens with its chain (inside the store); anything else must stand alone.
+        const backend = opener.open(tmp, true, !backing);
+        sizeBytes = backend.size;
+        backend.close();
       } catch (err) {
-        throw VolumeError.invalid("body", `not a usable ${format} image: ${(err as Error).message}`);
+        throw VolumeError.invalid("body", `not a usable ${format} ${backing ? "overlay" : "image"}: ${(err as Error).message}`);
       }
-      const sizeBytes = backend.size;
-      backend.close();
       if (sizeBytes <= 0) throw VolumeError.invalid("body", "image is empty");
-      if (this.get(name)) throw VolumeError.conflict(`volume "${name}" already exists`);
-      const row: VolumeRow = { name, id, format, sizeBytes, backing: null, file: `${id}.${format}`, readOnly: false, createdAt: new Date() };
+      const row: VolumeRow = { name, id, format, sizeBytes, backing: backing?.name ?? null, file: `${id}.${format}`, readOnly: false, createdAt: new Date() };
+      const old = this.checkReplaceable(name, replace);
       renameSync(tmp, this.pathOf(row));
       fsyncDir(this.dir);
-      this.meta.db.insert(schema.volumes).values(row).run();
-      this.log.info("volume imported", { volume: name, format, size: sizeBytes });
-      return row;
+      try {
+        this.meta.db.transaction((tx) => {
+          const current = tx.select().from(schema.volumes).where(eq(schema.volumes.name, name)).get();
+          if (current?.id !== old?.id) throw VolumeError.conflict(`volume "${name}" changed during the import`);
+          if (old) tx.update(schema.volumes).set({ ...row, createdAt: old.createdAt }).where(eq(schema.volumes.name, name)).run();
+          else tx.insert(schema.volumes).values(row).run();
+        });
+      } catch (err) {
+        rmSync(this.pathOf(row), { force: true });
+        throw err;
+      }
+      if (old) {
+        rmSync(this.pathOf(old), { force: true });
+        fsyncDir(this.dir);
+      }
+      this.log.info(old ? "volume replaced" : "volume imported", { volume: name, format, size: sizeBytes, backing: row.backing });
+      return old ? { ...row, createdAt: old.createdAt } : row;
     } finally {
       rmSync(tmp, { force: true });
     }
+  }
+
+  /** The existing volume `name` when `replace` allows replacing it; undefined when there is none. */
+  private checkReplaceable(name: string, replace: AdoptOptions["replace"]): VolumeRow | undefined {
+    const old = this.get(name);
+    if (!old) return undefined;
+    if (!replace) throw VolumeError.conflict(`volume "${name}" already exists`);
+    const dependents = this.list().filter((v) => v.backing === name);
+    if (dependents.length > 0) throw VolumeError.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}; it cannot be replaced`);
+    if (replace.inUse()) throw VolumeError.conflict(`volume "${name}" has open NBD connections; disconnect them before replacing it`);
+    return old;
+  }
+
+  /** A volume's file as stored, for exporting it. */
+  imageOf(name: string): { row: VolumeRow; path: string; bytes: number; readOnly: boolean } {
+    const row = this.mustGet(name);
+    const path = this.pathOf(row);
+    return { row, path, bytes: statSync(path).size, readOnly: this.specOf(row).readOnly };
   }
 
   /** Grows a volume (the caller makes sure no client has it open: they cache the size). */
