@@ -1,5 +1,5 @@
 import { AdminClient } from "../http/admin-client.ts";
-import type { VolumeInfo } from "./volume-routes.ts";
+import type { VolumeInfo } from "./volumes/json.ts";
 
 /** The volume API of an nbd-export (or of the controller, which serves the same routes). */
 export class VolumeClient extends AdminClient {
@@ -8,16 +8,9 @@ export class VolumeClient extends AdminClient {
   create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string; image?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
-  /** Uploads an image file as a new volume, streaming it. */
-  importFile = async (name: string, path: string, format?: "raw" | "qcow2") => {
-    const query = format ? `?format=${format}` : "";
-    const response = await fetch(`${this.baseUrl}/v1/volumes/${encodeURIComponent(name)}/image${query}`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream" },
-      body: Bun.file(path),
-    });
-    return this.parse<VolumeInfo>("PUT", "/v1/volumes/…/image", response);
-  };
+  /** Uploads an image file as a new volume, streaming it (see {@link importStream} for the options). */
+  importFile = (name: string, path: string, format?: "raw" | "qcow2", options: { backing?: string; replace?: boolean } = {}) =>
+    this.importStream(name, Bun.file(path).stream(), { format, ...options, size: Bun.file(path).size });
   /** Streams a body (an image's bytes) in as a new volume, or as an overlay on `backing`, replacing one of the same name when asked. */
   importStream = async (name: string, body: ReadableStream<Uint8Array>, options: { format?: "raw" | "qcow2"; backing?: string; replace?: boolean; size?: number } = {}) => {
     const query = new URLSearchParams();
@@ -36,7 +29,7 @@ export class VolumeClient extends AdminClient {
     } as RequestInit);
     return this.parse<VolumeInfo>("PUT", `/v1/volumes/${name}/image`, response);
   };
-  /** The file of a volume as stored (raw or qcow2 bytes), streamed; its size in `size`. */
+  /** The file of a volume as stored (raw or qcow2 bytes), streamed, with its size and format (the `x-photon-*` headers); throws on a refusal. */
   exportStream = async (name: string) => {
     const path = `/v1/volumes/${encodeURIComponent(name)}/image`;
     const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } });

@@ -5,9 +5,9 @@ import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.
 import type { Logger, LogLevel } from "../util/log.ts";
 import { startNbdServer, type NbdServer } from "./nbd/server.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
-import { volumeRoutes } from "./volume-routes.ts";
-import { VolumeStore } from "./volume-store.ts";
-import { volumeFormats } from "./formats.ts";
+import { volumeRoutes } from "./volumes/routes.ts";
+import { VolumeStore } from "./volumes/store.ts";
+import { volumeFormats } from "./backend/open-volume.ts";
 import { join } from "node:path";
 
 /** The nbd-export's configuration, parsed once by the CLI. */
@@ -28,6 +28,7 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
   volumes.serve({ tcp: config.listen, unixPath: config.socket });
   const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
   app.route("/v1/volumes", volumes.routes);
+  // Image uploads stream up to the largest volume.
   const admin = serveApp(app, config.admin, log);
   return {
     address: admin.address,

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { VolumeClient } from "../../coronafs/client.ts";
-import type { VolumeInfo } from "../../coronafs/volume-routes.ts";
+import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { clientArgs } from "../args.ts";
 import { clientTarget, commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";

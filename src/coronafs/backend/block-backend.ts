@@ -1,7 +1,12 @@
-/** One extent of a block status answer (NBD base:allocation semantics). */
+/** The range is not allocated: it reads from the backing image, or as zeros without one. */
+export const EXTENT_HOLE = 1;
+/** The range reads as zeros. */
+export const EXTENT_ZERO = 2;
+
+/** One extent of an allocation status answer. */
 export interface Extent {
   length: number;
-  /** STATE_HOLE | STATE_ZERO bits. */
+  /** EXTENT_HOLE | EXTENT_ZERO bits. */
   flags: number;
 }
 
@@ -17,7 +22,8 @@ export interface ZeroOptions {
  * A block device image as the NBD server sees it: raw files and qcow2 images
  * implement it. Calls are synchronous positional I/O — the fastest path in Bun
  * (see docs/benchmarks/nbd.md). Requests are validated by the server before
- * they reach a backend; backends throw {@link NbdError} or system errors.
+ * they reach a backend; backends throw {@link BlockError} or system errors
+ * (both carry an errno-like `code`; the protocol layer translates them).
  */
 export interface BlockBackend {
   readonly size: number;
@@ -36,15 +42,4 @@ export interface BlockBackend {
   /** Prefetches a range (NBD_CMD_CACHE). */
   cache(offset: number, length: number): void;
   close(): void;
-}
-
-/** An error with the NBD error value to answer (see nbd/errors.ts). */
-export class NbdError extends Error {
-  constructor(
-    readonly errno: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "NbdError";
-  }
 }

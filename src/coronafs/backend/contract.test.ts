@@ -4,8 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../qcow2/header.ts";
 import { Qcow2Image } from "../qcow2/image.ts";
-import { STATE_ZERO } from "../nbd/protocol.ts";
-import type { BlockBackend } from "./block-backend.ts";
+import { EXTENT_ZERO, type BlockBackend } from "./block-backend.ts";
 import { RawBackend } from "./raw.ts";
 
 const SIZE = 4 * 1024 * 1024;
@@ -112,7 +111,7 @@ for (const impl of implementations) {
       expect(extents.reduce((sum, e) => sum + e.length, 0)).toBe(SIZE);
       let pos = 0;
       for (const e of extents) {
-        if (pos >= 1024 * 1024 && pos + e.length <= 2 * 1024 * 1024) expect(e.flags & STATE_ZERO).toBe(STATE_ZERO);
+        if (pos >= 1024 * 1024 && pos + e.length <= 2 * 1024 * 1024) expect(e.flags & EXTENT_ZERO).toBe(EXTENT_ZERO);
         pos += e.length;
       }
       expect(backend.blockStatus(0, SIZE, 1)).toHaveLength(1);

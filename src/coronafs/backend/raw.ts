@@ -1,9 +1,9 @@
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { createFileDurably, readFully, writeFully } from "../../util/fs.ts";
-import type { VolumeFormat } from "../volume-format.ts";
 import { punchHole, seekExtent, willNeed, zeroRange } from "../../util/linux.ts";
-import { NBD_ERR, STATE_HOLE, STATE_ZERO } from "../nbd/protocol.ts";
-import { NbdError, type BlockBackend, type Extent, type ZeroOptions } from "./block-backend.ts";
+import { EXTENT_HOLE, EXTENT_ZERO, type BlockBackend, type Extent, type ZeroOptions } from "./block-backend.ts";
+import { BlockError } from "./block-error.ts";
+import type { VolumeFormat } from "./volume-format.ts";
 
 const zeroChunk = new Uint8Array(1 << 20);
 
@@ -52,7 +52,7 @@ export class RawBackend implements BlockBackend {
       else punchHole(this.fd, offset, length);
       return;
     } catch (err) {
-      if (options.fast) throw new NbdError(NBD_ERR.ENOTSUP, `fast zero unavailable: ${(err as Error).message}`);
+      if (options.fast) throw new BlockError("ENOTSUP", `fast zero unavailable: ${(err as Error).message}`);
     }
     for (let done = 0; done < length; ) {
       const n = Math.min(zeroChunk.length, length - done);
@@ -69,7 +69,7 @@ export class RawBackend implements BlockBackend {
       const data = seekExtent(this.fd, pos, "data") ?? end;
       if (data > pos) {
         const next = Math.min(data, end);
-        extents.push({ length: next - pos, flags: STATE_HOLE | STATE_ZERO });
+        extents.push({ length: next - pos, flags: EXTENT_HOLE | EXTENT_ZERO });
         pos = next;
         continue;
       }

@@ -1,7 +1,7 @@
 import type { Socket } from "bun";
-import type { Extent } from "../backend/block-backend.ts";
 import { ByteReader } from "./byte-reader.ts";
 import {
+  type NbdExtent,
   BASE_ALLOCATION,
   CMD,
   CMD_FLAG,
@@ -53,11 +53,11 @@ interface Pending {
   type: number;
   offset: number;
   length: number;
-  resolve(value: Buffer | Extent[] | undefined): void;
+  resolve(value: Buffer | NbdExtent[] | undefined): void;
   reject(error: Error): void;
   /** READ data assembled from chunks (into the caller's buffer when it gave one); BLOCK_STATUS extents. */
   data?: Buffer;
-  extents?: Extent[];
+  extents?: NbdExtent[];
   error?: NbdClientError;
 }
 
@@ -224,13 +224,13 @@ export class NbdClient {
   }
 
   /** base:allocation extents from `offset` (the server may answer less than `length`). */
-  async blockStatus(offset: number, length: number, options: { reqOne?: boolean } = {}): Promise<Extent[]> {
+  async blockStatus(offset: number, length: number, options: { reqOne?: boolean } = {}): Promise<NbdExtent[]> {
     if (!this.baseAllocation) throw new NbdClientError("server did not negotiate base:allocation");
-    return (await this.request(CMD.BLOCK_STATUS, options.reqOne ? CMD_FLAG.REQ_ONE : 0, offset, length)) as Extent[];
+    return (await this.request(CMD.BLOCK_STATUS, options.reqOne ? CMD_FLAG.REQ_ONE : 0, offset, length)) as NbdExtent[];
   }
 
   /** Sends any request, raw: for tests of server validation. Resolves with READ data or extents. */
-  async request(type: number, flags: number, offset: number, length: number, payload?: Uint8Array, into?: Buffer): Promise<Buffer | Extent[] | undefined> {
+  async request(type: number, flags: number, offset: number, length: number, payload?: Uint8Array, into?: Buffer): Promise<Buffer | NbdExtent[] | undefined> {
     if (this.closed) throw new NbdClientError("connection is closed");
     await this.slot();
     const handle = this.nextHandle++;
@@ -241,7 +241,7 @@ export class NbdClient {
     header.writeUInt32BE(handle, 12);
     writeU64(header, offset, 16);
     header.writeUInt32BE(length, 24);
-    const result = new Promise<Buffer | Extent[] | undefined>((resolve, reject) => {
+    const result = new Promise<Buffer | NbdExtent[] | undefined>((resolve, reject) => {
       this.pending.set(handle, { type, offset, length, resolve, reject, data: into });
     });
     this.send(header);

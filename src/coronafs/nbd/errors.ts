@@ -1,10 +1,23 @@
-import { NbdError } from "../backend/block-backend.ts";
-import { NBD_ERR } from "./protocol.ts";
+import { EXTENT_HOLE, EXTENT_ZERO } from "../backend/block-backend.ts";
+import { NBD_ERR, STATE_HOLE, STATE_ZERO } from "./protocol.ts";
+
+/** A refusal decided by the NBD layer itself (request validation), with the NBD error value to answer. */
+export class NbdError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "NbdError";
+  }
+}
 
 /**
  * Maps any error thrown while serving a request to the NBD error value sent
- * on the wire — the one place where that happens. `unexpected` is true for
- * errors worth logging (bugs, I/O failures), false for expected refusals.
+ * on the wire — the one place where that happens. Backends fail with a
+ * `BlockError` or a system error, both carrying an errno-like `code`.
+ * `unexpected` is true for errors worth logging (bugs, I/O failures), false
+ * for expected refusals.
  */
 export function nbdErrorFor(err: unknown): { errno: number; message: string; unexpected: boolean } {
   if (err instanceof NbdError) return { errno: err.errno, message: err.message, unexpected: false };
@@ -30,4 +43,9 @@ export function nbdErrorFor(err: unknown): { errno: number; message: string; une
     default:
       return { errno: NBD_ERR.EIO, message, unexpected: true };
   }
+}
+
+/** The base:allocation flags of a backend extent (proto.md "base:allocation"). */
+export function nbdExtentFlags(flags: number): number {
+  return (flags & EXTENT_HOLE ? STATE_HOLE : 0) | (flags & EXTENT_ZERO ? STATE_ZERO : 0);
 }

@@ -1,11 +1,4 @@
-/** How an I/O worker opens a volume's image (plain data: it crosses threads). */
-export interface VolumeSpec {
-  format: "raw" | "qcow2";
-  path: string;
-  readOnly: boolean;
-  /** Directories backing files must stay inside. */
-  roots: string[];
-}
+import type { VolumeSpec } from "../backend/open-volume.ts";
 
 /** What the handshake tells a client about an export. */
 export interface ExportInfo {

@@ -14,10 +14,9 @@
  */
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { BlockBackend } from "../backend/block-backend.ts";
-import { openVolume } from "../formats.ts";
+import { openVolume, type VolumeSpec } from "../backend/open-volume.ts";
 import { createLogger, type Logger, type LogLevel } from "../../util/log.ts";
 import { EAGAIN, EINTR, pollReadable, recvInto, sendFrom, shutdownAndClose } from "../../util/linux.ts";
-import type { VolumeSpec } from "./exports.ts";
 import type { Negotiated } from "./handshake.ts";
 import { Transmission } from "./transmission.ts";
 
@@ -100,8 +99,6 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
       message.negotiated,
       {
         write: (data, offset, length) => writeAll(connection, data, offset, length),
-        pause: () => {},
-        resume: () => {},
         close: (reason) => end(connection, reason),
       },
       log,
@@ -118,18 +115,14 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   };
 
   /** Blocking send of everything; a failure ends the connection. */
-  const writeAll = (connection: Connection, data: Uint8Array, offset: number, length: number): number => {
+  const writeAll = (connection: Connection, data: Uint8Array, offset: number, length: number): void => {
     let sent = 0;
     while (sent < length && !connection.closed) {
       const n = sendFrom(connection.fd, data, offset + sent, length - sent);
       if (n === -EINTR || n === -EAGAIN) continue;
-      if (n <= 0) {
-        end(connection, `send failed (errno ${-n})`);
-        return length; // nothing more will be sent on this connection
-      }
+      if (n <= 0) return end(connection, `send failed (errno ${-n})`); // nothing more is sent on this connection
       sent += n;
     }
-    return length;
   };
 
   /** Receives and handles what one connection sent; false when nothing came (timeout). */

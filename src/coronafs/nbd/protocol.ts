@@ -83,6 +83,13 @@ export type NbdErrno = (typeof NBD_ERR)[keyof typeof NBD_ERR];
 /** base:allocation status flags. */
 export const STATE_HOLE = 1 << 0;
 export const STATE_ZERO = 1 << 1;
+
+/** One extent of a base:allocation answer, as on the wire. */
+export interface NbdExtent {
+  length: number;
+  /** STATE_HOLE | STATE_ZERO bits. */
+  flags: number;
+}
 export const BASE_ALLOCATION = "base:allocation";
 
 export const REQUEST_HEADER_SIZE = 28;

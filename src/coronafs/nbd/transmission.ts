@@ -1,6 +1,6 @@
 import type { Logger } from "../../util/log.ts";
-import { NbdError, type BlockBackend } from "../backend/block-backend.ts";
-import { nbdErrorFor } from "./errors.ts";
+import type { BlockBackend } from "../backend/block-backend.ts";
+import { NbdError, nbdErrorFor, nbdExtentFlags } from "./errors.ts";
 import { blockSizes } from "./exports.ts";
 import { BASE_ALLOCATION_ID, type Negotiated } from "./handshake.ts";
 import {
@@ -40,11 +40,8 @@ const FLUSH_THRESHOLD = 1024 * 1024;
 
 /** How the transmission phase talks to its connection. */
 export interface TransmissionIo {
-  /** Writes what the socket takes now of `data[offset, offset+length)`; returns the number of bytes taken. */
-  write(data: Uint8Array, offset: number, length: number): number;
-  /** Stops or restarts data events (backpressure). */
-  pause(): void;
-  resume(): void;
+  /** Sends all of `data[offset, offset+length)`, blocking; a failed send ends the connection (through `close`). */
+  write(data: Uint8Array, offset: number, length: number): void;
   close(reason: string): void;
 }
 
@@ -63,27 +60,19 @@ interface PendingWrite {
  * Requests are parsed straight out of each data event, validated before the
  * backend sees them, executed with synchronous positional I/O, and all replies
  * of the event leave in one send. WRITE payloads are written to their offset
- * from the received buffer, without another copy. When the socket does not
- * take a whole batch, processing stops (and reading pauses) until it drains,
- * so memory stays bounded by one batch plus one request.
+ * from the received buffer, without another copy. Sends block (the I/O
+ * worker owns the socket), so memory stays bounded by one batch plus one request.
  */
 export class Transmission {
-  /** Replies being built; `spare` takes over while `out` is still being sent. */
+  /** Replies being built. */
   private out: Buffer;
-  private spare: Buffer;
   private used = 0;
   private partialHeader: Buffer | undefined;
   private pending: PendingWrite | undefined;
   private closed = false;
-  private closeReason: string | undefined;
-  /** `spare[unsentFrom, unsentTo)` is what the socket has not taken yet; it is not touched until drained. */
-  private unsentFrom = 0;
-  private unsentTo = 0;
   /** The request being decoded, and the WRITE whose payload is arriving (both reused). */
   private readonly req = emptyRequest();
   private readonly writeReq = emptyRequest();
-  /** Input received while blocked on `unsent`. */
-  private queued: Buffer[] = [];
   private readonly structured: boolean;
 
   constructor(
@@ -94,32 +83,10 @@ export class Transmission {
   ) {
     this.structured = negotiated.structuredReplies;
     this.out = Buffer.allocUnsafe(2 * 1024 * 1024);
-    this.spare = Buffer.allocUnsafe(2 * 1024 * 1024);
   }
 
-  /** Handles the bytes of one data event. */
-  /** Handles `chunk[0, end)` (a reused receive buffer need not be sliced). */
+  /** Handles the bytes `chunk[0, end)` of one receive (a reused receive buffer need not be sliced). */
   feed(chunk: Buffer, end = chunk.length): void {
-    if (this.blocked) {
-      this.queued.push(Buffer.from(chunk.subarray(0, end)));
-      return;
-    }
-    this.process(chunk, end);
-  }
-
-  /** The socket can take more: send the rest of the batch, then go on with queued input. */
-  drain(): void {
-    if (!this.blocked) return;
-    this.unsentFrom += Math.max(this.io.write(this.spare, this.unsentFrom, this.unsentTo - this.unsentFrom), 0);
-    if (this.unsentFrom < this.unsentTo) return;
-    this.unsentFrom = this.unsentTo = 0;
-    if (this.closed) return this.io.close(this.closeReason ?? "closed");
-    this.io.resume();
-    this.flushOut();
-    while (!this.blocked && !this.closed && this.queued.length > 0) this.process(this.queued.shift()!);
-  }
-
-  private process(chunk: Buffer, end = chunk.length): void {
     let at = 0;
     if (this.partialHeader) {
       const need = REQUEST_HEADER_SIZE - this.partialHeader.length;
@@ -133,11 +100,6 @@ export class Transmission {
       if (!this.handleHeader(header, 0)) return this.flushOut();
     }
     while (!this.closed) {
-      if (this.blocked) {
-        // Blocked: keep the unprocessed input for drain().
-        if (at < end) this.queued.push(Buffer.from(chunk.subarray(at, end)));
-        return;
-      }
       if (this.pending) {
         at += this.consumePayload(chunk, at, end);
         if (this.pending) break;
@@ -298,7 +260,7 @@ export class Transmission {
     at += 4;
     for (const extent of extents) {
       this.out.writeUInt32BE(extent.length, at);
-      this.out.writeUInt32BE(extent.flags, at + 4);
+      this.out.writeUInt32BE(nbdExtentFlags(extent.flags), at + 4);
       at += 8;
     }
     this.used = at;
@@ -340,28 +302,15 @@ export class Transmission {
     }
   }
 
-  private get blocked(): boolean {
-    return this.unsentTo > 0;
-  }
-
   private flushOut(): void {
-    if (this.used === 0 || this.blocked) return;
-    const written = Math.max(this.io.write(this.out, 0, this.used), 0);
-    if (written < this.used) {
-      // The socket is full: `out` becomes the spare being drained; replies continue in the other buffer.
-      this.unsentFrom = written;
-      this.unsentTo = this.used;
-      [this.out, this.spare] = [this.spare, this.out];
-      this.io.pause();
-    }
+    if (this.used === 0) return;
+    this.io.write(this.out, 0, this.used);
     this.used = 0;
   }
 
-  /** Ends the connection once every queued reply has been sent. */
+  /** Ends the connection; replies already built have been sent by then. */
   private close(reason: string): void {
     this.closed = true;
-    this.closeReason = reason;
-    if (!this.blocked) this.io.close(reason);
+    this.io.close(reason);
   }
-
 }

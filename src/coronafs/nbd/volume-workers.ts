@@ -1,7 +1,7 @@
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { Logger, LogLevel } from "../../util/log.ts";
 import { closeFd, dupFd, dupForWorker, shutdownRead } from "../../util/linux.ts";
-import type { VolumeSpec } from "./exports.ts";
+import type { VolumeSpec } from "../backend/open-volume.ts";
 import type { Negotiated } from "./handshake.ts";
 import { workerEntry } from "../../util/worker-entry.ts";
 import type { WorkerControl, WorkerInit, WorkerReport } from "./io-worker.ts";

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
+import { BlockError } from "../backend/block-error.ts";
 
 /**
  * qcow2 header: parse, validate and build (qemu docs/interop/qcow2.txt,
@@ -8,8 +9,8 @@ import { closeSync, openSync, readSync } from "node:fs";
  */
 
 export const QCOW2_MAGIC = 0x514649fb;
-const EXT_END = 0;
-const EXT_BACKING_FORMAT = 0xe2792aca;
+export const EXT_END = 0;
+export const EXT_BACKING_FORMAT = 0xe2792aca;
 const EXT_EXTERNAL_DATA_FILE = 0x44415441;
 const EXT_FULL_DISK_ENCRYPTION = 0x0537be77;
 
@@ -45,10 +46,10 @@ export interface Qcow2Header {
   nbSnapshots: number;
 }
 
-/** A header that cannot be used, with the reason. */
-export class Qcow2FormatError extends Error {
+/** An image that cannot be used (bad header, corrupt table), with the reason: an I/O error to clients. */
+export class Qcow2FormatError extends BlockError {
   constructor(message: string) {
-    super(`qcow2: ${message}`);
+    super("EIO", `qcow2: ${message}`);
     this.name = "Qcow2FormatError";
   }
 }

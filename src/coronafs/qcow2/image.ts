@@ -1,32 +1,13 @@
 import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
-import { NBD_ERR, STATE_HOLE, STATE_ZERO } from "../nbd/protocol.ts";
-import { NbdError, type BlockBackend, type Extent, type ZeroOptions } from "../backend/block-backend.ts";
+import { EXTENT_HOLE, EXTENT_ZERO, type BlockBackend, type Extent, type ZeroOptions } from "../backend/block-backend.ts";
+import { BlockError } from "../backend/block-error.ts";
+import { ClusterAllocator } from "./clusters.ts";
+import { growImage } from "./grow.ts";
 import { parseHeader, Qcow2FormatError, type Qcow2Header } from "./header.ts";
-import { Refcounts } from "./refcounts.ts";
+import { L2Cache } from "./l2-cache.ts";
+import { compressedExtent, decodeL2Entry, encodeL1Entry, encodeL2Entry, l1EntryOffset, type Mapping } from "./l2-entry.ts";
 import { readFully, writeFully } from "../../util/fs.ts";
-
-// L1/L2 entry bits (qcow2.txt "Cluster mapping"), split into 32-bit halves.
-const HI_COPIED = 0x8000_0000;
-const HI_COMPRESSED = 0x4000_0000;
-const HI_RESERVED = 0x3f00_0000; // bits 56-61 of a standard entry
-const LO_ZERO = 0x1;
-const LO_OFFSET_MASK = 0xffff_fe00;
-const HI_OFFSET_MASK = 0x00ff_ffff;
-/** L2 tables kept in memory (64 KiB each with the default cluster size). */
-const L2_CACHE_TABLES = 512;
-
-/** What one guest cluster maps to. */
-type Mapping =
-  | { kind: "unallocated" }
-  | { kind: "zero"; host: number; copied: boolean }
-  | { kind: "data"; host: number; copied: boolean }
-  | { kind: "compressed"; entryHi: number; entryLo: number };
-
-interface L2Table {
-  buf: Buffer;
-  dirty: boolean;
-}
 
 /**
  * A qcow2 image as a {@link BlockBackend} (qemu docs/interop/qcow2.txt):
@@ -48,11 +29,8 @@ export class Qcow2Image implements BlockBackend {
   private readonly l2Bits: number;
   private l1: Buffer;
   private l1Dirty = false;
-  private readonly l2 = new Map<number, L2Table>();
-  private readonly refcounts: Refcounts;
-  /** End of the allocated area: new clusters are appended here. */
-  private fileEnd: number;
-  private pendingFrees: number[] = [];
+  private readonly l2: L2Cache;
+  private readonly clusters: ClusterAllocator;
   private readonly scratch: Buffer;
 
   readonly backing: BlockBackend | undefined;
@@ -73,20 +51,12 @@ export class Qcow2Image implements BlockBackend {
       this.clusterBits = this.header.clusterBits;
       this.cs = 2 ** this.clusterBits;
       this.l2Bits = this.clusterBits - 3;
-      this.fileEnd = Math.ceil(fileSize / this.cs) * this.cs;
       this.l1 = Buffer.alloc(this.header.l1Size * 8);
       readSync(this.fd, this.l1, 0, this.l1.length, this.header.l1TableOffset);
       const table = Buffer.alloc(this.header.refcountTableClusters * this.cs);
       readSync(this.fd, table, 0, table.length, this.header.refcountTableOffset);
-      this.refcounts = new Refcounts(
-        this.fd,
-        this.cs,
-        this.header.refcountOrder,
-        table,
-        this.header.refcountTableOffset,
-        () => this.appendCluster(),
-        (offset) => offset + this.cs <= this.fileEnd,
-      );
+      this.clusters = new ClusterAllocator(this.fd, this.header, fileSize, table);
+      this.l2 = new L2Cache(this.fd, this.cs, () => this.syncRefcountsAndData());
       this.scratch = Buffer.alloc(this.cs);
       if (this.header.backingFile) {
         if (!openBacking) throw new Qcow2FormatError("images with a backing file cannot be imported");
@@ -109,62 +79,16 @@ export class Qcow2Image implements BlockBackend {
   }
 
   private l2TableOffset(l1Index: number): number {
-    const hi = this.l1.readUInt32BE(l1Index * 8);
-    const lo = this.l1.readUInt32BE(l1Index * 8 + 4);
-    return (hi & HI_OFFSET_MASK) * 2 ** 32 + (lo & LO_OFFSET_MASK);
-  }
-
-  private loadL2(tableOffset: number): L2Table {
-    let table = this.l2.get(tableOffset);
-    if (table) {
-      // Most recently used last.
-      this.l2.delete(tableOffset);
-      this.l2.set(tableOffset, table);
-      return table;
-    }
-    if (tableOffset % this.cs !== 0 || tableOffset + this.cs > this.fileEnd) {
-      throw new Qcow2FormatError(`L2 table at ${tableOffset} is misaligned or beyond the end of the file`);
-    }
-    const buf = Buffer.alloc(this.cs);
-    readSync(this.fd, buf, 0, this.cs, tableOffset);
-    table = { buf, dirty: false };
-    this.l2.set(tableOffset, table);
-    this.evictL2();
-    return table;
-  }
-
-  private evictL2(): void {
-    while (this.l2.size > L2_CACHE_TABLES) {
-      const [offset, table] = this.l2.entries().next().value!;
-      if (table.dirty) {
-        // An L2 table reaches the disk only after the refcounts and data it relies on.
-        this.syncRefcountsAndData();
-        writeSync(this.fd, table.buf, 0, this.cs, offset);
-      }
-      this.l2.delete(offset);
-    }
+    return l1EntryOffset(this.l1.readUInt32BE(l1Index * 8), this.l1.readUInt32BE(l1Index * 8 + 4));
   }
 
   /** The mapping of the cluster containing guest `offset`. */
   private lookup(offset: number): Mapping {
     const tableOffset = this.l2TableOffset(this.l1Index(offset));
     if (tableOffset === 0) return { kind: "unallocated" };
-    const buf = this.loadL2(tableOffset).buf;
+    const buf = this.l2.load(tableOffset, this.clusters.fileEnd).buf;
     const at = this.l2Index(offset) * 8;
-    return this.decode(buf.readUInt32BE(at), buf.readUInt32BE(at + 4));
-  }
-
-  private decode(hi: number, lo: number): Mapping {
-    if (hi & HI_COMPRESSED) return { kind: "compressed", entryHi: hi, entryLo: lo };
-    if (hi & HI_RESERVED) throw new Qcow2FormatError("L2 entry has reserved bits set");
-    const host = (hi & HI_OFFSET_MASK) * 2 ** 32 + (lo & LO_OFFSET_MASK);
-    const copied = (hi & HI_COPIED) !== 0;
-    if (lo & LO_ZERO && this.header.version === 3) return { kind: "zero", host, copied };
-    if (host === 0) return { kind: "unallocated" };
-    if (host % this.cs !== 0 || host + this.cs > this.fileEnd) {
-      throw new Qcow2FormatError(`data cluster at ${host} is misaligned or beyond the end of the file`);
-    }
-    return { kind: "data", host, copied };
+    return decodeL2Entry(buf.readUInt32BE(at), buf.readUInt32BE(at + 4), this.header.version, this.cs, this.clusters.fileEnd);
   }
 
   /** Points the L2 entry of guest `offset` at `host` with flags; allocates the L2 table if needed. */
@@ -172,53 +96,19 @@ export class Qcow2Image implements BlockBackend {
     const l1Index = this.l1Index(offset);
     let tableOffset = this.l2TableOffset(l1Index);
     if (tableOffset === 0) {
-      tableOffset = this.allocateCluster();
-      this.l2.set(tableOffset, { buf: Buffer.alloc(this.cs), dirty: true });
-      this.l1.writeUInt32BE((HI_COPIED | Math.floor(tableOffset / 2 ** 32)) >>> 0, l1Index * 8);
-      this.l1.writeUInt32BE(tableOffset % 2 ** 32, l1Index * 8 + 4);
+      tableOffset = this.clusters.allocate();
+      this.l2.create(tableOffset);
+      const [l1Hi, l1Lo] = encodeL1Entry(tableOffset);
+      this.l1.writeUInt32BE(l1Hi, l1Index * 8);
+      this.l1.writeUInt32BE(l1Lo, l1Index * 8 + 4);
       this.l1Dirty = true;
-      this.evictL2();
     }
-    const table = this.loadL2(tableOffset);
+    const table = this.l2.load(tableOffset, this.clusters.fileEnd);
     const at = this.l2Index(offset) * 8;
-    const hi = host === 0 ? 0 : (HI_COPIED | Math.floor(host / 2 ** 32)) >>> 0;
+    const [hi, lo] = encodeL2Entry(host, zero);
     table.buf.writeUInt32BE(hi, at);
-    table.buf.writeUInt32BE(((host % 2 ** 32) | (zero ? LO_ZERO : 0)) >>> 0, at + 4);
+    table.buf.writeUInt32BE(lo, at + 4);
     table.dirty = true;
-  }
-
-  private appendCluster(): number {
-    const offset = this.fileEnd;
-    this.fileEnd += this.cs;
-    return offset;
-  }
-
-  /** A new cluster with refcount 1. */
-  private allocateCluster(): number {
-    const offset = this.appendCluster();
-    this.refcounts.set(offset, 1);
-    return offset;
-  }
-
-  /** Drops a reference once the L2 change that released it is durable (see flush). */
-  private release(mapping: Mapping): void {
-    if ((mapping.kind === "data" || mapping.kind === "zero") && mapping.host !== 0) this.pendingFrees.push(mapping.host);
-    if (mapping.kind === "compressed") {
-      // A compressed cluster holds one reference on every host cluster its bytes touch.
-      const { host, bytes } = this.compressedExtent(mapping.entryHi, mapping.entryLo);
-      const first = Math.floor(host / this.cs);
-      const last = Math.floor((host + bytes - 1) / this.cs);
-      for (let c = first; c <= last; c++) this.pendingFrees.push(c * this.cs);
-    }
-  }
-
-  /** Where a compressed cluster's bytes are (qcow2.txt "Compressed Clusters Descriptor"). */
-  private compressedExtent(hi: number, lo: number): { host: number; bytes: number } {
-    const entry = (BigInt(hi) << 32n) | BigInt(lo);
-    const x = BigInt(62 - (this.clusterBits - 8));
-    const host = Number(entry & ((1n << x) - 1n));
-    const sectors = Number((entry >> x) & ((1n << (62n - x)) - 1n));
-    return { host, bytes: (sectors + 1) * 512 - (host % 512) };
   }
 
   // ---- reads ----
@@ -265,9 +155,9 @@ export class Qcow2Image implements BlockBackend {
 
   /** Inflates a compressed cluster (qcow2.txt "Compressed Clusters Descriptor"). */
   private decompress(hi: number, lo: number): Buffer {
-    if (this.header.compressionType !== 0) throw new NbdError(NBD_ERR.EIO, "zstd-compressed clusters are not supported");
-    const { host, bytes: compressedSize } = this.compressedExtent(hi, lo);
-    if (host + compressedSize > this.fileEnd + 512) throw new Qcow2FormatError(`compressed cluster at ${host} lies beyond the end of the file`);
+    if (this.header.compressionType !== 0) throw new BlockError("EIO", "zstd-compressed clusters are not supported");
+    const { host, bytes: compressedSize } = compressedExtent(hi, lo, this.clusterBits);
+    if (host + compressedSize > this.clusters.fileEnd + 512) throw new Qcow2FormatError(`compressed cluster at ${host} lies beyond the end of the file`);
     const raw = Buffer.alloc(compressedSize);
     readSync(this.fd, raw, 0, compressedSize, host);
     try {
@@ -304,8 +194,8 @@ export class Qcow2Image implements BlockBackend {
         host = mapping.host;
         this.setEntry(pos, host, false);
       } else if (n === this.cs) {
-        host = this.allocateCluster();
-        this.release(mapping);
+        host = this.clusters.allocate();
+        this.clusters.release(mapping);
         this.setEntry(pos, host, false);
       } else {
         // Partial write to a cluster we do not own alone: copy on write.
@@ -314,9 +204,9 @@ export class Qcow2Image implements BlockBackend {
         this.read(cluster, 0, this.cs, pos - inCluster);
         cluster.set(data.subarray(dataOffset + done, dataOffset + done + n), inCluster);
         const reuse = mapping.kind === "zero" && mapping.copied && mapping.host !== 0;
-        const target = reuse ? mapping.host : this.allocateCluster();
+        const target = reuse ? mapping.host : this.clusters.allocate();
         this.writeHost(cluster, 0, this.cs, target);
-        if (!reuse) this.release(mapping);
+        if (!reuse) this.clusters.release(mapping);
         this.setEntry(pos, target, false);
         done += n;
         continue;
@@ -343,7 +233,7 @@ export class Qcow2Image implements BlockBackend {
     this.forWholeClusters(offset, length, (pos, mapping) => {
       if (mapping.kind === "unallocated" && !this.backing) return;
       if (this.header.version === 2 && this.backing) return; // v2 cannot express "zeros over a backing file"
-      this.release(mapping);
+      this.clusters.release(mapping);
       this.setEntry(pos, 0, this.backing !== undefined);
     });
   }
@@ -354,12 +244,12 @@ export class Qcow2Image implements BlockBackend {
     const lastWhole = Math.floor(end / this.cs) * this.cs;
     const partial = (from: number, to: number) => {
       if (to <= from) return;
-      if (options.fast) throw new NbdError(NBD_ERR.ENOTSUP, "zeroing part of a cluster is not fast");
+      if (options.fast) throw new BlockError("ENOTSUP", "zeroing part of a cluster is not fast");
       const zeros = Buffer.alloc(to - from);
       this.write(zeros, 0, zeros.length, from);
     };
     if (firstWhole >= lastWhole) return partial(offset, end);
-    if (this.header.version === 2 && options.fast) throw new NbdError(NBD_ERR.ENOTSUP, "qcow2 v2 has no zero clusters");
+    if (this.header.version === 2 && options.fast) throw new BlockError("ENOTSUP", "qcow2 v2 has no zero clusters");
     partial(offset, firstWhole);
     this.forWholeClusters(firstWhole, lastWhole - firstWhole, (pos, mapping) => {
       if (this.header.version === 2) {
@@ -369,12 +259,12 @@ export class Qcow2Image implements BlockBackend {
       if (options.noHole && mapping.kind === "data" && mapping.copied) return this.setEntry(pos, mapping.host, true);
       if (mapping.kind === "zero" && (mapping.host === 0 || !options.noHole)) {
         if (mapping.host !== 0) {
-          this.release(mapping);
+          this.clusters.release(mapping);
           this.setEntry(pos, 0, true);
         }
         return;
       }
-      this.release(mapping);
+      this.clusters.release(mapping);
       this.setEntry(pos, 0, true);
     });
     partial(lastWhole, end);
@@ -411,9 +301,9 @@ export class Qcow2Image implements BlockBackend {
           // The backing file answered less than asked: so do we.
           if (covered < inBacking) break;
         }
-        if (inBacking < n) push(n - inBacking, STATE_HOLE | STATE_ZERO);
+        if (inBacking < n) push(n - inBacking, EXTENT_HOLE | EXTENT_ZERO);
       } else if (mapping.kind === "zero") {
-        push(n, mapping.host === 0 ? STATE_HOLE | STATE_ZERO : STATE_ZERO);
+        push(n, mapping.host === 0 ? EXTENT_HOLE | EXTENT_ZERO : EXTENT_ZERO);
       } else {
         push(n, 0);
       }
@@ -430,7 +320,7 @@ export class Qcow2Image implements BlockBackend {
   // ---- durability ----
 
   private syncRefcountsAndData(): void {
-    this.refcounts.writeBack();
+    this.clusters.refcounts.writeBack();
     fdatasyncSync(this.fd);
   }
 
@@ -438,61 +328,22 @@ export class Qcow2Image implements BlockBackend {
     if (this.readOnly) return;
     // 1. data + refcounts, 2. L2 tables, 3. L1 — each durable before the next may point at it.
     this.syncRefcountsAndData();
-    let wroteL2 = false;
-    for (const [offset, table] of this.l2) {
-      if (!table.dirty) continue;
-      writeSync(this.fd, table.buf, 0, this.cs, offset);
-      table.dirty = false;
-      wroteL2 = true;
-    }
-    if (wroteL2) fdatasyncSync(this.fd);
+    if (this.l2.writeBack()) fdatasyncSync(this.fd);
     if (this.l1Dirty) {
       writeSync(this.fd, this.l1, 0, this.l1.length, this.header.l1TableOffset);
       this.l1Dirty = false;
       fdatasyncSync(this.fd);
     }
     // 4. Clusters dropped by now-durable L2 entries can lose their reference.
-    if (this.pendingFrees.length > 0) {
-      for (const host of this.pendingFrees) this.refcounts.set(host, Math.max(0, this.refcounts.get(host) - 1));
-      this.pendingFrees = [];
-      this.syncRefcountsAndData();
-    }
+    if (this.clusters.applyFrees()) this.syncRefcountsAndData();
   }
 
-  /**
-   * Grows the virtual size. When the L1 table is too small it is rewritten,
-   * larger, at the end of the file — made durable before the header points
-   * at it — and the old table's clusters are released afterwards.
-   */
+  /** Grows the virtual size (see grow.ts), durably. */
   grow(newSize: number): void {
     if (this.readOnly) throw new Qcow2FormatError("cannot grow a read-only image");
     if (newSize < this.size) throw new Qcow2FormatError("shrinking is not supported");
     this.flush();
-    const entries = Math.ceil(newSize / (this.cs * 2 ** this.l2Bits));
-    const header = Buffer.alloc(20);
-    if (entries > this.l1.length / 8) {
-      const clusters = Math.ceil((entries * 8) / this.cs);
-      const offset = this.fileEnd;
-      for (let i = 0; i < clusters; i++) this.appendCluster();
-      for (let i = 0; i < clusters; i++) this.refcounts.set(offset + i * this.cs, 1);
-      const table = Buffer.alloc(clusters * this.cs);
-      this.l1.copy(table);
-      writeSync(this.fd, table, 0, table.length, offset);
-      this.syncRefcountsAndData();
-      const oldOffset = this.header.l1TableOffset;
-      const oldClusters = Math.ceil(this.l1.length / this.cs);
-      header.writeUInt32BE(entries, 0);
-      header.writeBigUInt64BE(BigInt(offset), 4);
-      writeSync(this.fd, header, 0, 12, 36); // l1_size, l1_table_offset
-      this.header.l1Size = entries;
-      this.header.l1TableOffset = offset;
-      this.l1 = table.subarray(0, entries * 8);
-      for (let i = 0; i < oldClusters; i++) this.pendingFrees.push(oldOffset + i * this.cs);
-    }
-    header.writeBigUInt64BE(BigInt(newSize), 12);
-    writeSync(this.fd, header, 12, 8, 24); // size
-    fdatasyncSync(this.fd);
-    this.header.size = newSize;
+    this.l1 = growImage({ fd: this.fd, header: this.header, clusters: this.clusters, l1: this.l1 }, newSize);
     this.size = newSize;
     this.flush(); // releases the old L1's clusters
   }

@@ -43,14 +43,14 @@ export class Refcounts {
   /** The refcount of the cluster at host offset `offset`. */
   get(offset: number): number {
     const { block, index } = this.locate(offset, false);
-    return block ? readEntry(block.buf, index, this.bits) : 0;
+    return block ? readRefcount(block.buf, index, this.bits) : 0;
   }
 
   /** Sets the refcount of the cluster at `offset`, allocating refcount blocks as needed. */
   set(offset: number, value: number): void {
     if (value >= 2 ** Math.min(this.bits, 52)) throw new Qcow2FormatError("refcount overflow");
     const { block, index } = this.locate(offset, true);
-    writeEntry(block!.buf, index, this.bits, value);
+    writeRefcount(block!.buf, index, this.bits, value);
     block!.dirty = true;
   }
 
@@ -111,7 +111,8 @@ export class Refcounts {
   }
 }
 
-function readEntry(buf: Buffer, index: number, bits: number): number {
+/** Reads refcount `index` of a refcount block with `bits`-bit entries (qcow2.txt "refcount_order"). */
+export function readRefcount(buf: Buffer, index: number, bits: number): number {
   switch (bits) {
     case 8:
       return buf[index]!;
@@ -129,7 +130,8 @@ function readEntry(buf: Buffer, index: number, bits: number): number {
   }
 }
 
-function writeEntry(buf: Buffer, index: number, bits: number, value: number): void {
+/** Writes refcount `index` of a refcount block with `bits`-bit entries; sub-byte entries fill each byte from its low bits. */
+export function writeRefcount(buf: Buffer, index: number, bits: number, value: number): void {
   switch (bits) {
     case 8:
       buf[index] = value;

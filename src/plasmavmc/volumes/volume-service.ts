@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import type { VolumeInfo } from "../../coronafs/volume-routes.ts";
+import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
 import { parseSize } from "../../util/size.ts";

@@ -3,7 +3,7 @@ import { createFileDurably } from "../../util/fs.ts";
 import { dirname, resolve, sep } from "node:path";
 import type { BlockBackend } from "../backend/block-backend.ts";
 import { RawBackend } from "../backend/raw.ts";
-import type { VolumeFormat } from "../volume-format.ts";
+import type { VolumeFormat } from "../backend/volume-format.ts";
 import { buildImage, detectImageFormat, Qcow2FormatError, type Qcow2Header } from "./header.ts";
 import { Qcow2Image } from "./image.ts";
 

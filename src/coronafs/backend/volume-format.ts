@@ -1,4 +1,4 @@
-import type { BlockBackend } from "./backend/block-backend.ts";
+import type { BlockBackend } from "./block-backend.ts";
 
 /** The image formats a volume can have. */
 export type FormatName = "raw" | "qcow2";

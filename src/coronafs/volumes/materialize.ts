@@ -1,0 +1,29 @@
+import { NbdClient } from "../nbd/client.ts";
+import { copyExport } from "../nbd/copy.ts";
+import type { VolumeRow } from "../schema.ts";
+import { VolumeError } from "./errors.ts";
+import type { VolumeStore } from "./store.ts";
+
+/**
+ * Materializes a volume: copies what an NBD export (another exporter's
+ * volume, a qcow2 overlay read flattened) holds into a new raw volume of
+ * `store`, reading only the ranges that are not zeros, so holes stay holes.
+ * Nobody sees the volume before the copy is complete and durable.
+ */
+export async function materialize(store: VolumeStore, name: string, sourceUri: string): Promise<VolumeRow & { copiedBytes: number }> {
+  let client: NbdClient;
+  try {
+    client = await NbdClient.connect({ uri: sourceUri });
+  } catch (err) {
+    throw VolumeError.invalid("source", `cannot open ${sourceUri}: ${(err as Error).message}`);
+  }
+  try {
+    let copiedBytes = 0;
+    const row = await store.adopt(name, { format: "raw" }, async (fd) => {
+      copiedBytes = await copyExport(client, fd);
+    });
+    return { ...row, copiedBytes };
+  } finally {
+    await client.close();
+  }
+}
