@@ -83,7 +83,11 @@ describe("QEMU command line", () => {
     expect(valuesOf(argv, "-initrd")).toEqual(["/k/initrd.img"]);
     expect(valuesOf(argv, "-append")).toEqual(["console=ttyS0 photon.poweroff=1"]);
     expect(valuesOf(argv, "-netdev")).toEqual(["user,id=net0"]);
-    expect(valuesOf(argv, "-device")).toContain("virtio-net-pci,netdev=net0");
+    expect(valuesOf(argv, "-device")).toEqual([
+      "virtio-blk-pci,drive=disk0,id=vd0,write-cache=on",
+      "virtio-blk-pci,drive=disk1,id=vd1,write-cache=on",
+      "virtio-net-pci,netdev=net0",
+    ]);
     expect(argv).not.toContain("-daemonize");
   });
 

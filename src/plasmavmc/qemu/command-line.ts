@@ -74,7 +74,9 @@ export function qemuArgv(spec: QemuSpec): string[] {
   if (spec.kernel !== undefined) argv.push("-kernel", spec.kernel);
   if (spec.initrd !== undefined) argv.push("-initrd", spec.initrd);
   if (spec.append !== undefined) argv.push("-append", spec.append);
-  spec.disks.forEach((disk, index) => argv.push(...diskArgs(disk, index, spec.reconnectDelaySeconds)));
+  // With direct kernel boot the kernel loader's option ROM takes boot index 0.
+  const bootDisk = spec.kernel === undefined ? 0 : -1;
+  spec.disks.forEach((disk, index) => argv.push(...diskArgs(disk, index, spec.reconnectDelaySeconds, index === bootDisk)));
   if (spec.network === "user") argv.push("-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0");
   return argv;
 }
@@ -90,7 +92,7 @@ export function qemuArgv(spec: QemuSpec): string[] {
  * (`write-cache=on`; with -blockdev QEMU would otherwise write through,
  * flushing after every write) whose flushes reach the export as NBD_CMD_FLUSH.
  */
-function diskArgs(disk: NbdDisk, index: number, reconnectDelaySeconds: number): string[] {
+function diskArgs(disk: NbdDisk, index: number, reconnectDelaySeconds: number, boot: boolean): string[] {
   const node = diskNodeName(index);
   const blockdev = {
     driver: "raw",
@@ -108,6 +110,6 @@ function diskArgs(disk: NbdDisk, index: number, reconnectDelaySeconds: number): 
       cache: { "no-flush": false },
     },
   };
-  const device = ["virtio-blk-pci", `drive=${node}`, `id=vd${index}`, "write-cache=on", ...(index === 0 ? ["bootindex=0"] : [])];
+  const device = ["virtio-blk-pci", `drive=${node}`, `id=vd${index}`, "write-cache=on", ...(boot ? ["bootindex=0"] : [])];
   return ["-blockdev", JSON.stringify(blockdev), "-device", device.join(",")];
 }

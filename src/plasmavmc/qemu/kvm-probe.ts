@@ -104,18 +104,20 @@ export async function probeAccel(options: ProbeOptions): Promise<ProbeResult> {
   try {
     const firmware = join(dir, "probe.bin");
     writeFileSync(firmware, probeFirmware());
+    const timeoutMs = options.timeoutMs ?? 3000;
+    // coreutils timeout kills a hung probe even if the agent dies first; told to
+    // stop (SIGTERM), it passes the signal on and follows with SIGKILL a second later.
     const proc = Bun.spawn(
-      [options.qemuBinary, "-accel", accel, "-machine", "pc", "-m", "16", "-nodefaults", "-no-user-config", "-display", "none",
+      ["timeout", "-k", "1", "-s", "KILL", String(Math.ceil(timeoutMs / 1000) + 2), options.qemuBinary, "-accel", accel, "-machine", "pc", "-m", "16", "-nodefaults", "-no-user-config", "-display", "none",
         "-bios", firmware, "-device", `isa-debug-exit,iobase=${DEBUG_EXIT_PORT},iosize=1`],
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
-    const timeoutMs = options.timeoutMs ?? 3000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
     const outcome = await Promise.race([proc.exited, timedOut]);
     clearTimeout(timer);
     if (outcome === "timeout") {
-      proc.kill("SIGKILL"); // a guest stuck in KVM_RUN may take a while to die; nothing waits for it
+      proc.kill("SIGTERM"); // a guest stuck in KVM_RUN may take a while to die; nothing waits for it
       return { accel: "tcg", reason: `a probe guest on ${accel} did not finish within ${timeoutMs} ms`, ms: ms() };
     }
     if (outcome !== PROBE_EXIT_CODE) {
