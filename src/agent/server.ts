@@ -3,9 +3,13 @@ import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import { ControllerClient } from "../controller/client.ts";
+import { VolumeClient } from "../coronafs/client.ts";
 import { localVolumesRole } from "../coronafs/server.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
 import { storageNodeRole } from "../lightningstor/storage-node.ts";
+import type { Accel } from "../plasmavmc/qemu/command-line.ts";
+import { vmHostRole } from "../plasmavmc/vm-host/role.ts";
+import type { Registry } from "prom-client";
 import type { Logger, LogLevel } from "../util/log.ts";
 import { version } from "../version.ts";
 import { measureCapacity } from "./capacity.ts";
@@ -23,17 +27,38 @@ export interface AgentConfig {
   roles: string[];
   heartbeatMs: number;
   logLevel: LogLevel;
+  /** How VMs run: `auto` uses KVM only when a probe guest runs on it. */
+  accel: "auto" | Accel;
+  /** The QEMU system emulator for VMs. */
+  qemuBinary: string;
+}
+
+/** What a role may use of the agent it runs in. */
+interface AgentContext {
+  metrics: Registry;
+  /** The agent's own admin API (known once it listens), for roles that use another role's API. */
+  selfUrl(): string;
 }
 
 /**
  * Starts a worker agent: its admin API with the routes of the roles it has —
  * a LightningStor storage node ("storage"), node-local CoronaFS volumes on a
- * unix socket ("nbd") — and registration + heartbeats with the controller.
+ * unix socket ("nbd"), VMs under QEMU ("compute") — and registration +
+ * heartbeats with the controller.
  */
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningServer> {
-  const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
+  const metrics = createHttpMetrics();
+  const app = createAdminApp({ token: config.token, log, metrics });
+  let selfUrl: string | undefined;
+  const context: AgentContext = {
+    metrics: metrics.registry,
+    selfUrl: () => {
+      if (selfUrl === undefined) throw new Error("the agent does not listen yet");
+      return selfUrl;
+    },
+  };
   const roles = config.roles.flatMap((name) => {
-    const role = workerRoles[name]?.(config, log);
+    const role = workerRoles[name]?.(config, log, context);
     return role ? [role] : [];
   });
   const abort = new AbortController();
@@ -42,6 +67,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     await role.start(abort.signal);
   }
   const server = serveApp(app, config.listen, log);
+  selfUrl = `http://${localHost(config.listen.hostname)}:${server.address.port}`;
   const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
   const report = () => ({
     name: config.name,
@@ -71,11 +97,27 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   };
 }
 
-/** The roles an agent can run, by their `--roles` name ("compute" has no routes yet). */
-const workerRoles: Record<string, (config: AgentConfig, log: Logger) => WorkerRole> = {
+/** The roles an agent can run, by their `--roles` name. */
+const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: AgentContext) => WorkerRole> = {
   storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
   nbd: (config, log) => localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel }),
+  compute: (config, log, agent) =>
+    vmHostRole({
+      dataDir: config.dataDir,
+      qemuBinary: config.qemuBinary,
+      accel: config.accel,
+      log,
+      metrics: agent.metrics,
+      localVolumes: () => new VolumeClient(agent.selfUrl(), config.token),
+    }),
 };
+
+/** An address this host reaches a listener on: the wildcard addresses are not. */
+function localHost(hostname: string): string {
+  if (hostname === "0.0.0.0" || hostname === "") return "127.0.0.1";
+  if (hostname === "::") return "[::1]";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
 
 /** The default node name: the host name, lower-cased to a DNS label. */
 export function defaultNodeName(): string {

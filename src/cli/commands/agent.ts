@@ -18,6 +18,8 @@ export default defineCommand({
     advertise: { type: "string", description: "address other nodes reach this agent at (default: listen address)" },
     roles: { type: "string", description: "comma-separated roles: storage,compute,nbd (default all)" },
     "heartbeat-interval": { type: "string", description: "ms between heartbeats (default 5000)" },
+    accel: { type: "string", description: "VM acceleration: auto (KVM if a probe guest runs on it), kvm, tcg (default auto)" },
+    qemu: { type: "string", description: "QEMU system emulator for VMs (default qemu-system-x86_64)", valueHint: "PATH" },
   },
   async run({ args }) {
     const { sources, log, logLevel } = commandContext(args, "agent");
@@ -26,6 +28,8 @@ export default defineCommand({
     const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
     const unknown = roles.filter((r) => !["storage", "compute", "nbd"].includes(r));
     if (unknown.length > 0) throw new CliError(`--roles: unknown role(s) ${unknown.join(", ")}`);
+    const accel = option(sources, "accel") ?? "auto";
+    if (accel !== "auto" && accel !== "kvm" && accel !== "tcg") throw new CliError(`--accel: expected auto, kvm or tcg, not "${accel}"`);
     const server = await startAgent(
       {
         dataDir,
@@ -37,6 +41,8 @@ export default defineCommand({
         roles,
         heartbeatMs: numberOption(sources, "heartbeat-interval", 5000),
         logLevel,
+        accel,
+        qemuBinary: option(sources, "qemu") ?? "qemu-system-x86_64",
       },
       log,
     );
