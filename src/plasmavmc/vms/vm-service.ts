@@ -190,13 +190,13 @@ export class VmService {
   }
 
   /** The node a VM of this size goes to, or a no-capacity error saying what each node is short of. */
-  private schedule(demand: { cpus: number; memoryBytes: number }, options: { prefer?: string; only?: string } = {}): string {
+  private schedule(demand: { cpus: number; memoryBytes: number }, options: { prefer?: string; only?: string; excluding?: string } = {}): string {
     const placed = this.db
       .select()
       .from(vms)
       .where(inArray(vms.state, placedStates))
       .all()
-      .flatMap((v) => (v.node ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
+      .flatMap((v) => (v.node && v.name !== options.excluding ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
     const choice = pickNode(this.options.nodes(), placed, demand, { cpuRatio: this.options.cpuRatio, ...options });
     if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
     return choice.node;
@@ -302,6 +302,9 @@ export class VmService {
   /** Cold move: stop where it runs (its disks return to the central store), then start on `to`. */
   async move(name: string, to: string): Promise<VmInfo> {
     const vm = this.row(name);
+    if (vm.node === to && vm.state === "running") throw conflict(`VM "${name}" already runs on ${to}`);
+    // Refused before the VM is stopped when the target could not take it (its own share counted as free).
+    this.schedule(vm, { only: to, excluding: name });
     if (vm.state === "running" || vm.state === "crashed" || vm.state === "error") {
       if (vm.node !== null) await this.stop(name);
     }
