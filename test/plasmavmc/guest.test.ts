@@ -45,7 +45,7 @@ describe("PlasmaVMC test guest", () => {
   }, 45_000);
 
   test("photon.bench=1 prints positive BENCH numbers for /dev/vdb, then powers off by itself", async () => {
-    const vm = boot({ append: `${base} photon.bench=1 photon.bench_seconds=1 photon.poweroff=1`, dataDisk: dataDisk("bench.raw") });
+    const vm = boot({ append: `${base} photon.bench=1 photon.bench_mib=16 photon.bench_seconds=1 photon.poweroff=1`, dataDisk: dataDisk("bench.raw") });
     await vm.waitForLine(/^BENCH done$/, 45_000);
     const bench = Object.fromEntries(
       vm.lines.flatMap((line) => {
