@@ -1,9 +1,3 @@
-/**
- * Bytes of a chunk a reader does not pass on until the whole chunk passed its
- * CRC32 check: a corrupt chunk ends a response short, never a whole wrong one.
- */
-export const CHECK_HOLD_BYTES = 64 * 1024;
-
 /** What a stored chunk is: its id, size and CRC32 (as S3's default checksum, IEEE polynomial). */
 export interface ChunkInfo {
   id: string;
@@ -56,8 +50,6 @@ export interface ChunkStore {
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */
   delete(id: string): Promise<boolean>;
-  /** Stops background work, if the store does any. */
-  close?(): void;
 }
 
 /** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */

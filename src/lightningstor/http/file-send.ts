@@ -1,7 +1,7 @@
 import { closeSync, readSync } from "node:fs";
+import { CHECK_HOLD_BYTES } from "../../util/checked-range.ts";
 import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
-import { CHECK_HOLD_BYTES } from "../chunks/chunk-store.ts";
 import type { FilePart } from "./file-body.ts";
 
 /** Sent through the connection's own writes when the socket is full (see sendPart). */
