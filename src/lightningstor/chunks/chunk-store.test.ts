@@ -82,9 +82,22 @@ for (const impl of implementations) {
       expect(info).toEqual({ id: "0123abcd-0000-4000-8000-000000000001", size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
       expect((await store.get(info.id))!.equals(data)).toBe(true);
       expect(await store.stat(info.id)).toEqual(info);
-      if (store instanceof LocalChunkStore) {
-        const file = (await store.localFile(info.id))!;
-        expect(readFileSync(file.path).subarray(0, file.size).equals(data)).toBe(true);
+    });
+
+    test("open gives any range: a part of a file with the CRC32 to check it against, or a checked stream", async () => {
+      const store = impl.make(tempDir());
+      const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
+      await store.put("abab000002", data);
+      for (const [from, to] of [[0, data.length], [1000, 150_000], [199_999, 200_000]] as const) {
+        const range = (await store.open("abab000002", from, to))!;
+        expect(range.length).toBe(to - from);
+        const got: Uint8Array[] = [];
+        if (range.kind === "stream") for await (const piece of range.pieces) got.push(piece);
+        else {
+          got.push(readFileSync(range.path).subarray(range.offset, range.offset + range.length));
+          expect(range.check).toEqual({ size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
+        }
+        expect(Buffer.concat(got).equals(data.subarray(from, to))).toBe(true);
       }
     });
 
@@ -211,7 +224,7 @@ describe("replication", () => {
     const streamed = async (from: number, to: number) => {
       const pieces: Uint8Array[] = [];
       try {
-        for await (const piece of store.read("eeee000001", from, to)) pieces.push(piece);
+        for await (const piece of (await store.open("eeee000001", from, to)).pieces) pieces.push(piece);
         return { bytes: Buffer.concat(pieces) };
       } catch (err) {
         return { bytes: Buffer.concat(pieces), err };

@@ -2,7 +2,7 @@ import { checkedRange } from "../../util/checked-range.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient } from "./chunk-node-client.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
 import { placement } from "./placement.ts";
 import { quorum } from "./quorum.ts";
@@ -143,6 +143,12 @@ export class ReplicatedChunkStore implements ChunkStore {
     return bytes;
   }
 
+  /** Always a stream; it reaches the nodes only once read. */
+  async open(id: string, from: number, to: number): Promise<ChunkStreamRange> {
+    assertChunkId(id);
+    return { kind: "stream", length: to - from, pieces: this.read(id, from, to) };
+  }
+
   /**
    * Streams bytes [from, to) of the first copy in placement order that a node
    * has, checking the CRC32 of the whole copy as it comes (checked-range.ts).
@@ -150,8 +156,7 @@ export class ReplicatedChunkStore implements ChunkStore {
    * sees a short body and retries) and is rewritten from an intact one, as are
    * copies found missing on the way.
    */
-  async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
-    assertChunkId(id);
+  private async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
     let missing = false;
     const order = placement(this.config.nodes, id);
     const damagedLast = [...order.filter((node) => !this.damaged.has(`${node} ${id}`)), ...order.filter((node) => this.damaged.has(`${node} ${id}`))];
