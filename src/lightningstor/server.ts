@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
@@ -13,6 +14,8 @@ import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
 import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
+import { ReplicationFailures } from "./chunks/replication-failures.ts";
+import { ChunkUpkeep } from "./chunks/upkeep.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { listenRaw } from "./http/listener.ts";
@@ -46,14 +49,17 @@ export function generateKey(): { accessKey: string; secretKey: string } {
 export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
   const meta = new S3Metadata(config.dataDir);
   ensureRootKey(config, meta, log);
-  const chunks = openChunkStore(config, meta, log);
-  const upkeep = chunks instanceof ReplicatedChunkStore ? keepCopies(chunks, meta, log) : undefined;
+  const metrics = createHttpMetrics();
+  const { chunks, upkeep } = openChunkStore(config, meta, metrics.registry, log);
+  // One signal stops every background loop of this process.
+  const abort = new AbortController();
+  const upkept = upkeep?.start(abort.signal);
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
   const s3 = await listenRaw(handler, config.listen, log);
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 
-  const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
+  const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/s3/keys", keyRoutes(meta));
   const admin = serveApp(app, config.admin, log);
   return {
@@ -61,45 +67,36 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
     async stop() {
       await admin.stop();
       await s3.stop();
-      clearInterval(upkeep);
-      chunks.close?.();
+      abort.abort();
+      await upkept;
       meta.close();
     },
   };
 }
 
-/** The storage nodes when replication is configured; otherwise the data dir, swept of what interrupted uploads left. */
-function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, log: Logger): ChunkStore {
+/**
+ * Upkeep of the copies on storage nodes, hourly: unreferenced copies at least
+ * an hour old go, referenced chunks missing a copy get it back (upkeep.ts).
+ */
+const UPKEEP_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * The storage nodes, with their upkeep, when replication is configured;
+ * otherwise the data dir, swept of what interrupted uploads left.
+ */
+function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): { chunks: ChunkStore; upkeep?: ChunkUpkeep } {
   if (config.replication) {
     log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
-    return new ReplicatedChunkStore({ ...config.replication, token: config.token }, log.child({ kind: "chunks" }));
+    const chunkLog = log.child({ kind: "chunks" });
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry));
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
+    return { chunks, upkeep };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   const referenced = meta.referencedChunks();
   const swept = chunks.sweep((id) => referenced.has(id));
   if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
-  return chunks;
-}
-
-/**
- * Hourly upkeep of the copies on storage nodes: those no object or part
- * references — left by writes that failed or deletes a node missed while down
- * — are removed once at least an hour old (younger ones may be writes whose
- * metadata is not committed yet); referenced chunks missing a copy get it back.
- */
-const UPKEEP_EVERY_MS = 60 * 60 * 1000;
-
-function keepCopies(chunks: ReplicatedChunkStore, meta: S3Metadata, log: Logger): Timer {
-  const upkeep = async () => {
-    const referenced = meta.referencedChunks();
-    const removed = await chunks.sweep((id) => referenced.has(id), UPKEEP_EVERY_MS);
-    if (removed > 0) log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
-    const short = await chunks.checkCopies(referenced);
-    if (short > 0) log.warn("chunks found missing copies; restoring them", { chunks: short });
-  };
-  const timer = setInterval(() => void upkeep().catch((err: unknown) => log.error("chunk upkeep failed", { err })), UPKEEP_EVERY_MS);
-  timer.unref();
-  return timer;
+  return { chunks };
 }
 
 function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {

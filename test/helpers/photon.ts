@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { waitFor } from "./wait-for.ts";
 
 /** The compiled binary under test (built by `scripts/test` before the suite runs). */
 export const photonBinary = resolve(import.meta.dir, "../../dist/photon");
@@ -12,24 +13,7 @@ export function tempDir(prefix = "photon-test-"): { path: string; [Symbol.dispos
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A value that passes an `if`. */
-type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
-
-/** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<Truthy<Awaited<T>>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value as Truthy<Awaited<T>>;
-    } catch (err) {
-      lastError = err;
-    }
-    await Bun.sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
-}
+export { waitFor } from "./wait-for.ts";
 
 /** A log line a Photon server wrote (JSON lines on a non-TTY stderr). */
 export type LogLine = { msg: string; level: string; [key: string]: unknown };

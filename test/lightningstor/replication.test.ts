@@ -4,10 +4,9 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ReplicatedChunkStore } from "../../src/lightningstor/chunks/replicated-chunk-store.ts";
-import { createLogger } from "../../src/util/log.ts";
+import { placement } from "../../src/lightningstor/chunks/placement.ts";
 import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
-import { tempDir, type PhotonProcess } from "../helpers/photon.ts";
+import { tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
 import { s3Error, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
 
 /**
@@ -53,17 +52,7 @@ const nodeUrl = (node: Node) => `http://127.0.0.1:${node.port}`;
 const nodeByUrl = (url: string) => nodes.find((n) => nodeUrl(n) === url)!;
 
 /** The gateway's placement of a chunk over the nodes (the store's own rendezvous hashing). */
-function placementOf(id: string): string[] {
-  const store = new ReplicatedChunkStore({ nodes: nodes.map(nodeUrl), replicas: 3, writeQuorum: 2, token: "" }, createLogger({ level: "error" }));
-  store.close();
-  return store.placement(id);
-}
-
-/** Polls `check` for up to 5 s. */
-async function eventually(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 250 && !check(); i++) await Bun.sleep(20);
-  return check();
-}
+const placementOf = (id: string) => placement(nodes.map(nodeUrl), id);
 
 beforeAll(async () => {
   dir = tempDir("photon-replication-");
@@ -118,14 +107,14 @@ describe("s3-gateway over storage nodes", () => {
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "while-down", Body: body }));
     expect(sha256(await get("while-down"))).toBe(sha256(body));
     await restart(down!);
-    expect(await eventually(() => chunkFiles(down!).length === before + 1)).toBe(true);
+    await waitFor(() => chunkFiles(down!).length === before + 1, "the restarted node to get the copy it missed");
   });
 
   test("a damaged copy is never served whole: the response ends short, the SDK's retry gets an intact copy, the damaged ones are rewritten", async () => {
     const body = randomBytes(MiB);
     const before = new Set(nodes.flatMap(chunkFiles));
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "damaged", Body: body }));
-    expect(await eventually(() => nodes.flatMap(chunkFiles).filter((f) => !before.has(f)).length === 3)).toBe(true);
+    await waitFor(() => nodes.flatMap(chunkFiles).filter((f) => !before.has(f)).length === 3, "three copies");
     const copies = nodes.flatMap(chunkFiles).filter((f) => !before.has(f));
     // Damage the copies on the first two nodes of the chunk's placement: the read meets both before the intact one.
     const id = copies[0]!.split("/").pop()!;
@@ -141,7 +130,7 @@ describe("s3-gateway over storage nodes", () => {
     expect(sha256(await get("damaged"))).toBe(sha256(body));
     const gets = gw.proc.lines.filter((l) => l.msg === "s3 request" && l.method === "GET" && String(l.path).endsWith("/damaged"));
     expect(gets.length).toBe(2); // the first ended short at the damaged copy, the retry read an intact one
-    expect(await eventually(() => damaged.every(intact))).toBe(true);
+    await waitFor(() => damaged.every(intact), "the damaged copies to be rewritten");
   });
 
   test("without a write quorum a PUT fails with 503 ServiceUnavailable and leaves nothing visible", async () => {
@@ -161,7 +150,7 @@ describe("s3-gateway over storage nodes", () => {
     const before = new Set(nodes.flatMap(chunkFiles));
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "short-lived", Body: randomBytes(5000) }));
     const fresh = () => nodes.flatMap(chunkFiles).filter((f) => !before.has(f));
-    expect(await eventually(() => fresh().length === 3)).toBe(true); // the third copy may land after the acknowledgement
+    await waitFor(() => fresh().length === 3, "three copies"); // the third copy may land after the acknowledgement
     const copies = fresh();
     await s3.send(new DeleteObjectCommand({ Bucket: "replicated", Key: "short-lived" }));
     expect(copies.filter((f) => existsSync(f))).toEqual([]);

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startController, type TestController } from "../helpers/cluster.ts";
 import { run } from "../helpers/nbd-export.ts";
-import { authed, startPhoton, tempDir, type PhotonProcess } from "../helpers/photon.ts";
+import { authed, startPhoton, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
 import { fdPath, readTrace } from "../helpers/strace.ts";
 
 /**
@@ -77,15 +77,19 @@ describe("a storage node's chunk API", () => {
 
   test("a 201 follows the fsync of the copy, its rename and the fsync of its directory", async () => {
     expect((await put("cccc000001", Buffer.alloc(200_000, 3))).status).toBe(201);
-    const calls = readTrace(trace);
-    const rename = calls.find((c) => c.name.startsWith("rename") && c.args.includes("cccc000001.tmp"));
-    expect(rename).toBeDefined();
-    const ack = calls.find((c) => ["sendto", "sendmsg", "write", "writev"].includes(c.name) && c.args.includes('"HTTP/1.1 201') && c.start > rename!.end);
-    expect(ack).toBeDefined();
-    const target = [...rename!.args.matchAll(/"([^"]+)"/g)][1]![1]!;
-    const fileSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c)?.endsWith("cccc000001.tmp"));
-    const dirSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c) === dirname(target) && c.start > rename!.end);
-    expect(fileSync!.end).toBeLessThan(rename!.start);
-    expect(dirSync!.end).toBeLessThan(ack!.start);
+    // The client can read the 201 before strace has written the call that sent it (its entry may
+    // still lack its result, or another thread's call may split it): wait until the trace shows it.
+    const { rename, ack, fileSync, dirSync } = await waitFor(() => {
+      const calls = readTrace(trace);
+      const rename = calls.find((c) => c.name.startsWith("rename") && c.args.includes("cccc000001.tmp") && c.end < Infinity);
+      if (!rename) return undefined;
+      const ack = calls.find((c) => ["sendto", "sendmsg", "write", "writev"].includes(c.name) && c.args.includes('"HTTP/1.1 201') && c.start > rename.end);
+      const target = [...rename.args.matchAll(/"([^"]+)"/g)][1]![1]!;
+      const fileSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c)?.endsWith("cccc000001.tmp") && c.end < Infinity);
+      const dirSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c) === dirname(target) && c.start > rename.end && c.end < Infinity);
+      return ack && fileSync && dirSync && { rename, ack, fileSync, dirSync };
+    }, "the 201 and the calls before it in the trace");
+    expect(fileSync.end).toBeLessThan(rename.start);
+    expect(dirSync.end).toBeLessThan(ack.start);
   });
 });

@@ -1,21 +1,8 @@
 import { Hono } from "hono";
 import { problems } from "../../http/problem.ts";
+import { CRC_HEADER, formatCrc, parseCrc } from "./chunk-protocol.ts";
 import { assertChunkId, type ChunkInfo } from "./chunk-store.ts";
 import type { LocalChunkStore } from "./local-chunk-store.ts";
-
-/** The header carrying a chunk's CRC32, as 8 hex digits, both ways. */
-export const CRC_HEADER = "x-photon-crc32";
-
-export function formatCrc(crc32: number): string {
-  return (crc32 >>> 0).toString(16).padStart(8, "0");
-}
-
-/** The CRC32 in a header value, or undefined when it is absent; a malformed value is refused. */
-export function parseCrc(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  if (!/^[0-9a-f]{8}$/.test(value)) throw problems.badRequest(`${CRC_HEADER} must be 8 hex digits`);
-  return Number.parseInt(value, 16);
-}
 
 /**
  * A storage node's chunk API (`/v1/chunks`, cluster token): the s3-gateway's
@@ -39,7 +26,9 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
   app.get("/", (c) => c.json({ chunks: store.list().map(({ id, mtimeMs }) => ({ id, writtenAt: new Date(mtimeMs).toISOString() })) }));
   app.put("/:id", async (c) => {
     const id = validId(c.req.param("id"));
-    const expected = parseCrc(c.req.header(CRC_HEADER) ?? null);
+    const header = c.req.header(CRC_HEADER);
+    const expected = header === undefined ? undefined : parseCrc(header);
+    if (header !== undefined && expected === undefined) throw problems.badRequest(`${CRC_HEADER} must be 8 hex digits`);
     if (await store.stat(id)) throw problems.conflict(`chunk ${id} already exists`);
     const body = c.req.raw.body ?? new Uint8Array(0);
     const info = await store.put(id, body as AsyncIterable<Uint8Array>).catch((err: Error) => {

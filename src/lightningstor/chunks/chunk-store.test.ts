@@ -3,19 +3,26 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { Registry } from "prom-client";
+import { waitFor } from "../../../test/helpers/wait-for.ts";
 import { createAdminApp } from "../../http/admin-app.ts";
 import { createHttpMetrics } from "../../http/metrics.ts";
 import { createLogger } from "../../util/log.ts";
 import { chunkRoutes } from "./chunk-routes.ts";
 import { ChunkCorruptError, ChunkUnavailableError, type ChunkStore } from "./chunk-store.ts";
 import { LocalChunkStore } from "./local-chunk-store.ts";
+import { placement } from "./placement.ts";
 import { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
+import { ReplicationFailures } from "./replication-failures.ts";
+import { ChunkUpkeep } from "./upkeep.ts";
 
 const dirs: string[] = [];
 const servers: Server<undefined>[] = [];
-const stores: ReplicatedChunkStore[] = [];
+/** Stops the upkeep loops the tests start. */
+let upkeeps = new AbortController();
 afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
+  upkeeps.abort();
+  upkeeps = new AbortController();
   for (const server of servers.splice(0)) server.stop(true);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -57,9 +64,7 @@ const implementations: { name: string; make: (dir: string) => ChunkStore }[] = [
     name: "replicated (2 copies over 3 storage nodes)",
     make: (dir) => {
       const nodes = [1, 2, 3].map((n) => storageNode(join(dir, `node${n}`)).url);
-      const store = new ReplicatedChunkStore({ nodes, replicas: 2, writeQuorum: 2, token }, quiet);
-      stores.push(store);
-      return store;
+      return new ReplicatedChunkStore({ nodes, replicas: 2, writeQuorum: 2, token }, quiet);
     },
   },
 ];
@@ -77,9 +82,22 @@ for (const impl of implementations) {
       expect(info).toEqual({ id: "0123abcd-0000-4000-8000-000000000001", size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
       expect((await store.get(info.id))!.equals(data)).toBe(true);
       expect(await store.stat(info.id)).toEqual(info);
-      if (store instanceof LocalChunkStore) {
-        const file = (await store.localFile(info.id))!;
-        expect(readFileSync(file.path).subarray(0, file.size).equals(data)).toBe(true);
+    });
+
+    test("open gives any range: a part of a file with the CRC32 to check it against, or a checked stream", async () => {
+      const store = impl.make(tempDir());
+      const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
+      await store.put("abab000002", data);
+      for (const [from, to] of [[0, data.length], [1000, 150_000], [199_999, 200_000]] as const) {
+        const range = (await store.open("abab000002", from, to))!;
+        expect(range.length).toBe(to - from);
+        const got: Uint8Array[] = [];
+        if (range.kind === "stream") for await (const piece of range.pieces) got.push(piece);
+        else {
+          got.push(readFileSync(range.path).subarray(range.offset, range.offset + range.length));
+          expect(range.check).toEqual({ size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
+        }
+        expect(Buffer.concat(got).equals(data.subarray(from, to))).toBe(true);
       }
     });
 
@@ -112,8 +130,7 @@ for (const impl of implementations) {
       expect(await store.stat("abcdef0001")).toBeUndefined();
       // A storage node notices the aborted body a moment after the put fails.
       const leftovers = () => chunkFiles(dir).filter((f) => f.includes("abcdef0001"));
-      for (let i = 0; i < 50 && leftovers().length > 0; i++) await Bun.sleep(10);
-      expect(leftovers()).toEqual([]);
+      await waitFor(() => leftovers().length === 0, "the storage node to drop the aborted copy");
       for (const bad of ["../../etc/passwd", "ABC", "x", "ab/cd0000"]) await expect(store.put(bad, Buffer.from("a"))).rejects.toThrow("invalid chunk id");
     });
 
@@ -149,60 +166,65 @@ test("the local store's sweep removes temporary files and unreferenced chunks on
 });
 
 describe("replication", () => {
-  /** Three storage nodes and a store keeping `replicas` copies, `writeQuorum` of them before a put resolves. */
-  function cluster(replicas: number, writeQuorum: number) {
+  /**
+   * Three storage nodes and a store keeping `replicas` copies, `writeQuorum` of
+   * them before a put resolves, with its upkeep running every 100 ms.
+   */
+  function cluster(replicas: number, writeQuorum: number, log = quiet) {
     const dir = tempDir();
     const nodes = [1, 2, 3].map((n) => ({ dir: join(dir, `node${n}`), ...storageNode(join(dir, `node${n}`)) }));
-    const store = new ReplicatedChunkStore({ nodes: nodes.map((n) => n.url), replicas, writeQuorum, token, timeoutMs: 2000, repairIntervalMs: 100 }, quiet);
-    stores.push(store);
+    const urls = nodes.map((n) => n.url);
+    const registry = new Registry();
+    const store = new ReplicatedChunkStore({ nodes: urls, replicas, writeQuorum, token, timeoutMs: 2000 }, log, new ReplicationFailures(log, registry));
+    const upkeep = new ChunkUpkeep(store, log, { repairEveryMs: 100 });
+    void upkeep.start(upkeeps.signal);
     const holders = (id: string) => nodes.filter((n) => chunkFiles(n.dir).some((f) => f.endsWith(id))).map((n) => n.url);
-    return { dir, nodes, store, holders };
+    const order = (id: string) => placement(urls, id);
+    return { dir, nodes, store, upkeep, holders, order, registry };
   }
 
   test("each chunk lands on the first R nodes of its rendezvous order, which differs from chunk to chunk", async () => {
-    const { store, holders } = cluster(2, 2);
+    const { store, holders, order } = cluster(2, 2);
     const firsts = new Set<string>();
     for (let i = 0; i < 48; i++) {
       const id = `abcd0000${String(i).padStart(2, "0")}`;
       await store.put(id, Buffer.from(`chunk ${i}`));
-      expect(holders(id).sort()).toEqual(store.placement(id).slice(0, 2).sort());
-      firsts.add(store.placement(id)[0]!);
+      expect(holders(id).sort()).toEqual(order(id).slice(0, 2).sort());
+      firsts.add(order(id)[0]!);
     }
     expect(firsts.size).toBe(3);
   });
 
   test("a put is acknowledged with a node down once W copies are stored; a read repairs a damaged copy; the node gets its copy back", async () => {
-    const { nodes, store, holders } = cluster(3, 2);
+    const { nodes, store, holders, order } = cluster(3, 2);
     const id = "bbbb000001";
-    const down = nodes.find((n) => n.url === store.placement(id)[0])!;
+    const down = nodes.find((n) => n.url === order(id)[0])!;
     down.server.stop(true);
     const data = Buffer.alloc(100_000, 7);
     await store.put(id, data);
     expect(holders(id)).toHaveLength(2);
 
     // Damage the first copy the read will meet; the read still returns the right bytes and rewrites it.
-    const first = nodes.find((n) => n.url === store.placement(id)[1])!;
+    const first = nodes.find((n) => n.url === order(id)[1])!;
     corruptCopies(first.dir, id);
     expect((await store.get(id))!.equals(data)).toBe(true);
     const repaired = () => readFileSync(join(first.dir, chunkFiles(first.dir).find((f) => f.endsWith(id))!));
-    for (let i = 0; i < 100 && !repaired().subarray(0, data.length).equals(data); i++) await Bun.sleep(20);
-    expect(repaired().subarray(0, data.length).equals(data)).toBe(true);
+    await waitFor(() => repaired().subarray(0, data.length).equals(data), "the damaged copy to be rewritten");
 
     // The node comes back without the copy it missed, and gets it without any read.
     const back = storageNode(down.dir, Number(new URL(down.url).port));
     expect(back.url).toBe(down.url);
-    for (let i = 0; i < 150 && holders(id).length < 3; i++) await Bun.sleep(20);
-    expect(holders(id)).toHaveLength(3);
+    await waitFor(() => holders(id).length === 3, "the node to get the copy it missed");
   });
 
   test("a streamed read gives any range; a damaged copy ends it short, and the next read skips that copy", async () => {
-    const { nodes, store } = cluster(3, 2);
+    const { nodes, store, order } = cluster(3, 2);
     const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
     await store.put("eeee000001", data);
     const streamed = async (from: number, to: number) => {
       const pieces: Uint8Array[] = [];
       try {
-        for await (const piece of store.read("eeee000001", from, to)) pieces.push(piece);
+        for await (const piece of (await store.open("eeee000001", from, to)).pieces) pieces.push(piece);
         return { bytes: Buffer.concat(pieces) };
       } catch (err) {
         return { bytes: Buffer.concat(pieces), err };
@@ -210,7 +232,7 @@ describe("replication", () => {
     };
     expect((await streamed(1000, 250_000)).bytes.equals(data.subarray(1000, 250_000))).toBe(true);
     expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
-    corruptCopies(nodes.find((n) => n.url === store.placement("eeee000001")[0])!.dir, "eeee000001");
+    corruptCopies(nodes.find((n) => n.url === order("eeee000001")[0])!.dir, "eeee000001");
     const broken = await streamed(0, data.length);
     expect(broken.err).toBeInstanceOf(ChunkCorruptError);
     expect(broken.bytes.length).toBeLessThan(data.length);
@@ -218,32 +240,45 @@ describe("replication", () => {
   });
 
   test("anti-entropy finds a copy a node lost and gives it back", async () => {
-    const { nodes, store, holders } = cluster(3, 3);
+    const { nodes, store, upkeep, holders } = cluster(3, 3);
     await store.put("ffff000001", Buffer.from("kept three times"));
     await store.put("ffff000002", Buffer.from("untouched"));
     const lost = nodes[1]!;
     rmSync(join(lost.dir, chunkFiles(lost.dir).find((f) => f.endsWith("ffff000001"))!));
     expect(holders("ffff000001")).toHaveLength(2);
-    expect(await store.checkCopies(["ffff000001", "ffff000002"])).toBe(1);
-    for (let i = 0; i < 150 && holders("ffff000001").length < 3; i++) await Bun.sleep(20);
-    expect(holders("ffff000001")).toHaveLength(3);
+    expect(await upkeep.checkCopies(["ffff000001", "ffff000002"])).toBe(1);
+    await waitFor(() => holders("ffff000001").length === 3, "the lost copy to come back");
   });
 
   test("garbage collection removes unreferenced copies old enough, on every node, and nothing else", async () => {
-    const { store, holders } = cluster(2, 2);
+    const { store, upkeep, holders } = cluster(2, 2);
     for (const id of ["dddd000001", "dddd000002", "dddd000003"]) await store.put(id, Buffer.from(id));
     const referenced = (id: string) => id === "dddd000001";
-    expect(await store.sweep(referenced, 60_000)).toBe(0); // too young: may be a write under way
-    expect(await store.sweep(referenced, 0)).toBe(4);
+    expect(await upkeep.sweep(referenced, 60_000)).toBe(0); // too young: may be a write under way
+    expect(await upkeep.sweep(referenced, 0)).toBe(4);
     expect([holders("dddd000001").length, holders("dddd000002").length, holders("dddd000003").length]).toEqual([2, 0, 0]);
     expect((await store.get("dddd000001"))!.toString()).toBe("dddd000001");
   });
 
   test("without a write quorum a put fails and leaves no copy behind", async () => {
-    const { nodes, store, holders } = cluster(3, 2);
+    const { nodes, store, holders, order } = cluster(3, 2);
     const id = "cccc000001";
-    for (const node of nodes.filter((n) => n.url !== store.placement(id)[2])) node.server.stop(true);
+    for (const node of nodes.filter((n) => n.url !== order(id)[2])) node.server.stop(true);
     await expect(store.put(id, Buffer.from("not acknowledged"))).rejects.toBeInstanceOf(ChunkUnavailableError);
     expect(holders(id)).toEqual([]);
+  });
+
+  test("an unreachable node is counted on /metrics at each failure and logged once with the node and chunk", async () => {
+    const lines: { msg: string; node?: string; chunk?: string }[] = [];
+    const log = createLogger({ level: "warn", pretty: false, write: (line) => lines.push(JSON.parse(line)) });
+    const { nodes, store, order, registry } = cluster(2, 1, log);
+    const id = "abab000001";
+    await store.put(id, Buffer.from("read twice"));
+    const down = nodes.find((n) => n.url === order(id)[0])!;
+    down.server.stop(true);
+    for (let i = 0; i < 3; i++) expect((await store.get(id))!.toString()).toBe("read twice");
+    const metric = (await registry.getSingleMetric("photon_chunk_failures_total")!.get()).values.find((v) => v.labels.kind === "unreachable" && v.labels.node === down.url);
+    expect(metric?.value).toBeGreaterThanOrEqual(3);
+    expect(lines.filter((l) => l.node === down.url && l.chunk === id)).toHaveLength(1);
   });
 });

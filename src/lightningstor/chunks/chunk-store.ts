@@ -1,15 +1,28 @@
-/**
- * Bytes of a chunk a reader does not pass on until the whole chunk passed its
- * CRC32 check: a corrupt chunk ends a response short, never a whole wrong one.
- */
-export const CHECK_HOLD_BYTES = 64 * 1024;
-
 /** What a stored chunk is: its id, size and CRC32 (as S3's default checksum, IEEE polynomial). */
 export interface ChunkInfo {
   id: string;
   size: number;
   crc32: number;
 }
+
+/** Bytes of a chunk in a local file, whose first `check.size` bytes must have CRC32 `check.crc32`. */
+export interface ChunkFileRange {
+  kind: "file";
+  path: string;
+  offset: number;
+  length: number;
+  check: { size: number; crc32: number };
+}
+
+/** Bytes of a chunk as a checked stream. */
+export interface ChunkStreamRange {
+  kind: "stream";
+  length: number;
+  pieces: AsyncIterable<Uint8Array>;
+}
+
+/** An opened range of a chunk: a file part to send with sendfile, or a stream. */
+export type ChunkRange = ChunkFileRange | ChunkStreamRange;
 
 /** A chunk whose bytes no longer match the checksum recorded when it was written. */
 export class ChunkCorruptError extends Error {
@@ -41,23 +54,17 @@ export interface ChunkStore {
   /** Reads a whole chunk and verifies it; undefined when there is no such chunk. The read may run off the main thread. */
   get(id: string): Promise<Buffer | undefined>;
   /**
-   * Where a chunk's bytes lie in a local file — its first `size` bytes, whose
-   * CRC32 is `crc32` — so they can be sent with sendfile; undefined when absent.
-   * Only stores that keep chunks on this machine have it.
+   * Opens bytes [from, to) of a chunk to send: where they lie in a local file
+   * (to send with sendfile, after checking the file), or a stream whose last
+   * bytes wait for the check of the whole chunk (a chunk that fails it ends
+   * the stream with an error, never a whole wrong range). Undefined when the
+   * store knows the chunk is absent; a stream may find it out as it goes.
    */
-  localFile?(id: string): Promise<(ChunkInfo & { path: string }) | undefined>;
-  /**
-   * Streams bytes [from, to) of a chunk — where `localFile` is not there to
-   * send it from. The last bytes wait for the check of the whole chunk: a
-   * chunk that fails it ends the stream with an error, never a whole wrong range.
-   */
-  read?(id: string, from: number, to: number): AsyncIterable<Uint8Array>;
+  open(id: string, from: number, to: number): Promise<ChunkRange | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */
   delete(id: string): Promise<boolean>;
-  /** Stops background work, if the store does any. */
-  close?(): void;
 }
 
 /** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */

@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, readdirSync, readSync, rmS
 import { mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
-import { assertChunkId, ChunkCorruptError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+import { assertChunkId, ChunkCorruptError, type ChunkFileRange, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /** Every chunk file ends with this footer: magic, CRC32 of the data (big-endian), reserved. */
 const FOOTER_MAGIC = Buffer.from("PHTNCHK1");
@@ -100,13 +100,20 @@ export class LocalChunkStore implements ChunkStore {
     return data;
   }
 
+  /** A chunk's file (its first `size` bytes are the chunk) with its size and CRC32; undefined when absent. */
   async localFile(id: string): Promise<(ChunkInfo & { path: string }) | undefined> {
     const info = await this.stat(id);
     return info && { ...info, path: this.pathOf(id) };
   }
 
+  /** Always a part of the chunk's file, checked against the footer's CRC32 as it is sent. */
+  async open(id: string, from: number, to: number): Promise<ChunkFileRange | undefined> {
+    const file = await this.localFile(id);
+    return file && { kind: "file", path: file.path, offset: from, length: to - from, check: { size: file.size, crc32: file.crc32 } };
+  }
+
   async stat(id: string): Promise<ChunkInfo | undefined> {
-    const fd = this.open(id);
+    const fd = this.openFd(id);
     if (fd === undefined) return undefined;
     try {
       const total = fstatSync(fd).size;
@@ -182,7 +189,7 @@ export class LocalChunkStore implements ChunkStore {
     return removed;
   }
 
-  private open(id: string): number | undefined {
+  private openFd(id: string): number | undefined {
     try {
       return openForReading(this.pathOf(id));
     } catch (err) {

@@ -1,9 +1,12 @@
+import { checkedRange } from "../../util/checked-range.ts";
 import type { Logger } from "../../util/log.ts";
-import { CRC_HEADER, formatCrc } from "./chunk-routes.ts";
-import { assertChunkId, CHECK_HOLD_BYTES, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
-
-/** Bytes queued for one node before the sender waits for it. */
-const COPY_QUEUE_BYTES = 1024 * 1024;
+import { ChunkNodeClient } from "./chunk-node-client.ts";
+import { formatCrc } from "./chunk-protocol.ts";
+import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { CopyStream } from "./copy-stream.ts";
+import { placement } from "./placement.ts";
+import { quorum } from "./quorum.ts";
+import { ReplicationFailures } from "./replication-failures.ts";
 
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
@@ -17,48 +20,43 @@ export interface ReplicationConfig {
   token: string;
   /** A request to a node that has not answered by then counts as failed. */
   timeoutMs?: number;
-  /** How often chunks stored with fewer than R copies are completed. */
-  repairIntervalMs?: number;
 }
 
 /**
- * Chunks replicated over storage nodes (agents serving `/v1/chunks`). Each
- * chunk goes to the first R nodes of its rendezvous-hashing order and a put
- * resolves once W of them have it fsynced. A get reads the nodes in that order,
- * checks each copy's CRC32, goes on to the next when one is missing, corrupt
- * or unreachable, and afterwards writes a good copy back to those of the first
- * R that lacked one or had a damaged one. A chunk acknowledged with fewer than
- * R copies is remembered and completed in the background once its nodes answer.
+ * Chunks replicated over storage nodes (agents serving `/v1/chunks`): the
+ * quorum write and the failover read. Each chunk goes to the first R nodes of
+ * its rendezvous order (placement.ts) and a put resolves once W of them have
+ * it fsynced. A read goes through the nodes in that order, checks each copy's
+ * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
+ * afterwards writes a good copy back to those of the first R that lacked one
+ * or had a damaged one. Chunks acknowledged short of R copies are kept in
+ * `short` for ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
  */
 export class ReplicatedChunkStore implements ChunkStore {
-  private readonly timeoutMs: number;
-  /** Chunks acknowledged with fewer than R copies. */
-  private readonly underReplicated = new Set<string>();
-  private readonly repairTimer: Timer;
+  readonly client: ChunkNodeClient;
+  /** Chunks known to lack some of their R copies: upkeep completes them. */
+  readonly short = new Set<string>();
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
-  private repairing = false;
 
   constructor(
     private readonly config: ReplicationConfig,
     private readonly log: Logger,
+    readonly failures = new ReplicationFailures(log),
   ) {
     if (config.nodes.length === 0) throw new Error("replication needs at least one storage node");
     if (!(config.replicas >= 1 && config.replicas <= config.nodes.length)) throw new Error(`replicas must be between 1 and the number of storage nodes (${config.nodes.length})`);
     if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
-    this.timeoutMs = config.timeoutMs ?? 30_000;
-    this.repairTimer = setInterval(() => void this.completeCopies(), config.repairIntervalMs ?? 1000);
-    this.repairTimer.unref();
+    this.client = new ChunkNodeClient(config.token, config.timeoutMs ?? 30_000);
   }
 
-  close(): void {
-    clearInterval(this.repairTimer);
+  get nodes(): readonly string[] {
+    return this.config.nodes;
   }
 
-  /** Every node, in the chunk's rendezvous-hashing order: the first R hold its copies. */
-  placement(id: string): string[] {
-    const score = (node: string) => Bun.hash.wyhash(`${node}\n${id}`);
-    return [...this.config.nodes].sort((a, b) => (score(b) > score(a) ? 1 : score(b) < score(a) ? -1 : 0));
+  /** The R nodes a chunk's copies belong on. */
+  targets(id: string): string[] {
+    return placement(this.config.nodes, id).slice(0, this.config.replicas);
   }
 
   /**
@@ -68,7 +66,7 @@ export class ReplicatedChunkStore implements ChunkStore {
    */
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     assertChunkId(id);
-    const targets = this.placement(id).slice(0, this.config.replicas);
+    const targets = this.targets(id);
     const copies = targets.map(() => new CopyStream());
     const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!));
     let size = 0;
@@ -93,7 +91,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     const checked = attempts.map((attempt, i) =>
       attempt.then(async (stored) => {
         if (stored.crc32 === info.crc32 && stored.size === size) return;
-        await this.call(targets[i]!, "DELETE", id).catch(() => {});
+        await this.discard(targets[i]!, id);
         throw new Error(`the copy arrived with CRC32 ${formatCrc(stored.crc32)}, not ${formatCrc(info.crc32)}`);
       }),
     );
@@ -109,144 +107,101 @@ export class ReplicatedChunkStore implements ChunkStore {
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${targets[i]}: ${String(r.reason)}`] : []));
       if (failed.length === 0) return;
       this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failed });
-      this.underReplicated.add(id);
+      this.short.add(id);
     });
     return info;
-  }
-
-  /**
-   * Garbage collection: deletes, on every node that answers, the copies that
-   * `isReferenced` does not know and that were written at least `minAgeMs`
-   * ago — younger ones may belong to writes whose metadata is not committed
-   * yet. Returns how many copies went.
-   */
-  async sweep(isReferenced: (id: string) => boolean, minAgeMs: number): Promise<number> {
-    let removed = 0;
-    for (const node of this.config.nodes) {
-      try {
-        const response = await fetch(`${node}/v1/chunks`, { headers: { authorization: `Bearer ${this.config.token}` }, signal: AbortSignal.timeout(this.timeoutMs) });
-        if (!response.ok) throw new Error(`status ${response.status}`);
-        const { chunks } = (await response.json()) as { chunks: { id: string; writtenAt: string }[] };
-        const cutoff = Date.now() - minAgeMs;
-        for (const { id } of chunks.filter((c) => !isReferenced(c.id) && Date.parse(c.writtenAt) <= cutoff)) {
-          if ((await this.call(node, "DELETE", id)).status === 204) removed++;
-        }
-      } catch (err) {
-        this.log.warn("could not collect garbage on a storage node; next time", { node, error: (err as Error).message });
-      }
-    }
-    return removed;
-  }
-
-  /**
-   * Anti-entropy: asks the placement nodes of each chunk whether they hold a
-   * copy; a chunk missing one (a node lost it, or its scrub removed a damaged
-   * one) is completed in the background like one stored short. Returns how
-   * many chunks lacked a copy.
-   */
-  async checkCopies(ids: Iterable<string>): Promise<number> {
-    let short = 0;
-    for (const id of ids) {
-      const { status } = await this.placementStatus(id);
-      if (!status.includes(404)) continue;
-      this.underReplicated.add(id);
-      short++;
-    }
-    return short;
-  }
-
-  /** Deletes the copies that `attempts` stored. */
-  private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
-    const results = await Promise.allSettled(attempts);
-    await Promise.allSettled(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.call(node, "DELETE", id)));
   }
 
   /** One copy's PUT, its body streamed from `copy`; resolves with what the node stored. */
   private async sendCopy(node: string, id: string, copy: CopyStream): Promise<ChunkInfo> {
     try {
-      const response = await this.call(node, "PUT", id, { body: copy.body, timeout: false });
-      if (response.status !== 201) throw new Error(`status ${response.status}: ${await response.text()}`);
-      return (await response.json()) as ChunkInfo;
+      return await this.client.put(node, id, copy.body);
     } finally {
       copy.stop(); // answered or failed: the node takes nothing more
     }
   }
 
+  /** Deletes the copies that `attempts` stored. */
+  private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
+    const results = await Promise.allSettled(attempts);
+    await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
+  }
+
+  /** Deletes one copy; one that cannot be deleted is garbage for the collection, reported here. */
+  private async discard(node: string, id: string): Promise<void> {
+    try {
+      await this.client.delete(node, id);
+    } catch (err) {
+      this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node, chunk: id }, err);
+    }
+  }
+
   async get(id: string): Promise<Buffer | undefined> {
     assertChunkId(id);
-    const { bytes, needRepair } = await this.readCopy(id);
+    const { bytes, needRepair } = await this.readIntact(id);
     if (bytes && needRepair.length > 0) void this.repair(id, bytes, needRepair);
     return bytes;
   }
 
+  /** Always a stream; it reaches the nodes only once read. */
+  async open(id: string, from: number, to: number): Promise<ChunkStreamRange> {
+    assertChunkId(id);
+    return { kind: "stream", length: to - from, pieces: this.read(id, from, to) };
+  }
+
   /**
    * Streams bytes [from, to) of the first copy in placement order that a node
-   * has, checking the CRC32 of the whole copy as it comes; the last
-   * CHECK_HOLD_BYTES wait for the check. A copy that fails it ends the stream
-   * with ChunkCorruptError (the client sees a short body and retries) and is
-   * rewritten from an intact one, as are copies found missing on the way.
+   * has, checking the CRC32 of the whole copy as it comes (checked-range.ts).
+   * A copy that fails it ends the stream with ChunkCorruptError (the client
+   * sees a short body and retries) and is rewritten from an intact one, as are
+   * copies found missing on the way.
    */
-  async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
-    assertChunkId(id);
+  private async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
     let missing = false;
-    const placement = this.placement(id);
-    const order = [...placement.filter((node) => !this.damaged.has(`${node} ${id}`)), ...placement.filter((node) => this.damaged.has(`${node} ${id}`))];
-    for (const node of order) {
-      const rank = placement.indexOf(node);
-      const response = await this.call(node, "GET", id, { timeout: false }).catch((err: Error) => {
-        this.log.warn("storage node unreachable; reading another copy", { chunk: id, node, error: err.message });
+    const order = placement(this.config.nodes, id);
+    const damagedLast = [...order.filter((node) => !this.damaged.has(`${node} ${id}`)), ...order.filter((node) => this.damaged.has(`${node} ${id}`))];
+    for (const node of damagedLast) {
+      const rank = order.indexOf(node);
+      const copy = await this.client.get(node, id, { timeout: false }).catch((err: unknown) => {
+        this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
+        return "failed" as const;
       });
-      if (!response) continue;
-      if (response.status === 404) {
+      if (copy === "failed") continue;
+      if (!copy) {
         missing ||= rank < this.config.replicas;
         continue;
       }
-      if (!response.ok || !response.body) {
-        this.log.warn("storage node failed to send a copy; reading another", { chunk: id, node, status: response.status });
-        continue;
-      }
-      const held: Uint8Array[] = [];
-      let heldBytes = 0;
-      let crc = 0;
-      let at = 0;
-      for await (const piece of response.body) {
-        crc = Bun.hash.crc32(piece, crc);
-        const start = Math.max(from - at, 0);
-        const end = Math.min(to - at, piece.length);
-        at += piece.length;
-        if (end > start) {
-          held.push(piece.subarray(start, end));
-          heldBytes += end - start;
-        }
-        while (held.length > 0 && heldBytes - held[0]!.length >= CHECK_HOLD_BYTES) {
-          const out = held.shift()!;
-          heldBytes -= out.length;
-          yield out;
-        }
-      }
-      if (formatCrc(crc) !== response.headers.get(CRC_HEADER)) {
-        this.log.warn("a chunk copy does not match its checksum; ending the response, rewriting the copy", { chunk: id, node });
+      yield* checkedRange(copy.body, from, to, copy.crc32, () => {
         this.damaged.add(`${node} ${id}`);
-        void this.get(id).catch(() => {}); // finds the damaged copy and rewrites it from an intact one
-        throw new ChunkCorruptError(id, `the copy on ${node} does not match its checksum`);
-      }
-      if (missing) void this.get(id).catch(() => {}); // gives the copies found missing their bytes
-      yield* held;
+        this.failures.report("corrupt", "a chunk copy does not match its checksum; ending the response, rewriting the copy", { node, chunk: id });
+        this.readRepair(id); // finds the damaged copy and rewrites it from an intact one
+        return new ChunkCorruptError(id, `the copy on ${node} does not match its checksum`);
+      });
+      if (missing) this.readRepair(id); // gives the copies found missing their bytes
       return;
     }
     throw new ChunkUnavailableError(id, "no storage node has a copy");
   }
 
-  /** The first intact copy in placement order, and which of the first R nodes lacked one or had a damaged one. */
-  private async readCopy(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
+  /** Reads the chunk whole in the background, which rewrites the copies found missing or damaged. */
+  private readRepair(id: string): void {
+    void this.get(id).catch((err: unknown) => this.failures.report("unreadable", "could not read a chunk back to repair its copies", { chunk: id }, err));
+  }
+
+  /**
+   * The first intact copy in placement order, and which of the first R nodes
+   * lacked one or had a damaged one; no bytes when no node has a copy.
+   * Throws ChunkCorruptError when every copy found is damaged.
+   */
+  async readIntact(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
     const needRepair: string[] = [];
     let corrupt = false;
-    for (const [rank, node] of this.placement(id).entries()) {
-      const copy = await this.getCopy(node, id).catch((err: Error) => {
-        this.log.warn("storage node unreachable; reading another copy", { chunk: id, node, error: err.message });
-        return "unreachable" as const;
+    for (const [rank, node] of placement(this.config.nodes, id).entries()) {
+      const copy = await this.copyOf(node, id).catch((err: unknown) => {
+        this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
+        return "failed" as const;
       });
-      if (copy === "unreachable") continue;
+      if (copy === "failed") continue;
       if (copy === "missing" || copy === "corrupt") {
         if (copy === "corrupt") corrupt = true;
         if (rank < this.config.replicas) needRepair.push(node);
@@ -258,11 +213,44 @@ export class ReplicatedChunkStore implements ChunkStore {
     return { needRepair };
   }
 
+  /** One node's copy, checked against the CRC32 it was stored with. */
+  private async copyOf(node: string, id: string): Promise<Buffer | "missing" | "corrupt"> {
+    const copy = await this.client.get(node, id, { timeout: true });
+    if (!copy) return "missing";
+    const bytes = Buffer.from(await Bun.readableStreamToArrayBuffer(copy.body));
+    if (Bun.hash.crc32(bytes) >>> 0 === copy.crc32) return bytes;
+    this.failures.report("corrupt", "a chunk copy does not match its checksum; reading another", { node, chunk: id });
+    this.damaged.add(`${node} ${id}`);
+    return "corrupt";
+  }
+
+  /** Writes a good copy to nodes that lacked one or had a damaged one; each failure is reported, none thrown. */
+  async repair(id: string, bytes: Buffer, nodes: string[]): Promise<void> {
+    const crc32 = Bun.hash.crc32(bytes) >>> 0;
+    let failed = 0;
+    for (const node of nodes) {
+      try {
+        await this.client.delete(node, id);
+        await this.client.put(node, id, bytes, crc32);
+        this.damaged.delete(`${node} ${id}`);
+        this.log.info("repaired a chunk copy", { chunk: id, node });
+      } catch (err) {
+        failed++;
+        this.failures.report("repair", "could not repair a chunk copy; trying again later", { node, chunk: id }, err);
+      }
+    }
+    if (failed === 0) this.failures.resolved(id);
+  }
+
   async stat(id: string): Promise<ChunkInfo | undefined> {
     assertChunkId(id);
-    for (const node of this.placement(id)) {
-      const response = await this.call(node, "HEAD", id).catch(() => undefined);
-      if (response?.ok) return { id, size: Number(response.headers.get("content-length")), crc32: Number.parseInt(response.headers.get(CRC_HEADER) ?? "", 16) };
+    for (const node of placement(this.config.nodes, id)) {
+      try {
+        const info = await this.client.head(node, id);
+        if (info) return info;
+      } catch (err) {
+        this.failures.report("unreachable", "storage node did not answer for a copy; asking another", { node, chunk: id }, err);
+      }
     }
     return undefined;
   }
@@ -270,158 +258,11 @@ export class ReplicatedChunkStore implements ChunkStore {
   /** Deletes every copy it can reach; a node that is down keeps its copy (garbage, not data loss). */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
-    this.underReplicated.delete(id);
-    const results = await Promise.allSettled(this.config.nodes.map((node) => this.call(node, "DELETE", id)));
+    this.short.delete(id);
+    const results = await Promise.allSettled(this.config.nodes.map((node) => this.client.delete(node, id)));
     for (const [i, result] of results.entries()) {
-      if (result.status === "rejected") this.log.warn("could not delete a chunk copy", { chunk: id, node: this.config.nodes[i], error: String(result.reason) });
+      if (result.status === "rejected") this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node: this.config.nodes[i], chunk: id }, result.reason);
     }
-    return results.some((r) => r.status === "fulfilled" && r.value.status === 204);
-  }
-
-  /**
-   * Gives each under-replicated chunk its missing copies; a chunk whose nodes
-   * do not all answer yet waits for the next round, and one is done once every
-   * node of its placement has a copy.
-   */
-  private async completeCopies(): Promise<void> {
-    if (this.repairing) return;
-    this.repairing = true;
-    try {
-      for (const id of [...this.underReplicated]) {
-        const { targets, status } = await this.placementStatus(id);
-        const missing = targets.filter((_, i) => status[i] === 404);
-        if (missing.length === 0) {
-          if (status.every((code) => code === 200)) this.underReplicated.delete(id);
-          continue;
-        }
-        const { bytes, needRepair } = await this.readCopy(id).catch(() => ({ bytes: undefined, needRepair: [] as string[] }));
-        if (bytes) await this.repair(id, bytes, [...new Set([...missing, ...needRepair])]);
-      }
-    } finally {
-      this.repairing = false;
-    }
-  }
-
-  /** The chunk's first R nodes and what each answers to HEAD (0: no answer). */
-  private async placementStatus(id: string): Promise<{ targets: string[]; status: number[] }> {
-    const targets = this.placement(id).slice(0, this.config.replicas);
-    const status = await Promise.all(targets.map((node) => this.call(node, "HEAD", id).then((r) => r.status, () => 0)));
-    return { targets, status };
-  }
-
-  private async putCopy(node: string, info: ChunkInfo, bytes: Uint8Array): Promise<void> {
-    const response = await this.call(node, "PUT", info.id, { body: bytes, headers: { [CRC_HEADER]: formatCrc(info.crc32) } });
-    if (response.status !== 201) throw new Error(`status ${response.status}: ${await response.text()}`);
-  }
-
-  /** One node's copy, checked against the CRC32 it was stored with. */
-  private async getCopy(node: string, id: string): Promise<Buffer | "missing" | "corrupt"> {
-    const response = await this.call(node, "GET", id);
-    if (response.status === 404) return "missing";
-    if (!response.ok) throw new Error(`status ${response.status}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    const crc32 = Bun.hash.crc32(bytes) >>> 0;
-    if (formatCrc(crc32) === response.headers.get(CRC_HEADER)) return bytes;
-    this.log.warn("a chunk copy does not match its checksum; reading another", { chunk: id, node });
-    this.damaged.add(`${node} ${id}`);
-    return "corrupt";
-  }
-
-  /** Writes a good copy to nodes that lacked one or had a damaged one. */
-  private async repair(id: string, bytes: Buffer, nodes: string[]): Promise<void> {
-    const info = { id, size: bytes.length, crc32: Bun.hash.crc32(bytes) >>> 0 };
-    for (const node of nodes) {
-      try {
-        await this.call(node, "DELETE", id);
-        await this.putCopy(node, info, bytes);
-        this.damaged.delete(`${node} ${id}`);
-        this.log.info("repaired a chunk copy", { chunk: id, node });
-      } catch (err) {
-        this.log.warn("could not repair a chunk copy", { chunk: id, node, error: (err as Error).message });
-      }
-    }
-  }
-
-  private call(node: string, method: string, id: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; timeout?: boolean } = {}): Promise<Response> {
-    return fetch(`${node}/v1/chunks/${id}`, {
-      method,
-      body: init.body,
-      headers: { authorization: `Bearer ${this.config.token}`, ...init.headers },
-      // A streamed body takes as long as its sender; the connection's own errors end it.
-      signal: init.timeout === false ? undefined : AbortSignal.timeout(this.timeoutMs),
-      duplex: "half",
-    } as RequestInit);
-  }
-}
-
-/** Resolves once `needed` of the promises have; rejects once that can no longer happen, with `error(reasons)`. */
-function quorum(promises: Promise<unknown>[], needed: number, error: (reasons: string[]) => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const reasons: string[] = new Array(promises.length).fill("pending");
-    let failed = 0;
-    for (const [i, promise] of promises.entries()) {
-      promise.then(
-        () => {
-          reasons[i] = "stored";
-          if (++done === needed) resolve();
-        },
-        (err: unknown) => {
-          reasons[i] = err instanceof Error ? err.message : String(err);
-          if (++failed === promises.length - needed + 1) reject(error(reasons));
-        },
-      );
-    }
-  });
-}
-
-/**
- * One copy's bytes on their way to a node: a request body fed piece by piece.
- * `push` waits while the node is behind; a copy that stopped (its node failed
- * or answered) takes nothing more and holds nobody up.
- */
-class CopyStream {
-  readonly body: ReadableStream<Uint8Array>;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  stopped = false;
-  private demand?: () => void;
-
-  constructor() {
-    this.body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller;
-        },
-        pull: () => this.wake(),
-        cancel: () => this.stop(),
-      },
-      { highWaterMark: COPY_QUEUE_BYTES, size: (piece) => piece?.byteLength ?? 0 },
-    );
-  }
-
-  async push(piece: Uint8Array): Promise<void> {
-    if (this.stopped) return;
-    this.controller.enqueue(piece);
-    while (!this.stopped && (this.controller.desiredSize ?? 0) <= 0) await new Promise<void>((resolve) => (this.demand = resolve));
-  }
-
-  end(): void {
-    if (!this.stopped) this.controller.close();
-  }
-
-  fail(err: Error): void {
-    if (!this.stopped) this.controller.error(err);
-    this.stop();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.wake();
-  }
-
-  private wake(): void {
-    const demand = this.demand;
-    this.demand = undefined;
-    demand?.();
+    return results.some((r) => r.status === "fulfilled" && r.value);
   }
 }

@@ -1,8 +1,8 @@
 import { closeSync, readSync } from "node:fs";
+import { CHECK_HOLD_BYTES } from "../../util/checked-range.ts";
 import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
-import { CHECK_HOLD_BYTES } from "../chunks/chunk-store.ts";
-import type { FilePart } from "./file-body.ts";
+import type { FilePart } from "./response-body.ts";
 
 /** Sent through the connection's own writes when the socket is full (see sendPart). */
 const STALLED_PIECE_BYTES = 64 * 1024;
@@ -18,20 +18,18 @@ export interface FileSink {
 }
 
 /**
- * Sends file parts on a non-blocking socket with sendfile(2), from the event
+ * Sends a file part on a non-blocking socket with sendfile(2), from the event
  * loop, so object bytes go from the page cache to the socket without passing
- * through JavaScript. Each part's file is checked against its CRC32 and the
- * part's last bytes wait for the check: a corrupt chunk ends the response
+ * through JavaScript. The part's file is checked against its CRC32 and the
+ * part's last bytes wait for the check: a corrupt file ends the response
  * short, never a whole wrong body.
  */
-export async function sendFileParts(sink: FileSink, parts: FilePart[]): Promise<void> {
-  for (const part of parts) {
-    const file = openForReading(part.path);
-    try {
-      await sendPart(sink, file, part);
-    } finally {
-      closeSync(file);
-    }
+export async function sendFilePart(sink: FileSink, part: FilePart): Promise<void> {
+  const file = openForReading(part.path);
+  try {
+    await sendPart(sink, file, part);
+  } finally {
+    closeSync(file);
   }
 }
 

@@ -3,12 +3,12 @@ import type { Socket } from "bun";
 import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
-import { type FilePart, fileBodyOf } from "./file-body.ts";
-import { sendFileParts } from "./file-send.ts";
+import { sendFilePart } from "./file-send.ts";
 import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
+import type { ListenerResponse, PartsResponse } from "./response-body.ts";
 
 /** A fetch-style handler that also gets the raw request target. */
-export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<Response>;
+export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<ListenerResponse>;
 
 /** Idle keep-alive connections are closed after this. */
 const IDLE_SECONDS = 60;
@@ -193,19 +193,19 @@ class Connection {
     this.body = undefined;
   }
 
-  private async respond(head: RequestHead, response: Response): Promise<void> {
-    const files = fileBodyOf(response);
+  private async respond(head: RequestHead, response: ListenerResponse): Promise<void> {
+    if (response instanceof Response) return this.sendResponse(head, response);
     try {
-      await this.send(head, response, files?.parts);
+      await this.sendParts(head, response);
     } finally {
-      files?.release();
+      response.release();
     }
   }
 
-  /** Writes the response; `files`, when given, is its body. */
-  private async send(head: RequestHead, response: Response, files: FilePart[] | undefined): Promise<void> {
-    const bodyless = head.method === "HEAD" || response.status === 204 || response.status === 304;
-    const reader = bodyless || files ? undefined : response.body?.getReader();
+  /** A fetch Response: its body read through JavaScript and written in batches. */
+  private async sendResponse(head: RequestHead, response: Response): Promise<void> {
+    const bodyless = this.bodyless(head, response.status);
+    const reader = bodyless ? undefined : response.body?.getReader();
     if (!reader) await response.body?.cancel();
     // The first batch of the body goes out with the head; a body that ends within it gets a Content-Length.
     const first: Uint8Array[] = [];
@@ -220,35 +220,10 @@ class Connection {
       first.push(value);
       firstBytes += value.length;
     }
-    const headers = new Headers(response.headers);
-    headers.delete("connection");
-    headers.delete("transfer-encoding");
-    if (!headers.has("content-length") && !bodyless) {
-      if (files) headers.set("content-length", String(files.reduce((sum, part) => sum + part.length, 0)));
-      else if (ended) headers.set("content-length", String(firstBytes));
-      else headers.set("transfer-encoding", "chunked");
-    }
-    const chunked = headers.has("transfer-encoding");
-    headers.set("date", new Date().toUTCString());
-    if (this.ending) headers.set("connection", "close");
-    else if (head.version === "1.0") headers.set("connection", "keep-alive");
-    let text = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ""}\r\n`;
-    for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+    const chunked = !bodyless && !ended && !response.headers.has("content-length");
+    const text = this.headText(head, response.status, response.headers, bodyless ? undefined : chunked ? "chunked" : firstBytes);
     const frame = (pieces: Uint8Array[], bytes: number): Uint8Array[] => (chunked && bytes > 0 ? [Buffer.from(`${bytes.toString(16)}\r\n`), ...pieces, Buffer.from("\r\n")] : pieces);
-    const start = Buffer.concat([Buffer.from(`${text}\r\n`, "latin1"), ...frame(first, firstBytes)]);
-    if (files) {
-      const fd = socketFd(this.socket);
-      if (!this.bigSendBuffer) {
-        enlargeSendBuffer(fd, SEND_BUFFER_BYTES);
-        this.bigSendBuffer = true;
-      }
-      // The head waits (MSG_MORE) to leave in one segment with the body's first bytes.
-      const sent = this.unsent.length === 0 && !this.isClosed ? Math.max(0, sendFrom(fd, start, 0, start.length, true)) : 0;
-      await this.write(start.subarray(sent));
-      await sendFileParts({ fd, write: (data) => this.write(data) }, files);
-      return;
-    }
-    await this.write(start);
+    await this.write(Buffer.concat([Buffer.from(text, "latin1"), ...frame(first, firstBytes)]));
     let batch: Uint8Array[] = [];
     let batched = 0;
     while (!ended) {
@@ -266,6 +241,65 @@ class Connection {
       ended = done;
     }
     if (chunked) await this.write(Buffer.from("0\r\n\r\n"));
+  }
+
+  /**
+   * A body of parts of known length: file parts leave with sendfile, streamed
+   * parts are gathered into batches; the head goes with the first bytes.
+   */
+  private async sendParts(head: RequestHead, response: PartsResponse): Promise<void> {
+    const bodyless = this.bodyless(head, response.status);
+    const length = response.parts.reduce((sum, part) => sum + part.length, 0);
+    let batch: Uint8Array[] = [Buffer.from(this.headText(head, response.status, response.headers, bodyless ? undefined : length), "latin1")];
+    let batched = batch[0]!.length;
+    const take = (): Uint8Array => {
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch); // a big piece goes as it is
+      batch = [];
+      batched = 0;
+      return data;
+    };
+    for (const part of bodyless ? [] : response.parts) {
+      if (part.kind === "stream") {
+        for await (const piece of part.pieces) {
+          batch.push(piece);
+          batched += piece.length;
+          if (batched >= WRITE_BATCH) await this.write(take());
+        }
+        continue;
+      }
+      const fd = socketFd(this.socket);
+      if (!this.bigSendBuffer) {
+        enlargeSendBuffer(fd, SEND_BUFFER_BYTES);
+        this.bigSendBuffer = true;
+      }
+      if (batched > 0) {
+        // What is gathered (the head, at first) waits (MSG_MORE) to leave in one segment with the file's first bytes.
+        const data = take();
+        const sent = this.unsent.length === 0 && !this.isClosed ? Math.max(0, sendFrom(fd, data, 0, data.length, true)) : 0;
+        await this.write(data.subarray(sent));
+      }
+      await sendFilePart({ fd, write: (data) => this.write(data) }, part);
+    }
+    if (batched > 0) await this.write(take());
+  }
+
+  private bodyless(head: RequestHead, status: number): boolean {
+    return head.method === "HEAD" || status === 204 || status === 304;
+  }
+
+  /** The status line and headers; `length` is the body's, "chunked", or undefined for no body. */
+  private headText(head: RequestHead, status: number, responseHeaders: Headers, length: number | "chunked" | undefined): string {
+    const headers = new Headers(responseHeaders);
+    headers.delete("connection");
+    headers.delete("transfer-encoding");
+    if (length === "chunked") headers.set("transfer-encoding", "chunked");
+    else if (length !== undefined && !headers.has("content-length")) headers.set("content-length", String(length));
+    headers.set("date", new Date().toUTCString());
+    if (this.ending) headers.set("connection", "close");
+    else if (head.version === "1.0") headers.set("connection", "keep-alive");
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n`;
+    for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+    return `${text}\r\n`;
   }
 
   /** Writes what the kernel takes now; the promise resolves once all of it has gone. */

@@ -1,4 +1,5 @@
 import type { Logger } from "../../util/log.ts";
+import type { ListenerResponse } from "../http/response-body.ts";
 import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authenticate } from "./auth.ts";
@@ -9,7 +10,9 @@ import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets 
 import { listObjects } from "./ops/list.ts";
 import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from "./ops/multipart.ts";
 import { copyObject, uploadPartCopy } from "./ops/copy.ts";
-import { deleteObject, deleteObjects, getObject, putObject } from "./ops/object.ts";
+import { deleteObject, deleteObjects } from "./ops/delete-object.ts";
+import { getObject } from "./ops/get-object.ts";
+import { putObject } from "./ops/put-object.ts";
 import { route } from "./router.ts";
 import { parseTarget } from "./target.ts";
 import { errorResponse } from "./xml.ts";
@@ -28,14 +31,14 @@ export interface S3AppOptions {
  * The S3 API as a fetch handler: authenticate (SigV4), route to one
  * operation, run it; every error becomes S3 XML here and nowhere else.
  */
-export function createS3Handler(options: S3AppOptions): (request: Request, rawTarget?: string) => Promise<Response> {
+export function createS3Handler(options: S3AppOptions): (request: Request, rawTarget?: string) => Promise<ListenerResponse> {
   const { meta, chunks, region, log } = options;
   const readers = new ChunkReaders(log);
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
-    let response: Response;
+    let response: ListenerResponse;
     try {
       const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);

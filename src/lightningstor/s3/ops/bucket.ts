@@ -35,3 +35,8 @@ export function getBucketLocation(ctx: S3Context, bucket: string): Response {
   // us-east-1 is reported as an empty constraint, as AWS does.
   return xmlResponse("LocationConstraint", { "#text": ctx.region === "us-east-1" ? "" : ctx.region });
 }
+
+/** Throws NoSuchBucket unless the bucket exists. */
+export function requireBucket(ctx: S3Context, bucket: string): void {
+  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+}

@@ -4,7 +4,12 @@ import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { checkConditions, chunkRanges, deleteChunks, objectHeaders, parseRange, readRange, requireBucket } from "./object.ts";
+import { checkConditions } from "../conditions.ts";
+import { objectHeaders } from "../object-headers.ts";
+import { parseRange } from "../range.ts";
+import { requireBucket } from "./bucket.ts";
+import { deleteChunks } from "./delete-object.ts";
+import { chunkRanges, readRange } from "./get-object.ts";
 
 /** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
 function copySource(ctx: S3Context): ObjectRow {

@@ -5,7 +5,10 @@ import { type Algorithm, checksumHasher } from "../body.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { checksumHeaders, deleteChunks, objectHeaders, requireBucket, storeBody } from "./object.ts";
+import { checksumHeaders, objectHeaders } from "../object-headers.ts";
+import { requireBucket } from "./bucket.ts";
+import { deleteChunks } from "./delete-object.ts";
+import { storeBody } from "./put-object.ts";
 
 /** Parts other than the last must be at least this large (S3 multipart limits). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;

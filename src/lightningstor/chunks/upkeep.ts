@@ -1,0 +1,148 @@
+import type { Logger } from "../../util/log.ts";
+import { runPeriodically } from "../../util/schedule.ts";
+import type { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
+
+/** When ChunkUpkeep works. */
+export interface UpkeepOptions {
+  /** How often chunks known to lack copies are completed (default 1 s). */
+  repairEveryMs?: number;
+  /**
+   * Garbage collection and anti-entropy against what the metadata references,
+   * every `everyMs` (first run `everyMs` after start); not run when absent.
+   */
+  collect?: { everyMs: number; referenced: () => ReadonlySet<string> };
+}
+
+/** What a node says of a copy it should hold. */
+type Held = "present" | "absent" | "unknown";
+
+/**
+ * The background work that keeps a ReplicatedChunkStore's copies whole:
+ * completing chunks short of copies (stored while a node was down, or found
+ * missing or damaged), anti-entropy (asking nodes whether they still hold the
+ * copies they should) and garbage collection (copies nothing references).
+ * Nothing runs until `start(signal)`; the signal stops all of it. Each storage
+ * node scrubs its own copies (storage-node.ts) and deletes damaged ones, which
+ * anti-entropy then restores.
+ */
+export class ChunkUpkeep {
+  private readonly repairEveryMs: number;
+
+  constructor(
+    private readonly store: ReplicatedChunkStore,
+    private readonly log: Logger,
+    private readonly options: UpkeepOptions = {},
+  ) {
+    this.repairEveryMs = options.repairEveryMs ?? 1000;
+  }
+
+  /** Runs the upkeep until `signal` aborts; resolves once every loop has stopped. */
+  async start(signal: AbortSignal): Promise<void> {
+    const every = this.repairEveryMs;
+    const loops = [runPeriodically(() => this.completeCopies(), { firstMs: every, everyMs: every, signal })];
+    const collect = this.options.collect;
+    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced()), { firstMs: collect.everyMs, everyMs: collect.everyMs, signal }));
+    await Promise.all(loops);
+  }
+
+  /**
+   * Gives each chunk known to be short its missing copies; a chunk whose nodes
+   * do not all answer yet waits for the next round, and one is done once every
+   * node of its placement has a copy.
+   */
+  async completeCopies(): Promise<void> {
+    const { store } = this;
+    for (const id of [...store.short]) {
+      const { targets, held } = await this.placementStatus(id);
+      const missing = targets.filter((_, i) => held[i] === "absent");
+      if (missing.length === 0) {
+        if (held.every((h) => h === "present")) store.short.delete(id);
+        continue;
+      }
+      let copy: Awaited<ReturnType<ReplicatedChunkStore["readIntact"]>>;
+      try {
+        copy = await store.readIntact(id);
+      } catch (err) {
+        store.failures.report("unreadable", "no intact copy to complete a chunk from; trying again", { chunk: id }, err);
+        continue;
+      }
+      if (!copy.bytes) {
+        store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
+        continue;
+      }
+      await store.repair(id, copy.bytes, [...new Set([...missing, ...copy.needRepair])]);
+    }
+  }
+
+  /**
+   * Anti-entropy: asks the placement nodes of each chunk whether they hold a
+   * copy; a chunk missing one (a node lost it, or its scrub removed a damaged
+   * one) is completed like one stored short. Returns how many chunks lacked a copy.
+   */
+  async checkCopies(ids: Iterable<string>): Promise<number> {
+    let short = 0;
+    for (const id of ids) {
+      const { held } = await this.placementStatus(id);
+      if (!held.includes("absent")) continue;
+      this.store.short.add(id);
+      short++;
+    }
+    return short;
+  }
+
+  /**
+   * Garbage collection: deletes, on every node that answers, the copies that
+   * `isReferenced` does not know and that were written at least `minAgeMs`
+   * ago — younger ones may belong to writes whose metadata is not committed
+   * yet. Returns how many copies went.
+   */
+  async sweep(isReferenced: (id: string) => boolean, minAgeMs: number): Promise<number> {
+    const { store } = this;
+    let removed = 0;
+    for (const node of store.nodes) {
+      try {
+        const cutoff = Date.now() - minAgeMs;
+        for (const { id, writtenAt } of await store.client.list(node)) {
+          if (!isReferenced(id) && writtenAt.getTime() <= cutoff && (await store.client.delete(node, id))) removed++;
+        }
+      } catch (err) {
+        store.failures.report("collect", "could not collect garbage on a storage node; next time", { node }, err);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Copies no object or part references — left by writes that failed or
+   * deletes a node missed while down — go once older than a round (younger
+   * ones may be writes whose metadata is not committed yet); referenced chunks
+   * missing a copy get it back.
+   */
+  private async collect(referenced: ReadonlySet<string>): Promise<void> {
+    try {
+      const removed = await this.sweep((id) => referenced.has(id), this.options.collect!.everyMs);
+      if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
+      const short = await this.checkCopies(referenced);
+      if (short > 0) this.log.warn("chunks found missing copies; restoring them", { chunks: short });
+    } catch (err) {
+      this.log.error("chunk upkeep failed", { err });
+    }
+  }
+
+  /** The chunk's R nodes and whether each holds a copy; a node that does not answer is reported, not taken for absent. */
+  private async placementStatus(id: string): Promise<{ targets: string[]; held: Held[] }> {
+    const targets = this.store.targets(id);
+    const held = await Promise.all(
+      targets.map((node) =>
+        this.store.client.head(node, id).then(
+          (info): Held => (info ? "present" : "absent"),
+          (err: unknown): Held => {
+            this.store.failures.report("unreachable", "storage node did not answer whether it holds a copy; asking again later", { node, chunk: id }, err);
+            return "unknown";
+          },
+        ),
+      ),
+    );
+    return { targets, held };
+  }
+}
