@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand, CreateBucketCommand, S3Client } fro
 import { expect } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { NbdClient } from "../../src/coronafs/nbd/client.ts";
 import { findLabChildren, isAlive } from "../../src/lab/processes.ts";
 import { readLabState, readLabStateFile, type LabState } from "../../src/lab/state.ts";
 import type { LabStatus } from "../../src/lab/status.ts";
@@ -72,13 +73,30 @@ export async function s3RoundTrip(env: Record<string, string>, bucket = "lab-buc
   }
 }
 
-/** Creates a volume through the lab's nbd-export and reads its header with qemu-img over NBD. */
+/**
+ * Creates a volume through the lab's nbd-export, writes it over NBD, reads its header with
+ * qemu-img, and materializes it onto node02 (whose agent reads it from node01 across the lab's
+ * network and serves it on a unix socket in its own data dir).
+ */
 export async function nbdVolume(state: LabState, env: Record<string, string>): Promise<void> {
-  const created = await runPhoton(["volume", "create", "labvol", "--size", "8M", "--server", state.nbdAdminUrl], { env: { PHOTON_TOKEN: env.PHOTON_TOKEN! } });
+  const auth = { env: { PHOTON_TOKEN: env.PHOTON_TOKEN! } };
+  const created = await runPhoton(["volume", "create", "labvol", "--size", "8M", "--server", state.nbdAdminUrl], auth);
   expect(created.stderr).toBe("");
+  const client = await NbdClient.connect({ uri: `${state.nbdUrl}/labvol` });
+  await client.write(0, Buffer.alloc(4096, 0x5a));
+  await client.flush();
+  await client.close();
   const info = Bun.spawnSync(["qemu-img", "info", "--output=json", `${state.nbdUrl}/labvol`], { stdout: "pipe", stderr: "pipe" });
   expect(info.stderr.toString()).toBe("");
   expect(JSON.parse(info.stdout.toString())["virtual-size"]).toBe(8 * 1024 * 1024);
+  const node02 = state.nodes[1]!;
+  const local = await runPhoton(["volume", "create", "labvol", "--from", `${state.nbdUrl}/labvol`, "--json", "--server", node02.agentUrl], auth);
+  expect(local.stderr).toBe("");
+  const unixUri = (JSON.parse(local.stdout) as { uris: { unix: string } }).uris.unix;
+  expect(unixUri).toContain(node02.dataDir);
+  const onNode02 = await NbdClient.connect({ uri: unixUri });
+  expect((await onNode02.read(0, 4096)).equals(Buffer.alloc(4096, 0x5a))).toBe(true);
+  await onNode02.close();
 }
 
 /** The TCP listeners on `addresses` in this network namespace (from /proc/net/tcp). */
