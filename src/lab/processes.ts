@@ -25,9 +25,11 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
-/** Whether `pid` is one of the lab in `dir`'s services: one of its args is a data dir under `dir`. */
+/** Whether `pid` is one of the lab in `dir`'s services: its `--data-dir` is a node's dir under `dir` (a `tail -f` of a log is not). */
 export function isLabChild(pid: number, dir: string): boolean {
-  return (commandLine(pid) ?? []).some((arg) => arg.startsWith(`${dir}/node`));
+  const argv = commandLine(pid) ?? [];
+  const at = argv.indexOf("--data-dir");
+  return at >= 0 && /^node\d+$/.test(argv[at + 1]?.slice(dir.length + 1) ?? "") && argv[at + 1]!.startsWith(`${dir}/`);
 }
 
 /** Every process of the lab in `dir`, found by its data dir: for orphans no state file lists. */
