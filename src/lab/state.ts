@@ -1,6 +1,10 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/fs.ts";
+import { commandLine, isAlive } from "./processes.ts";
+import type { ChildStatus } from "./supervisor.ts";
+
+export { isAlive } from "./processes.ts";
 
 /** One endpoint printed for the operator. */
 export interface LabEndpoint {
@@ -17,6 +21,9 @@ export interface LabNode {
   address: string;
   /** Its network namespace (`--network netns`); undefined on loopback. */
   netns?: string;
+  /** netns: its veth's ends on the host (on the lab's bridge) and inside the namespace. */
+  vethHost?: string;
+  vethNode?: string;
   dataDir: string;
   /** Its agent's admin API. */
   agentUrl: string;
@@ -24,21 +31,35 @@ export interface LabNode {
 
 /** What a running lab leaves in its directory for `lab status`, `lab down` and `lab bench-storage`. */
 export interface LabState {
+  /** The `lab up` process. */
   pid: number;
   startedAt: string;
+  /** "starting" until every service is healthy; the file exists from the first thing `lab up` creates. */
+  phase: "starting" | "up";
   network: "netns" | "loopback";
+  /** Short hash of the lab dir naming its namespaces (`photon-<id>-nodeNN`), bridge and veths. */
+  id: string;
+  /** netns: the lab's /24, its bridge, and the host's address on it. */
+  subnet?: string;
+  bridge?: string;
+  hostAddress?: string;
   /** tc shaping on each node's link, as given (`1gbit`, `0.2ms`); undefined when unshaped. */
   linkRate?: string;
   linkDelay?: string;
+  /** A `--link-delay` that was asked for but could not be applied (the kernel lacks sch_netem), and why. */
+  linkDelayUnavailable?: { requested: string; reason: string };
   nodes: LabNode[];
   controllerUrl: string;
   nbdAdminUrl: string;
   /** The central export over TCP, `nbd://host:port` (append `/<volume>`). */
   nbdUrl: string;
   s3Url: string;
+  s3AdminUrl: string;
   endpoints: LabEndpoint[];
   tokenFile: string;
   s3KeyFile: string;
+  /** Every service process, its PID and restarts: `lab down` stops these even if `lab up` died. */
+  children: ChildStatus[];
 }
 
 /** `argv` as run on `node`: inside its namespace when it has one. */
@@ -58,18 +79,21 @@ export function removeLabState(dir: string): void {
 
 /** The state of the lab running in `dir`; undefined when none is (a state file whose process is gone is stale). */
 export function readLabState(dir: string): LabState | undefined {
-  if (!existsSync(stateFile(dir))) return undefined;
-  const state = JSON.parse(readFileSync(stateFile(dir), "utf8")) as LabState;
-  return isAlive(state.pid) ? state : undefined;
+  const state = readLabStateFile(dir);
+  return state && labProcessAlive(state.pid) ? state : undefined;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
-  }
+/** The state file as last written, whether or not its lab still runs (for cleaning up after one that died). */
+export function readLabStateFile(dir: string): LabState | undefined {
+  if (!existsSync(stateFile(dir))) return undefined;
+  return JSON.parse(readFileSync(stateFile(dir), "utf8")) as LabState;
+}
+
+/** Whether `pid` is alive and still a `photon lab` process (not a recycled PID). */
+function labProcessAlive(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  const argv = commandLine(pid);
+  return argv === undefined || argv.includes("lab");
 }
 
 /** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD. */

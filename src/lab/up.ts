@@ -3,107 +3,141 @@ import { join } from "node:path";
 import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
-import { readLabState, removeLabState, writeLabState, type LabEndpoint } from "./state.ts";
-import { logFileFor, Supervisor, type LabProcess } from "./supervisor.ts";
+import { cleanUpLab } from "./down.ts";
+import { createLabNetwork, hostIpv4Addresses, removeLabNetwork } from "./network.ts";
+import { pdeathsigPrefix } from "./processes.ts";
+import { parseDelay, parseRate } from "./shaping.ts";
+import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
+import { logFileFor, Supervisor } from "./supervisor.ts";
+import { computeTopology, inSubnet, labId, parseSubnet, pickSubnet, type LabNetwork, type Topology } from "./topology.ts";
 
 /** What `photon lab up` starts. */
 export interface LabConfig {
+  /** Absolute. */
   dir: string;
   nodes: number;
-  /** The controller listens on basePort, node01's nbd-export admin on +2, its s3-gateway admin on +3, node N's agent on +10+N. */
+  network: LabNetwork;
+  /** netns: `198.18.N.0/24`; default a free one (see {@link pickSubnet}). */
+  subnet?: string;
+  /** Controller port; each node's agent on +1, node01's nbd-export admin on +2, s3-gateway admin on +3. */
   basePort: number;
   nbdPort: number;
   s3Port: number;
+  linkRate?: string;
+  linkDelay?: string;
 }
 
-/** A running lab: its endpoints, where the token and the S3 root key are, and how to stop it. */
+/** A running lab: its state (as written to the lab dir), and how to stop it. */
 export interface RunningLab {
-  endpoints: LabEndpoint[];
-  tokenFile: string;
-  s3KeyFile: string;
+  state: LabState;
   stop(): Promise<void>;
 }
 
 /**
- * Starts node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN (agents) on this
- * machine, each node with its own data dir under `dir`. Nodes share nothing
- * but loopback; the token file is provisioned into each node's dir like an
- * operator would copy it.
+ * Starts node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN (agents), each
+ * node with its own address and data dir under `dir`: in netns mode a namespace per node on a
+ * bridge the lab creates, with shaped links. Nodes share nothing but the network; the token
+ * file is provisioned into each node's dir like an operator would copy it. Leftovers of a lab
+ * that died in `dir` are removed first. `signal` abandons a start in progress.
  */
-export async function labUp(config: LabConfig, log: Logger): Promise<RunningLab> {
+export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal): Promise<RunningLab> {
   const running = readLabState(config.dir);
   if (running) throw new Error(`a lab is already running in ${config.dir} (pid ${running.pid}); stop it with photon lab down --dir ${config.dir}`);
-  const supervisor = new Supervisor(log);
-  const nodeDir = (n: number) => join(config.dir, nodeName(n));
-  ensureDir(nodeDir(1));
-  ensureTokenFile(nodeDir(1));
-  const tokenFile = join(nodeDir(1), tokenFileName);
-  const controllerUrl = `http://127.0.0.1:${config.basePort}`;
-  const endpoints: LabEndpoint[] = [{ node: nodeName(1), service: "controller", url: controllerUrl }];
-  const agentUrl = (n: number) => `http://127.0.0.1:${config.basePort + 10 + n}`;
-  const spec = (n: number, mode: string, args: string[], url: string): LabProcess => ({
-    node: nodeName(n),
-    mode,
-    args: ["--data-dir", nodeDir(n), ...args],
-    healthUrl: `${url}/healthz`,
-    logFile: logFileFor(config.dir, nodeName(n), mode),
-  });
+  if (config.linkRate) parseRate(config.linkRate);
+  if (config.linkDelay) parseDelay(config.linkDelay);
+  const removed = await cleanUpLab(config.dir);
+  if (removed.length > 0) log.warn("removed the leftovers of a lab that did not stop", { removed });
 
+  const topology = computeTopology({ ...config, subnet: config.network === "netns" ? chooseSubnet(config) : undefined });
+  const first = topology.nodes[0]!;
+  ensureDir(config.dir);
+  for (const node of topology.nodes) ensureDir(node.dataDir);
+  ensureTokenFile(first.dataDir);
+  const tokenFile = join(first.dataDir, tokenFileName);
+  for (const node of topology.nodes.slice(1)) {
+    if (!existsSync(join(node.dataDir, tokenFileName))) copyFileSync(tokenFile, join(node.dataDir, tokenFileName));
+  }
+
+  const state = initialState(config, topology, tokenFile);
+  const supervisor = new Supervisor(log, {
+    prefix: pdeathsigPrefix(),
+    checkBindable: topology.network === "loopback",
+    signal,
+    onChange: () => save(),
+  });
+  const save = () => writeLabState(config.dir, { ...state, children: supervisor.status() });
+  // Written before anything is created, so a `lab down` or the next `lab up` can clean up after this one.
+  save();
+  const stop = async () => {
+    await supervisor.stopAll();
+    if (topology.network === "netns") removeLabNetwork(topology.id);
+    removeLabState(config.dir);
+  };
   try {
-    await supervisor.start(spec(1, "controller", ["--listen", `127.0.0.1:${config.basePort}`], controllerUrl));
-    // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
-    const nbdAdmin = `http://127.0.0.1:${config.basePort + 2}`;
-    const nbdArgs = ["--admin", `127.0.0.1:${config.basePort + 2}`, "--listen", `127.0.0.1:${config.nbdPort}`, "--socket", join(nodeDir(1), "nbd.sock")];
-    await supervisor.start(spec(1, "nbd-export", nbdArgs, nbdAdmin));
-    endpoints.push({ node: nodeName(1), service: "nbd-export admin", url: nbdAdmin });
-    endpoints.push({ node: nodeName(1), service: "nbd-export NBD", url: `nbd://127.0.0.1:${config.nbdPort}/<volume>` });
-    // node01 also runs the S3 gateway, storing chunks on every node's agent (up to three copies);
-    // its root key is written to node01/root-key on first start.
-    const s3Admin = `http://127.0.0.1:${config.basePort + 3}`;
-    const storageNodes = Array.from({ length: config.nodes }, (_, i) => agentUrl(i + 1)).join(",");
-    const s3Args = ["--admin", `127.0.0.1:${config.basePort + 3}`, "--listen", `127.0.0.1:${config.s3Port}`, "--storage-nodes", storageNodes];
-    await supervisor.start(spec(1, "s3-gateway", s3Args, s3Admin));
-    endpoints.push({ node: nodeName(1), service: "s3-gateway admin", url: s3Admin });
-    endpoints.push({ node: nodeName(1), service: "S3", url: `http://127.0.0.1:${config.s3Port}` });
-    for (let n = 1; n <= config.nodes; n++) {
-      ensureDir(nodeDir(n));
-      if (!existsSync(join(nodeDir(n), tokenFileName))) copyFileSync(tokenFile, join(nodeDir(n), tokenFileName));
-      const url = agentUrl(n);
-      const args = ["--listen", new URL(url).host, "--controller", controllerUrl, "--name", nodeName(n)];
-      await supervisor.start(spec(n, "agent", args, url));
-      endpoints.push({ node: nodeName(n), service: "agent", url });
+    if (topology.network === "netns") {
+      const applied = createLabNetwork(topology, { rate: config.linkRate, delay: config.linkDelay }, log);
+      if (applied.delayUnavailable) {
+        delete state.linkDelay;
+        state.linkDelayUnavailable = { requested: config.linkDelay!, reason: applied.delayUnavailable };
+      }
+      save();
+    }
+    for (const service of topology.services) {
+      if (signal.aborted) throw new Error(`start abandoned (${String(signal.reason)})`);
+      await supervisor.start({
+        ...service,
+        logFile: logFileFor(config.dir, service.node, service.mode),
+        netns: topology.nodes.find((n) => n.name === service.node)!.netns,
+      });
     }
   } catch (err) {
-    await supervisor.stopAll();
+    await stop();
     throw err;
   }
-  const s3KeyFile = join(nodeDir(1), "root-key");
-  const nodes = Array.from({ length: config.nodes }, (_, i) => ({ name: nodeName(i + 1), address: "127.0.0.1", dataDir: nodeDir(i + 1), agentUrl: agentUrl(i + 1) }));
-  writeLabState(config.dir, {
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    network: "loopback",
-    nodes,
-    controllerUrl,
-    nbdAdminUrl: `http://127.0.0.1:${config.basePort + 2}`,
-    nbdUrl: `nbd://127.0.0.1:${config.nbdPort}`,
-    s3Url: `http://127.0.0.1:${config.s3Port}`,
-    endpoints,
-    tokenFile,
-    s3KeyFile,
-  });
-  return {
-    endpoints,
-    tokenFile,
-    s3KeyFile,
-    async stop() {
-      await supervisor.stopAll();
-      removeLabState(config.dir);
-    },
-  };
+  state.phase = "up";
+  save();
+  return { state: { ...state, children: supervisor.status() }, stop };
 }
 
-/** node01, node02, … */
-export function nodeName(n: number): string {
-  return `node${String(n).padStart(2, "0")}`;
+/** The given subnet (refused if an address on this host is in it), or a free one. */
+function chooseSubnet(config: LabConfig): string {
+  const addresses = hostIpv4Addresses();
+  if (!config.subnet) return pickSubnet(labId(config.dir), addresses);
+  parseSubnet(config.subnet);
+  const clash = addresses.find((a) => inSubnet(a, config.subnet!));
+  if (clash) throw new Error(`--subnet ${config.subnet}: ${clash} on this host is in it already (another lab?); choose another or leave --subnet out`);
+  return config.subnet;
 }
+
+function initialState(config: LabConfig, t: Topology, tokenFile: string): LabState {
+  const first = t.nodes[0]!;
+  const endpoints: LabEndpoint[] = [
+    { node: first.name, service: "controller", url: t.controllerUrl },
+    { node: first.name, service: "nbd-export admin", url: t.nbdAdminUrl },
+    { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>` },
+    { node: first.name, service: "s3-gateway admin", url: t.s3AdminUrl },
+    { node: first.name, service: "S3", url: t.s3Url },
+    ...t.nodes.map((n) => ({ node: n.name, service: "agent", url: n.agentUrl })),
+  ];
+  const state: LabState = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    phase: "starting",
+    network: t.network,
+    id: t.id,
+    nodes: t.nodes.map(({ name, address, netns, vethHost, vethNode, dataDir, agentUrl }) => ({ name, address, netns, vethHost, vethNode, dataDir, agentUrl })),
+    controllerUrl: t.controllerUrl,
+    nbdAdminUrl: t.nbdAdminUrl,
+    nbdUrl: t.nbdUrl,
+    s3Url: t.s3Url,
+    s3AdminUrl: t.s3AdminUrl,
+    endpoints,
+    tokenFile,
+    s3KeyFile: join(first.dataDir, "root-key"),
+    children: [],
+  };
+  if (t.network === "netns") Object.assign(state, { subnet: t.subnet, bridge: t.bridge, hostAddress: t.hostAddress, linkRate: config.linkRate, linkDelay: config.linkDelay });
+  return state;
+}
+
+export { nodeName } from "./topology.ts";

@@ -1,0 +1,33 @@
+import { describe, expect, test } from "bun:test";
+import { findLabChildren, isAlive, isLabChild, listensOn } from "./processes.ts";
+
+describe("lab processes", () => {
+  test("a service is recognised by its --data-dir under the lab dir; a tail of its log is not", async () => {
+    const dir = `/tmp/wt-lab-proc-${process.pid}`;
+    const service = Bun.spawn(["sh", "-c", "sleep 30", "sh", "--data-dir", `${dir}/node01`]);
+    const tail = Bun.spawn(["sh", "-c", "sleep 30", "sh", `${dir}/node01/agent.log`]);
+    const other = Bun.spawn(["sh", "-c", "sleep 30", "sh", "--data-dir", `${dir}2/node01`]);
+    try {
+      expect(isLabChild(service.pid, dir)).toBe(true);
+      expect(isLabChild(tail.pid, dir)).toBe(false);
+      expect(isLabChild(other.pid, dir)).toBe(false);
+      expect(findLabChildren(dir)).toEqual([service.pid]);
+    } finally {
+      for (const p of [service, tail, other]) p.kill("SIGKILL");
+      await Promise.all([service.exited, tail.exited, other.exited]);
+    }
+    expect(isAlive(service.pid)).toBe(false);
+  });
+
+  test("listensOn: only the process holding the listening socket", () => {
+    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      expect(listensOn(process.pid, "127.0.0.1", server.port)).toBe(true);
+      expect(listensOn(process.pid, "127.0.0.2", server.port)).toBe(false);
+      expect(listensOn(1, "127.0.0.1", server.port)).toBe(false);
+    } finally {
+      server.stop(true);
+    }
+    expect(listensOn(process.pid, "127.0.0.1", server.port)).toBe(false);
+  });
+});

@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isAlive } from "./processes.ts";
+import { endpointUp, type LabEndpoint, type LabState } from "./state.ts";
+import type { ChildStatus } from "./supervisor.ts";
+
+/** One service as `lab status` reports it. */
+export interface ServiceHealth extends ChildStatus {
+  /** Its process exists and its /healthz answers. */
+  healthy: boolean;
+}
+
+/** What `lab status --json` prints: the state plus what answers now, and how to use it. */
+export interface LabStatus extends LabState {
+  services: ServiceHealth[];
+  endpoints: (LabEndpoint & { up: boolean })[];
+  usage: Record<string, string>;
+}
+
+/** Probes every service and endpoint of a running lab. */
+export async function labStatus(state: LabState, dir: string): Promise<LabStatus> {
+  const services = await Promise.all(
+    state.children.map(async (c) => {
+      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false));
+      return { ...c, healthy: ok };
+    }),
+  );
+  const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url) })));
+  return { ...state, services, endpoints, usage: usage(state, dir) };
+}
+
+/** How to use the lab's endpoints, one line per purpose. */
+export function usage(state: LabState, dir: string): Record<string, string> {
+  const lines: Record<string, string> = {
+    environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, AWS_* for the lab`,
+    controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list`,
+    S3: `${state.s3Url}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
+    volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}; then qemu-img info ${state.nbdUrl}/NAME`,
+  };
+  const node2 = state.nodes[1] ?? state.nodes[0]!;
+  if (node2.netns) lines["enter a node"] = `ip netns exec ${node2.netns} bash   (each node: photon-${state.id}-nodeNN)`;
+  if (state.linkRate || state.linkDelay) lines.links = `shaped: ${[state.linkRate, state.linkDelay].filter(Boolean).join(", ")} each way`;
+  if (state.linkDelayUnavailable) lines["link delay"] = `${state.linkDelayUnavailable.requested} unavailable: ${state.linkDelayUnavailable.reason}`;
+  lines.logs = `${dir}/<node>/<service>.log`;
+  return lines;
+}
+
+/** Single-quoted for a POSIX shell. */
+function quote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * `export` lines that point a shell at the lab: the binary on PATH, the controller and its
+ * token, and the S3 endpoint with the root key (read from the lab's files).
+ */
+export function envLines(state: LabState, binaryDir: string): string[] {
+  const lines = [`export PATH=${quote(binaryDir)}:"$PATH"`, `export PHOTON_SERVER=${quote(state.controllerUrl)}`];
+  if (existsSync(state.tokenFile)) lines.push(`export PHOTON_TOKEN=${quote(readFileSync(state.tokenFile, "utf8").trim())}`);
+  if (existsSync(state.s3KeyFile)) {
+    const key = readFileSync(state.s3KeyFile, "utf8");
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      const value = new RegExp(`^${name}=(.*)$`, "m").exec(key)?.[1];
+      if (value) lines.push(`export ${name}=${quote(value.trim())}`);
+    }
+  }
+  lines.push(`export AWS_ENDPOINT_URL=${quote(state.s3Url)}`, `export AWS_REGION='us-east-1'`);
+  return lines;
+}

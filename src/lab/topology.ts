@@ -1,0 +1,190 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+/** How the lab's nodes are separated: a network namespace each, or an address each on loopback. */
+export type LabNetwork = "netns" | "loopback";
+
+/** The inputs of {@link computeTopology}; everything else follows from them. */
+export interface TopologyOptions {
+  /** The lab directory, absolute; its hash names the lab's namespaces and interfaces. */
+  dir: string;
+  nodes: number;
+  network: LabNetwork;
+  /** netns only: the lab's /24 inside 198.18.0.0/15, e.g. `198.18.7.0/24` (see {@link pickSubnet}). */
+  subnet?: string;
+  /** Controller port; on every node the agent listens on +1, and node01's nbd-export admin on +2, s3-gateway admin on +3. */
+  basePort: number;
+  nbdPort: number;
+  s3Port: number;
+}
+
+/** One node: its address, and in netns mode its namespace and the two ends of its veth. */
+export interface NodePlan {
+  /** 1-based. */
+  index: number;
+  name: string;
+  address: string;
+  netns?: string;
+  /** The veth end on the host, enslaved to the lab's bridge. */
+  vethHost?: string;
+  /** The veth end inside the namespace. */
+  vethNode?: string;
+  dataDir: string;
+  agentUrl: string;
+}
+
+/** One process of the lab: which node runs it, its arguments, and what it must listen on. */
+export interface ServicePlan {
+  node: string;
+  mode: "controller" | "nbd-export" | "s3-gateway" | "agent";
+  args: string[];
+  /** Every TCP address it binds: free before it starts, held by it once healthy. */
+  listens: { host: string; port: number }[];
+  healthUrl: string;
+}
+
+/** Everything `lab up` creates, computed before it creates anything. */
+export interface Topology {
+  /** Short hash of the lab dir: names of this lab's namespaces, bridge and veths. */
+  id: string;
+  network: LabNetwork;
+  /** netns: the lab's /24, its bridge and the host's address on it. */
+  subnet?: string;
+  bridge?: string;
+  hostAddress?: string;
+  nodes: NodePlan[];
+  /** In start order: the controller, the central export, the gateway, then each node's agent. */
+  services: ServicePlan[];
+  controllerUrl: string;
+  nbdAdminUrl: string;
+  nbdUrl: string;
+  s3Url: string;
+  s3AdminUrl: string;
+}
+
+/** The benchmarking range (RFC 2544): 512 /24s, 198.18.0.0 … 198.19.255.0. */
+const rangeStart = (198 << 24) | (18 << 16);
+const rangeSubnets = 512;
+
+/** node01, node02, … */
+export function nodeName(n: number): string {
+  return `node${String(n).padStart(2, "0")}`;
+}
+
+/** 6 hex chars of the lab dir's SHA-256: two labs in different dirs get different names. */
+export function labId(dir: string): string {
+  return createHash("sha256").update(dir).digest("hex").slice(0, 6);
+}
+
+/** The index (0..511) of a `198.18.N.0/24` or `198.19.N.0/24`; throws on anything else. */
+export function parseSubnet(subnet: string): number {
+  const match = /^198\.(18|19)\.(\d{1,3})\.0\/24$/.exec(subnet);
+  const third = Number(match?.[2]);
+  if (!match || third > 255) throw new Error(`--subnet: expected 198.18.N.0/24 or 198.19.N.0/24 (the benchmarking range 198.18.0.0/15), got ${subnet}`);
+  return (Number(match[1]) - 18) * 256 + third;
+}
+
+/** The /24 with `index` (0..511) inside 198.18.0.0/15. */
+export function subnetAt(index: number): string {
+  return `${intToIp(rangeStart + index * 256)}/24`;
+}
+
+/**
+ * The lab's default /24: the first one from the lab id's own (so two labs do not race for
+ * the same) that holds none of `hostAddresses` (the IPv4 addresses on this host's interfaces).
+ */
+export function pickSubnet(id: string, hostAddresses: readonly string[]): string {
+  const taken = new Set(hostAddresses.map(subnetIndexOf).filter((i) => i !== undefined));
+  const first = parseInt(id, 16) % rangeSubnets;
+  for (let k = 0; k < rangeSubnets; k++) {
+    const index = (first + k) % rangeSubnets;
+    if (!taken.has(index)) return subnetAt(index);
+  }
+  throw new Error("every /24 of 198.18.0.0/15 is in use on this host");
+}
+
+/** Whether `address` lies in `subnet` (a 198.18.0.0/15 /24). */
+export function inSubnet(address: string, subnet: string): boolean {
+  return subnetIndexOf(address) === parseSubnet(subnet);
+}
+
+/** Linux's limit on interface names (IFNAMSIZ - 1). */
+export const maxInterfaceName = 15;
+
+/** The nodes, their addresses and names, and every service's arguments, for `lab up`. */
+export function computeTopology(options: TopologyOptions): Topology {
+  const id = labId(options.dir);
+  const netns = options.network === "netns";
+  if (netns && !options.subnet) throw new Error("netns topology needs a subnet");
+  const base = netns ? rangeStart + parseSubnet(options.subnet!) * 256 : 0;
+  const nodes: NodePlan[] = Array.from({ length: options.nodes }, (_, i) => {
+    const index = i + 1;
+    const name = nodeName(index);
+    const address = netns ? intToIp(base + 10 + index) : `127.0.1.${index}`;
+    const node: NodePlan = { index, name, address, dataDir: join(options.dir, name), agentUrl: url("http", address, options.basePort + 1) };
+    if (netns) Object.assign(node, { netns: `photon-${id}-${name}`, vethHost: `ph${id}n${String(index).padStart(2, "0")}`, vethNode: "eth0" });
+    return node;
+  });
+  const first = nodes[0]!;
+  const at = (port: number) => ({ host: first.address, port });
+  const controller = at(options.basePort);
+  const nbdAdmin = at(options.basePort + 2);
+  const s3Admin = at(options.basePort + 3);
+  const nbd = at(options.nbdPort);
+  const s3 = at(options.s3Port);
+  const controllerUrl = url("http", controller.host, controller.port);
+  const nbdAdminUrl = url("http", nbdAdmin.host, nbdAdmin.port);
+  const s3AdminUrl = url("http", s3Admin.host, s3Admin.port);
+  const dataDir = (node: NodePlan) => ["--data-dir", node.dataDir];
+  const services: ServicePlan[] = [
+    { node: first.name, mode: "controller", args: [...dataDir(first), "--listen", hostPort(controller)], listens: [controller], healthUrl: `${controllerUrl}/healthz` },
+    // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
+    {
+      node: first.name,
+      mode: "nbd-export",
+      args: [...dataDir(first), "--admin", hostPort(nbdAdmin), "--listen", hostPort(nbd), "--socket", join(first.dataDir, "nbd.sock")],
+      listens: [nbdAdmin, nbd],
+      healthUrl: `${nbdAdminUrl}/healthz`,
+    },
+    // …and the S3 gateway, its chunks replicated over every node's agent.
+    {
+      node: first.name,
+      mode: "s3-gateway",
+      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--storage-nodes", nodes.map((n) => n.agentUrl).join(",")],
+      listens: [s3Admin, s3],
+      healthUrl: `${s3AdminUrl}/healthz`,
+    },
+    ...nodes.map((node): ServicePlan => {
+      const listen = { host: node.address, port: options.basePort + 1 };
+      return {
+        node: node.name,
+        mode: "agent",
+        args: [...dataDir(node), "--listen", hostPort(listen), "--advertise", hostPort(listen), "--controller", controllerUrl, "--name", node.name],
+        listens: [listen],
+        healthUrl: `${node.agentUrl}/healthz`,
+      };
+    }),
+  ];
+  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url("nbd", nbd.host, nbd.port), s3Url: url("http", s3.host, s3.port), s3AdminUrl };
+  if (netns) Object.assign(topology, { subnet: options.subnet, bridge: `phbr${id}`, hostAddress: intToIp(base + 1) });
+  return topology;
+}
+
+function url(scheme: string, host: string, port: number): string {
+  return `${scheme}://${host}:${port}`;
+}
+
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host}:${a.port}`;
+}
+
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** The /24 index of an address inside 198.18.0.0/15, undefined outside it. */
+function subnetIndexOf(address: string): number | undefined {
+  const parts = address.split(".").map(Number);
+  if (parts.length !== 4 || parts[0] !== 198 || (parts[1] !== 18 && parts[1] !== 19)) return undefined;
+  return (parts[1]! - 18) * 256 + parts[2]!;
+}
