@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { endpointUp, isAlive, readLabState } from "../../lab/state.ts";
 import { labUp } from "../../lab/up.ts";
 import { commonArgs } from "../args.ts";
+import { benchCommands } from "./lab-bench.ts";
 import { numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -15,6 +16,7 @@ const labDirArg = { type: "string", description: "lab directory (default ./photo
 export default defineCommand({
   meta: { name: "lab", description: "Run a multi-node Photon lab on this machine" },
   subCommands: {
+    ...benchCommands,
     up: defineCommand({
       meta: { name: "up", description: "Start node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN agents; stop with Ctrl-C" },
       args: {
