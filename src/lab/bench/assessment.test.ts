@@ -35,6 +35,19 @@ describe("the assessment", () => {
     expect(after).toContain("down at 291.16 MiB/s");
   });
 
+  test("the node-local export is held against nbdkit for every fio job, the weakest one deciding the target", () => {
+    const run = recordedRun();
+    const bullets = assess(run);
+    // sequential write: 681.32 vs 1012.5 MiB/s is the weakest
+    expect(find(bullets, "Against nbdkit serving a same-size file")).toContain("4k random read QD32 0.87×, depth-32 write 0.98×, depth-32 read 0.91×; the weakest job is sequential write.");
+    const target = find(bullets, "node-local export vs nbdkit on the same worker")!;
+    expect(target).toStartWith("Target missed by 0.33×: node-local export vs nbdkit on the same worker, worst fio job is 0.67× (target ≥ 1.00×)");
+    expect(target).toContain("the node-local export's own per-request cost");
+    if (run.coronafs.status !== "measured") throw new Error("fixture has CoronaFS");
+    run.coronafs.nbdkit = { ...run.coronafs.columns.nodeLocal };
+    expect(find(assess(run), "node-local export vs nbdkit on the same worker")).toStartWith("Target met");
+  });
+
   test("shaped links are named as the limit instead of the CPU", () => {
     const run = recordedRun();
     run.environment = { ...run.environment, network: "netns", linkRate: "1gbit", linkDelay: "0.2ms" };

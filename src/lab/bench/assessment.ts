@@ -1,6 +1,7 @@
 import { figuresOf, type Figures } from "./figures.ts";
 import { mibps, pct, rate, seconds, sizeMiB } from "./format.ts";
-import { SEED_RATIOS, TARGETS, type TargetDef } from "./ratios.ts";
+import { nodeLocalVsNbdkit, SEED_RATIOS, TARGETS, type TargetDef } from "./ratios.ts";
+import { jobLabels } from "./job-labels.ts";
 import { measured, type BenchResult } from "./result.ts";
 import { SEED_FIGURES } from "./seed.ts";
 
@@ -20,7 +21,7 @@ export function assess(result: BenchResult, seed: Figures = SEED_FIGURES): strin
     const versus = seedValue === undefined ? "" : ` (seed: ${pct(seedValue)}; ${compare(value, seedValue)})`;
     bullets.push(`${ratio.subject} are ${pct(value)} of ${ratio.baseline}${versus}.`);
   }
-  bullets.push(...materializeBullets(result, f), ...objectBullets(result, f), ...baselineBullets(result));
+  bullets.push(...materializeBullets(result, f), ...nbdkitBullets(f), ...objectBullets(result, f), ...baselineBullets(result));
   for (const target of TARGETS) bullets.push(targetBullet(target, f, result));
   if (!measured(result.vmImage) || !measured(result.vmRuntime)) {
     const reason = !measured(result.vmImage) ? result.vmImage.reason : !measured(result.vmRuntime) ? result.vmRuntime.reason : "";
@@ -45,6 +46,13 @@ function materializeBullets(result: BenchResult, f: Figures): string[] {
   let text = `Materializing the fully written ${sizeMiB(first.bytes)} volume onto ${first.node} took ${seconds(first.seconds)} (${mibps(first.mibps)}${link})`;
   if (second) text += `; onto ${second.node} ${seconds(second.seconds)} (${mibps(second.mibps)})`;
   return [`${text}.`];
+}
+
+function nbdkitBullets(f: Figures): string[] {
+  const ratios = nodeLocalVsNbdkit(f);
+  if (!ratios) return [];
+  const jobs = Object.entries(ratios.byJob).map(([job, ratio]) => `${lower(jobLabels[job as keyof typeof jobLabels])} ${ratio.toFixed(2)}×`);
+  return [`Against nbdkit serving a same-size file on the same worker, the node-local export reaches ${jobs.join(", ")}; the weakest job is ${lower(jobLabels[ratios.worst.job])}.`];
 }
 
 function objectBullets(result: BenchResult, f: Figures): string[] {
@@ -75,12 +83,12 @@ function linkWords(result: BenchResult): string {
 
 function targetBullet(target: TargetDef, f: Figures, result: BenchResult): string {
   const value = target.value(f);
-  const show = (v: number) => (target.unit === "ratio" ? pct(v) : seconds(v));
+  const show = (v: number) => (target.unit === "seconds" ? seconds(v) : target.bound === 1 ? `${v.toFixed(2)}×` : pct(v));
   const bound = `${target.direction === "atLeast" ? "≥" : "≤"} ${show(target.bound)}`;
   if (value === undefined) return `Target ${bound} for ${target.what}: not measured in this run.`;
   const met = target.direction === "atLeast" ? value >= target.bound : value <= target.bound;
   const gap = Math.abs(value - target.bound);
-  const by = target.unit === "ratio" ? `${(gap * 100).toFixed(1)} points` : seconds(gap);
+  const by = target.unit === "ratio" ? (target.bound === 1 ? `${gap.toFixed(2)}×` : `${(gap * 100).toFixed(1)} points`) : seconds(gap);
   const seedValue = target.value(SEED_FIGURES);
   const seedWords = seedValue === undefined ? "" : `; seed ${show(seedValue)}`;
   if (met) return `Target met: ${target.what} is ${show(value)} (target ${bound}, ${by} to spare${seedWords}).`;
@@ -92,6 +100,9 @@ function limitWords(target: TargetDef, result: BenchResult): string {
   const env = result.environment;
   const shaped = env.network === "netns" && env.linkRate !== undefined;
   const cores = `${env.cpus}-core host`;
+  if (target.limit === "exporter") {
+    return `both exporters serve the same worker disk through the page cache with fio on the same ${cores}, so the gap is the node-local export's own per-request cost in userspace`;
+  }
   if (!shaped) {
     return `on this ${env.network} lab without link shaping the TCP baseline is a memory copy, so the path is bounded by the CPU of a ${cores} that runs client, servers and ${target.limit === "cpu" ? "replica writes" : "the exporter"} at once, not by a link`;
   }
@@ -104,3 +115,5 @@ function limitWords(target: TargetDef, result: BenchResult): string {
       return `NBD request round trips${env.linkDelay ? ` over ${env.linkDelay} links` : ""} and the exporter's CPU on a ${cores} cost what the link does not`;
   }
 }
+
+const lower = (label: string) => label.charAt(0).toLowerCase() + label.slice(1);

@@ -24,7 +24,7 @@ describe("the charts", () => {
 
   test("CoronaFS: each export as a share of local disk, one bar per fio job", () => {
     const s = series(charts.coronafs!);
-    expect([...s.keys()]).toEqual(["Controller export", "Node-local export"]);
+    expect([...s.keys()]).toEqual(["Controller export", "Node-local export", "nbdkit (same worker)"]);
     expect(s.get("Controller export")!.size).toBe(6);
     expect(s.get("Controller export")!.get("Sequential read")).toBeCloseTo(1123.88 / 3727.27, 3);
     expect(s.get("Node-local export")!.get("4k random read")).toBeCloseTo(32799 / 726172, 3);

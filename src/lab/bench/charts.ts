@@ -1,7 +1,8 @@
 import { figuresOf } from "./figures.ts";
 import { mibps, pct } from "./format.ts";
 import { SEED_RATIOS } from "./ratios.ts";
-import { fioJobKeys, measured, type BenchResult, type FioJobKey } from "./result.ts";
+import { jobLabels } from "./job-labels.ts";
+import { fioJobKeys, measured, type BenchResult } from "./result.ts";
 import { SEED_FIGURES } from "./seed.ts";
 import { barChart } from "./svg-bar-chart.ts";
 
@@ -12,14 +13,6 @@ export interface Charts {
   seed?: string;
 }
 
-const jobLabels: Record<FioJobKey, string> = {
-  seqWrite: "Sequential write",
-  seqRead: "Sequential read",
-  randRead: "4k random read",
-  randReadQ32: "4k random read QD32",
-  q32Write: "Depth-32 write",
-  q32Read: "Depth-32 read",
-};
 
 /** Each CoronaFS path against local disk; S3 against the link baseline; this run's ratios beside the seed's. */
 export function renderCharts(result: BenchResult): Charts {
@@ -34,6 +27,7 @@ export function renderCharts(result: BenchResult): Charts {
       series: [
         { name: "Controller export", values: vsLocal("controller") },
         { name: "Node-local export", values: vsLocal("nodeLocal") },
+        ...(corona.nbdkit ? [{ name: "nbdkit (same worker)", values: fioJobKeys.map((k) => corona.nbdkit![k] / corona.columns.local[k]) }] : []),
       ],
       axis: "share of the local-disk result (MiB/s or IOPS)",
       reference: { value: 1, label: "local disk = 100%" },

@@ -4,6 +4,7 @@ import { VolumeClient } from "../../coronafs/client.ts";
 import { onNode, type LabNode } from "../state.ts";
 import type { BenchContext, SectionPlan, Step } from "./context.ts";
 import { fillWithFio, runFio, type FioJob, type FioTarget } from "./fio.ts";
+import { waitForSocket } from "./process.ts";
 import type { CoronaColumn, CoronaSection, FioJobKey, FioValues, Materialization } from "./result.ts";
 
 /** The seed's fio jobs; 1 MiB jobs report MiB/s, 4k jobs IOPS. */
@@ -16,7 +17,8 @@ export const coronaJobs: Record<FioJobKey, FioJob> = {
   q32Read: { name: "depth-32 read", rw: "read", bs: "1M", iodepth: 32 },
 };
 
-const columnNames: Record<CoronaColumn, string> = { local: "local disk", controller: "controller export", nodeLocal: "node-local export" };
+type Column = CoronaColumn | "nbdkit";
+const columnNames: Record<Column, string> = { nbdkit: "nbdkit on the worker's file", local: "local disk", controller: "controller export", nodeLocal: "node-local export" };
 
 /**
  * CoronaFS from the worker: fio on its disk, through node01's export over
@@ -31,15 +33,21 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
   const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token);
   const localFile = join(worker.dataDir, `${name}.fio`);
   const controllerUri = `${ctx.state.nbdUrl}/${name}`;
-  const targets: Partial<Record<CoronaColumn, FioTarget>> = { local: { file: localFile }, controller: { uri: controllerUri } };
-  const columns = { local: {}, controller: {}, nodeLocal: {} } as Record<CoronaColumn, Partial<FioValues>>;
+  const nbdkitSocket = join(worker.dataDir, `${name}.nbdkit.sock`);
+  const targets: Partial<Record<Column, FioTarget>> = {
+    local: { file: localFile },
+    controller: { uri: controllerUri },
+    nbdkit: { uri: `nbd+unix:///?socket=${nbdkitSocket}` },
+  };
+  const columns = { local: {}, controller: {}, nodeLocal: {}, nbdkit: {} } as Record<Column, Partial<FioValues>>;
+  let nbdkit: ReturnType<typeof Bun.spawn> | undefined;
   const materialized: LabNode[] = [];
   const materialize: Materialization[] = [];
   let secondNodeRead: CoronaSection["secondNodeRead"];
 
   const fio = (node: LabNode, job: FioJob, target: FioTarget) =>
     runFio(job, target, settings.runtimeSeconds, settings.size, { rampSeconds: settings.rampSeconds, wrap: (argv) => onNode(node, argv) });
-  const jobSteps = (column: CoronaColumn): Step[] =>
+  const jobSteps = (column: Column): Step[] =>
     Object.entries(coronaJobs).map(([key, job]) => ({
       label: `${columnNames[column]}: ${job.name} (${worker.name})`,
       async run() {
@@ -77,12 +85,23 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
     ...jobSteps("controller"),
     materializeStep(worker),
     ...jobSteps("nodeLocal"),
+    {
+      label: `start nbdkit on ${worker.name}'s copy of the data`,
+      async run() {
+        nbdkit = Bun.spawn(onNode(worker, ["nbdkit", "--foreground", "--unix", nbdkitSocket, "file", `file=${localFile}`]), { stdout: "ignore", stderr: "inherit" });
+        await waitForSocket(nbdkitSocket);
+      },
+    },
+    ...jobSteps("nbdkit"),
     ...(secondTarget ? [materializeStep(secondTarget)] : []),
   ];
   return {
     steps,
     async cleanup() {
+      nbdkit?.kill("SIGTERM");
+      await nbdkit?.exited;
       rmSync(localFile, { force: true });
+      rmSync(nbdkitSocket, { force: true });
       for (const node of materialized) await agent(node).delete(name, true);
       await central.delete(name, true).catch((err: unknown) => {
         // Absent when creating it failed; anything else is worth knowing.
@@ -97,7 +116,8 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
         cache: "buffered I/O through the page cache on both ends (fio `direct=0`, `invalidate=0`)",
         engines: "local disk with `psync` (`libaio` at depth 32), exports with fio's `nbd` engine (libnbd)",
       },
-      columns: columns as Record<CoronaColumn, FioValues>,
+      columns: { local: columns.local, controller: columns.controller, nodeLocal: columns.nodeLocal } as Record<CoronaColumn, FioValues>,
+      nbdkit: columns.nbdkit as FioValues,
       materialize,
       secondNodeRead,
     }),

@@ -13,6 +13,8 @@ export interface Figures {
   tcpClient?: number;
   tcpClientRetransmits?: number;
   fio: Partial<Record<CoronaColumn, Partial<FioValues>>>;
+  /** nbdkit serving a same-size file on the worker (this run only; the seed had no such column). */
+  nbdkit?: Partial<FioValues>;
   materializeFirstSeconds?: number;
   materializeSecondSeconds?: number;
   /** Bytes copied per second by the first materialization, MiB/s. */
@@ -70,6 +72,7 @@ export function figuresOf(result: BenchResult): Figures {
   const corona = result.coronafs;
   if (measured(corona)) {
     figures.fio = corona.columns;
+    figures.nbdkit = corona.nbdkit;
     figures.materializeFirstSeconds = corona.materialize[0]?.seconds;
     figures.materializeFirstMiBps = corona.materialize[0]?.mibps;
     figures.materializeSecondSeconds = corona.materialize[1]?.seconds;

@@ -1,5 +1,5 @@
 import type { Figures } from "./figures.ts";
-import type { CoronaColumn, FioJobKey } from "./result.ts";
+import { fioJobKeys, type CoronaColumn, type FioJobKey } from "./result.ts";
 
 /** A ratio the seed's assessment states, computed the same way from any run's figures. */
 export interface RatioDef {
@@ -82,7 +82,7 @@ export interface TargetDef {
   unit: "ratio" | "seconds";
   value(f: Figures): number | undefined;
   /** What limits this figure when it falls short, given how the lab ran. */
-  limit: "link" | "cpu" | "protocol";
+  limit: "link" | "cpu" | "protocol" | "exporter";
 }
 
 const seqReadVsTcp = SEED_RATIOS.find((r) => r.id === "controller-seqRead-vs-tcp")!;
@@ -101,8 +101,32 @@ export const TARGETS: TargetDef[] = [
     value: (f) => div(f.materializeFirstMiBps, f.tcpWorker),
     limit: "protocol",
   },
+  {
+    id: "node-local-vs-nbdkit",
+    what: "node-local export vs nbdkit on the same worker, worst fio job",
+    direction: "atLeast",
+    bound: 1,
+    unit: "ratio",
+    value: (f) => nodeLocalVsNbdkit(f)?.worst.ratio,
+    limit: "exporter",
+  },
   { id: "s3-download", what: "S3 large-object download vs the client's TCP baseline", direction: "atLeast", bound: 0.95, unit: "ratio", value: downVsTcp.value, limit: "link" },
   { id: "s3-upload", what: "S3 large-object upload vs the client's TCP baseline", direction: "atLeast", bound: 0.7, unit: "ratio", value: upVsTcp.value, limit: "cpu" },
   { id: "second-clone", what: "second image-backed CreateVolume", direction: "atMost", bound: 0.02, unit: "seconds", value: (f) => f.vm.secondCloneSeconds, limit: "protocol" },
   { id: "attach", what: "StartVm to QEMU attach", direction: "atMost", bound: 0.2, unit: "seconds", value: (f) => f.vm.attachSeconds, limit: "protocol" },
 ];
+
+/** The node-local export's result over nbdkit's for every fio job, and the worst of them; undefined without an nbdkit column. */
+export function nodeLocalVsNbdkit(f: Figures): { byJob: Record<FioJobKey, number>; worst: { job: FioJobKey; ratio: number } } | undefined {
+  const nodeLocal = f.fio.nodeLocal;
+  const nbdkit = f.nbdkit;
+  if (!nodeLocal || !nbdkit) return undefined;
+  const byJob = {} as Record<FioJobKey, number>;
+  for (const job of fioJobKeys) {
+    const ratio = div(nodeLocal[job], nbdkit[job]);
+    if (ratio === undefined) return undefined;
+    byJob[job] = ratio;
+  }
+  const worst = fioJobKeys.map((job) => ({ job, ratio: byJob[job] })).sort((a, b) => a.ratio - b.ratio)[0]!;
+  return { byJob, worst };
+}

@@ -8,7 +8,7 @@ function tables(text: string): string[][][] {
   return blocks.map((b) => b.split("\n").slice(2).map((row) => row.split("|").slice(1, -1).map((c) => c.trim())));
 }
 
-const numeric = /^\d+(\.\d+)? (MiB\/s|IOPS|s|MiB|objects\/s)$|^\d+$/;
+const numeric = /^\d+(\.\d+)?( MiB\/s| IOPS| s| MiB| objects\/s|×)?$/;
 
 describe("the markdown report", () => {
   const report = renderReport(recordedRun(), { coronafs: "storage-coronafs.svg", s3: "storage-s3.svg", seed: "storage-seed.svg" });
@@ -25,8 +25,8 @@ describe("the markdown report", () => {
 
   test("every table holds a numeric value in every result cell", () => {
     const all = tables(report);
-    // two baselines, two fio tables, materialization, large object, batch, parallel batch
-    expect(all).toHaveLength(8);
+    // two baselines, two fio tables, nbdkit, materialization, large object, batch, parallel batch
+    expect(all).toHaveLength(9);
     for (const rows of all) {
       expect(rows.length).toBeGreaterThan(0);
       for (const [, ...cells] of rows) for (const cell of cells) expect(cell).toMatch(numeric);
@@ -37,6 +37,10 @@ describe("the markdown report", () => {
     expect(report).toContain("| Sequential read | 3727.27 MiB/s | 1123.88 MiB/s | 2493.51 MiB/s |");
     expect(report).toContain("| 4k random read | 726172 IOPS | 11686 IOPS | 32799 IOPS |");
     expect(report).toContain("fio settings, the same for all three columns: buffered I/O");
+  });
+
+  test("holds the node-local export against nbdkit on the same worker, with the ratio", () => {
+    expect(report).toContain("| Sequential read | 2493.51 MiB/s | 2650.00 MiB/s | 0.94× |");
   });
 
   test("states R and W of the gateway and says why the VM sections are empty", () => {

@@ -73,6 +73,7 @@ function coronaParts(result: BenchResult): string[] {
     markdownTable(headers, fioRows.slice(0, 4).map((r) => row(r.key, r.label, r.unit))),
     "Queue-depth profile (`iodepth=32`) from the same worker:",
     markdownTable(headers, fioRows.slice(4).map((r) => row(r.key, r.label, r.unit))),
+    ...nbdkitParts(corona),
     "Node-local materialization timing and target-node steady-state read path:",
     markdownTable(["Metric", "Result"], [
       ...corona.materialize.map((m) => [`${capital(m.node)} materialize latency (${sizeMiB(m.bytes)}, ${mibps(m.mibps)})`, seconds(m.seconds)]),
@@ -80,6 +81,15 @@ function coronaParts(result: BenchResult): string[] {
     ]),
   );
   return parts;
+}
+
+function nbdkitParts(corona: CoronaSection): string[] {
+  const nbdkit = corona.nbdkit;
+  if (!nbdkit) return [];
+  return [
+    `The node-local export against nbdkit's file plugin serving a file of the same size on \`${corona.worker}\`'s disk over a unix socket, same fio jobs (the userspace limit):`,
+    markdownTable(["Metric", "Node-local Export", "nbdkit", "Node-local / nbdkit"], fioRows.map((r) => [r.label, value(r.unit, corona.columns.nodeLocal[r.key]), value(r.unit, nbdkit[r.key]), `${(corona.columns.nodeLocal[r.key] / nbdkit[r.key]).toFixed(2)}×`])),
+  ];
 }
 
 function fioSettings(corona: CoronaSection): string {

@@ -53,6 +53,12 @@ export interface CoronaSection {
   /** Per column, per job. */
   columns: Record<CoronaColumn, FioValues>;
   materialize: Materialization[];
+  /**
+   * nbdkit's file plugin serving a file of the same size on the worker's disk over
+   * a unix socket, the same fio jobs: the userspace exporter the node-local
+   * export is held against.
+   */
+  nbdkit?: FioValues;
   /** The second materialize target's node-local sequential read, MiB/s. */
   secondNodeRead?: { node: string; mibps: number };
 }
