@@ -16,7 +16,6 @@ const labDirArg = { type: "string", description: "lab directory (default ./photo
 export default defineCommand({
   meta: { name: "lab", description: "Run a multi-node Photon lab on this machine" },
   subCommands: {
-    ...benchCommands,
     up: defineCommand({
       meta: { name: "up", description: "Start node01 (controller, nbd-export, s3-gateway, agent) and node02..nodeNN agents; stop with Ctrl-C" },
       args: {
@@ -91,6 +90,7 @@ export default defineCommand({
         console.log(`lab in ${dir} stopped`);
       },
     }),
+    ...benchCommands,
   },
 });
 
