@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { markdownTable, peakRssMiB, runFio, stop, waitForSocket, type FioJob, type FioResult } from "./lib.ts";
+import { runFio, type FioJob, type FioResult } from "../src/lab/bench/fio.ts";
+import { markdownTable } from "../src/lab/bench/markdown.ts";
+import { peakRssMiB, stop, waitForSocket } from "../src/lab/bench/process.ts";
 
 const { values } = parseArgs({
   options: {

@@ -17,7 +17,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
-import { markdownTable, peakRssMiB, quiesce, stop } from "./lib.ts";
+import { markdownTable } from "../src/lab/bench/markdown.ts";
+import { peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
 
 const flags = parseArgs({ options: { reps: { type: "string", default: "11" }, "storage-nodes": { type: "string", default: "0" } } }).values;
 const reps = Number(flags.reps);

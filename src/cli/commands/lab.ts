@@ -7,6 +7,7 @@ import type { LabNetwork } from "../../lab/topology.ts";
 import { labUp, type RunningLab } from "../../lab/up.ts";
 import type { Logger } from "../../util/log.ts";
 import { commonArgs } from "../args.ts";
+import { benchCommands } from "./lab-bench.ts";
 import { numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -135,6 +136,7 @@ export default defineCommand({
         console.log(envLines(state, dirname(process.execPath)).join("\n"));
       },
     }),
+    ...benchCommands,
   },
 });
 

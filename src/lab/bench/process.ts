@@ -1,40 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 
-/** One fio job profile. */
-export interface FioJob {
-  name: string;
-  rw: "read" | "write" | "randread" | "randwrite";
-  bs: string;
-  iodepth: number;
-}
-
-/** Throughput of one fio run. */
-export interface FioResult {
-  mibps: number;
-  iops: number;
-}
-
-/** Runs fio against an NBD URI (nbd engine) or a local file (psync/libaio), for `seconds`. */
-export async function runFio(job: FioJob, target: { uri: string } | { file: string }, seconds: number, size = "1G"): Promise<FioResult> {
-  const engine =
-    "uri" in target
-      ? ["--ioengine=nbd", `--uri=${target.uri}`]
-      : // invalidate=0: keep the page cache, which every exporter reads through too.
-        [job.iodepth > 1 ? "--ioengine=libaio" : "--ioengine=psync", `--filename=${target.file}`, "--invalidate=0"];
-  const args = [
-    "fio", "--name=bench", ...engine, `--rw=${job.rw}`, `--bs=${job.bs}`, `--iodepth=${job.iodepth}`,
-    `--size=${size}`, "--time_based", `--runtime=${seconds}`, "--ramp_time=1", "--output-format=json",
-  ];
-  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`fio failed (${code}): ${err}`);
-  const json = JSON.parse(out.slice(out.indexOf("{"))) as { jobs: { read: Stats; write: Stats }[] };
-  const stats = job.rw.includes("write") ? json.jobs[0]!.write : json.jobs[0]!.read;
-  return { mibps: stats.bw / 1024, iops: stats.iops };
-}
-type Stats = { bw: number; iops: number };
-
 /** Peak resident set size of a process, in MiB (VmHWM). */
 export function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -81,8 +47,10 @@ export async function stop(proc: Subprocess): Promise<void> {
   await proc.exited;
 }
 
-/** Formats a table in Markdown. */
-export function markdownTable(headers: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
-  return [line(headers), line(headers.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+/** Runs a command to completion; throws with its stderr when it fails. Resolves to its stdout. */
+export async function runChecked(argv: string[], env?: Record<string, string | undefined>): Promise<string> {
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", env: env ? { ...process.env, ...env } : undefined });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${err.trim().slice(-2000)}`);
+  return out;
 }

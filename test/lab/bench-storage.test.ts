@@ -1,0 +1,84 @@
+import { expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { XMLParser } from "fast-xml-parser";
+import { runPhoton, startPhoton, tempDir } from "../helpers/photon.ts";
+
+/**
+ * A base port from the kernel (bind port 0) whose next 15 ports are free too:
+ * the lab takes base, +2, +3, +5 (NBD), +6 (S3) and +10+N (agents).
+ */
+function freeBlock(size = 16): number {
+  for (;;) {
+    const first = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const probes = [first];
+    try {
+      if (first.port + size > 65535) continue;
+      for (let port = first.port + 1; port < first.port + size; port++) probes.push(Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }));
+      return first.port;
+    } catch {
+      // one of the block is taken: ask again
+    } finally {
+      for (const probe of probes) probe.stop(true);
+    }
+  }
+}
+
+const numericCell = /^\d+(\.\d+)?( MiB\/s| IOPS| s| MiB| objects\/s|×)?$/;
+
+test(
+  "bench-storage --quick on a three-node lab writes every table of the seed report with numbers, the JSON and valid SVG charts",
+  async () => {
+    using dir = tempDir("photon-bench-lab-");
+    using out = tempDir("photon-bench-out-");
+    const base = freeBlock();
+    const labDir = join(dir.path, "lab");
+    await using lab = startPhoton(["lab", "up", "--dir", labDir, "--nodes", "3", "--base-port", String(base), "--nbd-port", String(base + 5), "--s3-port", String(base + 6)]);
+    await lab.waitForLog((l) => l.msg === "started" && l.node === "node03" && l.mode === "agent", "node03's agent started");
+    const markdown = join(out.path, "storage.md");
+    const json = join(out.path, "data", "storage.json");
+    const bench = await runPhoton(["lab", "bench-storage", "--dir", labDir, "--quick", "--out", markdown, "--json", json]);
+    expect({ code: bench.code, stderr: bench.stderr.slice(-3000) }).toEqual({ code: 0, stderr: expect.any(String) });
+    // Progress is plain lines off a TTY: step n of m.
+    expect(bench.stderr).toContain("[1/33] iperf3 node03 -> node01 (1 s)");
+
+    const report = readFileSync(markdown, "utf8");
+    expect(report).toContain("photon lab bench-storage --dir");
+    for (const heading of ["## CoronaFS", "## LightningStor", "### Large-object path", "### Small-object batch", "### Parallel small-object batch", "## VM Image Path", "## VM Runtime Path", "## Assessment"]) {
+      expect(report).toContain(`\n${heading}\n`);
+    }
+    const tables = report.split("\n\n").filter((b) => b.startsWith("| "));
+    expect(tables).toHaveLength(9);
+    for (const table of tables) {
+      for (const row of table.split("\n").slice(2)) {
+        const [, ...cells] = row.split("|").slice(1, -1).map((c) => c.trim());
+        for (const cell of cells) expect(cell).toMatch(numericCell);
+      }
+    }
+    expect(report).toContain("Not measured: PlasmaVMC not available");
+    expect(report).toContain("R = 3 copies per chunk, write quorum W = 2");
+
+    const data = JSON.parse(readFileSync(json, "utf8")) as { coronafs: { status: string; columns: Record<string, Record<string, number>> }; lightningstor: { status: string }; assessment: string[] };
+    expect(data.coronafs.status).toBe("measured");
+    expect(data.lightningstor.status).toBe("measured");
+    for (const column of Object.values(data.coronafs.columns)) for (const value of Object.values(column)) expect(value).toBeGreaterThan(0);
+    expect(data.assessment.length).toBeGreaterThan(10);
+
+    const charts = readdirSync(out.path).filter((f) => f.endsWith(".svg")).sort();
+    expect(charts).toEqual(["storage-coronafs.svg", "storage-s3.svg", "storage-seed.svg"]);
+    for (const chart of charts) {
+      expect(report).toContain(`](${chart})`);
+      const svg = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(join(out.path, chart), "utf8"), true) as { svg: unknown };
+      expect(svg.svg).toBeDefined();
+    }
+    // Nothing of the run is left on the nodes: the local fio file and the volumes are gone.
+    expect(readdirSync(join(labDir, "node03")).filter((f) => f.endsWith(".fio"))).toEqual([]);
+    const volumes = await runPhoton(["volume", "list", "--json", "--server", `http://127.0.0.1:${base + 2}`], { env: { PHOTON_TOKEN: readFileSync(join(labDir, "node01", "cluster-token"), "utf8").trim() } });
+    expect(JSON.parse(volumes.stdout)).toEqual([]);
+
+    expect((await runPhoton(["lab", "down", "--dir", labDir])).code).toBe(0);
+    expect(await lab.exited).toBe(0);
+    expect(existsSync(join(labDir, "lab.json"))).toBe(false);
+  },
+  { timeout: 110_000 },
+);
