@@ -30,9 +30,9 @@ describe("lab topology", () => {
   test("services bind their node's address; the gateway stores on every agent; agents advertise their own address", () => {
     const t = computeTopology(netns);
     expect(t.services.map((s) => `${s.node} ${s.mode}`)).toEqual([
-      "node01 controller",
       "node01 nbd-export",
       "node01 s3-gateway",
+      "node01 controller",
       ...t.nodes.map((n) => `${n.name} agent`),
     ]);
     expect(t.controllerUrl).toBe("http://198.18.7.11:7070");
@@ -43,6 +43,8 @@ describe("lab topology", () => {
     const gateway = t.services.find((s) => s.mode === "s3-gateway")!;
     expect(gateway.args[gateway.args.indexOf("--storage-nodes") + 1]).toBe(t.nodes.map((n) => `http://${n.address}:7071`).join(","));
     expect(gateway.listens).toEqual([{ host: "198.18.7.11", port: 7073 }, { host: "198.18.7.11", port: 9000 }]);
+    const controller = t.services.find((s) => s.mode === "controller")!;
+    expect(controller.args.slice(4)).toEqual(["--coronafs", t.nbdAdminUrl, "--s3-endpoint", t.s3Url, "--s3-key-file", "/tmp/lab-a/node01/root-key"]);
     const agent3 = t.services.find((s) => s.node === "node03")!;
     expect(agent3.args).toEqual(["--data-dir", "/tmp/lab-a/node03", "--listen", "198.18.7.13:7071", "--advertise", "198.18.7.13:7071", "--controller", "http://198.18.7.11:7070", "--name", "node03"]);
     expect(agent3.healthUrl).toBe("http://198.18.7.13:7071/healthz");

@@ -53,7 +53,7 @@ export interface Topology {
   bridge?: string;
   hostAddress?: string;
   nodes: NodePlan[];
-  /** In start order: the controller, the central export, the gateway, then each node's agent. */
+  /** In start order: the central export, the gateway, the controller, then each node's agent. */
   services: ServicePlan[];
   controllerUrl: string;
   nbdAdminUrl: string;
@@ -137,7 +137,6 @@ export function computeTopology(options: TopologyOptions): Topology {
   const s3AdminUrl = url("http", s3Admin.host, s3Admin.port);
   const dataDir = (node: NodePlan) => ["--data-dir", node.dataDir];
   const services: ServicePlan[] = [
-    { node: first.name, mode: "controller", args: [...dataDir(first), "--listen", hostPort(controller)], listens: [controller], healthUrl: `${controllerUrl}/healthz` },
     // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
     {
       node: first.name,
@@ -153,6 +152,18 @@ export function computeTopology(options: TopologyOptions): Topology {
       args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--storage-nodes", nodes.map((n) => n.agentUrl).join(",")],
       listens: [s3Admin, s3],
       healthUrl: `${s3AdminUrl}/healthz`,
+    },
+    // The controller orchestrates PlasmaVMC over both: volumes and image bases on the central export,
+    // image artifacts in the gateway's bucket under the root key the gateway wrote on its first start.
+    {
+      node: first.name,
+      mode: "controller",
+      args: [
+        ...dataDir(first), "--listen", hostPort(controller),
+        "--coronafs", nbdAdminUrl, "--s3-endpoint", url("http", s3.host, s3.port), "--s3-key-file", join(first.dataDir, "root-key"),
+      ],
+      listens: [controller],
+      healthUrl: `${controllerUrl}/healthz`,
     },
     ...nodes.map((node): ServicePlan => {
       const listen = { host: node.address, port: options.basePort + 1 };

@@ -47,21 +47,26 @@ export default defineCommand({
   },
 });
 
-/** The S3 settings for image artifacts: all of endpoint and key, or none. */
+/** The S3 settings for image artifacts: both endpoint and key file, or neither. */
 function artifactOptions(sources: OptionSources): ArtifactConfig | undefined {
   const endpoint = option(sources, "s3-endpoint");
   const keyFile = option(sources, "s3-key-file");
   if (endpoint === undefined && keyFile === undefined) return undefined;
   if (endpoint === undefined || keyFile === undefined) throw new CliError("--s3-endpoint and --s3-key-file go together");
+  return { endpoint, credentials: () => readKeyFile(keyFile), region: option(sources, "s3-region") ?? "us-east-1", bucket: option(sources, "image-bucket") ?? "photon-images" };
+}
+
+/** Reads a shell-style key file (`AWS_ACCESS_KEY_ID=…`, `AWS_SECRET_ACCESS_KEY=…`, optionally `export`ed or quoted). */
+async function readKeyFile(path: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
   let text: string;
   try {
-    text = readFileSync(keyFile, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new CliError(`--s3-key-file: cannot read ${keyFile}: ${(err as Error).message}`);
+    throw new Error(`the S3 key file ${path} cannot be read: ${(err as Error).message}`);
   }
   const value = (name: string) => new RegExp(`^(?:export\\s+)?${name}=(.*)$`, "m").exec(text)?.[1]?.trim().replace(/^["']|["']$/g, "");
-  const accessKey = value("AWS_ACCESS_KEY_ID");
-  const secretKey = value("AWS_SECRET_ACCESS_KEY");
-  if (!accessKey || !secretKey) throw new CliError(`--s3-key-file: ${keyFile} has no AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY= lines`);
-  return { endpoint, accessKey, secretKey, region: option(sources, "s3-region") ?? "us-east-1", bucket: option(sources, "image-bucket") ?? "photon-images" };
+  const accessKeyId = value("AWS_ACCESS_KEY_ID");
+  const secretAccessKey = value("AWS_SECRET_ACCESS_KEY");
+  if (!accessKeyId || !secretAccessKey) throw new Error(`the S3 key file ${path} has no AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY= lines`);
+  return { accessKeyId, secretAccessKey };
 }

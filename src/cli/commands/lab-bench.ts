@@ -4,6 +4,7 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { readS3Key } from "../../lab/bench/lightningstor.ts";
 import { writeBenchOutputs } from "../../lab/bench/output.ts";
 import { runBenchStorage } from "../../lab/bench/run.ts";
+import { guestDir } from "../../lab/bench/vm.ts";
 import { runS3Load } from "../../lab/bench/s3-load.ts";
 import { readLabState } from "../../lab/state.ts";
 import { option, type OptionSources } from "../config.ts";
@@ -18,6 +19,7 @@ const benchStorage = defineCommand({
     quick: { type: "boolean", description: "shorten every measurement (CI): small sizes, 1 s runs" },
     out: { type: "string", description: "markdown report; charts are written beside it (default <lab dir>/bench/storage.md)", valueHint: "FILE.md" },
     json: { type: "string", description: "the same data as JSON (default the report's path with .json)", valueHint: "FILE.json" },
+    "guest-dir": { type: "string", description: "the test guest built by scripts/build-guest, for the VM sections (default ./.cache/guest)", valueHint: "DIR" },
   },
   async run({ args }) {
     const { sources } = commandContext(args, "lab");
@@ -32,6 +34,7 @@ const benchStorage = defineCommand({
       s3Key: readS3Key(state.s3KeyFile),
       quick: args.quick === true,
       binary: process.execPath,
+      guestDir: guestDir(args["guest-dir"]),
       command: ["photon", ...process.argv.slice(2)].map(shellQuote).join(" "),
     });
     const written = writeBenchOutputs(result, { markdown: out, json });

@@ -149,9 +149,10 @@ function vmRuntimeParts(result: BenchResult): string[] {
   const v = result.vmRuntime;
   if (!measured(v)) return [notMeasured(v)];
   return [
-    `Measured against the real \`StartVm -> qemu attach -> guest boot -> guest fio\` path on \`${v.node}\`, using a CoronaFS-backed root disk and data disk.`,
+    `Measured against the real \`StartVm -> qemu attach -> guest boot -> guest fio\` path on \`${v.node}\`, using a CoronaFS-backed root disk (a qcow2 clone of the image on the node's cached base) and a data disk, both attached through the node's own export.`,
     markdownTable(["Metric", "Result"], [
       ["`StartVm` to qemu attach", seconds(v.attachSeconds)],
+      ...(v.coldAttachSeconds === undefined ? [] : [["`StartVm` to qemu attach, base not yet on the node", seconds(v.coldAttachSeconds)]]),
       ["`StartVm` to guest benchmark result", seconds(v.guestResultSeconds)],
       ["Guest sequential write", mibps(v.guestSeqWriteMiBps)],
       ["Guest sequential read", mibps(v.guestSeqReadMiBps)],

@@ -99,7 +99,10 @@ export interface VmImagePath {
 export interface VmRuntimePath {
   status: "measured";
   node: string;
+  /** StartVm → attach with the image's base already on the node (the steady state the seed's figure stands for). */
   attachSeconds: number;
+  /** The same for the first VM on the node: the base is materialized onto it first. */
+  coldAttachSeconds?: number;
   guestResultSeconds: number;
   guestSeqWriteMiBps: number;
   guestSeqReadMiBps: number;

@@ -6,7 +6,7 @@ import { planLightningstor } from "./lightningstor.ts";
 import { planNetwork } from "./network.ts";
 import { Progress } from "./progress.ts";
 import type { BenchResult, NotMeasured } from "./result.ts";
-import { planVm, plasmaVmcAvailable } from "./vm.ts";
+import { planVm, plasmaVmcAvailable, type VmSections } from "./vm.ts";
 
 /** What `photon lab bench-storage` was asked to do. */
 export interface BenchOptions {
@@ -16,6 +16,8 @@ export interface BenchOptions {
   quick: boolean;
   /** The photon binary, run on the S3 client's node. */
   binary: string;
+  /** The test guest's files (scripts/build-guest), for the VM sections. */
+  guestDir: string;
   /** The command line, for the report. */
   command: string;
   /** Where progress goes (stderr by default). */
@@ -42,7 +44,7 @@ export async function runBenchStorage(options: BenchOptions): Promise<BenchRun> 
     network: planNetwork(ctx),
     coronafs: planCoronafs(ctx),
     lightningstor: planLightningstor(ctx),
-    vm: planVm(ctx, vmAvailable),
+    vm: planVm(ctx, vmAvailable, options.guestDir),
   };
   const total = Object.values(sections).reduce((sum, s) => sum + s.steps.length, 0);
   const progress = new Progress(total, options.out);
@@ -74,8 +76,9 @@ export async function runBenchStorage(options: BenchOptions): Promise<BenchRun> 
   const network = await run("network", sections.network);
   const coronafs = await run("coronafs", sections.coronafs);
   const lightningstor = await run("lightningstor", sections.lightningstor);
-  const vm = sections.vm.result();
-  if (!vmAvailable) progress.note(`VM image and runtime paths: ${vm.vmImage.status === "not measured" ? vm.vmImage.reason : ""}`);
+  const vmRun = await run("vm", sections.vm);
+  const vm: VmSections = "vmImage" in vmRun ? vmRun : { vmImage: vmRun, vmRuntime: vmRun };
+  if (vm.vmImage.status === "not measured") progress.note(`VM image and runtime paths: ${vm.vmImage.reason}`);
   const state = options.state;
   return {
     failures,

@@ -6,8 +6,8 @@ import { Upload } from "@aws-sdk/lib-storage";
 export interface ArtifactConfig {
   endpoint: string;
   region: string;
-  accessKey: string;
-  secretKey: string;
+  /** The key, asked for when the first request is signed (the gateway may write its key file after the controller starts). */
+  credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string }>;
   bucket: string;
 }
 
@@ -25,7 +25,7 @@ export class ArtifactStore {
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: true,
-      credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey },
+      credentials: config.credentials,
     });
   }
 
