@@ -32,9 +32,9 @@ test("loopback lab: node N on 127.0.1.N serves S3 and NBD to the host, restarts 
   const { code, status } = await labStatus(dir.path);
   expect(code).toBe(0);
   expect(status.services.map((s) => `${s.node} ${s.mode} ${s.healthy}`)).toEqual([
-    "node01 controller true",
     "node01 nbd-export true",
     "node01 s3-gateway true",
+    "node01 controller true",
     "node01 agent true",
     "node02 agent true",
     "node03 agent true",
