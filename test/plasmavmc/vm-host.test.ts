@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startController, type TestController } from "../helpers/cluster.ts";
 import { authed, startPhoton, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
@@ -152,6 +152,31 @@ describe("VMs on an agent", () => {
     expect(tail).toBe(followed.slice(-10));
     expect((await api("DELETE", "/v1/vms/bench")).status).toBe(204);
     expect(existsSync(vm.runtimeDir)).toBe(false);
+  }, 120_000);
+
+  test("a VM boots through its BIOS from a root volume holding the guest's disk image", async () => {
+    const image = join(guestDir, "disk.raw");
+    await json(await api("POST", "/v1/volumes", { name: "boot-root", size: statSync(image).size }), 201);
+    const { uris } = await json<{ uris: { unix: string } }>(await api("GET", "/v1/volumes/boot-root"), 200);
+    const copy = Bun.spawnSync(["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", image, uris.unix], { stderr: "pipe" });
+    expect(copy.stderr.toString()).toBe("");
+    const vm = await json<Vm>(await api("POST", "/v1/vms", { name: "boot", cpus: 1, memoryMiB: 256, disks: [{ volume: "boot-root" }] }), 201);
+    started.add(vm.pid!);
+    await waitForConsole("boot", "PHOTON-GUEST READY");
+    expect(await consoleText("boot")).toContain("SYSLINUX");
+    expect((await api("DELETE", "/v1/vms/boot")).status).toBe(204);
+  }, 120_000);
+
+  test("a qcow2 volume reaches the guest as the content the export presents: a marker written to its base reads back through it", async () => {
+    await volume("marker-base", "16M");
+    await startVm("marker-w", ["marker-base"], "photon.data=/dev/vda photon.marker_write=through-the-overlay photon.poweroff=1");
+    await waitFor(async () => (await getVm("marker-w")).state === "stopped", "the writer to power off", 60_000);
+    expect(await consoleText("marker-w")).toContain("MARKER-WRITTEN");
+    await json(await api("POST", "/v1/volumes", { name: "marker-overlay", format: "qcow2", backing: "marker-base", size: "16M" }), 201);
+    await startVm("marker-r", ["marker-overlay"], "photon.data=/dev/vda photon.marker_read=1 photon.poweroff=1");
+    await waitFor(async () => (await getVm("marker-r")).state === "stopped", "the reader to power off", 60_000);
+    expect(await consoleText("marker-r")).toContain("MARKER through-the-overlay");
+    for (const name of ["marker-w", "marker-r"]) expect((await api("DELETE", `/v1/vms/${name}`)).status).toBe(204);
   }, 120_000);
 
   test("stop powers the guest off, and nothing of its QEMU is left; the VM starts again and is deleted", async () => {

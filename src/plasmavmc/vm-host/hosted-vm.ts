@@ -1,4 +1,5 @@
 import type { Logger } from "../../util/log.ts";
+import { VmError } from "./errors.ts";
 import { diskNodeName } from "../qemu/command-line.ts";
 import { isQemuAlive, readPidFile, signalQemu } from "../qemu/process.ts";
 import { QmpClient, QmpClosedError, type QmpEvent } from "../qemu/qmp.ts";
@@ -104,14 +105,14 @@ export class HostedVm {
       if (this.qmpStatus === "shutdown") {
         // The guest powered off while no agent was watching.
         this.poweredOff = true;
-        void this.quitAfterPowerOff();
+        this.background(this.quitAfterPowerOff(), "quit after a power-off");
       }
       this.watchFirstOutput();
     } catch (err) {
       // Alive but not answering: keep it visible and stoppable by signal; its exit is still noticed.
       this.context.log.warn("adopted a QEMU whose monitor does not answer", { vm: this.name, pid, err });
       this.state = "running";
-      void this.pollUntilGone(ORPHAN_POLL_MS);
+      this.background(this.pollUntilGone(ORPHAN_POLL_MS), "watching the process");
     }
   }
 
@@ -148,8 +149,17 @@ export class HostedVm {
 
   /** `system_reset`: the guest reboots at once. */
   async reboot(): Promise<void> {
-    if (!this.qmp?.open) throw new Error("the VM's monitor is not connected");
+    if (!this.live) throw new VmError("conflict", `VM "${this.name}" is ${this.state}`);
+    if (!this.qmp?.open) throw new VmError("conflict", `VM "${this.name}" has no monitor connection; stop it instead`);
     await this.qmp.execute("system_reset");
+  }
+
+  /** Forgets a QEMU that failed to attach and is being killed: its end is no crash, and nothing is recorded. */
+  abandon(): void {
+    this.state = "stopped";
+    this.qmp?.close();
+    this.qmp = undefined;
+    this.markGone();
   }
 
   /** Lets go of the monitor (the agent stops); QEMU keeps running. */
@@ -161,7 +171,7 @@ export class HostedVm {
     this.qmp = qmp;
     qmp.onEvent((event) => this.onEvent(event));
     void qmp.closed.then(() => {
-      if (!this.context.signal.aborted && this.live) void this.pollUntilGone(PID_POLL_MS);
+      if (!this.context.signal.aborted && this.live) this.background(this.pollUntilGone(PID_POLL_MS), "watching the process");
     });
   }
 
@@ -182,7 +192,7 @@ export class HostedVm {
         this.qmpStatus = "shutdown";
         if (event.data.reason !== "host-qmp-quit") {
           this.poweredOff = true;
-          void this.quitAfterPowerOff();
+          this.background(this.quitAfterPowerOff(), "quit after a power-off");
         }
         return;
       case "BLOCK_IO_ERROR":
@@ -277,6 +287,11 @@ export class HostedVm {
         await Bun.sleep(50);
       }
     };
-    void check();
+    this.background(check(), "watching the console");
+  }
+
+  /** Runs a task nobody awaits; a failure is logged once with the VM. */
+  private background(task: Promise<void>, what: string): void {
+    task.catch((err: unknown) => this.context.log.error(`VM host: ${what} failed`, { vm: this.name, err }));
   }
 }

@@ -106,6 +106,7 @@ export class VmHost {
     const vm = this.get(name);
     if (vm.live || this.creating.has(name)) throw new VmError("conflict", `VM "${name}" is ${vm.state}`);
     this.creating.add(name);
+    const previous = vm.record;
     try {
       const disks = await this.resolveDisks(vm.record.request);
       const accel = await this.chooseAccel(vm.record.request.accel);
@@ -113,6 +114,10 @@ export class VmHost {
       vm.dir.write(vm.record);
       await this.run(vm, disks, receivedAt);
       return vm;
+    } catch (err) {
+      vm.record = previous;
+      vm.dir.write(previous);
+      throw err;
     } finally {
       this.creating.delete(name);
     }
@@ -180,6 +185,7 @@ export class VmHost {
     try {
       await vm.attach(disks.length);
     } catch (err) {
+      vm.abandon();
       signalQemu(pid, vm.dir.qmpSocket, "SIGKILL");
       throw new VmError("launch-failed", `QEMU started (pid ${pid}) but its monitor failed: ${(err as Error).message}`);
     }

@@ -99,9 +99,11 @@ export function vmRoutes(host: VmHost, agentSignal: AbortSignal): Hono {
   });
 
   app.post("/:name/reboot", async (c) => {
-    const vm = await translated(async () => host.get(c.req.param("name")));
-    if (!vm.live) throw problems.conflict(`VM "${vm.name}" is ${vm.state}`);
-    await vm.reboot();
+    const vm = await translated(async () => {
+      const vm = host.get(c.req.param("name"));
+      await vm.reboot();
+      return vm;
+    });
     return c.json(vmJson(vm));
   });
 
