@@ -217,9 +217,11 @@ export class VmService {
       backing = info.backing;
       await this.ensureNodeBase(backing, node, agent, central);
     }
+    const started = performance.now();
     const file = await forward(() => central.exportStream(disk));
     await forward(() => agent.volumes.importStream(disk, file.body, { format: file.format, backing, replace: true, size: file.size }));
     this.options.volumes.placeOn(volume.name, node);
+    this.options.log.info("disk moved onto node", { volume: disk, node, bytes: file.size, ms: Math.round(performance.now() - started) });
   }
 
   private ensureNodeBase(base: string, node: string, agent: AgentClients, central: VolumeClient): Promise<void> {
