@@ -7,6 +7,7 @@ import { startGateway, type TestGateway } from "./s3-gateway.ts";
 
 /** A whole PlasmaVMC setup on loopback: central nbd-export, s3-gateway, controller wired to both, and agents. */
 export interface PlasmaCluster {
+  /** The running controller (a test that restarts it puts the new one here). */
   controller: TestController;
   central: TestExport;
   gateway: TestGateway;
@@ -34,7 +35,7 @@ export async function startPlasmaCluster(dir: string, options: { agents?: number
     agents.push({ name, dataDir, proc: await startAgent(controller, dataDir, name) });
   }
   const env = { PHOTON_TOKEN: token, PHOTON_SERVER: controller.url };
-  return {
+  const cluster: PlasmaCluster = {
     controller,
     central,
     gateway,
@@ -48,9 +49,10 @@ export async function startPlasmaCluster(dir: string, options: { agents?: number
       }),
     async stop() {
       for (const agent of agents) await agent.proc[Symbol.asyncDispose]();
-      await controller.proc[Symbol.asyncDispose]();
+      await cluster.controller.proc[Symbol.asyncDispose]();
       await gateway[Symbol.asyncDispose]();
       await central[Symbol.asyncDispose]();
     },
   };
+  return cluster;
 }

@@ -26,7 +26,8 @@ const value = (unit: "MiB/s" | "IOPS", v: number) => (unit === "MiB/s" ? mibps(v
 /** The report in the seed's layout: sections, tables, then the assessment computed from the same numbers. */
 export function renderReport(result: BenchResult, charts: ChartLinks = {}): string {
   const env = result.environment;
-  const link = env.linkRate ? `links shaped to ${env.linkRate}${env.linkDelay ? `, ${env.linkDelay} delay` : ""}` : "no link shaping";
+  const unavailable = env.linkDelayUnavailable ? ` (the ${env.linkDelayUnavailable.requested} delay asked for was not applied: ${env.linkDelayUnavailable.reason})` : "";
+  const link = (env.linkRate ? `links shaped to ${env.linkRate}${env.linkDelay ? `, ${env.linkDelay} delay` : ""}` : "no link shaping") + unavailable;
   const parts = [
     "# Storage Benchmarks",
     `Generated on ${result.generatedAt} with:`,

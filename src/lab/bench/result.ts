@@ -117,6 +117,8 @@ export interface BenchEnvironment {
   network: "netns" | "loopback";
   linkRate?: string;
   linkDelay?: string;
+  /** A delay that was asked for but could not be applied (no sch_netem), and why. */
+  linkDelayUnavailable?: { requested: string; reason: string };
   nodes: number;
 }
 

@@ -95,6 +95,7 @@ export async function runBenchStorage(options: BenchOptions): Promise<BenchRun> 
         network: state.network,
         linkRate: state.linkRate,
         linkDelay: state.linkDelay,
+        linkDelayUnavailable: state.linkDelayUnavailable,
         nodes: state.nodes.length,
       },
       network,
