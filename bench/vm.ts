@@ -58,7 +58,7 @@ async function reachable(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => (values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 // One of each service on loopback: central export, gateway (local chunks), controller, one agent.

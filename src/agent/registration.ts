@@ -1,6 +1,6 @@
 import { ApiError } from "../http/admin-client.ts";
 import type { ControllerClient } from "../controller/client.ts";
-import type { NodeReport } from "../controller/node-store.ts";
+import type { NodeReport } from "../controller/client.ts";
 import type { Logger } from "../util/log.ts";
 
 /** Options of the agent's registration loop. */

@@ -7,8 +7,7 @@ import { VolumeClient } from "../coronafs/client.ts";
 import { localVolumesRole } from "../coronafs/server.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
 import { storageNodeRole } from "../lightningstor/storage-node.ts";
-import type { Accel } from "../plasmavmc/qemu/command-line.ts";
-import { vmHostRole } from "../plasmavmc/vm-host/role.ts";
+import { vmHostRole, type VmHostRoleOptions } from "../plasmavmc/vm-host/role.ts";
 import type { Registry } from "prom-client";
 import type { Logger, LogLevel } from "../util/log.ts";
 import { version } from "../version.ts";
@@ -28,7 +27,7 @@ export interface AgentConfig {
   heartbeatMs: number;
   logLevel: LogLevel;
   /** How VMs run: `auto` uses KVM only when a probe guest runs on it. */
-  accel: "auto" | Accel;
+  accel: VmHostRoleOptions["accel"];
   /** The QEMU system emulator for VMs. */
   qemuBinary: string;
 }

@@ -1,4 +1,6 @@
 import type { NodeReport } from "./node-store.ts";
+
+export type { NodeReport };
 import type { nodeJson } from "./node-routes.ts";
 import { AdminClient } from "../http/admin-client.ts";
 

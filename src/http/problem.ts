@@ -35,6 +35,23 @@ export const problems = {
   insufficientStorage: (detail: string) => new ProblemError({ type: "insufficient-storage", status: 507, title: "Insufficient storage", detail }),
 };
 
+/** The error kinds services share, each with its one problem. */
+export type CommonErrorKind = "not-found" | "conflict" | "invalid" | "insufficient-storage";
+
+/** The problem for a service error of a common kind; `field` names the bad input of an `invalid` one. */
+export function problemOfKind(kind: CommonErrorKind, message: string, field = "body"): ProblemError {
+  switch (kind) {
+    case "not-found":
+      return problems.notFound(message);
+    case "conflict":
+      return problems.conflict(message);
+    case "invalid":
+      return problems.invalidField(field, message);
+    case "insufficient-storage":
+      return problems.insufficientStorage(message);
+  }
+}
+
 /** The body of a problem response. */
 export function problemBody(problem: ProblemDetails, instance?: string): Record<string, unknown> {
   return {

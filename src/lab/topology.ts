@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import type { LabNode } from "./state.ts";
 
 /** How the lab's nodes are separated: a network namespace each, or an address each on loopback. */
 export type LabNetwork = "netns" | "loopback";
@@ -19,18 +20,9 @@ export interface TopologyOptions {
 }
 
 /** One node: its address, and in netns mode its namespace and the two ends of its veth. */
-export interface NodePlan {
+export interface NodePlan extends LabNode {
   /** 1-based. */
   index: number;
-  name: string;
-  address: string;
-  netns?: string;
-  /** The veth end on the host, enslaved to the lab's bridge. */
-  vethHost?: string;
-  /** The veth end inside the namespace. */
-  vethNode?: string;
-  dataDir: string;
-  agentUrl: string;
 }
 
 /** One process of the lab: which node runs it, its arguments, and what it must listen on. */

@@ -9,20 +9,12 @@ import { pdeathsigPrefix } from "./processes.ts";
 import { parseDelay, parseRate } from "./shaping.ts";
 import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
 import { logFileFor, Supervisor } from "./supervisor.ts";
-import { computeTopology, inSubnet, labId, parseSubnet, pickSubnet, type LabNetwork, type Topology } from "./topology.ts";
+import { computeTopology, inSubnet, labId, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
 
-/** What `photon lab up` starts. */
-export interface LabConfig {
-  /** Absolute. */
-  dir: string;
-  nodes: number;
-  network: LabNetwork;
+/** What `photon lab up` starts: the topology's inputs and the links' shaping. */
+export interface LabConfig extends Omit<TopologyOptions, "subnet"> {
   /** netns: `198.18.N.0/24`; default a free one (see {@link pickSubnet}). */
   subnet?: string;
-  /** Controller port; each node's agent on +1, node01's nbd-export admin on +2, s3-gateway admin on +3. */
-  basePort: number;
-  nbdPort: number;
-  s3Port: number;
   linkRate?: string;
   linkDelay?: string;
 }

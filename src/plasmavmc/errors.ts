@@ -1,7 +1,7 @@
-import { ProblemError, problems } from "../http/problem.ts";
+import { ProblemError, problemOfKind, type CommonErrorKind } from "../http/problem.ts";
 
 /** What went wrong, in terms the API boundary can translate. */
-export type PlasmaErrorKind = "not-found" | "conflict" | "invalid" | "no-capacity" | "unavailable" | "failed";
+export type PlasmaErrorKind = Exclude<CommonErrorKind, "insufficient-storage"> | "no-capacity" | "unavailable" | "failed";
 
 /** An error of PlasmaVMC's controller side (images, volumes, VMs); `field` names the bad input of an `invalid` one. */
 export class PlasmaError extends Error {
@@ -23,17 +23,13 @@ export const invalid = (field: string, message: string) => new PlasmaError("inva
 export function plasmaProblem(err: Error): ProblemError | undefined {
   if (!(err instanceof PlasmaError)) return undefined;
   switch (err.kind) {
-    case "not-found":
-      return problems.notFound(err.message);
-    case "conflict":
-      return problems.conflict(err.message);
-    case "invalid":
-      return problems.invalidField(err.field ?? "(body)", err.message);
     case "no-capacity":
       return new ProblemError({ type: "no-capacity", status: 409, title: "No node can take it", detail: err.message });
     case "unavailable":
       return new ProblemError({ type: "unavailable", status: 503, title: "Service unavailable", detail: err.message });
     case "failed":
       return new ProblemError({ type: "operation-failed", status: 502, title: "Operation failed", detail: err.message });
+    default:
+      return problemOfKind(err.kind, err.message, err.field);
   }
 }

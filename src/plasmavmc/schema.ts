@@ -31,8 +31,8 @@ export const managedVolumes = sqliteTable("managed_volumes", {
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 });
 
-/** The states a VM moves through. */
-export const vmStates = ["stopped", "starting", "running", "stopping", "crashed", "error"] as const;
+/** The states a VM moves through: `shutoff` is a guest that powered itself off, its disks still on the node. */
+export const vmStates = ["stopped", "starting", "running", "stopping", "shutoff", "crashed", "error"] as const;
 export type VmState = (typeof vmStates)[number];
 
 /** VMs: what was asked for, where they run and how they are doing. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { startAgent, startController } from "../helpers/cluster.ts";
+import { privateLoopback, startAgent, startController } from "../helpers/cluster.ts";
 import { authed, tempDir, waitFor } from "../helpers/photon.ts";
 
 type Node = { id: string; name: string; state: string; scheduling: string; cpus: number; diskBytes: number; roles: string[] };
@@ -13,14 +13,6 @@ async function nodes(c: { url: string; token: string }): Promise<Node[]> {
 
 async function nodeState(c: { url: string; token: string }, name: string): Promise<string | undefined> {
   return (await nodes(c)).find((n) => n.name === name)?.state;
-}
-
-/** A port that was free a moment ago, for processes that must come back on the same address. */
-function freePort(): number {
-  const socket = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = socket.port;
-  socket.stop(true);
-  return port;
 }
 
 describe("node lifecycle", () => {
@@ -54,8 +46,8 @@ describe("node lifecycle", () => {
 
   test("controller state survives a restart and agents keep heartbeating across it", async () => {
     using dir = tempDir();
-    const port = freePort();
-    let c = await startController(join(dir.path, "ctl"), [], port);
+    let c = await startController(join(dir.path, "ctl"));
+    const port = Number(new URL(c.url).port); // the restarted controller comes back where its agents look for it
     await using firstController = c.proc;
     await using agent = await startAgent(c, join(dir.path, "agent"), "node03");
     const before = await waitFor(async () => (await nodes(c)).find((n) => n.name === "node03"), "registration");
@@ -79,12 +71,12 @@ describe("node lifecycle", () => {
 
   test("an agent started before its controller retries until it can register", async () => {
     using dir = tempDir();
-    const port = freePort();
-    const pending = { url: `http://127.0.0.1:${port}`, token: "t0ken-for-this-test" };
+    const address = privateLoopback();
+    const pending = { url: `http://${address}`, token: "t0ken-for-this-test" };
     await Bun.write(join(dir.path, "ctl", "cluster-token"), pending.token + "\n");
     await using agent = await startAgent(pending, join(dir.path, "agent"), "node04");
     await agent.waitForLog((l) => l.msg === "controller unreachable; retrying", "retry warning");
-    const c = await startController(join(dir.path, "ctl"), [], port);
+    const c = await startController(join(dir.path, "ctl"), [], address);
     await using controller = c.proc;
     await waitFor(async () => (await nodeState(c, "node04")) === "up", "late registration");
     expect(await controller.stop()).toBe(0);

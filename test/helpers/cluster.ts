@@ -10,9 +10,13 @@ export interface TestController {
   dataDir: string;
 }
 
-/** Starts a controller with a short node timeout, reusing `dataDir` across restarts. */
-export async function startController(dataDir: string, extra: string[] = [], port = 0): Promise<TestController> {
-  const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--node-timeout", "600", ...extra]);
+/**
+ * Starts a controller with a short node timeout, reusing `dataDir` across
+ * restarts; `listen` is `host:port` (default 127.0.0.1:0, the kernel picks).
+ */
+export async function startController(dataDir: string, extra: string[] = [], listen: number | string = 0): Promise<TestController> {
+  const address = typeof listen === "number" ? `127.0.0.1:${listen}` : listen;
+  const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", address, "--node-timeout", "600", ...extra]);
   const url = await proc.url();
   const given = extra.indexOf("--token");
   const token = given >= 0 ? extra[given + 1]! : readFileSync(join(dataDir, "cluster-token"), "utf8").trim();
@@ -27,4 +31,10 @@ export async function startAgent(controller: { url: string; token: string }, dat
   );
   await proc.url();
   return proc;
+}
+
+/** A random loopback address in 127.64.0.0/10, where nothing else listens: its port is free before the process that will take it starts. */
+export function privateLoopback(port = 7070): string {
+  const byte = () => 1 + Math.floor(Math.random() * 254);
+  return `127.${64 + Math.floor(Math.random() * 64)}.${byte()}.${byte()}:${port}`;
 }

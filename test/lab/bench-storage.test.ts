@@ -5,26 +5,6 @@ import { XMLParser } from "fast-xml-parser";
 import { buildGuest, guestDir } from "../helpers/guest.ts";
 import { runPhoton, startPhoton, tempDir } from "../helpers/photon.ts";
 
-/**
- * A base port from the kernel (bind port 0) whose next 15 ports are free too:
- * the lab takes base, +2, +3, +5 (NBD), +6 (S3) and +10+N (agents).
- */
-function freeBlock(size = 16): number {
-  for (;;) {
-    const first = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const probes = [first];
-    try {
-      if (first.port + size > 65535) continue;
-      for (let port = first.port + 1; port < first.port + size; port++) probes.push(Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }));
-      return first.port;
-    } catch {
-      // one of the block is taken: ask again
-    } finally {
-      for (const probe of probes) probe.stop(true);
-    }
-  }
-}
-
 const numericCell = /^\d+(\.\d+)?( MiB\/s| IOPS| s| MiB| objects\/s|×)?$/;
 
 test(
@@ -33,9 +13,8 @@ test(
     await buildGuest();
     using dir = tempDir("photon-bench-lab-");
     using out = tempDir("photon-bench-out-");
-    const base = freeBlock();
     const labDir = join(dir.path, "lab");
-    await using lab = startPhoton(["lab", "up", "--dir", labDir, "--nodes", "3", "--base-port", String(base), "--nbd-port", String(base + 5), "--s3-port", String(base + 6)]);
+    await using lab = startPhoton(["lab", "up", "--dir", labDir, "--nodes", "3"]);
     await lab.waitForLog((l) => l.msg === "started" && l.node === "node03" && l.mode === "agent", "node03's agent started");
     const markdown = join(out.path, "storage.md");
     const json = join(out.path, "data", "storage.json");

@@ -5,7 +5,7 @@ import { buildGuest, guestFiles } from "../helpers/guest.ts";
 import { tempDir, waitFor } from "../helpers/photon.ts";
 import { startPlasmaCluster, type PlasmaCluster } from "../helpers/plasmavmc.ts";
 
-type Vm = { name: string; state: string; node: string | null; disks: string[]; attachMs: number | null; lastError: string | null; host?: { pid?: number } };
+type Vm = { name: string; state: string; node: string | null; disks: string[]; attachMs: number | null; firstOutputMs?: number; lastError: string | null; host?: { pid?: number } };
 type Volume = { name: string; backing: string | null; format: string };
 
 let dir: ReturnType<typeof tempDir>;
@@ -89,6 +89,9 @@ describe("VMs", () => {
       expect(value).toBeGreaterThan(0);
     }
     expect(text).toMatch(/MARKER \r?\n/); // a blank data disk the first time
+    const shown = await vm("g1");
+    expect(shown.firstOutputMs).toBeGreaterThan(0);
+    expect(shown.firstOutputMs!).toBeGreaterThan(shown.attachMs!);
 
     const stopped = JSON.parse((await cluster.cli("vm", "stop", "g1", "--json")).stdout) as Vm;
     expect(stopped).toMatchObject({ state: "stopped", node: null });
@@ -130,6 +133,18 @@ describe("VMs", () => {
     expect(crashed.lastError).toContain("PHOTON-GUEST READY");
     // Stopping a crashed VM takes its disks back; it can start again.
     expect(JSON.parse((await cluster.cli("vm", "stop", "g2", "--json")).stdout).state).toBe("stopped");
+  });
+
+  test("a guest that powers itself off is shut off; started again, it finds what it wrote", async () => {
+    const args = ["--image", "guest", "--memory", "256M", "--data-disk", "16M", "--kernel", guest.kernel, "--initrd", guest.initrd];
+    const created = await cluster.cli("vm", "create", "g3", ...args, "--append", append("photon.marker_read=1 photon.marker_write=before-poweroff photon.poweroff=1"));
+    expect(created.stderr).toBe("");
+    await waitFor(async () => (await vm("g3")).state === "shutoff", "g3 shut off by its guest", 90_000);
+    const restarted = JSON.parse((await cluster.cli("vm", "start", "g3", "--json")).stdout) as Vm;
+    expect(restarted.state).toBe("running");
+    await waitFor(async () => (await consoleText("g3")).includes("MARKER before-poweroff"), "the marker from the first boot", 90_000);
+    await waitFor(async () => (await vm("g3")).state === "shutoff", "g3 shut off again", 90_000);
+    expect((await cluster.cli("vm", "delete", "g3")).code).toBe(0);
   });
 
   test("an impossible VM gets the scheduling error and nothing is created", async () => {

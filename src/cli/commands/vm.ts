@@ -59,7 +59,7 @@ export default defineCommand({
         initrd: { type: "string", description: "initrd for --kernel" },
         append: { type: "string", description: "kernel command line for --kernel" },
         network: { type: "string", description: "none | user (default none)" },
-        "no-start": { type: "boolean", description: "create only; start later with vm start" },
+        start: { type: "boolean", default: true, description: "start it once created (--no-start: create only, start later with vm start)" },
       },
       async run({ args, rawArgs }) {
         if (args.network !== undefined && args.network !== "none" && args.network !== "user") throw new CliError("--network: expected none or user");
@@ -76,7 +76,7 @@ export default defineCommand({
           initrd: args.initrd,
           append: args.append,
           network: args.network as "none" | "user" | undefined,
-          start: args["no-start"] !== true,
+          start: args.start !== false,
         });
         show(args.json, vm);
       },

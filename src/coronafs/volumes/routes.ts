@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { problemResponse, problems, type ProblemError } from "../../http/problem.ts";
+import { problemOfKind, problemResponse, problems, type ProblemError } from "../../http/problem.ts";
 import { jsonBody } from "../../http/validate.ts";
 import { parseSize } from "../../util/size.ts";
 import type { VolumeRow } from "../schema.ts";
@@ -122,14 +122,5 @@ function booleanQuery(value: string | undefined, name: string): boolean {
 
 /** The HTTP problem for a volume store error. */
 export function volumeProblem(err: VolumeError): ProblemError {
-  switch (err.kind) {
-    case "not-found":
-      return problems.notFound(err.message);
-    case "conflict":
-      return problems.conflict(err.message);
-    case "invalid":
-      return problems.invalidField(err.field ?? "body", err.message);
-    case "insufficient-storage":
-      return problems.insufficientStorage(err.message);
-  }
+  return problemOfKind(err.kind, err.message, err.field);
 }

@@ -79,15 +79,15 @@ export async function measureVmRun(target: VmBenchTarget, name: string, run: Gue
     const deadline = Date.now() + run.timeoutMs;
     let text = "";
     let bench: ReturnType<typeof parseGuestBench>;
+    let firstOutputMs: number | undefined;
     while (!(bench = parseGuestBench(text))) {
       if (Date.now() > deadline) throw new Error(`the guest printed no benchmark result within ${run.timeoutMs} ms; console:\n${text.slice(-2000)}`);
       await Bun.sleep(200);
-      const stream = await vms.console(name, false);
-      text = await new Response(stream).text();
+      firstOutputMs ??= (await vms.get(name)).firstOutputMs;
+      text = await new Response(await vms.console(name, false)).text();
     }
     const guestResultSeconds = seconds(started);
-    const shown = await vms.get(name);
-    return { node: run.node, attachSeconds, guestResultSeconds, firstOutputSeconds: (shown.firstOutputMs ?? NaN) / 1000, ...bench };
+    return { node: run.node, attachSeconds, guestResultSeconds, firstOutputSeconds: (firstOutputMs ?? NaN) / 1000, ...bench };
   } finally {
     await vms.delete(name).catch(() => undefined);
   }

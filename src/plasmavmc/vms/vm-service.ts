@@ -47,7 +47,7 @@ export interface VmServiceOptions {
 
 const MiB = 1024 * 1024;
 /** States in which a VM holds its node's resources. */
-const placedStates: VmState[] = ["starting", "running", "stopping", "crashed", "error"];
+const placedStates: VmState[] = ["starting", "running", "stopping", "shutoff", "crashed", "error"];
 
 /**
  * PlasmaVMC's VMs: create (an image-backed boot disk and blank data disks in
@@ -155,9 +155,14 @@ export class VmService {
   /** StartVm: schedule, put the disks on the node, have its agent start QEMU. */
   start(name: string, options: { only?: string } = {}): Promise<VmInfo> {
     return this.exclusive(name, async () => {
-      const vm = this.row(name);
+      let vm = this.row(name);
       if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
-      if (vm.node !== null && vm.state !== "stopped") throw conflict(`VM "${name}" is ${vm.state} on ${vm.node}; stop it first`);
+      if (vm.state === "stopping") throw conflict(`VM "${name}" is stopping`);
+      // A guest that powered off or a QEMU that died left its disks on the node: they come back first.
+      if (vm.node !== null && vm.state !== "stopped") {
+        await this.takeBack(vm, true);
+        vm = this.row(name);
+      }
       const requestedAt = new Date();
       const started = performance.now();
       const node = this.schedule(vm, { prefer: vm.node ?? undefined, only: options.only });
@@ -273,25 +278,29 @@ export class VmService {
     return this.exclusive(name, async () => {
       const vm = this.row(name);
       if (vm.node === null || vm.state === "stopped") throw conflict(`VM "${name}" is not running`);
-      const node = vm.node;
-      const agent = this.agent(node);
-      this.update(name, { state: "stopping" });
-      try {
-        await agent.vms.stop(name, force).catch((err) => {
-          if (!(err instanceof ApiError && err.status === 404)) throw err; // already gone from the agent (crashed and removed)
-        });
-        await this.pushDisks(vm, node, agent);
-        await agent.vms.remove(name).catch((err) => {
-          if (!(err instanceof ApiError && err.status === 404)) throw err;
-        });
-      } catch (err) {
-        this.update(name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
-        throw err instanceof PlasmaError ? err : new PlasmaError("failed", `stopping VM "${name}" on ${node} failed: ${(err as Error).message}`);
-      }
-      this.update(name, { state: "stopped", node: null });
-      this.options.log.info("vm stopped", { vm: name, node });
+      await this.takeBack(vm, force);
       return this.info(this.row(name));
     });
+  }
+
+  /** Stops QEMU on the VM's node (if it still runs), brings the disks back to the central store and forgets the VM there. */
+  private async takeBack(vm: VmRow, force: boolean): Promise<void> {
+    const node = vm.node!;
+    const agent = this.agent(node);
+    this.update(vm.name, { state: "stopping" });
+    const goneIsFine = (err: unknown) => {
+      if (!(err instanceof ApiError && err.status === 404)) throw err; // already gone from the agent
+    };
+    try {
+      await agent.vms.stop(vm.name, force).catch(goneIsFine);
+      await this.pushDisks(vm, node, agent);
+      await agent.vms.remove(vm.name).catch(goneIsFine);
+    } catch (err) {
+      this.update(vm.name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
+      throw err instanceof PlasmaError ? err : new PlasmaError("failed", `stopping VM "${vm.name}" on ${node} failed: ${(err as Error).message}`);
+    }
+    this.update(vm.name, { state: "stopped", node: null });
+    this.options.log.info("vm stopped", { vm: vm.name, node });
   }
 
   async reboot(name: string): Promise<VmInfo> {
@@ -307,10 +316,8 @@ export class VmService {
     if (vm.node === to && vm.state === "running") throw conflict(`VM "${name}" already runs on ${to}`);
     // Refused before the VM is stopped when the target could not take it (its own share counted as free).
     this.schedule(vm, { only: to, excluding: name });
-    if (vm.state === "running" || vm.state === "crashed" || vm.state === "error") {
-      if (vm.node !== null) await this.stop(name);
-    }
-    return this.start(name, { only: to });
+    if (vm.state === "running") await this.stop(name);
+    return this.start(name, { only: to }); // a VM shut off, crashed or failed on its node has its disks taken back first
   }
 
   /** Deletes a VM: stopped first when it runs; its volumes go with it. */
@@ -337,6 +344,10 @@ export class VmService {
     if (host?.state === "crashed" && !this.busy.has(name)) {
       this.update(name, { state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` });
       this.options.log.warn("vm crashed", { vm: name, node: vm.node });
+    } else if (host?.state === "stopped" && !this.busy.has(name)) {
+      // The guest powered itself off: its disks are still on the node until it is stopped or started again.
+      this.update(name, { state: "shutoff" });
+      this.options.log.info("vm shut off by its guest", { vm: name, node: vm.node });
     }
     return { ...this.info(this.row(name)), ...(host ? { host } : {}), ...firstOutput(vm, host) };
   }
