@@ -118,36 +118,50 @@ try {
   const run = { image: imageName, kernel: files.kernel, initrd: files.initrd, node: "worker", benchMib, timeoutMs: 300_000 };
   const cold = await measureVmRun(target, "cold", run);
   const warm: Awaited<ReturnType<typeof measureVmRun>>[] = [];
-  for (let rep = 0; rep < reps; rep++) warm.push(await measureVmRun(target, `warm${rep}`, run));
-  const moves = controllerLog.filter((l) => l.includes('"disk moved onto node"')).map((l) => JSON.parse(l) as { volume: string; ms: number; bytes: number });
-  const pulls = controllerLog.filter((l) => l.includes('"base materialized onto node"')).map((l) => JSON.parse(l) as { ms: number });
 
-  // --- The same guest with its disks as local raw files: the TCG baseline Photon's path is held against.
-  const localRuns: NonNullable<ReturnType<typeof parseGuestBench>>[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const root = join(dir, "local-root.raw");
-    const data = join(dir, "local-data.raw");
+  // --- The same guest outside Photon: its data disk as a local raw file (the TCG baseline), and served by
+  // nbdkit over a unix socket (the NBD path's own cost); root disk a local file, devices as the agent sets them.
+  const blockdev = (node: string, file: object) => ["-blockdev", JSON.stringify({ driver: "raw", "node-name": node, file }), "-device", `virtio-blk-pci,drive=${node},write-cache=on`];
+  const guestOutside = async (via: "file" | "nbdkit") => {
+    const root = join(dir, "outside-root.raw");
+    const data = join(dir, "outside-data.raw");
+    const socket = join(dir, "nbdkit.sock");
     copyFileSync(files.disk, root);
     Bun.spawnSync(["truncate", "-s", `${Math.max(64, benchMib * 2)}M`, data]);
+    const nbdkit = via === "nbdkit" ? Bun.spawn(["nbdkit", "--foreground", "--unix", socket, "file", data], { stdout: "ignore", stderr: "inherit" }) : undefined;
+    for (let i = 0; nbdkit && i < 200 && !(await Bun.file(socket).exists()); i++) await Bun.sleep(10);
+    const dataFile = via === "file" ? { driver: "file", filename: data } : { driver: "nbd", server: { type: "unix", path: socket }, export: "" };
     const append = `console=ttyS0 root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${benchMib} photon.poweroff=1`;
     const qemu = Bun.spawn(
       ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-smp", "1", "-m", "256", "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
         "-kernel", files.kernel, "-initrd", files.initrd, "-append", append,
-        "-drive", `file=${root},format=raw,if=virtio,cache=writeback`, "-drive", `file=${data},format=raw,if=virtio,cache=writeback`],
+        ...blockdev("vd0", { driver: "file", filename: root }), ...blockdev("vd1", dataFile)],
       { stdout: "pipe", stderr: "ignore" },
     );
     const text = await new Response(qemu.stdout).text();
-    const bench = parseGuestBench(text);
-    if (!bench) throw new Error(`the local-file guest printed no result:\n${text.slice(-1500)}`);
-    localRuns.push(bench);
+    if (nbdkit) await stop(nbdkit);
     rmSync(root);
     rmSync(data);
+    const bench = parseGuestBench(text);
+    if (!bench) throw new Error(`the guest (${via}) printed no result:\n${text.slice(-1500)}`);
+    return bench;
+  };
+  const localRuns: NonNullable<ReturnType<typeof parseGuestBench>>[] = [];
+  const nbdkitRuns: NonNullable<ReturnType<typeof parseGuestBench>>[] = [];
+  // Taking turns, so a change in the host's load touches all three alike.
+  for (let rep = 0; rep < reps; rep++) {
+    warm.push(await measureVmRun(target, `warm${rep}`, run));
+    localRuns.push(await guestOutside("file"));
+    nbdkitRuns.push(await guestOutside("nbdkit"));
   }
 
+  const moves = controllerLog.filter((l) => l.includes('"disk moved onto node"')).map((l) => JSON.parse(l) as { volume: string; ms: number; bytes: number });
+  const pulls = controllerLog.filter((l) => l.includes('"base materialized onto node"')).map((l) => JSON.parse(l) as { ms: number });
   const m = (runs: { seqWriteMiBps: number; seqReadMiBps: number; randReadIops: number }[], k: "seqWriteMiBps" | "seqReadMiBps" | "randReadIops") => median(runs.map((r) => r[k]));
   const guestRows = (["seqWriteMiBps", "seqReadMiBps", "randReadIops"] as const).map((k) => {
     const label = { seqWriteMiBps: "Guest sequential write (MiB/s)", seqReadMiBps: "Guest sequential read (MiB/s)", randReadIops: "Guest 4k random read (IOPS)" }[k];
-    return [label, fmt(m(warm, k), k === "randReadIops" ? 0 : 1), fmt(m(localRuns, k), k === "randReadIops" ? 0 : 1), `${fmt(m(warm, k) / m(localRuns, k))}×`];
+    const digits = k === "randReadIops" ? 0 : 1;
+    return [label, fmt(m(warm, k), digits), fmt(m(nbdkitRuns, k), digits), fmt(m(localRuns, k), digits), `${fmt(m(warm, k) / m(localRuns, k))}×`, `${fmt(m(warm, k) / m(nbdkitRuns, k))}×`];
   });
 
   console.log(`## CreateImage against a plain S3 PUT (median of ${reps})\n`);
@@ -163,8 +177,8 @@ try {
     ["StartVm → first guest output", `${fmt(median(warm.map((w) => w.firstOutputSeconds)), 2)} s`],
     ["StartVm → guest benchmark result", `${fmt(median(warm.map((w) => w.guestResultSeconds)), 2)} s`],
   ]));
-  console.log(`\n## The guest's own benchmark (${benchMib} MiB, fio O_DIRECT in the guest, TCG): node-local export vs local raw files (median of ${reps})\n`);
-  console.log(markdownTable(["Metric", "Photon node-local export", "local raw file", "ratio"], guestRows));
+  console.log(`\n## The guest's own benchmark (${benchMib} MiB on its data disk, fio O_DIRECT in the guest, TCG; median of ${reps})\n`);
+  console.log(markdownTable(["Metric", "Photon node-local export", "nbdkit file, unix socket", "local raw file", "Photon / local file", "Photon / nbdkit"], guestRows));
   console.log(`\nPeak RSS: controller ${fmt(peakRssMiB(controller.pid), 0)} MiB, agent ${fmt(peakRssMiB(agent.pid), 0)} MiB, nbd-export ${fmt(peakRssMiB(central.pid), 0)} MiB, s3-gateway ${fmt(peakRssMiB(gateway.pid), 0)} MiB`);
   s3.destroy();
 } finally {

@@ -49,7 +49,7 @@ export const vms = sqliteTable("vms", {
   append: text("append"),
   network: text("network", { enum: ["none", "user"] }).notNull(),
   state: text("state", { enum: vmStates }).notNull(),
-  /** The node it runs on (or last ran on). */
+  /** The node holding it: where it runs, or where a shut-off or crashed VM left its disks; null once stopped. */
   node: text("node"),
   lastError: text("last_error"),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),

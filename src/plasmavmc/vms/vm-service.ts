@@ -101,7 +101,7 @@ export class VmService {
   }
 
   async create(request: CreateVmRequest): Promise<VmInfo> {
-    const name = checkName("name", request.name);
+    const name = checkName("name", request.name, 63);
     const cpus = request.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw invalid("cpus", "expected a whole number from 1 to 64");
     const memoryBytes = parseSize(request.memory ?? "512M");
