@@ -131,7 +131,7 @@ try {
     const nbdkit = via === "nbdkit" ? Bun.spawn(["nbdkit", "--foreground", "--unix", socket, "file", data], { stdout: "ignore", stderr: "inherit" }) : undefined;
     for (let i = 0; nbdkit && i < 200 && !(await Bun.file(socket).exists()); i++) await Bun.sleep(10);
     const dataFile = via === "file" ? { driver: "file", filename: data } : { driver: "nbd", server: { type: "unix", path: socket }, export: "" };
-    const append = `console=ttyS0 root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${benchMib} photon.poweroff=1`;
+    const append = `console=ttyS0 no_timer_check root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${benchMib} photon.poweroff=1`;
     const qemu = Bun.spawn(
       ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-smp", "1", "-m", "256", "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
         "-kernel", files.kernel, "-initrd", files.initrd, "-append", append,

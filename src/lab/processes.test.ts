@@ -19,6 +19,22 @@ describe("lab processes", () => {
     expect(isAlive(service.pid)).toBe(false);
   });
 
+  test("a VM's QEMU is recognised by its pidfile in a node's vms/ dir (VMs outlive their agent)", async () => {
+    const dir = `/tmp/wt-lab-vm-${process.pid}`;
+    const sleeper = (pidfile: string) => Bun.spawn(["perl", "-e", "sleep 30", "--", "-pidfile", pidfile], { argv0: "qemu-system-x86_64" });
+    const vm = sleeper(`${dir}/node02/vms/vm1/qemu.pid`);
+    const elsewhere = sleeper(`/tmp/other-${process.pid}/node02/vms/vm1/qemu.pid`);
+    try {
+      await Bun.sleep(50);
+      expect(isLabChild(vm.pid, dir)).toBe(true);
+      expect(isLabChild(elsewhere.pid, dir)).toBe(false);
+      expect(findLabChildren(dir)).toEqual([vm.pid]);
+    } finally {
+      for (const p of [vm, elsewhere]) p.kill("SIGKILL");
+      await Promise.all([vm.exited, elsewhere.exited]);
+    }
+  });
+
   test("listensOn: only the process holding the listening socket", () => {
     const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     try {

@@ -25,11 +25,18 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
-/** Whether `pid` is one of the lab in `dir`'s services: its `--data-dir` is a node's dir under `dir` (a `tail -f` of a log is not). */
+/**
+ * Whether `pid` is one of the lab in `dir`'s processes: a service whose
+ * `--data-dir` is a node's dir under `dir` (a `tail -f` of a log is not), or a
+ * VM's QEMU whose pidfile is in a node's `vms/` (they outlive their agent by design).
+ */
 export function isLabChild(pid: number, dir: string): boolean {
   const argv = commandLine(pid) ?? [];
-  const at = argv.indexOf("--data-dir");
-  return at >= 0 && /^node\d+$/.test(argv[at + 1]?.slice(dir.length + 1) ?? "") && argv[at + 1]!.startsWith(`${dir}/`);
+  const underNode = (flag: string, rest: RegExp) => {
+    const value = argv[argv.indexOf(flag) + 1];
+    return argv.includes(flag) && value !== undefined && value.startsWith(`${dir}/`) && rest.test(value.slice(dir.length + 1));
+  };
+  return underNode("--data-dir", /^node\d+$/) || (/qemu-system/.test(argv[0] ?? "") && underNode("-pidfile", /^node\d+\/vms\//));
 }
 
 /** Every process of the lab in `dir`, found by its data dir: for orphans no state file lists. */

@@ -5,7 +5,7 @@ import type { Logger } from "../util/log.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
 import { cleanUpLab } from "./down.ts";
 import { createLabNetwork, hostIpv4Addresses, removeLabNetwork } from "./network.ts";
-import { pdeathsigPrefix } from "./processes.ts";
+import { findLabChildren, pdeathsigPrefix, terminate } from "./processes.ts";
 import { parseDelay, parseRate } from "./shaping.ts";
 import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
 import { logFileFor, Supervisor } from "./supervisor.ts";
@@ -62,6 +62,8 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   save();
   const stop = async () => {
     await supervisor.stopAll();
+    await terminate(findLabChildren(config.dir)); // the VMs the agents started: QEMU outlives its agent
+
     if (topology.network === "netns") removeLabNetwork(topology.id);
     removeLabState(config.dir);
   };

@@ -9,7 +9,7 @@ import { tempDir } from "../helpers/photon.ts";
 // directly, benchmarks a data disk, keeps a marker across boots and powers off.
 const scratch = tempDir("photon-guest-");
 const running = new Set<GuestVm>();
-const base = "console=ttyS0 quiet root=/dev/vda2";
+const base = "console=ttyS0 no_timer_check quiet root=/dev/vda2";
 
 function boot(options: GuestBoot): GuestVm {
   const vm = bootGuest(options);

@@ -76,7 +76,7 @@ async function startVm(name: string, disks: string[], extra: string): Promise<Vm
       disks: disks.map((volume) => ({ volume })),
       kernel,
       initrd,
-      append: `console=ttyS0 quiet ${extra}`,
+      append: `console=ttyS0 no_timer_check quiet ${extra}`,
       network: "none",
     }),
     201,

@@ -43,7 +43,7 @@ async function agentVolumes(node: string): Promise<string[]> {
   return ((await response.json()) as { volumes: { name: string }[] }).volumes.map((v) => v.name);
 }
 
-const append = (extra: string) => `console=ttyS0 root=/dev/vda2 photon.data=/dev/vdb ${extra}`;
+const append = (extra: string) => `console=ttyS0 no_timer_check root=/dev/vda2 photon.data=/dev/vdb ${extra}`;
 
 beforeAll(async () => {
   await buildGuest();

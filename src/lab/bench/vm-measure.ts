@@ -70,7 +70,7 @@ export interface GuestRun {
  */
 export async function measureVmRun(target: VmBenchTarget, name: string, run: GuestRun) {
   const vms = new VmClient(target.controllerUrl, target.token);
-  const append = `console=ttyS0 root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${run.benchMib} photon.poweroff=1`;
+  const append = `console=ttyS0 no_timer_check root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${run.benchMib} photon.poweroff=1`;
   await vms.create({ name, image: run.image, memory: "256M", dataDisks: [`${Math.max(64, run.benchMib * 2)}M`], kernel: run.kernel, initrd: run.initrd, append, start: false });
   try {
     const started = performance.now();
