@@ -1,3 +1,6 @@
+import { existsSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { CliError } from "./errors.ts";
 import { formatBytes } from "./output.ts";
 
 /**
@@ -59,4 +62,45 @@ export function counting(progress: Progress): TransformStream<Uint8Array, Uint8A
       progress.finish(done);
     },
   });
+}
+
+/**
+ * Shows the progress of `work`, a request the server runs for a while,
+ * by asking `poll` how far it has got (undefined: not known yet) until
+ * the request settles; `finalBytes` is the total when done.
+ */
+export async function pollingProgress<T>(
+  label: string,
+  work: Promise<T>,
+  poll: () => Promise<{ doneBytes: number; totalBytes: number } | undefined>,
+  finalBytes: (result: T) => number,
+  intervalMs = 250,
+): Promise<T> {
+  let progress: Progress | undefined;
+  let settled = false;
+  const watching = (async () => {
+    while (!settled) {
+      await Bun.sleep(intervalMs);
+      const state = settled ? undefined : await poll().catch(() => undefined); // a failed poll only costs a bar update
+      if (!state || state.totalBytes === 0 || settled) continue;
+      progress ??= new Progress(label, state.totalBytes);
+      progress.update(state.doneBytes);
+    }
+  })();
+  try {
+    const result = await work;
+    const total = finalBytes(result);
+    (progress ?? new Progress(label, total)).finish(total);
+    return result;
+  } finally {
+    settled = true;
+    await watching;
+  }
+}
+
+/** A local file sent as a request body, with a {@link Progress} as it goes; `flag` and `alternatives` name it in the error when it is no file. */
+export function fileUpload(path: string, flag: string, alternatives = ""): { size: number; body: ReadableStream<Uint8Array> } {
+  if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`${flag}: ${path} is not a file${alternatives}`);
+  const size = statSync(path).size;
+  return { size, body: Bun.file(path).stream().pipeThrough(counting(new Progress(`uploading ${basename(path)}`, size))) };
 }

@@ -1,5 +1,6 @@
-import { AdminClient } from "../http/admin-client.ts";
+import { AdminClient, ApiError } from "../http/admin-client.ts";
 import type { VolumeInfo } from "./volumes/json.ts";
+import type { VolumeProgress } from "./volumes/routes.ts";
 
 /** The volume API of an nbd-export (or of the controller, which serves the same routes). */
 export class VolumeClient extends AdminClient {
@@ -7,10 +8,13 @@ export class VolumeClient extends AdminClient {
   get = (name: string) => this.request<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
   create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string; image?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
+  /** How far a materialize of `name` has got; undefined when none runs (or the server does not say). */
+  progress = (name: string) =>
+    this.request<VolumeProgress>("GET", `/v1/volumes/${encodeURIComponent(name)}/progress`).catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    });
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
-  /** Uploads an image file as a new volume, streaming it (see {@link importStream} for the options). */
-  importFile = (name: string, path: string, format?: "raw" | "qcow2", options: { backing?: string; replace?: boolean } = {}) =>
-    this.importStream(name, Bun.file(path).stream(), { format, ...options, size: Bun.file(path).size });
   /** Streams a body (an image's bytes) in as a new volume, or as an overlay on `backing`, replacing one of the same name when asked. */
   importStream = async (name: string, body: ReadableStream<Uint8Array>, options: { format?: "raw" | "qcow2"; backing?: string; replace?: boolean; size?: number } = {}) => {
     const query = new URLSearchParams();

@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
+import { foreignFormatAdvice, foreignFormatOfFile } from "../../coronafs/backend/foreign-format.ts";
 import { VolumeClient } from "../../coronafs/client.ts";
 import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { clientArgs } from "../args.ts";
 import { clientTarget, commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
+import { fileUpload, pollingProgress } from "../progress.ts";
 
 const nameArg = { name: { type: "positional", description: "volume name", required: true } } as const;
 
@@ -36,7 +38,11 @@ export default defineCommand({
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
         if (args.from !== undefined && (args.size !== undefined || args.image !== undefined)) throw new CliError("--from takes neither --size nor --image");
         if (args.size === undefined && args.from === undefined && args.image === undefined) throw new CliError("give --size, --image or --from");
-        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image }));
+        const volumes = client(args);
+        const created = volumes.create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image });
+        if (args.from === undefined) return show(args.json, await created);
+        const name = args.name;
+        show(args.json, await pollingProgress(`materializing ${name}`, created, () => volumes.progress(name), (v) => v.sizeBytes));
       },
     }),
     import: defineCommand({
@@ -49,7 +55,11 @@ export default defineCommand({
       },
       async run({ args }) {
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
-        show(args.json, await client(args).importFile(args.name, args.file, args.format));
+        const { size, body } = fileUpload(args.file, "FILE");
+        // Refused before a byte is sent: the server would refuse it after the whole upload.
+        const foreign = args.format === undefined ? foreignFormatOfFile(args.file) : undefined;
+        if (foreign) throw new CliError(foreignFormatAdvice(foreign, args.file));
+        show(args.json, await client(args).importStream(args.name, body, { format: args.format, size }));
       },
     }),
     list: defineCommand({
