@@ -21,7 +21,7 @@ export class VolumeClient extends AdminClient {
     if (options.format) query.set("format", options.format);
     if (options.backing) query.set("backing", options.backing);
     if (options.replace) query.set("replace", "true");
-    const response = await fetch(`${this.baseUrl}/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
+    const response = await this.send(`/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
       method: "PUT",
       headers: {
         authorization: `Bearer ${this.token}`,
@@ -36,7 +36,7 @@ export class VolumeClient extends AdminClient {
   /** The file of a volume as stored (raw or qcow2 bytes), streamed, with its size and format (the `x-photon-*` headers); throws on a refusal. */
   exportStream = async (name: string) => {
     const path = `/v1/volumes/${encodeURIComponent(name)}/image`;
-    const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } });
+    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` } });
     if (!response.ok || !response.body) await this.parse("GET", path, response);
     return { body: response.body!, size: Number(response.headers.get("content-length")), format: response.headers.get("x-photon-format") as "raw" | "qcow2" };
   };

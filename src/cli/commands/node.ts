@@ -12,7 +12,22 @@ function client(args: Record<string, unknown>): ControllerClient {
 }
 
 function showNode(json: boolean | undefined, node: NodeInfo): void {
-  print(json, node, () => renderRecord(node));
+  print(json, node, () =>
+    renderRecord({
+      name: node.name,
+      id: node.id,
+      state: node.state,
+      scheduling: node.scheduling,
+      advertise: node.advertise,
+      roles: node.roles.join(", "),
+      cpus: node.cpus,
+      memory: formatBytes(node.memoryBytes),
+      disk: `${formatBytes(node.diskFreeBytes)} free of ${formatBytes(node.diskBytes)}`,
+      version: node.agentVersion,
+      registered: node.registeredAt,
+      "last heartbeat": node.lastHeartbeatAt,
+    }),
+  );
 }
 
 /** `photon node …`: inspect and manage worker nodes. */

@@ -16,7 +16,18 @@ function client(args: Record<string, unknown>): VolumeClient {
 }
 
 function show(json: boolean | undefined, volume: VolumeInfo): void {
-  print(json, volume, () => renderRecord({ ...volume, size: formatBytes(volume.sizeBytes) }));
+  print(json, volume, () =>
+    renderRecord({
+      name: volume.name,
+      format: volume.format,
+      size: `${formatBytes(volume.sizeBytes)} (${volume.sizeBytes} bytes)`,
+      backing: volume.backing ?? "-",
+      connections: volume.connections,
+      created: volume.createdAt,
+      ...("copiedBytes" in volume ? { copied: formatBytes(Number(volume.copiedBytes)) } : {}),
+      ...Object.fromEntries(Object.entries(volume.uris).map(([kind, uri]) => [`uri (${kind})`, uri])),
+    }),
+  );
 }
 
 /** `photon volume …`: CoronaFS volumes of an nbd-export (or the controller). */
@@ -88,9 +99,11 @@ export default defineCommand({
     }),
     resize: defineCommand({
       meta: { name: "resize", description: "Grow a volume" },
-      args: { ...clientArgs, ...nameArg, size: { type: "positional", description: "new size, e.g. 20G", required: true } },
+      args: { ...clientArgs, ...nameArg, size: { type: "string", description: "new size, e.g. 20G (binary units), as for create" } },
       async run({ args }) {
-        show(args.json, await client(args).resize(args.name, args.size));
+        const size = args.size ?? args._[1]; // `resize NAME 20G`, as before --size
+        if (size === undefined) throw new CliError("give the new size with --size, e.g. --size 20G");
+        show(args.json, await client(args).resize(args.name, size));
       },
     }),
     delete: defineCommand({
