@@ -8,6 +8,7 @@ const main = defineCommand({
     init: () => import("./cli/commands/init.ts").then((m) => m.default),
     controller: () => import("./cli/commands/controller.ts").then((m) => m.default),
     agent: () => import("./cli/commands/agent.ts").then((m) => m.default),
+    status: () => import("./cli/commands/status.ts").then((m) => m.default),
     node: () => import("./cli/commands/node.ts").then((m) => m.default),
     "nbd-export": () => import("./cli/commands/nbd-export.ts").then((m) => m.default),
     volume: () => import("./cli/commands/volume.ts").then((m) => m.default),
