@@ -47,6 +47,7 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     log,
     metrics,
     translate: plasmaProblem,
+    quietRoutes: ["/healthz", "/metrics", "/v1/nodes/:node/heartbeat"],
     beforeMetrics: () => {
       for (const [state, n] of Object.entries(store.countByState())) nodeGauge.set({ state }, n);
     },

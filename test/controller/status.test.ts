@@ -52,3 +52,26 @@ describe("photon status", () => {
     void agent;
   });
 });
+
+describe("what the controller and agents log and count", () => {
+  test("heartbeats are logged at debug, not info; an agent's /metrics has its data dir's capacity", async () => {
+    using dir = tempDir();
+    const c = await startController(join(dir.path, "ctl"));
+    await using controller = c.proc;
+    await using agent = await startAgent(c, join(dir.path, "agent"), "node03");
+    const heartbeatAt = async () => {
+      const res = await fetch(`${c.url}/v1/nodes/node03`, { headers: { authorization: `Bearer ${c.token}` } });
+      return res.ok ? ((await res.json()) as { lastHeartbeatAt: string }).lastHeartbeatAt : undefined;
+    };
+    const first = await waitFor(heartbeatAt, "node03 registered");
+    await waitFor(async () => (await heartbeatAt())! > first, "a heartbeat");
+    expect(c.proc.lines.filter((l) => l.msg === "request" && String(l.path).endsWith("/heartbeat"))).toEqual([]);
+    expect(agent.lines.some((l) => l.msg === "registered with controller")).toBe(true);
+
+    const agentUrl = await agent.url();
+    const metrics = await (await fetch(`${agentUrl}/metrics`, { headers: { authorization: `Bearer ${c.token}` } })).text();
+    expect(metrics).toMatch(/^photon_data_dir_bytes\{kind="free"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^photon_volumes 0$/m);
+    void controller;
+  });
+});

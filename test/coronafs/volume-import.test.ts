@@ -63,7 +63,7 @@ describe("volume import", () => {
     } as RequestInit);
     await waitFor(() => volumeDirEntries().some((f) => f.startsWith(".import-")), "the upload to reach a temporary file");
     abort.abort();
-    expect(upload).rejects.toThrow();
+    await expect(upload).rejects.toThrow();
     await waitFor(() => volumeDirEntries().join() === before.join(), "the temporary file to be removed");
     expect((await ex.api("GET", "/v1/volumes/gone")).status).toBe(404);
   });

@@ -220,7 +220,9 @@ export class VolumeStore implements ExportProvider {
     const format = this.formats[row.format];
     if (!format) throw VolumeError.invalid("format", `format ${row.format} is not available`);
     format.grow(this.pathOf(row), sizeBytes);
-    return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
+    const grown = this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
+    this.log.info("volume resized", { volume: name, from: row.sizeBytes, size: sizeBytes });
+    return grown;
   }
 
   /** Deletes a volume (the caller has disconnected its clients). Refused while it backs others. */
