@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { ControllerClient } from "../../controller/client.ts";
 import type { ClusterStatus } from "../../controller/status.ts";
 import { clientArgs } from "../args.ts";
+import { nodeColumns } from "../node-columns.ts";
 import { clientTarget, commandContext } from "../context.ts";
 import { formatBytes, print, renderTable } from "../output.ts";
 
@@ -25,15 +26,7 @@ export function renderStatus(status: ClusterStatus): string {
   return [
     `cluster: ${status.health}${problems.length ? ` (${problems.join(", ")})` : ""}`,
     "",
-    renderTable(status.nodes, [
-      { header: "node", value: (n) => n.name },
-      { header: "state", value: (n) => n.state },
-      { header: "scheduling", value: (n) => n.scheduling },
-      { header: "roles", value: (n) => n.roles.join(",") },
-      { header: "cpus", value: (n) => n.cpus },
-      { header: "memory", value: (n) => formatBytes(n.memoryBytes) },
-      { header: "disk free", value: (n) => `${formatBytes(n.diskFreeBytes)} / ${formatBytes(n.diskBytes)}` },
-    ]),
+    renderTable(status.nodes, nodeColumns()),
     "",
     renderTable(status.services, [
       { header: "service", value: (s) => (s.node ? `${s.service} ${s.node}` : s.service) },
