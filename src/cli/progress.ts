@@ -6,7 +6,8 @@ import { formatBytes } from "./output.ts";
 /**
  * Shows how a long transfer goes: a bar with bytes, rate and ETA redrawn on a
  * TTY (as `qemu-img convert -p` or `mc cp` users expect), a plain line every
- * few seconds otherwise. Written to stderr so stdout stays parseable.
+ * few seconds otherwise. Written to stderr so stdout stays parseable; with
+ * `quiet` (the command's `--json`: output for scripts) nothing is shown.
  */
 export class Progress {
   private readonly started = performance.now();
@@ -16,9 +17,11 @@ export class Progress {
   constructor(
     private readonly label: string,
     private readonly total?: number,
+    private readonly quiet = false,
   ) {}
 
   update(done: number): void {
+    if (this.quiet) return;
     const now = performance.now();
     if (now - this.lastLine < (this.tty ? 100 : 5000)) return;
     this.lastLine = now;
@@ -26,6 +29,7 @@ export class Progress {
   }
 
   finish(done: number): void {
+    if (this.quiet) return;
     const line = this.render(done, performance.now());
     process.stderr.write(this.tty ? `${line}\n` : `${line} done\n`);
   }
@@ -74,8 +78,10 @@ export async function pollingProgress<T>(
   work: Promise<T>,
   poll: () => Promise<{ doneBytes: number; totalBytes: number } | undefined>,
   finalBytes: (result: T) => number,
-  intervalMs = 250,
+  options: { quiet?: boolean; intervalMs?: number } = {},
 ): Promise<T> {
+  if (options.quiet) return work;
+  const intervalMs = options.intervalMs ?? 250;
   let progress: Progress | undefined;
   let settled = false;
   const watching = (async () => {
@@ -98,9 +104,12 @@ export async function pollingProgress<T>(
   }
 }
 
-/** A local file sent as a request body, with a {@link Progress} as it goes; `flag` and `alternatives` name it in the error when it is no file. */
-export function fileUpload(path: string, flag: string, alternatives = ""): { size: number; body: ReadableStream<Uint8Array> } {
-  if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`${flag}: ${path} is not a file${alternatives}`);
+/**
+ * A local file sent as a request body, with a {@link Progress} as it goes
+ * (none when `quiet`); `flag` and `alternatives` name it in the error when it is no file.
+ */
+export function fileUpload(path: string, options: { flag: string; alternatives?: string; quiet?: boolean }): { size: number; body: ReadableStream<Uint8Array> } {
+  if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`${options.flag}: ${path} is not a file${options.alternatives ?? ""}`);
   const size = statSync(path).size;
-  return { size, body: Bun.file(path).stream().pipeThrough(counting(new Progress(`uploading ${basename(path)}`, size))) };
+  return { size, body: Bun.file(path).stream().pipeThrough(counting(new Progress(`uploading ${basename(path)}`, size, options.quiet))) };
 }

@@ -35,10 +35,10 @@ describe("volume import", () => {
     writeSync(fd, Buffer.alloc(MiB, 0x5a), 0, MiB, 150 * MiB); // data past the 128 MiB mark
     closeSync(fd);
 
-    const out = await cli("volume", "import", "big", path, "--json");
+    const out = await cli("volume", "import", "big", path);
     expect(out.stderr).not.toContain("error");
     expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ name: "big", format: "raw", sizeBytes: 200 * MiB });
+    expect(out.stdout).toMatch(/^size:\s+200\.0 MiB \(209715200 bytes\)$/m);
     // Not a TTY: plain lines, the last saying it is done.
     expect(out.stderr).toMatch(/uploading big\.raw .*200\.0 MiB \/ 200\.0 MiB.* done\n$/);
     const read = await mustRun(["qemu-io", "-f", "raw", "-c", "read -P 0x5a 150M 1M", "-c", "read -P 0 149M 1M", ex.tcpUri("big")]);
@@ -108,15 +108,21 @@ describe("volume import", () => {
 });
 
 describe("volume create --from", () => {
-  test("materializing prints progress lines and the server's progress endpoint is gone when done", async () => {
+  test("materializing prints progress lines (none with --json) and the server's progress endpoint is gone when done", async () => {
     await using target = await startExport();
     await ex.createVolume("src", 64 * MiB);
     await mustRun(["qemu-io", "-f", "raw", "-c", "write -P 0x33 8M 4M", ex.tcpUri("src")]);
 
-    const out = await runPhoton(["volume", "create", "copy", "--from", ex.tcpUri("src"), "--server", target.admin, "--json"], { env: { PHOTON_TOKEN: target.token } });
+    const materialize = (name: string, ...extra: string[]) =>
+      runPhoton(["volume", "create", name, "--from", ex.tcpUri("src"), "--server", target.admin, ...extra], { env: { PHOTON_TOKEN: target.token } });
+    const out = await materialize("copy");
     expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ name: "copy", sizeBytes: 64 * MiB });
+    expect(out.stdout).toMatch(/^copied:\s+4\.0 MiB$/m);
     expect(out.stderr).toMatch(/materializing copy .*64\.0 MiB \/ 64\.0 MiB.* done\n$/);
+    // --json is for scripts: the volume on stdout and nothing on stderr.
+    const json = await materialize("copy2", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ name: "copy2", sizeBytes: 64 * MiB });
+    expect(json.stderr).toBe("");
     expect((await target.api("GET", "/v1/volumes/copy/progress")).status).toBe(404);
     const line = await target.proc.waitForLog((l) => l.msg === "volume materialized", "the materialize log line");
     expect(line).toMatchObject({ volume: "copy", source: ex.tcpUri("src") });

@@ -28,7 +28,7 @@ export default defineCommand({
       async run({ args }) {
         const images = client(args);
         if (/^(https?|s3):\/\//.test(args.from)) return show(args.json, await images.createFrom(args.name, args.from));
-        const { size, body } = fileUpload(args.from, "--from", " (or an http(s):// or s3:// source)");
+        const { size, body } = fileUpload(args.from, { flag: "--from", alternatives: " (or an http(s):// or s3:// source)", quiet: args.json });
         show(args.json, await images.upload(args.name, body, size, basename(args.from)));
       },
     }),

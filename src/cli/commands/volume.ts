@@ -53,7 +53,7 @@ export default defineCommand({
         const created = volumes.create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image });
         if (args.from === undefined) return show(args.json, await created);
         const name = args.name;
-        show(args.json, await pollingProgress(`materializing ${name}`, created, () => volumes.progress(name), (v) => v.sizeBytes));
+        show(args.json, await pollingProgress(`materializing ${name}`, created, () => volumes.progress(name), (v) => v.sizeBytes, { quiet: args.json }));
       },
     }),
     import: defineCommand({
@@ -66,7 +66,7 @@ export default defineCommand({
       },
       async run({ args }) {
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
-        const { size, body } = fileUpload(args.file, "FILE");
+        const { size, body } = fileUpload(args.file, { flag: "FILE", quiet: args.json });
         // Refused before a byte is sent: the server would refuse it after the whole upload.
         const foreign = args.format === undefined ? foreignFormatOfFile(args.file) : undefined;
         if (foreign) throw new CliError(foreignFormatAdvice(foreign, args.file));
