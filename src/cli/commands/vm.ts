@@ -59,7 +59,8 @@ export default defineCommand({
         initrd: { type: "string", description: "initrd for --kernel" },
         append: { type: "string", description: "kernel command line for --kernel" },
         network: { type: "string", description: "none | user (default none)" },
-        "no-start": { type: "boolean", description: "create only; start later with vm start" },
+        // citty reads --no-start as start=false, never as a flag of its own.
+        start: { type: "boolean", default: true, description: "start the VM once created", negativeDescription: "create only; start later with vm start" },
       },
       async run({ args, rawArgs }) {
         if (args.network !== undefined && args.network !== "none" && args.network !== "user") throw new CliError("--network: expected none or user");
@@ -76,7 +77,7 @@ export default defineCommand({
           initrd: args.initrd,
           append: args.append,
           network: args.network as "none" | "user" | undefined,
-          start: args["no-start"] !== true,
+          start: args.start !== false,
         });
         show(args.json, vm);
       },
