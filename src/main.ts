@@ -1,6 +1,4 @@
-import { defineCommand, runCommand, showUsage } from "citty";
-import { ApiError } from "./http/admin-client.ts";
-import { CliError } from "./cli/errors.ts";
+import { defineCommand, renderUsage, runCommand } from "citty";
 import { version } from "./version.ts";
 
 /** The one Photon binary: every mode and client command. */
@@ -10,6 +8,7 @@ const main = defineCommand({
     init: () => import("./cli/commands/init.ts").then((m) => m.default),
     controller: () => import("./cli/commands/controller.ts").then((m) => m.default),
     agent: () => import("./cli/commands/agent.ts").then((m) => m.default),
+    status: () => import("./cli/commands/status.ts").then((m) => m.default),
     node: () => import("./cli/commands/node.ts").then((m) => m.default),
     "nbd-export": () => import("./cli/commands/nbd-export.ts").then((m) => m.default),
     volume: () => import("./cli/commands/volume.ts").then((m) => m.default),
@@ -26,31 +25,28 @@ try {
   if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
     console.log(version);
   } else if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
-    await showUsage(...(await resolveForUsage(rawArgs)));
+    await printUsage(rawArgs);
   } else {
     await runCommand(main, { rawArgs });
   }
 } catch (err) {
   // The one place where errors become an exit status.
+  const { reportError } = await import("./cli/report-error.ts");
+  const json = rawArgs.includes("--json");
   // citty reports usage mistakes (unknown command, missing argument) as errors named CLIError.
-  if (err instanceof Error && err.name === "CLIError") {
-    await showUsage(...(await resolveForUsage(rawArgs)));
-    console.error(`error: ${err.message}`);
-    process.exit(2);
-  }
-  if (err instanceof CliError || err instanceof ApiError) {
-    console.error(`error: ${err.message}`);
-    process.exit(err instanceof CliError ? err.exitCode : 1);
-  }
-  if (err instanceof Error && "code" in err && err.code === "ConnectionRefused") {
-    console.error(`error: cannot connect: ${err.message}`);
-    process.exit(1);
-  }
-  console.error(err);
-  process.exit(1);
+  if (err instanceof Error && err.name === "CLIError" && !json) await printUsage(rawArgs);
+  process.exit(reportError(err, { json, debug: isDebug(rawArgs) }));
 }
 
-async function resolveForUsage(args: string[]) {
+/** Usage of the command `args` name; colours only on a terminal. */
+async function printUsage(args: string[]): Promise<void> {
   const { resolveSubCommand } = await import("./cli/resolve.ts");
-  return resolveSubCommand(main, args);
+  const text = await renderUsage(...(await resolveSubCommand(main, args)));
+  console.log(process.stdout.isTTY ? text : Bun.stripANSI(text));
+}
+
+/** `--log-level debug` (or PHOTON_LOG_LEVEL=debug): errors show their stack. */
+function isDebug(args: string[]): boolean {
+  const at = args.indexOf("--log-level");
+  return args.includes("--log-level=debug") || (at >= 0 && args[at + 1] === "debug") || process.env.PHOTON_LOG_LEVEL === "debug";
 }

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { createAdminApp } from "../http/admin-app.ts";
-import { createHttpMetrics } from "../http/metrics.ts";
+import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import { ControllerClient } from "../controller/client.ts";
 import { VolumeClient } from "../coronafs/client.ts";
@@ -48,6 +48,7 @@ interface AgentContext {
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningServer> {
   const metrics = createHttpMetrics();
   const app = createAdminApp({ token: config.token, log, metrics });
+  registerDataDirMetrics(metrics.registry, config.dataDir);
   let selfUrl: string | undefined;
   const context: AgentContext = {
     metrics: metrics.registry,
@@ -99,7 +100,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 /** The roles an agent can run, by their `--roles` name. */
 const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: AgentContext) => WorkerRole> = {
   storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
-  nbd: (config, log) => localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel }),
+  nbd: (config, log, agent) => localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics }),
   compute: (config, log, agent) =>
     vmHostRole({
       dataDir: config.dataDir,

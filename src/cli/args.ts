@@ -8,9 +8,15 @@ export const commonArgs = {
   "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
 } as const satisfies ArgsDef;
 
-/** Arguments of client commands that talk to an admin API. */
+/**
+ * Arguments of client commands that talk to an admin API: only what they use
+ * (no `--config`; PHOTON_CONFIG still applies). The data dir only says where
+ * the cluster-token file is.
+ */
 export const clientArgs = {
-  ...commonArgs,
   server: { type: "string", description: "admin API URL (default http://127.0.0.1:7070, the local controller)", valueHint: "URL" },
-  json: { type: "boolean", description: "print JSON instead of a table" },
+  token: commonArgs.token,
+  "data-dir": { type: "string", description: "read the token from DIR/cluster-token when neither --token nor PHOTON_TOKEN is set", valueHint: "DIR" },
+  json: { type: "boolean", description: "print JSON instead of a table (and errors as JSON on stderr)" },
+  "log-level": { type: "string", description: "debug shows the stack trace of an error" },
 } as const satisfies ArgsDef;

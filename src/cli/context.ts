@@ -23,5 +23,8 @@ export function commandContext(flags: Record<string, unknown>, mode?: string): C
 
 /** Server URL and token for a client command. */
 export function clientTarget(sources: OptionSources, defaultServer = "http://127.0.0.1:7070"): { server: string; token: string } {
-  return { server: option(sources, "server") ?? defaultServer, token: requireToken(sources) };
+  const server = option(sources, "server") ?? defaultServer;
+  if (!/^https?:\/\//.test(server)) throw new CliError(`--server: "${server}" is not a URL; write it with its scheme, e.g. http://${server.replace(/^[a-z]*:\/*/i, "")}`);
+  if (!URL.canParse(server)) throw new CliError(`--server: "${server}" is not a valid URL`);
+  return { server, token: requireToken(sources) };
 }

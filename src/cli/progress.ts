@@ -1,9 +1,13 @@
+import { existsSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { CliError } from "./errors.ts";
 import { formatBytes } from "./output.ts";
 
 /**
  * Shows how a long transfer goes: a bar with bytes, rate and ETA redrawn on a
  * TTY (as `qemu-img convert -p` or `mc cp` users expect), a plain line every
- * few seconds otherwise. Written to stderr so stdout stays parseable.
+ * few seconds otherwise. Written to stderr so stdout stays parseable; with
+ * `quiet` (the command's `--json`: output for scripts) nothing is shown.
  */
 export class Progress {
   private readonly started = performance.now();
@@ -13,9 +17,11 @@ export class Progress {
   constructor(
     private readonly label: string,
     private readonly total?: number,
+    private readonly quiet = false,
   ) {}
 
   update(done: number): void {
+    if (this.quiet) return;
     const now = performance.now();
     if (now - this.lastLine < (this.tty ? 100 : 5000)) return;
     this.lastLine = now;
@@ -23,6 +29,7 @@ export class Progress {
   }
 
   finish(done: number): void {
+    if (this.quiet) return;
     const line = this.render(done, performance.now());
     process.stderr.write(this.tty ? `${line}\n` : `${line} done\n`);
   }
@@ -59,4 +66,50 @@ export function counting(progress: Progress): TransformStream<Uint8Array, Uint8A
       progress.finish(done);
     },
   });
+}
+
+/**
+ * Shows the progress of `work`, a request the server runs for a while,
+ * by asking `poll` how far it has got (undefined: not known yet) until
+ * the request settles; `finalBytes` is the total when done.
+ */
+export async function pollingProgress<T>(
+  label: string,
+  work: Promise<T>,
+  poll: () => Promise<{ doneBytes: number; totalBytes: number } | undefined>,
+  finalBytes: (result: T) => number,
+  options: { quiet?: boolean; intervalMs?: number } = {},
+): Promise<T> {
+  if (options.quiet) return work;
+  const intervalMs = options.intervalMs ?? 250;
+  let progress: Progress | undefined;
+  let settled = false;
+  const watching = (async () => {
+    while (!settled) {
+      await Bun.sleep(intervalMs);
+      const state = settled ? undefined : await poll().catch(() => undefined); // a failed poll only costs a bar update
+      if (!state || state.totalBytes === 0 || settled) continue;
+      progress ??= new Progress(label, state.totalBytes);
+      progress.update(state.doneBytes);
+    }
+  })();
+  try {
+    const result = await work;
+    const total = finalBytes(result);
+    (progress ?? new Progress(label, total)).finish(total);
+    return result;
+  } finally {
+    settled = true;
+    await watching;
+  }
+}
+
+/**
+ * A local file sent as a request body, with a {@link Progress} as it goes
+ * (none when `quiet`); `flag` and `alternatives` name it in the error when it is no file.
+ */
+export function fileUpload(path: string, options: { flag: string; alternatives?: string; quiet?: boolean }): { size: number; body: ReadableStream<Uint8Array> } {
+  if (!existsSync(path) || !statSync(path).isFile()) throw new CliError(`${options.flag}: ${path} is not a file${options.alternatives ?? ""}`);
+  const size = statSync(path).size;
+  return { size, body: Bun.file(path).stream().pipeThrough(counting(new Progress(`uploading ${basename(path)}`, size, options.quiet))) };
 }

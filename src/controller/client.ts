@@ -3,6 +3,7 @@ import type { NodeReport } from "./node-store.ts";
 export type { NodeReport };
 import type { nodeJson } from "./node-routes.ts";
 import { AdminClient } from "../http/admin-client.ts";
+import type { ClusterStatus } from "./status.ts";
 
 /** A node as the controller API returns it. */
 export type NodeInfo = ReturnType<typeof nodeJson>;
@@ -17,4 +18,6 @@ export class ControllerClient extends AdminClient {
   drain = (node: string) => this.request<NodeInfo>("POST", `/v1/nodes/${encodeURIComponent(node)}/drain`);
   undrain = (node: string) => this.request<NodeInfo>("POST", `/v1/nodes/${encodeURIComponent(node)}/undrain`);
   removeNode = (node: string) => this.request<void>("DELETE", `/v1/nodes/${encodeURIComponent(node)}`);
+  /** The cluster at a glance: nodes, services and their health, volumes, images, VMs. */
+  status = () => this.request<ClusterStatus>("GET", "/v1/status");
 }

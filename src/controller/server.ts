@@ -1,17 +1,20 @@
 import { join } from "node:path";
+import { count, eq, sql } from "drizzle-orm";
 import { Gauge } from "prom-client";
-import { openMetadataDb } from "../db/open.ts";
+import { openMetadataDb, type MetadataDb } from "../db/open.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { Logger } from "../util/log.ts";
 import { plasmaProblem } from "../plasmavmc/errors.ts";
 import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
+import { images, vms } from "../plasmavmc/schema.ts";
 import type { ArtifactConfig } from "../plasmavmc/images/artifact-store.ts";
 import { controllerMigrations } from "./migrations/index.ts";
 import { nodeRoutes } from "./node-routes.ts";
 import { NodeStore } from "./node-store.ts";
 import * as schema from "./schema.ts";
+import { collectStatus } from "./status.ts";
 
 /** The controller's configuration, parsed once by the CLI. */
 export interface ControllerConfig {
@@ -44,11 +47,24 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     log,
     metrics,
     translate: plasmaProblem,
+    quietRoutes: ["/healthz", "/metrics", "/v1/nodes/:node/heartbeat"],
     beforeMetrics: () => {
       for (const [state, n] of Object.entries(store.countByState())) nodeGauge.set({ state }, n);
     },
   });
   app.route("/v1/nodes", nodeRoutes(store));
+  app.get("/v1/status", async (c) =>
+    c.json(
+      await collectStatus({
+        selfUrl: new URL(c.req.url).origin,
+        token: config.token,
+        nodes: () => store.list(),
+        coronafsUrl: config.coronafsUrl,
+        s3Endpoint: config.artifacts?.endpoint,
+        counts: () => plasmaCounts(meta.db),
+      }),
+    ),
+  );
   app.route(
     "/",
     plasmaVmcRoutes({
@@ -77,4 +93,12 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
       meta.close();
     },
   };
+}
+
+/** PlasmaVMC's figures for the status: images (artifact bytes) and VMs (running ones). */
+function plasmaCounts(db: MetadataDb<typeof schema>["db"]) {
+  const image = db.select({ count: count(), bytes: sql<number>`coalesce(sum(${images.artifactSize}), 0)` }).from(images).get();
+  const vm = db.select({ count: count() }).from(vms).get();
+  const running = db.select({ count: count() }).from(vms).where(eq(vms.state, "running")).get();
+  return { images: { count: image?.count ?? 0, bytes: image?.bytes ?? 0 }, vms: { count: vm?.count ?? 0, running: running?.count ?? 0 } };
 }

@@ -1,5 +1,6 @@
-import { AdminClient } from "../http/admin-client.ts";
+import { AdminClient, ApiError } from "../http/admin-client.ts";
 import type { VolumeInfo } from "./volumes/json.ts";
+import type { VolumeProgress } from "./volumes/routes.ts";
 
 /** The volume API of an nbd-export (or of the controller, which serves the same routes). */
 export class VolumeClient extends AdminClient {
@@ -7,17 +8,20 @@ export class VolumeClient extends AdminClient {
   get = (name: string) => this.request<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
   create = (body: { name: string; size?: number | string; format?: "raw" | "qcow2"; backing?: string; source?: string; image?: string }) =>
     this.request<VolumeInfo>("POST", "/v1/volumes", body);
+  /** How far a materialize of `name` has got; undefined when none runs (or the server does not say). */
+  progress = (name: string) =>
+    this.request<VolumeProgress>("GET", `/v1/volumes/${encodeURIComponent(name)}/progress`).catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    });
   resize = (name: string, size: number | string) => this.request<VolumeInfo>("POST", `/v1/volumes/${encodeURIComponent(name)}/resize`, { size });
-  /** Uploads an image file as a new volume, streaming it (see {@link importStream} for the options). */
-  importFile = (name: string, path: string, format?: "raw" | "qcow2", options: { backing?: string; replace?: boolean } = {}) =>
-    this.importStream(name, Bun.file(path).stream(), { format, ...options, size: Bun.file(path).size });
   /** Streams a body (an image's bytes) in as a new volume, or as an overlay on `backing`, replacing one of the same name when asked. */
   importStream = async (name: string, body: ReadableStream<Uint8Array>, options: { format?: "raw" | "qcow2"; backing?: string; replace?: boolean; size?: number } = {}) => {
     const query = new URLSearchParams();
     if (options.format) query.set("format", options.format);
     if (options.backing) query.set("backing", options.backing);
     if (options.replace) query.set("replace", "true");
-    const response = await fetch(`${this.baseUrl}/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
+    const response = await this.send(`/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
       method: "PUT",
       headers: {
         authorization: `Bearer ${this.token}`,
@@ -32,7 +36,7 @@ export class VolumeClient extends AdminClient {
   /** The file of a volume as stored (raw or qcow2 bytes), streamed, with its size and format (the `x-photon-*` headers); throws on a refusal. */
   exportStream = async (name: string) => {
     const path = `/v1/volumes/${encodeURIComponent(name)}/image`;
-    const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } });
+    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` } });
     if (!response.ok || !response.body) await this.parse("GET", path, response);
     return { body: response.body!, size: Number(response.headers.get("content-length")), format: response.headers.get("x-photon-format") as "raw" | "qcow2" };
   };

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { createAdminApp } from "../http/admin-app.ts";
-import { createHttpMetrics } from "../http/metrics.ts";
+import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { Logger, LogLevel } from "../util/log.ts";
 import { startNbdServer, type NbdServer } from "./nbd/server.ts";
@@ -9,6 +9,8 @@ import { volumeRoutes } from "./volumes/routes.ts";
 import { VolumeStore } from "./volumes/store.ts";
 import { volumeFormats } from "./backend/open-volume.ts";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
+import { registerVolumeMetrics } from "./metrics.ts";
 
 /** The nbd-export's configuration, parsed once by the CLI. */
 export interface NbdExportConfig {
@@ -24,9 +26,11 @@ export interface NbdExportConfig {
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
-  const volumes = openVolumeService(config.dataDir, log, config.logLevel);
+  const metrics = createHttpMetrics();
+  registerDataDirMetrics(metrics.registry, config.dataDir);
+  const volumes = openVolumeService(config.dataDir, log, config.logLevel, metrics.registry);
   volumes.serve({ tcp: config.listen, unixPath: config.socket });
-  const app = createAdminApp({ token: config.token, log, metrics: createHttpMetrics() });
+  const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/volumes", volumes.routes);
   // Image uploads stream up to the largest volume.
   const admin = serveApp(app, config.admin, log);
@@ -57,10 +61,12 @@ export interface NbdListeners {
  * A volume store in `dataDir` (`volumes/` and its SQLite file) and the
  * `/v1/volumes` routes that manage it — the nbd-export's, and an agent's
  * node-local one. Opening it starts nothing; `serve` starts the NBD server.
+ * Its figures go on `metrics` (see metrics.ts).
  */
-export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLevel): VolumeService {
+export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLevel, metrics: Registry): VolumeService {
   const store = new VolumeStore(dataDir, log, volumeFormats([join(dataDir, "volumes")]));
   let nbd: NbdServer | undefined;
+  registerVolumeMetrics(metrics, store, () => nbd);
   const routes = volumeRoutes(store, {
     get tcp() {
       return nbd?.tcpAddress;
@@ -88,8 +94,8 @@ export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLev
  * `<dataDir>/local-volumes`, materialized there from another export and
  * exported on the unix socket `<dataDir>/local-nbd.sock` only.
  */
-export function localVolumesRole(options: { dataDir: string; log: Logger; logLevel: LogLevel }): WorkerRole {
-  const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel);
+export function localVolumesRole(options: { dataDir: string; log: Logger; logLevel: LogLevel; metrics: Registry }): WorkerRole {
+  const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel, options.metrics);
   let stopped: Promise<void> = Promise.resolve();
   return {
     name: "nbd",

@@ -15,6 +15,12 @@ export interface AdminAppOptions {
   metrics: HttpMetrics;
   /** Collects extra gauges right before `/metrics` is rendered. */
   beforeMetrics?: () => void;
+  /**
+   * Routes (as matched, e.g. `/v1/nodes/:node/heartbeat`) whose successful
+   * requests are logged at debug: probes and heartbeats would otherwise fill
+   * the log every few seconds. Default `/healthz` and `/metrics`.
+   */
+  quietRoutes?: readonly string[];
   /** Turns a service's own typed errors into problems (undefined: not one of them). */
   translate?: (err: Error) => ProblemError | undefined;
 }
@@ -26,6 +32,7 @@ export interface AdminAppOptions {
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
   const { token, log, metrics } = options;
+  const quietRoutes = new Set(options.quietRoutes ?? ["/healthz", "/metrics"]);
   const app = new Hono();
 
   app.use(async (c, next) => {
@@ -35,7 +42,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const route = c.res.status === 404 && routePath(c) === "/*" ? "unmatched" : routePath(c);
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.duration.observe({ method: c.req.method, route }, seconds);
-    log.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 });
+    const quiet = c.res.status < 400 && quietRoutes.has(route);
+    log[quiet ? "debug" : "info"]("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 });
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));

@@ -10,6 +10,41 @@ export class ApiError extends Error {
   }
 }
 
+/** An admin API that could not be reached at all: no answer, not a refusal. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    /** What the connection attempt met, e.g. `connection refused`. */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot reach ${url} (${reason})`, options);
+    this.name = "UnreachableError";
+  }
+}
+
+/** Bun's fetch error codes in an operator's words. */
+const connectionFailures: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ConnectionRefused: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host not found",
+  ETIMEDOUT: "timed out",
+  Timeout: "timed out",
+  ECONNRESET: "connection reset",
+  ConnectionClosed: "connection closed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  FailedToOpenSocket: "cannot open a socket",
+};
+
+/** A fetch failure that means `url` did not answer, as an {@link UnreachableError}; undefined for any other error. */
+export function asUnreachable(err: unknown, url: string): UnreachableError | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const reason = typeof code === "string" ? connectionFailures[code] : undefined;
+  return reason === undefined ? undefined : new UnreachableError(url, reason, { cause: err });
+}
+
 /** A small typed client for any Photon admin API (bearer token, problem+json errors). */
 export class AdminClient {
   readonly baseUrl: string;
@@ -22,7 +57,7 @@ export class AdminClient {
 
   /** Sends a request; resolves to the parsed JSON body (undefined for 204). */
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const response = await fetch(this.baseUrl + path, {
+    const response = await this.send(path, {
       method,
       headers: {
         authorization: `Bearer ${this.token}`,
@@ -34,6 +69,15 @@ export class AdminClient {
     return this.parse<T>(method, path, response);
   }
 
+  /** `fetch` against the API, a failure to connect turned into an {@link UnreachableError}. */
+  protected async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.baseUrl + path, init);
+    } catch (err) {
+      throw asUnreachable(err, this.baseUrl) ?? err;
+    }
+  }
+
   /** Turns a response into its JSON body, or an {@link ApiError} carrying the problem. */
   protected async parse<T>(method: string, path: string, response: Response): Promise<T> {
     if (response.status === 204) return undefined as T;
@@ -41,7 +85,8 @@ export class AdminClient {
     const parsed = text === "" ? undefined : safeJson(text);
     if (!response.ok) {
       const problem = parsed as { detail?: string; title?: string } | undefined;
-      throw new ApiError(response.status, problem, `${method} ${path}: ${response.status} ${problem?.detail ?? problem?.title ?? text}`);
+      const what = problem?.detail ?? problem?.title ?? (text || response.statusText);
+      throw new ApiError(response.status, problem, `${what} (${response.status} from ${method} ${path})`);
     }
     return parsed as T;
   }

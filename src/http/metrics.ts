@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry } from "prom-client";
+import { statfsSync } from "node:fs";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Request metrics that every admin API records. */
 export interface HttpMetrics {
@@ -24,4 +25,19 @@ export function createHttpMetrics(): HttpMetrics {
     registers: [registry],
   });
   return { registry, requests, duration };
+}
+
+/** The data dir's file system on `/metrics` (`photon_data_dir_bytes{kind="total"|"free"}`), measured when scraped. */
+export function registerDataDirMetrics(registry: Registry, dataDir: string): void {
+  new Gauge({
+    name: "photon_data_dir_bytes",
+    help: "Size and free space (as unprivileged users see it) of the file system holding the data dir.",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+    collect() {
+      const fs = statfsSync(dataDir);
+      this.set({ kind: "total" }, fs.blocks * fs.bsize);
+      this.set({ kind: "free" }, fs.bavail * fs.bsize);
+    },
+  });
 }

@@ -87,14 +87,14 @@ describe("node commands", () => {
     await using controller = c.proc;
     const config = join(dir.path, "photon.toml");
     await Bun.write(config, `server = "http://127.0.0.1:1"\ntoken = "from-file"\n`);
-    const base = ["node", "list", "--json", "--config", config];
-    // The config file alone points at a dead server with a wrong token.
-    expect((await runPhoton(base)).code).toBe(1);
+    const base = ["node", "list", "--json"];
+    // The config file alone points at a dead server with a wrong token (client commands take it from PHOTON_CONFIG).
+    expect((await runPhoton(base, { env: { PHOTON_CONFIG: config } })).code).toBe(1);
     // The environment overrides the file's server but not its token: 401.
-    const envOnly = await runPhoton(base, { env: { PHOTON_SERVER: c.url } });
+    const envOnly = await runPhoton(base, { env: { PHOTON_CONFIG: config, PHOTON_SERVER: c.url } });
     expect(envOnly.stderr).toContain("401");
     // Flags override both.
-    const flagged = await runPhoton([...base, "--token", c.token], { env: { PHOTON_SERVER: c.url, PHOTON_TOKEN: "from-env" } });
+    const flagged = await runPhoton([...base, "--token", c.token], { env: { PHOTON_CONFIG: config, PHOTON_SERVER: c.url, PHOTON_TOKEN: "from-env" } });
     expect(flagged.code).toBe(0);
     expect(JSON.parse(flagged.stdout)).toEqual([]);
     void controller;

@@ -25,3 +25,27 @@ describe("systemd units", () => {
     });
   }
 });
+
+describe("install and units as docs/operations.md describes them", () => {
+  const operations = readFileSync(join(import.meta.dir, "../../docs/operations.md"), "utf8");
+  const install = readFileSync(join(import.meta.dir, "../../scripts/install"), "utf8");
+  const unit = (name: string) => readFileSync(join(unitDir, name), "utf8");
+
+  test("scripts/install tells the operator to enable the units the docs start, in the docs' order", () => {
+    const enabled = (text: string) => [...text.matchAll(/systemctl enable --now ([\w -]+?)(?:`|$)/gm)].map((m) => m[1]!.trim());
+    expect(enabled(install)).toEqual(enabled(operations.slice(operations.indexOf("### Order"))).slice(0, 3));
+  });
+
+  test("the nbd-export unit serves the unix socket the docs name, and sockets are group-writable for QEMU", () => {
+    expect(unit("photon-nbd-export.service")).not.toContain("--socket");
+    expect(operations).toContain("/var/lib/photon/nbd.sock");
+    for (const name of ["photon-nbd-export.service", "photon-agent.service"]) expect(unit(name)).toContain("UMask=0007");
+  });
+
+  test("every env file the docs write is the one its unit reads", () => {
+    for (const mode of ["controller", "nbd-export", "s3-gateway", "agent"]) {
+      expect(operations).toContain(`/etc/photon/${mode}.env`);
+      expect(unit(`photon-${mode}.service`)).toContain(`EnvironmentFile=-/etc/photon/${mode}.env`);
+    }
+  });
+});

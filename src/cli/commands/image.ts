@@ -1,13 +1,11 @@
 import { defineCommand } from "citty";
-import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { ImageClient } from "../../plasmavmc/client.ts";
 import type { ImageInfo } from "../../plasmavmc/images/image-routes.ts";
 import { clientArgs } from "../args.ts";
 import { clientTarget, commandContext } from "../context.ts";
-import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
-import { counting, Progress } from "../progress.ts";
+import { fileUpload } from "../progress.ts";
 
 const nameArg = { name: { type: "positional", description: "image name", required: true } } as const;
 
@@ -30,9 +28,7 @@ export default defineCommand({
       async run({ args }) {
         const images = client(args);
         if (/^(https?|s3):\/\//.test(args.from)) return show(args.json, await images.createFrom(args.name, args.from));
-        if (!existsSync(args.from) || !statSync(args.from).isFile()) throw new CliError(`--from: ${args.from} is not a file (or an http(s):// / s3:// source)`);
-        const size = statSync(args.from).size;
-        const body = Bun.file(args.from).stream().pipeThrough(counting(new Progress(`uploading ${basename(args.from)}`, size)));
+        const { size, body } = fileUpload(args.from, { flag: "--from", alternatives: " (or an http(s):// or s3:// source)", quiet: args.json });
         show(args.json, await images.upload(args.name, body, size, basename(args.from)));
       },
     }),

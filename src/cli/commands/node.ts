@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { ControllerClient, type NodeInfo } from "../../controller/client.ts";
 import { clientArgs } from "../args.ts";
+import { nodeColumns } from "../node-columns.ts";
 import { clientTarget, commandContext } from "../context.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
 
@@ -12,7 +13,22 @@ function client(args: Record<string, unknown>): ControllerClient {
 }
 
 function showNode(json: boolean | undefined, node: NodeInfo): void {
-  print(json, node, () => renderRecord(node));
+  print(json, node, () =>
+    renderRecord({
+      name: node.name,
+      id: node.id,
+      state: node.state,
+      scheduling: node.scheduling,
+      advertise: node.advertise,
+      roles: node.roles.join(", "),
+      cpus: node.cpus,
+      memory: formatBytes(node.memoryBytes),
+      disk: `${formatBytes(node.diskFreeBytes)} free of ${formatBytes(node.diskBytes)}`,
+      version: node.agentVersion,
+      registered: node.registeredAt,
+      "last heartbeat": node.lastHeartbeatAt,
+    }),
+  );
 }
 
 /** `photon node …`: inspect and manage worker nodes. */
@@ -26,14 +42,8 @@ export default defineCommand({
         const nodes = await client(args).listNodes();
         print(args.json, nodes, () =>
           renderTable(nodes, [
-            { header: "name", value: (n) => n.name },
-            { header: "state", value: (n) => n.state },
-            { header: "scheduling", value: (n) => n.scheduling },
+            ...nodeColumns<NodeInfo>(),
             { header: "advertise", value: (n) => n.advertise },
-            { header: "roles", value: (n) => n.roles.join(",") },
-            { header: "cpus", value: (n) => n.cpus },
-            { header: "memory", value: (n) => formatBytes(n.memoryBytes) },
-            { header: "disk free", value: (n) => `${formatBytes(n.diskFreeBytes)} / ${formatBytes(n.diskBytes)}` },
             { header: "last heartbeat", value: (n) => n.lastHeartbeatAt },
           ]),
         );

@@ -26,6 +26,8 @@ export default defineCommand({
           async run({ args }) {
             const key = await client(args).request<Key & { secretKey: string }>("POST", "/v1/s3/keys", { name: args.name });
             print(args.json, key, () => renderRecord(key));
+            // The key API never returns a secret again (list shows access keys only).
+            console.error(`the secret key is shown only this once: store it now (e.g. AWS_SECRET_ACCESS_KEY or ~/.aws/credentials)`);
           },
         }),
         list: defineCommand({

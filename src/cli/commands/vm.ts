@@ -59,7 +59,8 @@ export default defineCommand({
         initrd: { type: "string", description: "initrd for --kernel" },
         append: { type: "string", description: "kernel command line for --kernel" },
         network: { type: "string", description: "none | user (default none)" },
-        start: { type: "boolean", default: true, description: "start it once created (--no-start: create only, start later with vm start)" },
+        // citty reads --no-start as start=false, never as a flag of its own.
+        start: { type: "boolean", default: true, description: "start the VM once created", negativeDescription: "create only; start later with vm start" },
       },
       async run({ args, rawArgs }) {
         if (args.network !== undefined && args.network !== "none" && args.network !== "user") throw new CliError("--network: expected none or user");

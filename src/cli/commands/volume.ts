@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
+import { foreignFormatAdvice, foreignFormatOfFile } from "../../coronafs/backend/foreign-format.ts";
 import { VolumeClient } from "../../coronafs/client.ts";
 import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { clientArgs } from "../args.ts";
 import { clientTarget, commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
+import { fileUpload, pollingProgress } from "../progress.ts";
 
 const nameArg = { name: { type: "positional", description: "volume name", required: true } } as const;
 
@@ -14,7 +16,18 @@ function client(args: Record<string, unknown>): VolumeClient {
 }
 
 function show(json: boolean | undefined, volume: VolumeInfo): void {
-  print(json, volume, () => renderRecord({ ...volume, size: formatBytes(volume.sizeBytes) }));
+  print(json, volume, () =>
+    renderRecord({
+      name: volume.name,
+      format: volume.format,
+      size: `${formatBytes(volume.sizeBytes)} (${volume.sizeBytes} bytes)`,
+      backing: volume.backing ?? "-",
+      connections: volume.connections,
+      created: volume.createdAt,
+      ...("copiedBytes" in volume ? { copied: formatBytes(Number(volume.copiedBytes)) } : {}),
+      ...Object.fromEntries(Object.entries(volume.uris).map(([kind, uri]) => [`uri (${kind})`, uri])),
+    }),
+  );
 }
 
 /** `photon volume …`: CoronaFS volumes of an nbd-export (or the controller). */
@@ -36,7 +49,11 @@ export default defineCommand({
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
         if (args.from !== undefined && (args.size !== undefined || args.image !== undefined)) throw new CliError("--from takes neither --size nor --image");
         if (args.size === undefined && args.from === undefined && args.image === undefined) throw new CliError("give --size, --image or --from");
-        show(args.json, await client(args).create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image }));
+        const volumes = client(args);
+        const created = volumes.create({ name: args.name, size: args.size, format: args.format, backing: args.backing, source: args.from, image: args.image });
+        if (args.from === undefined) return show(args.json, await created);
+        const name = args.name;
+        show(args.json, await pollingProgress(`materializing ${name}`, created, () => volumes.progress(name), (v) => v.sizeBytes, { quiet: args.json }));
       },
     }),
     import: defineCommand({
@@ -49,7 +66,11 @@ export default defineCommand({
       },
       async run({ args }) {
         if (args.format !== undefined && args.format !== "raw" && args.format !== "qcow2") throw new CliError("--format: expected raw or qcow2");
-        show(args.json, await client(args).importFile(args.name, args.file, args.format));
+        const { size, body } = fileUpload(args.file, { flag: "FILE", quiet: args.json });
+        // Refused before a byte is sent: the server would refuse it after the whole upload.
+        const foreign = args.format === undefined ? foreignFormatOfFile(args.file) : undefined;
+        if (foreign) throw new CliError(foreignFormatAdvice(foreign, args.file));
+        show(args.json, await client(args).importStream(args.name, body, { format: args.format, size }));
       },
     }),
     list: defineCommand({
@@ -78,9 +99,11 @@ export default defineCommand({
     }),
     resize: defineCommand({
       meta: { name: "resize", description: "Grow a volume" },
-      args: { ...clientArgs, ...nameArg, size: { type: "positional", description: "new size, e.g. 20G", required: true } },
+      args: { ...clientArgs, ...nameArg, size: { type: "string", description: "new size, e.g. 20G (binary units), as for create" } },
       async run({ args }) {
-        show(args.json, await client(args).resize(args.name, args.size));
+        const size = args.size ?? args._[1]; // `resize NAME 20G`, as before --size
+        if (size === undefined) throw new CliError("give the new size with --size, e.g. --size 20G");
+        show(args.json, await client(args).resize(args.name, size));
       },
     }),
     delete: defineCommand({

@@ -17,11 +17,16 @@ const READS_IN_FLIGHT = 8;
  * only the ranges that base:allocation does not report as reading zeros are
  * read — in 1 MiB requests, several in flight — and written at their offsets,
  * so holes stay holes. The caller makes the file durable. Returns the bytes copied.
+ * `onProgress` hears how much of the export is done: copied, or skipped as zeros.
  */
-export async function copyExport(client: NbdClient, fd: number): Promise<number> {
+export async function copyExport(client: NbdClient, fd: number, onProgress?: (doneBytes: number) => void): Promise<number> {
   ftruncateSync(fd, client.size);
-  const ranges = dataRanges(client);
   let copied = 0;
+  let skipped = 0;
+  const ranges = dataRanges(client, (length) => {
+    skipped += length;
+    onProgress?.(copied + skipped);
+  });
   await Promise.all(
     Array.from({ length: READS_IN_FLIGHT }, async () => {
       const buffer = Buffer.allocUnsafe(READ_BYTES); // each reader's own, reused: no garbage per MiB
@@ -32,14 +37,15 @@ export async function copyExport(client: NbdClient, fd: number): Promise<number>
         // On the thread pool: the next replies are taken in meanwhile.
         for (let done = 0; done < length; ) done += (await writeAt(fd, data, done, length - done, offset + done)).bytesWritten;
         copied += length;
+        onProgress?.(copied + skipped);
       }
     }),
   );
   return copied;
 }
 
-/** [offset, length] pieces of the export that may hold data, in order. */
-async function* dataRanges(client: NbdClient): AsyncGenerator<[number, number]> {
+/** [offset, length] pieces of the export that may hold data, in order; `skip` hears of each run of zeros passed over. */
+async function* dataRanges(client: NbdClient, skip: (length: number) => void): AsyncGenerator<[number, number]> {
   for (let offset = 0; offset < client.size; ) {
     const window = Math.min(STATUS_WINDOW, client.size - offset);
     const extents = client.baseAllocation ? await client.blockStatus(offset, window) : [{ length: window, flags: 0 }];
@@ -49,6 +55,8 @@ async function* dataRanges(client: NbdClient): AsyncGenerator<[number, number]> 
       if (length <= 0) break;
       if ((extent.flags & STATE_ZERO) === 0) {
         for (let at = offset; at < offset + length; at += READ_BYTES) yield [at, Math.min(READ_BYTES, offset + length - at)];
+      } else {
+        skip(length);
       }
       offset += length;
     }

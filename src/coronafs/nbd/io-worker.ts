@@ -18,6 +18,7 @@ import { openVolume, type VolumeSpec } from "../backend/open-volume.ts";
 import { createLogger, type Logger, type LogLevel } from "../../util/log.ts";
 import { EAGAIN, EINTR, pollReadable, recvInto, sendFrom, shutdownAndClose } from "../../util/linux.ts";
 import type { Negotiated } from "./handshake.ts";
+import { NbdStats } from "./stats.ts";
 import { Transmission } from "./transmission.ts";
 
 /** The first message: what to open and how to talk back. */
@@ -28,6 +29,8 @@ export interface WorkerInit {
   port: MessagePort;
   /** Int32 flag raised by the main thread when a control message is waiting. */
   flag: Int32Array;
+  /** The server's {@link NbdStats} buffer, shared by every worker. */
+  stats: SharedArrayBuffer;
 }
 
 /** Control messages from the main thread. */
@@ -87,6 +90,7 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
 function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   const connections = new Map<number, Connection>();
   const input = Buffer.allocUnsafe(RECEIVE_BUFFER);
+  const stats = new NbdStats(init.stats);
   let shuttingDown = false;
   let anyClosed = false;
   /** The connection when there is exactly one. */
@@ -102,7 +106,9 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
         close: (reason) => end(connection, reason),
       },
       log,
+      stats,
     );
+    stats.connected();
     connections.set(message.id, connection);
     if (message.rest.byteLength > 0) connection.transmission.feed(Buffer.from(message.rest));
   };

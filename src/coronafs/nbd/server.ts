@@ -6,6 +6,7 @@ import type { Logger, LogLevel } from "../../util/log.ts";
 import type { ExportProvider } from "./exports.ts";
 import { Handshake } from "./handshake.ts";
 import { greeting } from "./protocol.ts";
+import { NbdStats, type NbdStatsSnapshot } from "./stats.ts";
 import { VolumeWorkers } from "./volume-workers.ts";
 
 /** Where the NBD server listens. */
@@ -20,6 +21,10 @@ export interface NbdServer {
   unixPath?: string;
   /** Open connections per export name. */
   connections(exportName: string): number;
+  /** Open connections to every export. */
+  totalConnections(): number;
+  /** Requests, errors and bytes so far. */
+  stats(): NbdStatsSnapshot;
   /** Ends every connection to an export and waits until its image is closed (forced volume delete). */
   disconnect(exportName: string): Promise<void>;
   stop(): Promise<void>;
@@ -46,7 +51,7 @@ type NbdSocket = Socket<ConnectionState>;
  */
 export function startNbdServer(provider: ExportProvider, listen: NbdListenOptions, log: Logger, logLevel: LogLevel = "info"): NbdServer {
   let nextId = 1;
-  const workers = new VolumeWorkers(log, logLevel);
+  const workers = new VolumeWorkers(log, logLevel, new NbdStats());
   const handshaking = new Set<NbdSocket>();
 
   const send = (socket: NbdSocket, data: Uint8Array) => {
@@ -145,6 +150,8 @@ export function startNbdServer(provider: ExportProvider, listen: NbdListenOption
     tcpAddress: tcp ? { hostname: listen.tcp!.hostname, port: tcp.port } : undefined,
     unixPath: listen.unixPath,
     connections: (name) => workers.connections(name),
+    totalConnections: () => workers.totalConnections(),
+    stats: () => workers.stats.snapshot(),
     disconnect: (name) => workers.disconnect(name),
     async stop() {
       tcp?.stop(true);

@@ -2,6 +2,7 @@ import type { Logger } from "../../util/log.ts";
 import type { BlockBackend } from "../backend/block-backend.ts";
 import { NbdError, nbdErrorFor, nbdExtentFlags } from "./errors.ts";
 import { blockSizes } from "./exports.ts";
+import type { NbdStats } from "./stats.ts";
 import { BASE_ALLOCATION_ID, type Negotiated } from "./handshake.ts";
 import {
   CMD,
@@ -80,6 +81,7 @@ export class Transmission {
     private readonly negotiated: Negotiated,
     private readonly io: TransmissionIo,
     private readonly log: Logger,
+    private readonly stats: NbdStats,
   ) {
     this.structured = negotiated.structuredReplies;
     this.out = Buffer.allocUnsafe(2 * 1024 * 1024);
@@ -144,6 +146,7 @@ export class Transmission {
     }
     try {
       this.execute(req);
+      this.stats.request(req.type, false, req.type === CMD.READ ? req.length : 0);
     } catch (err) {
       this.replyError(req, err);
     }
@@ -229,6 +232,7 @@ export class Transmission {
       // FUA: the reply waits until this write is on stable storage.
       if (req.flags & CMD_FLAG.FUA) this.backend.flush();
       this.replyOk(req);
+      this.stats.request(CMD.WRITE, false, 0, req.length);
     } catch (err) {
       this.replyError(req, err);
     }
@@ -275,6 +279,7 @@ export class Transmission {
   /** Error replies: structured (with a message) once negotiated, as proto.md prefers. */
   private replyError(req: Request, err: unknown): void {
     const mapped = nbdErrorFor(err);
+    this.stats.request(req.type, true);
     if (mapped.unexpected) this.log.error("request failed", { export: this.negotiated.export.name, command: commandName(req.type), offset: req.offset, length: req.length, error: mapped.message });
     if (!this.structured) {
       this.reserve(SIMPLE_REPLY_SIZE);

@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from "../../util/log.ts";
 import { closeFd, dupFd, dupForWorker, shutdownRead } from "../../util/linux.ts";
 import type { VolumeSpec } from "../backend/open-volume.ts";
 import type { Negotiated } from "./handshake.ts";
+import type { NbdStats } from "./stats.ts";
 import { workerEntry } from "../../util/worker-entry.ts";
 import type { WorkerControl, WorkerInit, WorkerReport } from "./io-worker.ts";
 
@@ -49,7 +50,17 @@ export class VolumeWorkers {
   constructor(
     private readonly log: Logger,
     private readonly logLevel: LogLevel,
+    /** The counters every worker adds to. */
+    readonly stats: NbdStats,
   ) {}
+
+  /** Open connections to every volume. */
+  totalConnections(): number {
+    let n = 0;
+    for (const count of this.attaching.values()) n += count;
+    for (const w of this.workers) n += w.connections.size;
+    return n;
+  }
 
   /** Open connections to a volume. */
   connections(volume: string): number {
@@ -160,7 +171,7 @@ export class VolumeWorkers {
       readyReject(new Error("I/O worker crashed"));
       finish();
     };
-    const init: WorkerInit = { spec, volume, logLevel: this.logLevel, port: port2, flag };
+    const init: WorkerInit = { spec, volume, logLevel: this.logLevel, port: port2, flag, stats: this.stats.buffer };
     worker.postMessage(init, [port2] as never);
     this.workers.add(entry);
     return entry;

@@ -9,8 +9,14 @@ import type { VolumeStore } from "./store.ts";
  * volume, a qcow2 overlay read flattened) holds into a new raw volume of
  * `store`, reading only the ranges that are not zeros, so holes stay holes.
  * Nobody sees the volume before the copy is complete and durable.
+ * `onProgress` hears the bytes done (copied or skipped as zeros) of the total.
  */
-export async function materialize(store: VolumeStore, name: string, sourceUri: string): Promise<VolumeRow & { copiedBytes: number }> {
+export async function materialize(
+  store: VolumeStore,
+  name: string,
+  sourceUri: string,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+): Promise<VolumeRow & { copiedBytes: number }> {
   let client: NbdClient;
   try {
     client = await NbdClient.connect({ uri: sourceUri });
@@ -19,8 +25,9 @@ export async function materialize(store: VolumeStore, name: string, sourceUri: s
   }
   try {
     let copiedBytes = 0;
-    const row = await store.adopt(name, { format: "raw" }, async (fd) => {
-      copiedBytes = await copyExport(client, fd);
+    const row = await store.adopt(name, { format: "raw", origin: "materialized", logDetail: { source: sourceUri } }, async (fd) => {
+      onProgress?.(0, client.size);
+      copiedBytes = await copyExport(client, fd, (done) => onProgress?.(done, client.size));
     });
     return { ...row, copiedBytes };
   } finally {

@@ -29,10 +29,22 @@ const createSchema = z.strictObject({
 });
 const resizeSchema = z.strictObject({ size });
 
-/** `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete. */
+/** How far a materialize has got: what `GET /v1/volumes/NAME/progress` answers while it runs. */
+export interface VolumeProgress {
+  operation: "materialize";
+  source: string;
+  /** Bytes of the source done: copied, or skipped as zeros. */
+  doneBytes: number;
+  totalBytes: number;
+  startedAt: string;
+}
+
+/** `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete; progress of a materialize. */
 export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Hono {
   const app = new Hono();
   const json = (row: VolumeRow) => volumeJson(row, endpoints);
+  /** Materializes running now, by volume name. */
+  const running = new Map<string, VolumeProgress>();
 
   app.get("/", (c) => c.json({ volumes: store.list().map(json) }));
 
@@ -42,8 +54,18 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
       if (body.size !== undefined || body.backing !== undefined || (body.format ?? "raw") !== "raw") {
         throw problems.invalidField("source", "a materialized volume is raw and takes its size from the source: give no size, format or backing");
       }
-      const row = await materialize(store, body.name, body.source);
-      return c.json({ ...json(row), copiedBytes: row.copiedBytes }, 201);
+      if (running.has(body.name)) throw problems.conflict(`volume "${body.name}" is being materialized already`);
+      const progress: VolumeProgress = { operation: "materialize", source: body.source, doneBytes: 0, totalBytes: 0, startedAt: new Date().toISOString() };
+      running.set(body.name, progress);
+      try {
+        const row = await materialize(store, body.name, body.source, (done, total) => {
+          progress.doneBytes = done;
+          progress.totalBytes = total;
+        });
+        return c.json({ ...json(row), copiedBytes: row.copiedBytes }, 201);
+      } finally {
+        running.delete(body.name);
+      }
     }
     if (body.size === undefined) throw problems.invalidField("size", "required (or a source to materialize from)");
     const format = body.format ?? (body.backing ? "qcow2" : "raw");
@@ -82,6 +104,13 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
     };
     if (image.row.backing) headers["x-photon-backing"] = image.row.backing;
     return new Response(Bun.file(image.path), { headers });
+  });
+
+  // A long operation on a volume that does not exist yet; 404 once it has finished (or when none runs).
+  app.get("/:name/progress", (c) => {
+    const progress = running.get(c.req.param("name"));
+    if (!progress) throw problems.notFound(`nothing is running on volume "${c.req.param("name")}"`);
+    return c.json(progress);
   });
 
   app.get("/:name", (c) => c.json(json(store.mustGet(c.req.param("name")))));

@@ -5,6 +5,7 @@ import { openMetadataDb, type MetadataDb } from "../../db/open.ts";
 import { ensureDir, fsyncDir } from "../../util/fs.ts";
 import type { Logger } from "../../util/log.ts";
 import type { BlockBackend } from "../backend/block-backend.ts";
+import { foreignFormatAdvice, foreignFormatOfFile } from "../backend/foreign-format.ts";
 import type { VolumeSpec } from "../backend/open-volume.ts";
 import type { FormatName, VolumeFormat } from "../backend/volume-format.ts";
 import { coronafsMigrations } from "../migrations/index.ts";
@@ -29,6 +30,10 @@ export interface AdoptOptions {
   backing?: VolumeRow;
   /** Replace an existing volume of the name, unless it is in use (then: conflict). */
   replace?: { inUse(): boolean };
+  /** How the file came, for the log line (default `imported`). */
+  origin?: "imported" | "materialized";
+  /** Said in the log line, e.g. the source a volume was materialized from. */
+  logDetail?: Record<string, unknown>;
 }
 
 /** What a client asks for when creating a volume. */
@@ -142,6 +147,9 @@ export class VolumeStore implements ExportProvider {
     }
     closeSync(fd);
     try {
+      const foreign = options.format === undefined ? foreignFormatOfFile(tmp) : undefined;
+      // Taken as raw, it would be a disk of the wrong size holding the other format's metadata.
+      if (foreign) throw VolumeError.invalid("body", foreignFormatAdvice(foreign));
       const format = options.format ?? detectImageFormat(tmp);
       const opener = this.formats[format];
       if (!opener) throw VolumeError.invalid("format", `format ${format} is not available`);
@@ -178,7 +186,8 @@ export class VolumeStore implements ExportProvider {
         rmSync(this.pathOf(old), { force: true });
         fsyncDir(this.dir);
       }
-      this.log.info(old ? "volume replaced" : "volume imported", { volume: name, format, size: sizeBytes, backing: row.backing });
+      const event = old ? "volume replaced" : `volume ${options.origin ?? "imported"}`;
+      this.log.info(event, { volume: name, format, size: sizeBytes, backing: row.backing, ...options.logDetail });
       return old ? { ...row, createdAt: old.createdAt } : row;
     } finally {
       rmSync(tmp, { force: true });
@@ -211,7 +220,9 @@ export class VolumeStore implements ExportProvider {
     const format = this.formats[row.format];
     if (!format) throw VolumeError.invalid("format", `format ${row.format} is not available`);
     format.grow(this.pathOf(row), sizeBytes);
-    return this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
+    const grown = this.meta.db.update(schema.volumes).set({ sizeBytes }).where(eq(schema.volumes.name, name)).returning().get();
+    this.log.info("volume resized", { volume: name, from: row.sizeBytes, size: sizeBytes });
+    return grown;
   }
 
   /** Deletes a volume (the caller has disconnected its clients). Refused while it backs others. */
