@@ -34,5 +34,11 @@ describe("image inspection", () => {
     expect(() => inspect(backed)).toThrow(/backing file/);
     expect(() => inspect()).toThrow(ImageFormatError);
     expect(() => inspect(Buffer.alloc(1000))).toThrow(/512-byte sectors/);
+    const vmdk = Buffer.alloc(4096);
+    vmdk.write("KDMV", 0, "latin1");
+    expect(() => inspect(vmdk)).toThrow(/VMDK.*qemu-img convert -f vmdk -O qcow2/);
+    const fixedVhd = Buffer.alloc(4096);
+    fixedVhd.write("conectix", 4096 - 512, "latin1");
+    expect(() => inspect(fixedVhd.subarray(0, 1000), fixedVhd.subarray(1000))).toThrow(/VHD/);
   });
 });

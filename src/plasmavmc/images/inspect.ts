@@ -1,3 +1,4 @@
+import { foreignFormatAdvice, PROBE_BYTES, recognizeForeignFormat } from "../../coronafs/backend/foreign-format.ts";
 import { parseHeader, QCOW2_MAGIC, Qcow2FormatError } from "../../coronafs/qcow2/header.ts";
 
 /** What an image artifact is, learned while it streams past. */
@@ -29,6 +30,8 @@ export class ImageInspector {
   private readonly hash = new Bun.CryptoHasher("sha256");
   private readonly head = Buffer.alloc(HEAD_BYTES);
   private headLength = 0;
+  /** The last PROBE_BYTES bytes seen: some formats (fixed VHD, DMG) are known by a footer. */
+  private tail: Uint8Array = new Uint8Array(0);
   private size = 0;
 
   update(chunk: Uint8Array): void {
@@ -39,6 +42,7 @@ export class ImageInspector {
       this.headLength += take;
     }
     this.size += chunk.length;
+    this.tail = chunk.length >= PROBE_BYTES ? chunk.slice(chunk.length - PROBE_BYTES) : Buffer.concat([this.tail, chunk]).subarray(-PROBE_BYTES);
   }
 
   /** A stream that passes bytes through unchanged, inspecting them. */
@@ -59,6 +63,8 @@ export class ImageInspector {
     if (this.size === 0) throw new ImageFormatError("the image is empty");
     const head = this.head.subarray(0, this.headLength);
     const sha256 = this.hash.digest("hex");
+    const foreign = recognizeForeignFormat(head, this.tail);
+    if (foreign) throw new ImageFormatError(foreignFormatAdvice(foreign));
     if (head.length < 4 || head.readUInt32BE(0) !== QCOW2_MAGIC) {
       if (this.size % 512 !== 0) throw new ImageFormatError(`a raw image must be a whole number of 512-byte sectors (got ${this.size} bytes)`);
       return { format: "raw", virtualSize: this.size, artifactSize: this.size, sha256 };
