@@ -69,10 +69,14 @@ export class AdminClient {
     return this.parse<T>(method, path, response);
   }
 
-  /** `fetch` against the API, a failure to connect turned into an {@link UnreachableError}. */
+  /**
+   * `fetch` against the API, a failure to connect turned into an {@link UnreachableError}.
+   * Without Bun's 300 s idle timeout: a materialize, a base build or a VM start says
+   * nothing until it is done, and a followed console can be quiet for long.
+   */
   protected async send(path: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.baseUrl + path, init);
+      return await fetch(this.baseUrl + path, { ...init, timeout: false } as RequestInit);
     } catch (err) {
       throw asUnreachable(err, this.baseUrl) ?? err;
     }

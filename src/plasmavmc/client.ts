@@ -11,7 +11,7 @@ export class ImageClient extends AdminClient {
   /** CreateImage from bytes this client streams (a local file). */
   upload = async (name: string, body: ReadableStream<Uint8Array>, size: number, label: string) => {
     const path = `/v1/images/${encodeURIComponent(name)}?source=${encodeURIComponent(label)}`;
-    const response = await fetch(this.baseUrl + path, {
+    const response = await this.send(path, {
       method: "PUT",
       headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream", "content-length": String(size) },
       body,
@@ -35,7 +35,7 @@ export class VmClient extends AdminClient {
   /** The serial console as text; with `follow`, a stream that lasts until the VM stops. */
   console = async (name: string, follow: boolean): Promise<ReadableStream<Uint8Array>> => {
     const path = `/v1/vms/${encodeURIComponent(name)}/console${follow ? "?follow=true" : ""}`;
-    const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } });
+    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` } });
     if (!response.ok || !response.body) await this.parse("GET", path, response);
     return response.body!;
   };

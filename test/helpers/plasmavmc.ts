@@ -27,7 +27,7 @@ export async function startPlasmaCluster(dir: string, options: { agents?: number
   const keyFile = join(dir, "s3-key");
   writeFileSync(keyFile, `AWS_ACCESS_KEY_ID=${gateway.credentials.accessKeyId}\nAWS_SECRET_ACCESS_KEY=${gateway.credentials.secretAccessKey}\n`, { mode: 0o600 });
   const controllerDir = join(dir, "controller");
-  const controller = await startController(controllerDir, ["--token", token, "--coronafs", central.admin, "--s3-endpoint", gateway.endpoint, "--s3-key-file", keyFile, ...(options.controllerArgs ?? [])]);
+  const controller = await startController(controllerDir, ["--token", token, "--coronafs", central.admin, "--s3-endpoint", gateway.endpoint, "--s3-key-file", keyFile, "--node-timeout", "5000", ...(options.controllerArgs ?? [])]);
   const agents: PlasmaCluster["agents"] = [];
   for (let i = 1; i <= (options.agents ?? 0); i++) {
     const name = `worker${i}`;

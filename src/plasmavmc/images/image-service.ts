@@ -1,6 +1,7 @@
 import { asc, eq } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { VolumeClient } from "../../coronafs/client.ts";
+import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
 import { conflict, invalid, notFound, PlasmaError } from "../errors.ts";
 import { checkName } from "../names.ts";
@@ -121,19 +122,24 @@ export class ImageService {
     const row = this.get(name);
     const users = this.db.select({ name: managedVolumes.name }).from(managedVolumes).where(eq(managedVolumes.image, name)).all();
     if (users.length > 0) throw conflict(`image "${name}" is used by volume(s) ${users.map((u) => u.name).join(", ")}; delete them first`);
+    // The base and the artifact go first: if either cannot, the image is still there to delete again.
     const base = row.baseVolume;
-    this.db.delete(images).where(eq(images.name, name)).run();
-    if (base && !this.db.select().from(images).where(eq(images.baseVolume, base)).get()) await dropBase(base);
+    const sharedBase = this.db.select().from(images).where(eq(images.baseVolume, base ?? "")).all().length > 1;
+    if (base && !sharedBase) await dropBase(base);
     await this.requireArtifacts()
       .delete(row.key)
-      .catch((err: Error) => this.log.warn("could not delete an image artifact; delete it by hand", { image: name, bucket: row.bucket, key: row.key, err }));
+      .catch((err: Error) => {
+        throw new PlasmaError("failed", `deleting the artifact s3://${row.bucket}/${row.key} failed: ${err.message}`);
+      });
+    this.db.delete(images).where(eq(images.name, name)).run();
     this.log.info("image deleted", { image: name });
   }
 
   /** The name of the image's raw base in the central store, building it on first use. */
-  ensureBase(name: string): Promise<string> {
+  async ensureBase(name: string): Promise<string> {
     const row = this.get(name);
-    if (row.baseVolume) return Promise.resolve(row.baseVolume);
+    // A recorded base that someone deleted by hand is built again rather than failing every clone.
+    if (row.baseVolume && (await this.requireCentral().get(row.baseVolume).then(() => true, (err) => !(err instanceof ApiError && err.status === 404)))) return row.baseVolume;
     let building = this.basesBuilding.get(row.sha256);
     if (!building) {
       building = this.buildBase(row).finally(() => this.basesBuilding.delete(row.sha256));
@@ -154,7 +160,10 @@ export class ImageService {
   private async buildBase(row: ImageRow): Promise<string> {
     const central = this.requireCentral();
     const base = `base-${row.sha256.slice(0, 16)}`;
-    const existing = await central.get(base).catch(() => undefined);
+    const existing = await central.get(base).catch((err) => {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    });
     if (existing) return base; // another image with the same bytes, or a build the controller did not get to record
     const started = performance.now();
     const artifact = await this.requireArtifacts().get(row.key, row.bucket);

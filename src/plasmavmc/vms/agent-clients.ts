@@ -35,7 +35,7 @@ export class VmHostClient extends AdminClient {
   /** The serial console as the agent streams it. */
   console = async (name: string, query: URLSearchParams, signal?: AbortSignal): Promise<Response> => {
     const path = `/v1/vms/${encodeURIComponent(name)}/console?${query}`;
-    const response = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` }, signal });
+    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` }, signal });
     if (!response.ok) await this.parse("GET", path, response);
     return response;
   };

@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
@@ -149,13 +149,23 @@ export class VmService {
       for (const disk of disks) this.options.volumes.attach(disk, name);
       this.options.log.info("vm created", { vm: name, image: request.image, disks });
       return row;
-    }).then(async (row) => (request.start === false ? this.info(row) : this.start(row.name)));
+    }).then(async (row) => {
+      if (request.start === false) return this.info(row);
+      try {
+        return await this.start(row.name);
+      } catch (err) {
+        // CreateVm that cannot start leaves nothing behind (a bad kernel path is only found by the agent).
+        await this.delete(row.name).catch((cleanup: Error) => this.options.log.warn("could not remove a VM whose first start failed", { vm: row.name, err: cleanup }));
+        throw err;
+      }
+    });
   }
 
   /** StartVm: schedule, put the disks on the node, have its agent start QEMU. */
   start(name: string, options: { only?: string } = {}): Promise<VmInfo> {
     return this.exclusive(name, async () => {
       let vm = this.row(name);
+      const lastNode = vm.node ?? undefined;
       if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
       if (vm.state === "stopping") throw conflict(`VM "${name}" is stopping`);
       // A guest that powered off or a QEMU that died left its disks on the node: they come back first.
@@ -165,7 +175,7 @@ export class VmService {
       }
       const requestedAt = new Date();
       const started = performance.now();
-      const node = this.schedule(vm, { prefer: vm.node ?? undefined, only: options.only });
+      const node = this.schedule(vm, { prefer: lastNode, only: options.only });
       this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
       const agent = this.agent(node);
       try {
@@ -187,8 +197,9 @@ export class VmService {
         this.options.log.info("vm started", { vm: name, node, attachMs, pid: hosted.pid });
         return { ...this.info(this.row(name)), host: hosted };
       } catch (err) {
-        await this.dropNodeCopies(vm, node, agent);
-        this.update(name, { state: "error", node: null, lastError: (err as Error).message });
+        // Only when the node is known to hold nothing of the VM does it let go of it; else stop/delete retry the clean-up.
+        const clean = await this.dropNodeCopies(vm, node, agent);
+        this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
         throw err;
       }
     });
@@ -264,13 +275,20 @@ export class VmService {
   }
 
   /** Drops the copies a failed start left on a node (the central store still has the data). */
-  private async dropNodeCopies(vm: VmRow, node: string, agent: AgentClients): Promise<void> {
-    await agent.vms.remove(vm.name).catch(() => undefined); // may never have been launched
-    for (const disk of vm.disks) {
-      if (this.options.volumes.managed(disk).node !== node) continue;
-      this.options.volumes.placeOn(disk, null);
-      await agent.volumes.delete(disk, true).catch((err: Error) => this.options.log.warn("could not drop a disk copy after a failed start", { vm: vm.name, node, volume: disk, err }));
-    }
+  private async dropNodeCopies(vm: VmRow, node: string, agent: AgentClients): Promise<boolean> {
+    const gone = (err: unknown) => err instanceof ApiError && err.status === 404;
+    let clean = true;
+    const drop = async (what: string, call: () => Promise<unknown>) => {
+      await call().catch((err) => {
+        if (gone(err)) return; // never got there
+        clean = false;
+        this.options.log.warn("could not clean up a node after a failed start", { vm: vm.name, node, what, err });
+      });
+    };
+    await drop("vm", () => agent.vms.remove(vm.name));
+    for (const disk of vm.disks) await drop(disk, () => agent.volumes.delete(disk, true));
+    if (clean) for (const disk of vm.disks) this.options.volumes.placeOn(disk, null);
+    return clean;
   }
 
   /** StopVm: ACPI power-off (or QEMU quit with force), then the disks go back to the central store. */
@@ -325,7 +343,7 @@ export class VmService {
     const vm = this.row(name);
     if (vm.node !== null && vm.state !== "stopped") await this.stop(name, true);
     await this.exclusive(name, async () => {
-      for (const disk of vm.disks) await this.options.volumes.delete(disk, { force: true, detach: true });
+      for (const disk of vm.disks) await this.options.volumes.delete(disk, { force: true, detach: true, missingOk: true });
       this.db.delete(vms).where(eq(vms.name, name)).run();
       this.options.log.info("vm deleted", { vm: name });
     });
@@ -341,13 +359,15 @@ export class VmService {
         this.options.log.warn("could not ask the agent about a VM", { vm: name, node: vm.node, err });
         return undefined;
       });
+    // The verdict applies only to the run it was asked about: not if a stop or another start came in between.
+    const sameRun = and(eq(vms.name, name), eq(vms.state, "running"), eq(vms.node, vm.node), eq(vms.startedAt, vm.startedAt!));
     if (host?.state === "crashed" && !this.busy.has(name)) {
-      this.update(name, { state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` });
-      this.options.log.warn("vm crashed", { vm: name, node: vm.node });
+      const changed = this.db.update(vms).set({ state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` }).where(sameRun).returning({ name: vms.name }).all();
+      if (changed.length > 0) this.options.log.warn("vm crashed", { vm: name, node: vm.node });
     } else if (host?.state === "stopped" && !this.busy.has(name)) {
       // The guest powered itself off: its disks are still on the node until it is stopped or started again.
-      this.update(name, { state: "shutoff" });
-      this.options.log.info("vm shut off by its guest", { vm: name, node: vm.node });
+      const changed = this.db.update(vms).set({ state: "shutoff" }).where(sameRun).returning({ name: vms.name }).all();
+      if (changed.length > 0) this.options.log.info("vm shut off by its guest", { vm: name, node: vm.node });
     }
     return { ...this.info(this.row(name)), ...(host ? { host } : {}), ...firstOutput(vm, host) };
   }

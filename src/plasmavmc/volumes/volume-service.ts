@@ -105,11 +105,12 @@ export class VolumeService {
     return this.info(await forward(() => this.images.requireCentral().resize(name, size)));
   }
 
-  async delete(name: string, options: { force?: boolean; detach?: boolean } = {}): Promise<void> {
+  /** Deletes a volume; `missingOk` (a VM's delete being retried) takes a volume already gone as deleted. */
+  async delete(name: string, options: { force?: boolean; detach?: boolean; missingOk?: boolean } = {}): Promise<void> {
     const row = this.row(name);
     if (row?.vm && !options.detach) throw conflict(`volume "${name}" is attached to VM "${row.vm}"; delete the VM first`);
     await forward(() => this.images.requireCentral().delete(name, options.force ?? false)).catch((err) => {
-      if (!(err instanceof PlasmaError && err.kind === "not-found" && row)) throw err; // already gone from the store: drop the record
+      if (!(err instanceof PlasmaError && err.kind === "not-found" && (row || options.missingOk))) throw err; // already gone from the store: drop the record
     });
     this.db.delete(managedVolumes).where(eq(managedVolumes.name, name)).run();
     this.log.info("volume deleted", { volume: name });
@@ -134,7 +135,10 @@ export async function forward<T>(call: () => Promise<T>): Promise<T> {
     const detail = err.problem?.detail ?? err.message;
     if (err.status === 404) throw new PlasmaError("not-found", detail);
     if (err.status === 409) throw new PlasmaError("conflict", detail);
-    if (err.status === 400) throw new PlasmaError("invalid", detail, (err.problem as { field?: string } | undefined)?.field);
+    if (err.status === 400) {
+      const field = (err.problem as { field?: string } | undefined)?.field;
+      throw new PlasmaError("invalid", field && detail.startsWith(`${field}: `) ? detail.slice(field.length + 2) : detail, field);
+    }
     throw new PlasmaError("failed", detail);
   }
 }
