@@ -1,6 +1,7 @@
 import { S3Error } from "../errors.ts";
 import type { S3Context } from "../context.ts";
 import { xmlResponse } from "../xml.ts";
+import { children, childText, parseXmlBody } from "../xml-request.ts";
 
 /** ListBuckets. */
 export function listBuckets(ctx: S3Context): Response {
@@ -12,7 +13,7 @@ export function listBuckets(ctx: S3Context): Response {
 export async function createBucket(ctx: S3Context, bucket: string): Promise<Response> {
   // A CreateBucketConfiguration body may name a location constraint; it must be our region.
   const body = await ctx.request.text();
-  const constraint = /<LocationConstraint>([^<]*)<\/LocationConstraint>/.exec(body)?.[1];
+  const constraint = body.trim() === "" ? undefined : childText(children(parseXmlBody(body), "CreateBucketConfiguration")[0], "LocationConstraint");
   if (constraint && constraint !== ctx.region) throw new S3Error("InvalidArgument", `the location constraint must be ${ctx.region}`);
   if (!ctx.meta.createBucket(bucket)) throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
   return new Response(null, { status: 200, headers: { location: `/${bucket}` } });

@@ -1,10 +1,10 @@
-import { XMLParser } from "fast-xml-parser";
 import { createHash } from "node:crypto";
 import type { ObjectRow, PartRow } from "../../schema.ts";
 import { type Algorithm, checksumHasher } from "../body.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
+import { children, parseXmlBody, textChildren } from "../xml-request.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
@@ -13,8 +13,6 @@ import { storeBody } from "./put-object.ts";
 /** Parts other than the last must be at least this large (S3 multipart limits). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
-
-const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Part" });
 
 function mustUpload(ctx: S3Context, bucket: string, key: string, uploadId: string) {
   const upload = ctx.meta.getUpload(bucket, key, uploadId);
@@ -50,13 +48,8 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
   const upload = mustUpload(ctx, bucket, key, uploadId);
-  let requested: RequestedPart[];
-  try {
-    const doc = parser.parse(await ctx.request.text()) as { CompleteMultipartUpload?: { Part?: RequestedPart[] } };
-    requested = doc.CompleteMultipartUpload?.Part ?? [];
-  } catch {
-    throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
-  }
+  const doc = children(parseXmlBody(await ctx.request.text(), ["Part"]), "CompleteMultipartUpload")[0];
+  const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
   const stored = new Map(ctx.meta.listParts(uploadId).map((p) => [p.partNumber, p]));
   const chosen = requested.map((r, i) => {
@@ -92,7 +85,7 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
 }
 
 /** A part as CompleteMultipartUpload lists it (Checksum<ALG> elements optional). */
-type RequestedPart = { PartNumber: string; ETag: string } & Record<string, string>;
+type RequestedPart = Record<string, string | undefined>;
 
 /**
  * The object's checksums from its parts', as S3 makes them: for an algorithm
