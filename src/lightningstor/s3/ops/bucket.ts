@@ -1,12 +1,13 @@
 import { S3Error } from "../errors.ts";
 import type { S3Context } from "../context.ts";
+import { ownerOf } from "../owner.ts";
 import { xmlResponse } from "../xml.ts";
 import { children, childText, parseXmlBody } from "../xml-request.ts";
 
 /** ListBuckets. */
 export function listBuckets(ctx: S3Context): Response {
   const buckets = ctx.meta.listBuckets().map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
-  return xmlResponse("ListAllMyBucketsResult", { Owner: { ID: ctx.auth.accessKey, DisplayName: ctx.auth.accessKey }, Buckets: { Bucket: buckets } });
+  return xmlResponse("ListAllMyBucketsResult", { Owner: ownerOf(ctx), Buckets: { Bucket: buckets } });
 }
 
 /** CreateBucket: a second create by the same owner is BucketAlreadyOwnedByYou (there is one owner here). */
