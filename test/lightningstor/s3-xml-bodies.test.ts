@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { CreateMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { sharedGateway } from "../helpers/s3-gateway.ts";
 import { signedFetch } from "../helpers/sign.ts";
 
@@ -57,5 +57,16 @@ describe("XML request bodies as Go clients send them", () => {
       expect(await res.text()).toContain("<Code>MalformedXML</Code>");
     }
     expect((await shared.s3.send(new ListObjectsV2Command({ Bucket: "goxml", Prefix: "victim" }))).KeyCount).toBe(1);
+  });
+
+  test("an XML body's Content-MD5 is checked: malformed is InvalidDigest, wrong is BadDigest, right is accepted", async () => {
+    await shared.s3.send(new PutObjectCommand({ Bucket: "goxml", Key: "md5/k", Body: "x" }));
+    const body = `<Delete ${NS}><Object><Key>md5/k</Key></Object></Delete>`;
+    const post = (md5: string) => send({ method: "POST", path: "/goxml?delete", body, headers: { "content-md5": md5 } });
+    expect(await (await post("AAAA")).text()).toContain("<Code>InvalidDigest</Code>");
+    expect(await (await post("AAAAAAAAAAAAAAAAAAAAAA==")).text()).toContain("<Code>BadDigest</Code>");
+    expect((await shared.s3.send(new ListObjectsV2Command({ Bucket: "goxml", Prefix: "md5/" }))).KeyCount).toBe(1);
+    expect((await post(createHash("md5").update(body).digest("base64"))).status).toBe(200);
+    expect((await shared.s3.send(new ListObjectsV2Command({ Bucket: "goxml", Prefix: "md5/" }))).KeyCount).toBe(0);
   });
 });

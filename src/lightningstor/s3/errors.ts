@@ -9,6 +9,7 @@ export const s3ErrorStatus = {
   MalformedXML: 400,
   NoSuchUpload: 404,
   InvalidBucketName: 400,
+  InvalidDigest: 400,
   InvalidRange: 416,
   KeyTooLongError: 400,
   MethodNotAllowed: 405,

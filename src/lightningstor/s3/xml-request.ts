@@ -1,4 +1,6 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { createHash } from "node:crypto";
+import { checkContentMd5 } from "./body.ts";
 import { S3Error } from "./errors.ts";
 
 /** An XML element as parsed: text, or child elements by name (an array where a name may repeat). */
@@ -30,6 +32,20 @@ export function parseXmlBody(text: string, arrays: readonly string[] = []): XmlE
     isArray: (name) => arrays.includes(name),
   });
   return decodeTree(parser.parse(text)) as XmlElement;
+}
+
+/**
+ * Reads a request's XML body whole (they are small: at most 10,000 parts or
+ * 1,000 keys), checks its Content-MD5 when given, and parses it.
+ */
+export async function readXmlBody(request: Request, arrays: readonly string[] = []): Promise<XmlElement> {
+  const contentMd5 = request.headers.get("content-md5");
+  checkContentMd5(contentMd5);
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (contentMd5 !== null && createHash("md5").update(bytes).digest("base64") !== contentMd5.trim()) {
+    throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
+  }
+  return parseXmlBody(new TextDecoder().decode(bytes), arrays);
 }
 
 /** An element with child elements. */

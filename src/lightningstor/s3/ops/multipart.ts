@@ -4,7 +4,7 @@ import { type Algorithm, checksumHasher } from "../body.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { children, parseXmlBody, textChildren } from "../xml-request.ts";
+import { children, readXmlBody, textChildren } from "../xml-request.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
@@ -48,7 +48,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
   const upload = mustUpload(ctx, bucket, key, uploadId);
-  const doc = children(parseXmlBody(await ctx.request.text(), ["Part"]), "CompleteMultipartUpload")[0];
+  const doc = children(await readXmlBody(ctx.request, ["Part"]), "CompleteMultipartUpload")[0];
   const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
   const stored = new Map(ctx.meta.listParts(uploadId).map((p) => [p.partNumber, p]));
