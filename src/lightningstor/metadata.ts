@@ -75,10 +75,15 @@ export class S3Metadata {
     return this.lookups.object.get({ bucket, key });
   }
 
-  /** Makes an object visible atomically; returns the chunks of the version it replaced. */
-  putObject(row: ObjectRow): { id: string; size: number }[] {
+  /**
+   * Makes an object visible atomically; returns the chunks of the version it
+   * replaced. `check` sees the current version in the same transaction and
+   * may throw to leave it in place (conditional writes).
+   */
+  putObject(row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] {
     return this.db.transaction((tx) => {
       const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+      check?.(old);
       tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
       return old?.chunks ?? [];
     });
@@ -146,11 +151,13 @@ export class S3Metadata {
 
   /**
    * Completes an upload atomically: the object appears and the upload and
-   * its parts disappear in one transaction. Returns the replaced object's chunks.
+   * its parts disappear in one transaction. Returns the replaced object's
+   * chunks. `check` is as for putObject.
    */
-  completeUpload(uploadId: string, row: ObjectRow): { id: string; size: number }[] {
+  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] {
     return this.db.transaction((tx) => {
       const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+      check?.(old);
       tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
       tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).run();
       tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();

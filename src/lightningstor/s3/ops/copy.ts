@@ -4,12 +4,13 @@ import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { checkConditions } from "../conditions.ts";
+import { checkConditions, checkWriteConditions } from "../conditions.ts";
 import { objectHeaders } from "../object-headers.ts";
 import { parseRange } from "../range.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
 import { chunkRanges, readRange } from "./get-object.ts";
+import { commitObject } from "./put-object.ts";
 
 /** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
 function copySource(ctx: S3Context): ObjectRow {
@@ -57,6 +58,7 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
 export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
   requireBucket(ctx, bucket);
   const source = copySource(ctx);
+  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const directive = ctx.request.headers.get("x-amz-metadata-directive") ?? "COPY";
   if (directive !== "COPY" && directive !== "REPLACE") throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
   if (directive === "COPY" && source.bucket === bucket && source.key === key) {
@@ -73,7 +75,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
     checksums: source.checksums,
     lastModified: new Date(),
   };
-  await deleteChunks(ctx, ctx.meta.putObject(row));
+  await commitObject(ctx, row);
   return xmlResponse("CopyObjectResult", { ETag: row.etag, LastModified: row.lastModified.toISOString() });
 }
 

@@ -5,6 +5,7 @@ import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
 import { children, readXmlBody, textChildren } from "../xml-request.ts";
+import { checkWriteConditions } from "../conditions.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
@@ -48,6 +49,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
   const upload = mustUpload(ctx, bucket, key, uploadId);
+  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const doc = children(await readXmlBody(ctx.request, ["Part"]), "CompleteMultipartUpload")[0];
   const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
@@ -79,7 +81,8 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
     lastModified: new Date(),
   };
   const unused = [...stored.values()].filter((p) => !chosen.includes(p)).flatMap((p) => p.chunks);
-  const replaced = ctx.meta.completeUpload(uploadId, row);
+  // The parts stay (and the upload can be completed again) when a write condition fails.
+  const replaced = ctx.meta.completeUpload(uploadId, row, (current) => checkWriteConditions(ctx.request.headers, current));
   await deleteChunks(ctx, [...replaced, ...unused]);
   return xmlResponse("CompleteMultipartUploadResult", { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: row.etag, ...checksumElements(row.checksums) });
 }
