@@ -123,9 +123,14 @@ export class S3Metadata {
     return this.db.select().from(schema.uploads).where(and(...conditions)).orderBy(asc(schema.uploads.key), asc(schema.uploads.createdAt)).all();
   }
 
-  /** Records a part; returns the chunks of the part it replaced. */
-  putPart(row: PartRow): { id: string; size: number }[] {
+  /**
+   * Records a part (the last to finish of two uploads of one number is the
+   * part); returns the chunks of the part it replaced, or undefined when the
+   * upload was completed or aborted meanwhile (nothing is recorded).
+   */
+  putPart(row: PartRow): { id: string; size: number }[] | undefined {
     return this.db.transaction((tx) => {
+      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, row.uploadId)).get()) return undefined;
       const old = tx
         .select()
         .from(schema.parts)
@@ -152,10 +157,12 @@ export class S3Metadata {
   /**
    * Completes an upload atomically: the object appears and the upload and
    * its parts disappear in one transaction. Returns the replaced object's
-   * chunks. `check` is as for putObject.
+   * chunks, or undefined when the upload is gone (a concurrent Complete or
+   * Abort came first; nothing is changed). `check` is as for putObject.
    */
-  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] {
+  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] | undefined {
     return this.db.transaction((tx) => {
+      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get()) return undefined;
       const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
       check?.(old);
       tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();

@@ -6,6 +6,7 @@ export const s3ErrorStatus = {
   EntityTooSmall: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
+  InvalidPartNumber: 416,
   MalformedXML: 400,
   NoSuchUpload: 404,
   InvalidBucketName: 400,

@@ -6,10 +6,10 @@ import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
 import { checkConditions, checkWriteConditions } from "../conditions.ts";
 import { objectHeaders } from "../object-headers.ts";
-import { parseRange } from "../range.ts";
+import { parseCopySourceRange } from "../range.ts";
 import { requireBucket } from "./bucket.ts";
-import { deleteChunks } from "./delete-object.ts";
 import { chunkRanges, readRange } from "./get-object.ts";
+import { recordPart } from "./multipart.ts";
 import { commitObject } from "./put-object.ts";
 
 /** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
@@ -74,6 +74,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
     headers: directive === "REPLACE" ? objectHeaders(ctx.request) : source.headers,
     checksums: source.checksums,
     lastModified: new Date(),
+    uploadId: null,
+    // The ETag is the source's, so are the parts it names.
+    partSizes: source.partSizes,
   };
   await commitObject(ctx, row);
   return xmlResponse("CopyObjectResult", { ETag: row.etag, LastModified: row.lastModified.toISOString() });
@@ -85,12 +88,10 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Error("InvalidArgument", "part number must be between 1 and 10000");
   const source = copySource(ctx);
   const rangeHeader = ctx.request.headers.get("x-amz-copy-source-range");
-  const range = parseRange(rangeHeader, source.size);
-  if (range === "unsatisfiable" || (rangeHeader !== null && range === undefined)) throw new S3Error("InvalidArgument", "x-amz-copy-source-range is not valid for the source");
-  const [start, end] = range ?? [0, source.size];
+  const [start, end] = rangeHeader === null ? [0, source.size] : parseCopySourceRange(rangeHeader, source.size);
   const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);
   const etag = `"${md5Hex}"`;
   const lastModified = new Date();
-  await deleteChunks(ctx, ctx.meta.putPart({ uploadId, partNumber, size: end - start, etag, chunks, checksums: {}, lastModified }));
+  await recordPart(ctx, { uploadId, partNumber, size: end - start, etag, chunks, checksums: {}, lastModified });
   return xmlResponse("CopyPartResult", { ETag: etag, LastModified: lastModified.toISOString() });
 }

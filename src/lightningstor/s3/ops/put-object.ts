@@ -42,6 +42,8 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     headers: objectHeaders(ctx.request),
     checksums: body.checksums,
     lastModified: new Date(),
+    uploadId: null,
+    partSizes: null,
   };
   await commitObject(ctx, row);
   return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row.checksums) } });
