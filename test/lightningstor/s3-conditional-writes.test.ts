@@ -9,19 +9,14 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { s3Error, sharedGateway } from "../helpers/s3-gateway.ts";
+import { chunkFiles as chunkFilesOf, s3Error, sharedGateway } from "../helpers/s3-gateway.ts";
 import { signedFetch } from "../helpers/sign.ts";
 
 /** Conditional writes (S3 User Guide, "Conditional writes"): If-None-Match: * and If-Match on PUT, Complete and Copy. */
 const shared = sharedGateway("cond");
 const send = (request: Parameters<typeof signedFetch>[2]) => signedFetch(shared.gw.endpoint, shared.gw.credentials, request);
 const text = async (Key: string) => (await (await shared.s3.send(new GetObjectCommand({ Bucket: "cond", Key }))).Body!.transformToString());
-function chunkFiles(): string[] {
-  const dir = join(shared.gw.dataDir, "chunks");
-  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)));
-}
+const chunkFiles = () => chunkFilesOf(shared.gw);
 
 describe("conditional writes", () => {
   test("PutObject: If-None-Match: * creates once, then 412; If-Match replaces only the version named", async () => {

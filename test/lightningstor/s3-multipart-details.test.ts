@@ -11,18 +11,28 @@ import {
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { s3Error, sharedGateway } from "../helpers/s3-gateway.ts";
+import { chunkFiles as chunkFilesOf, s3Error, sharedGateway } from "../helpers/s3-gateway.ts";
 import { signedFetch } from "../helpers/sign.ts";
 
 /** The multipart details S3 conformance suites check (S3 API Reference: CompleteMultipartUpload, UploadPart, UploadPartCopy, GetObject). */
 const shared = sharedGateway("mpd");
 const MiB = 1024 * 1024;
 const md5Hex = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
-function chunkFiles(): string[] {
-  const dir = join(shared.gw.dataDir, "chunks");
-  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)));
+const chunkFiles = () => chunkFilesOf(shared.gw);
+
+/** A request body that sends `first`, then waits for `finish()` to send `rest` and end. */
+function heldBody(first: Uint8Array, rest: Uint8Array): { body: ReadableStream<Uint8Array>; finish: () => void } {
+  let finish!: () => void;
+  const released = new Promise<void>((resolve) => (finish = resolve));
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(first);
+      await released;
+      if (rest.length > 0) controller.enqueue(rest);
+      controller.close();
+    },
+  });
+  return { body, finish };
 }
 
 /** A two-part upload of `key` (5 MiB + 1 KiB), not yet completed. */
@@ -53,16 +63,7 @@ describe("multipart details", () => {
     const [slow, fast] = [randomBytes(MiB), randomBytes(MiB)];
     const before = chunkFiles().length;
     // The slow upload starts first and sends half its bytes, the fast one runs whole, then the slow one ends.
-    let finish!: () => void;
-    const released = new Promise<void>((resolve) => (finish = resolve));
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(slow.subarray(0, MiB / 2));
-        await released;
-        controller.enqueue(slow.subarray(MiB / 2));
-        controller.close();
-      },
-    });
+    const { body, finish } = heldBody(slow.subarray(0, MiB / 2), slow.subarray(MiB / 2));
     const path = `/mpd/race?partNumber=1&uploadId=${UploadId}`;
     const slowDone = signedFetch(shared.gw.endpoint, shared.gw.credentials, { method: "PUT", path, body, payloadHash: "UNSIGNED-PAYLOAD" });
     const fastDone = await shared.s3.send(new UploadPartCommand({ Bucket: "mpd", Key: "race", UploadId, PartNumber: 1, Body: fast }));
@@ -83,15 +84,7 @@ describe("multipart details", () => {
   test("a part that finishes after its upload was aborted is NoSuchUpload and leaves no chunks", async () => {
     const { UploadId } = await shared.s3.send(new CreateMultipartUploadCommand({ Bucket: "mpd", Key: "late" }));
     const before = chunkFiles().length;
-    let finish!: () => void;
-    const released = new Promise<void>((resolve) => (finish = resolve));
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(randomBytes(1024));
-        await released;
-        controller.close();
-      },
-    });
+    const { body, finish } = heldBody(randomBytes(1024), new Uint8Array(0));
     const late = signedFetch(shared.gw.endpoint, shared.gw.credentials, { method: "PUT", path: `/mpd/late?partNumber=1&uploadId=${UploadId}`, body, payloadHash: "UNSIGNED-PAYLOAD" });
     await shared.s3.send(new AbortMultipartUploadCommand({ Bucket: "mpd", Key: "late", UploadId }));
     finish();
