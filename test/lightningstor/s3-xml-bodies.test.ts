@@ -59,6 +59,16 @@ describe("XML request bodies as Go clients send them", () => {
     expect((await shared.s3.send(new ListObjectsV2Command({ Bucket: "goxml", Prefix: "victim" }))).KeyCount).toBe(1);
   });
 
+  test("an XML body that does not match the signed x-amz-content-sha256 is refused and deletes nothing", async () => {
+    await shared.s3.send(new PutObjectCommand({ Bucket: "goxml", Key: "signed/k", Body: "x" }));
+    const signedFor = `<Delete ${NS}><Object><Key>signed/other</Key></Object></Delete>`;
+    const sent = `<Delete ${NS}><Object><Key>signed/k</Key></Object></Delete>`;
+    const res = await send({ method: "POST", path: "/goxml?delete", body: sent, payloadHash: createHash("sha256").update(signedFor).digest("hex") });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("<Code>XAmzContentSHA256Mismatch</Code>");
+    expect((await shared.s3.send(new ListObjectsV2Command({ Bucket: "goxml", Prefix: "signed/" }))).KeyCount).toBe(1);
+  });
+
   test("an XML body's Content-MD5 is checked: malformed is InvalidDigest, wrong is BadDigest, right is accepted", async () => {
     await shared.s3.send(new PutObjectCommand({ Bucket: "goxml", Key: "md5/k", Body: "x" }));
     const body = `<Delete ${NS}><Object><Key>md5/k</Key></Object></Delete>`;

@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { createHash } from "node:crypto";
+import type { PayloadMode } from "./auth.ts";
 import { checkContentMd5 } from "./body.ts";
 import { S3Error } from "./errors.ts";
 
@@ -36,12 +37,16 @@ export function parseXmlBody(text: string, arrays: readonly string[] = []): XmlE
 
 /**
  * Reads a request's XML body whole (they are small: at most 10,000 parts or
- * 1,000 keys), checks its Content-MD5 when given, and parses it.
+ * 1,000 keys), checks the payload hash the signature covers and Content-MD5
+ * when given, and parses it.
  */
-export async function readXmlBody(request: Request, arrays: readonly string[] = []): Promise<XmlElement> {
+export async function readXmlBody(request: Request, payload: PayloadMode, arrays: readonly string[] = []): Promise<XmlElement> {
   const contentMd5 = request.headers.get("content-md5");
   checkContentMd5(contentMd5);
   const bytes = new Uint8Array(await request.arrayBuffer());
+  if (payload.kind === "hash" && createHash("sha256").update(bytes).digest("hex") !== payload.sha256) {
+    throw new S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match what was received");
+  }
   if (contentMd5 !== null && createHash("md5").update(bytes).digest("base64") !== contentMd5.trim()) {
     throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
   }

@@ -25,7 +25,7 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
 /** DeleteObjects: up to 1000 keys, Quiet or verbose; missing keys count as deleted, as in S3. */
 export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Response> {
   requireBucket(ctx, bucket);
-  const doc = children(await readXmlBody(ctx.request, ["Object"]), "Delete")[0];
+  const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Object"]), "Delete")[0];
   const entries = children(doc, "Object");
   if (!doc || entries.length === 0 || entries.length > 1000) throw new S3Error("MalformedXML", "the request must name between 1 and 1000 objects");
   const quiet = (childText(doc, "Quiet") ?? "false").trim().toLowerCase() === "true";

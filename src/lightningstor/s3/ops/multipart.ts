@@ -62,7 +62,7 @@ export async function recordPart(ctx: S3Context, part: PartRow): Promise<void> {
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
   requireBucket(ctx, bucket);
-  const doc = children(await readXmlBody(ctx.request, ["Part"]), "CompleteMultipartUpload")[0];
+  const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Part"]), "CompleteMultipartUpload")[0];
   const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
   const upload = ctx.meta.getUpload(bucket, key, uploadId);
