@@ -75,10 +75,15 @@ export class S3Metadata {
     return this.lookups.object.get({ bucket, key });
   }
 
-  /** Makes an object visible atomically; returns the chunks of the version it replaced. */
-  putObject(row: ObjectRow): { id: string; size: number }[] {
+  /**
+   * Makes an object visible atomically; returns the chunks of the version it
+   * replaced. `check` sees the current version in the same transaction and
+   * may throw to leave it in place (conditional writes).
+   */
+  putObject(row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] {
     return this.db.transaction((tx) => {
       const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+      check?.(old);
       tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
       return old?.chunks ?? [];
     });
@@ -118,9 +123,14 @@ export class S3Metadata {
     return this.db.select().from(schema.uploads).where(and(...conditions)).orderBy(asc(schema.uploads.key), asc(schema.uploads.createdAt)).all();
   }
 
-  /** Records a part; returns the chunks of the part it replaced. */
-  putPart(row: PartRow): { id: string; size: number }[] {
+  /**
+   * Records a part (the last to finish of two uploads of one number is the
+   * part); returns the chunks of the part it replaced, or undefined when the
+   * upload was completed or aborted meanwhile (nothing is recorded).
+   */
+  putPart(row: PartRow): { id: string; size: number }[] | undefined {
     return this.db.transaction((tx) => {
+      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, row.uploadId)).get()) return undefined;
       const old = tx
         .select()
         .from(schema.parts)
@@ -146,11 +156,15 @@ export class S3Metadata {
 
   /**
    * Completes an upload atomically: the object appears and the upload and
-   * its parts disappear in one transaction. Returns the replaced object's chunks.
+   * its parts disappear in one transaction. Returns the replaced object's
+   * chunks, or undefined when the upload is gone (a concurrent Complete or
+   * Abort came first; nothing is changed). `check` is as for putObject.
    */
-  completeUpload(uploadId: string, row: ObjectRow): { id: string; size: number }[] {
+  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] | undefined {
     return this.db.transaction((tx) => {
+      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get()) return undefined;
       const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+      check?.(old);
       tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
       tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).run();
       tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();

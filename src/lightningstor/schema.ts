@@ -29,6 +29,10 @@ export const objects = sqliteTable(
     /** Verified x-amz-checksum-* values, by algorithm. */
     checksums: text("checksums", { mode: "json" }).$type<Record<string, string>>().notNull(),
     lastModified: integer("last_modified", { mode: "timestamp_ms" }).notNull(),
+    /** The multipart upload that made the object (a repeated Complete answers from it); null otherwise. */
+    uploadId: text("upload_id"),
+    /** A multipart object's part sizes, in order (GET ?partNumber=N); null for a single-part object. */
+    partSizes: text("part_sizes", { mode: "json" }).$type<number[]>(),
   },
   (t) => [primaryKey({ columns: [t.bucket, t.key] })],
 );

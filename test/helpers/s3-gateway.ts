@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from "bun:test";
 import { CreateBucketCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
 
@@ -73,4 +74,10 @@ export async function s3Error(promise: Promise<unknown>): Promise<{ name: string
     throw err;
   }
   throw new Error("expected an S3 error");
+}
+
+/** Every chunk file in a gateway's local chunk store (to check that nothing leaks). */
+export function chunkFiles(gw: TestGateway): string[] {
+  const dir = join(gw.dataDir, "chunks");
+  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)));
 }

@@ -21,15 +21,17 @@ function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Ar
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/**
- * Sends a raw request signed like the SDK would (SigV4 via AWS's own signer),
- * so tests can send what the SDK never would: bad framing, wrong digests.
- */
-export async function signedFetch(
-  endpoint: string,
-  credentials: { accessKeyId: string; secretAccessKey: string },
-  request: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array | string | ReadableStream<Uint8Array>; payloadHash?: string },
-): Promise<Response> {
+/** A raw request to sign: what the SDK would send, or what it never would. */
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  payloadHash?: string;
+}
+
+/** The headers of a request signed like the SDK would sign it (SigV4 via AWS's own signer). */
+export async function signHeaders(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }, request: RawRequest): Promise<Record<string, string>> {
   const url = new URL(endpoint);
   const signer = new SignatureV4({ credentials, region: "us-east-1", service: "s3", sha256: Sha256, uriEscapePath: false, applyChecksum: false });
   const body = typeof request.body === "string" ? Buffer.from(request.body) : request.body;
@@ -48,5 +50,15 @@ export async function signedFetch(
     headers: { host: url.host, "x-amz-content-sha256": payloadHash, ...request.headers },
     body: stream ? undefined : body,
   });
-  return fetch(`${endpoint}${request.path}`, { method: request.method, headers: signed.headers as Record<string, string>, body, duplex: "half" } as RequestInit);
+  return signed.headers as Record<string, string>;
+}
+
+/**
+ * Sends a raw request signed like the SDK would (SigV4 via AWS's own signer),
+ * so tests can send what the SDK never would: bad framing, wrong digests.
+ */
+export async function signedFetch(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }, request: RawRequest): Promise<Response> {
+  const headers = await signHeaders(endpoint, credentials, request);
+  const body = typeof request.body === "string" ? Buffer.from(request.body) : request.body;
+  return fetch(`${endpoint}${request.path}`, { method: request.method, headers, body, duplex: "half" } as RequestInit);
 }

@@ -26,12 +26,12 @@ const shared = sharedGateway("data");
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 const bytesOf = async (out: { Body?: { transformToByteArray(): Promise<Uint8Array> } }) => Buffer.from(await out.Body!.transformToByteArray());
 describe("buckets", () => {
-  test("create, list, head, locate; a second create is BucketAlreadyOwnedByYou; bad names are refused", async () => {
+  test("create, list, head, locate; a second create in us-east-1 is 200; bad names are refused", async () => {
     await shared.s3.send(new CreateBucketCommand({ Bucket: "b-one" }));
     expect((await shared.s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(expect.arrayContaining(["b-one", "data"]));
     expect((await shared.s3.send(new HeadBucketCommand({ Bucket: "b-one" }))).$metadata.httpStatusCode).toBe(200);
     expect((await shared.s3.send(new GetBucketLocationCommand({ Bucket: "b-one" }))).LocationConstraint ?? "").toBe("");
-    expect(await s3Error(shared.s3.send(new CreateBucketCommand({ Bucket: "b-one" })))).toEqual({ name: "BucketAlreadyOwnedByYou", status: 409 });
+    expect((await shared.s3.send(new CreateBucketCommand({ Bucket: "b-one" }))).$metadata.httpStatusCode).toBe(200);
     for (const bad of ["ab", "UPPER", "a..b", "192.168.0.1", "-dash"]) {
       expect((await s3Error(shared.s3.send(new CreateBucketCommand({ Bucket: bad })))).status).toBe(400);
     }

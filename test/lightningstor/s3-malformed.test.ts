@@ -92,6 +92,7 @@ describe("malformed S3 requests get the right error and store nothing", () => {
 
   test("invalid bucket names and unsupported sub-resources are answered in S3 XML", async () => {
     await expectS3Error(await send({ method: "PUT", path: "/Bad_Bucket" }), 400, "InvalidBucketName");
-    await expectS3Error(await send({ method: "GET", path: "/raw?acl" }), 501, "NotImplemented");
+    await expectS3Error(await send({ method: "GET", path: "/raw?tagging" }), 501, "NotImplemented");
+    await expectS3Error(await send({ method: "PUT", path: "/raw?acl" }), 501, "NotImplemented");
   });
 });

@@ -11,9 +11,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { s3Error as s3ErrorOf, sharedGateway } from "../helpers/s3-gateway.ts";
+import { chunkFiles as chunkFilesOf, s3Error as s3ErrorOf, sharedGateway } from "../helpers/s3-gateway.ts";
 
 const s3Error = async (promise: Promise<unknown>) => (await s3ErrorOf(promise)).name;
 
@@ -21,11 +19,7 @@ const shared = sharedGateway("mpu");
 
 const MiB = 1024 * 1024;
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest();
-/** Every chunk file in the gateway's store (to check that nothing leaks). */
-function chunkFiles(): string[] {
-  const dir = join(shared.gw.dataDir, "chunks");
-  return readdirSync(dir).flatMap((sub) => readdirSync(join(dir, sub)));
-}
+const chunkFiles = () => chunkFilesOf(shared.gw);
 
 describe("multipart uploads", () => {
   test("lib-storage Upload of 23 MiB in 5 MiB parts reads back identically with an md5-of-md5s-N ETag", async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,7 +41,7 @@ describe("S3 tools work unmodified", () => {
     expect(await aws("s3", "ls", "s3://awscli/", "--recursive")).not.toContain("big.bin");
   });
 
-  test("rclone: copyto, cat, lsf, delete", async () => {
+  test("rclone (Go's XML encoder): multipart copyto above the cutoff, server-side multipart copy, lsf, delete", async () => {
     const env = {
       RCLONE_CONFIG_PH_TYPE: "s3",
       RCLONE_CONFIG_PH_PROVIDER: "Other",
@@ -48,14 +49,26 @@ describe("S3 tools work unmodified", () => {
       RCLONE_CONFIG_PH_ACCESS_KEY_ID: gw.credentials.accessKeyId,
       RCLONE_CONFIG_PH_SECRET_ACCESS_KEY: gw.credentials.secretAccessKey,
       RCLONE_CONFIG_PH_REGION: "us-east-1",
+      // Below the 20 MiB file, so the upload is multipart and the server-side copy is UploadPartCopy:
+      // both end in a CompleteMultipartUpload whose ETags Go writes as &#34;…&#34;.
+      RCLONE_CONFIG_PH_UPLOAD_CUTOFF: "10M",
+      RCLONE_CONFIG_PH_CHUNK_SIZE: "5M",
+      RCLONE_CONFIG_PH_COPY_CUTOFF: "5M",
     };
     const rclone = (...args: string[]) => ok(["rclone", "--config", "/dev/null", ...args], env);
     await rclone("mkdir", "ph:rclone-bucket");
     await rclone("copyto", bigFile, "ph:rclone-bucket/r/big.bin");
-    const out = join(scratch.path, "rclone-out.bin");
-    await rclone("copyto", "ph:rclone-bucket/r/big.bin", out);
-    expect(readFileSync(out).equals(big)).toBe(true);
-    expect((await rclone("lsf", "-R", "ph:rclone-bucket")).split("\n")).toContain("r/big.bin");
+    await rclone("copyto", "ph:rclone-bucket/r/big.bin", "ph:rclone-bucket/r/copy.bin");
+    for (const name of ["big.bin", "copy.bin"]) {
+      const out = join(scratch.path, `rclone-${name}`);
+      await rclone("copyto", `ph:rclone-bucket/r/${name}`, out);
+      expect(readFileSync(out).equals(big)).toBe(true);
+    }
+    expect((await rclone("lsf", "-R", "ph:rclone-bucket")).split("\n")).toEqual(expect.arrayContaining(["r/big.bin", "r/copy.bin"]));
+    // Multipart ETags (…-N): both really took the multipart path.
+    const s3 = gw.client();
+    for (const Key of ["r/big.bin", "r/copy.bin"]) expect((await s3.send(new HeadObjectCommand({ Bucket: "rclone-bucket", Key }))).ETag).toMatch(/-[0-9]+"$/);
+    s3.destroy();
     await rclone("delete", "ph:rclone-bucket");
     expect((await rclone("lsf", "-R", "ph:rclone-bucket")).trim().split("\n")).not.toContain("r/big.bin");
   });

@@ -6,7 +6,8 @@ import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
-import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from "./ops/bucket.ts";
+import { getAcl } from "./ops/acl.ts";
+import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from "./ops/bucket.ts";
 import { listObjects } from "./ops/list.ts";
 import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from "./ops/multipart.ts";
 import { copyObject, uploadPartCopy } from "./ops/copy.ts";
@@ -58,6 +59,15 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           break;
         case "GetBucketLocation":
           response = getBucketLocation(ctx, endpoint.bucket);
+          break;
+        case "GetBucketVersioning":
+          response = getBucketVersioning(ctx, endpoint.bucket);
+          break;
+        case "GetBucketAcl":
+          response = getAcl(ctx, endpoint.bucket);
+          break;
+        case "GetObjectAcl":
+          response = getAcl(ctx, endpoint.bucket, endpoint.key);
           break;
         case "ListObjects":
         case "ListObjectsV2":

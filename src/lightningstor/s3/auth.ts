@@ -47,6 +47,10 @@ const MAX_PRESIGNED_EXPIRY_S = 7 * 24 * 3600;
  */
 export function authenticate(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
   const header = request.headers.get("authorization");
+  // SigV2: `AWS AKID:signature`, or a query with AWSAccessKeyId and Signature (awscli v1's `s3 presign` default).
+  if (header?.startsWith("AWS ") || (!header && url.searchParams.has("AWSAccessKeyId") && url.searchParams.has("Signature"))) {
+    throw new S3Error("InvalidRequest", `the authorization mechanism you have provided (Signature Version 2) is not supported; please use ${ALGORITHM} (Signature Version 4)`);
+  }
   if (header) return fromHeader(request, url, header, options);
   if (url.searchParams.has("X-Amz-Signature")) return fromQuery(request, url, options);
   throw new S3Error("AccessDenied", "anonymous requests are not allowed");
@@ -75,19 +79,23 @@ function fromQuery(request: Request, url: RequestTarget, options: AuthOptions): 
   if (q.get("X-Amz-Algorithm") !== ALGORITHM) throw new S3Error("AuthorizationQueryParametersError", `X-Amz-Algorithm must be ${ALGORITHM}`);
   const amzDate = q.get("X-Amz-Date") ?? "";
   const date = parseAmzDate(amzDate);
-  const expires = Number(q.get("X-Amz-Expires"));
+  const expiresText = q.get("X-Amz-Expires") ?? "";
+  const expires = /^-?\d+$/.test(expiresText) ? Number(expiresText) : NaN;
   const signedHeaders = q.get("X-Amz-SignedHeaders");
   const signature = q.get("X-Amz-Signature") ?? "";
-  if (!date || !signedHeaders || !Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGNED_EXPIRY_S) {
-    throw new S3Error("AuthorizationQueryParametersError", "X-Amz-Date, X-Amz-Expires (1..604800) and X-Amz-SignedHeaders are required");
+  if (!date || !signedHeaders || !Number.isInteger(expires)) {
+    throw new S3Error("AuthorizationQueryParametersError", "X-Amz-Date, X-Amz-Expires (an integer) and X-Amz-SignedHeaders are required");
   }
+  // A URL that can never be valid is refused as an expired one is: 403, with the reason.
+  if (expires < 1) throw new S3Error("AccessDenied", `X-Amz-Expires must be at least 1 second; this URL is not valid (${expires})`);
+  if (expires > MAX_PRESIGNED_EXPIRY_S) throw new S3Error("AccessDenied", `X-Amz-Expires must be at most ${MAX_PRESIGNED_EXPIRY_S} seconds (seven days); it is ${expires}`);
   const credentials: Credentials = {
     ...parseCredential(q.get("X-Amz-Credential") ?? "", "AuthorizationQueryParametersError"),
     signedHeaders: signedHeaders.split(";"),
     signature,
   };
   checkScope(credentials, amzDate, options, "AuthorizationQueryParametersError");
-  if (options.now.getTime() > date.getTime() + expires * 1000) throw new S3Error("AccessDenied", "request has expired");
+  if (options.now.getTime() > date.getTime() + expires * 1000) throw new S3Error("AccessDenied", `request has expired: it was valid for ${expires} s from ${date.toISOString()}`);
   if (date.getTime() - options.now.getTime() > (options.maxSkewMs ?? 15 * 60_000)) throw new S3Error("AccessDenied", "request is not yet valid");
   const key = keyFor(credentials, options);
   const contentSha = q.get("X-Amz-Content-Sha256") ?? UNSIGNED;

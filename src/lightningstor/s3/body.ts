@@ -25,6 +25,7 @@ export interface ReceivedBody {
  * x-amz-checksum-* given as a header or a trailer. Errors are S3 errors.
  */
 export async function receiveBody(request: Request, mode: PayloadMode, sink: (piece: Uint8Array) => Promise<void> | void): Promise<ReceivedBody> {
+  checkContentMd5(request.headers.get("content-md5"));
   // MD5 (the ETag) always; SHA-256 when the signature covers a payload hash.
   const digests = new OffThreadDigests(mode.kind === "hash" ? ["md5", "sha256"] : ["md5"]);
   try {
@@ -69,7 +70,7 @@ async function receive(request: Request, mode: PayloadMode, sink: (piece: Uint8A
     throw new S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match what was received");
   }
   const contentMd5 = request.headers.get("content-md5");
-  if (contentMd5 !== null && contentMd5 !== md5Raw.toString("base64")) throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
+  if (contentMd5 !== null && contentMd5.trim() !== md5Raw.toString("base64")) throw new S3Error("BadDigest", "the Content-MD5 you specified did not match what was received");
   const checksums: Record<string, string> = {};
   if (algorithm && checksum) {
     const name = `x-amz-checksum-${algorithm}`;
@@ -80,6 +81,12 @@ async function receive(request: Request, mode: PayloadMode, sink: (piece: Uint8A
     checksums[algorithm] = actual;
   }
   return { size, md5Hex: md5Raw.toString("hex"), checksums };
+}
+
+/** A Content-MD5 that is not base64 of 16 bytes is InvalidDigest, refused before the body is read (RFC 1864; S3 API Reference, "Error responses"). */
+export function checkContentMd5(value: string | null): void {
+  if (value === null) return;
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(value.trim())) throw new S3Error("InvalidDigest", "the Content-MD5 you specified is not the base64 of an MD5 digest");
 }
 
 async function* bodyStream(request: Request): AsyncGenerator<Uint8Array> {

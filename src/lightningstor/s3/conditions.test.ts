@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkConditions } from "./conditions.ts";
+import { checkConditions, checkWriteConditions } from "./conditions.ts";
 import { S3Error } from "./errors.ts";
 
 const row = { etag: '"abc"', lastModified: new Date("2024-05-01T12:00:00.750Z") };
@@ -39,4 +39,33 @@ describe("conditional requests (RFC 9110, section 13)", () => {
       expect(got).toBe(outcome);
     });
   }
+});
+
+describe("conditional writes (If-None-Match: *, If-Match)", () => {
+  const outcome = (headers: Record<string, string>, current: { etag: string } | undefined) => {
+    try {
+      checkWriteConditions(new Headers(headers), current);
+      return "write";
+    } catch (err) {
+      return (err as S3Error).code;
+    }
+  };
+  test("If-None-Match: * writes only when the key is absent", () => {
+    expect(outcome({ "if-none-match": "*" }, undefined)).toBe("write");
+    expect(outcome({ "if-none-match": "*" }, row)).toBe("PreconditionFailed");
+  });
+  test("If-Match writes only over a present object with a listed ETag (quoted or not)", () => {
+    expect(outcome({ "if-match": '"abc"' }, row)).toBe("write");
+    expect(outcome({ "if-match": "abc" }, row)).toBe("write");
+    expect(outcome({ "if-match": '"x", "abc"' }, row)).toBe("write");
+    expect(outcome({ "if-match": "*" }, row)).toBe("write");
+    expect(outcome({ "if-match": '"x"' }, row)).toBe("PreconditionFailed");
+    expect(outcome({ "if-match": '"abc"' }, undefined)).toBe("PreconditionFailed");
+    expect(outcome({ "if-match": "*" }, undefined)).toBe("PreconditionFailed");
+  });
+  test("no condition always writes; If-None-Match with an ETag is not offered on writes", () => {
+    expect(outcome({}, row)).toBe("write");
+    expect(outcome({}, undefined)).toBe("write");
+    expect(outcome({ "if-none-match": '"abc"' }, undefined)).toBe("NotImplemented");
+  });
 });

@@ -19,3 +19,22 @@ export function checkConditions(headers: Headers, row: Pick<ObjectRow, "etag" | 
   const ifModified = headers.get("if-modified-since");
   return ifModified !== null && modified <= Date.parse(ifModified);
 }
+
+/**
+ * The conditional write headers of PutObject, CompleteMultipartUpload and
+ * CopyObject's destination (S3 User Guide, "Conditional writes"), against the
+ * key's current version: `If-None-Match: *` fails when there is one,
+ * `If-Match` when there is none or its ETag is not listed. Run inside the
+ * metadata transaction that writes, so no concurrent writer slips between.
+ */
+export function checkWriteConditions(headers: Headers, current: Pick<ObjectRow, "etag"> | undefined): void {
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifNoneMatch !== null && ifNoneMatch.trim() !== "*") throw new S3Error("NotImplemented", "If-None-Match on a write only takes *");
+  if (ifNoneMatch !== null && current) throw new S3Error("PreconditionFailed", "an object already exists under this key (If-None-Match: *)");
+  const ifMatch = headers.get("if-match");
+  if (ifMatch === null) return;
+  const listed = ifMatch.split(",").map((e) => e.trim());
+  const matches = current !== undefined && listed.some((e) => e === "*" || e === current.etag || `"${e}"` === current.etag);
+  if (!matches) throw new S3Error("PreconditionFailed", current ? "the object's ETag does not match If-Match" : "there is no object under this key to match If-Match");
+}
+

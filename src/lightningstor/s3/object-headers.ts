@@ -15,11 +15,23 @@ export function objectHeaders(request: Request): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of storedHeaders) {
     let value = request.headers.get(name);
-    if (name === "content-encoding" && value) value = value.split(",").map((v) => v.trim()).filter((v) => v !== "aws-chunked").join(",");
+    if (name === "content-encoding" && value) value = withoutAwsChunked(value);
     if (value) headers[name] = value;
   }
   for (const [name, value] of request.headers) if (name.startsWith("x-amz-meta-")) headers[name] = value;
   return headers;
+}
+
+/**
+ * Content-Encoding without the aws-chunked framing the gateway removed; the
+ * other encodings are kept exactly as sent ("aws-chunked, gzip" → "gzip").
+ */
+export function withoutAwsChunked(value: string): string {
+  return value
+    .split(",")
+    .filter((coding) => coding.trim().toLowerCase() !== "aws-chunked")
+    .join(",")
+    .trimStart();
 }
 
 /** `headers` with the response-* query parameters of a GET applied. */

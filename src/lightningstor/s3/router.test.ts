@@ -29,6 +29,15 @@ describe("S3 router: service and buckets", () => {
     expect(r("GET", "/b1c?list-type=2&prefix=a")).toEqual({ op: "ListObjectsV2", bucket: "b1c" });
   });
   test("POST /bucket?delete is DeleteObjects", () => expect(r("POST", "/b1c?delete")).toEqual({ op: "DeleteObjects", bucket: "b1c" }));
+  test("GET ?versioning is GetBucketVersioning; GET ?acl is GetBucketAcl or GetObjectAcl; setting them is NotImplemented", () => {
+    expect(r("GET", "/b1c?versioning")).toEqual({ op: "GetBucketVersioning", bucket: "b1c" });
+    expect(r("GET", "/b1c?acl")).toEqual({ op: "GetBucketAcl", bucket: "b1c" });
+    expect(r("GET", "/b1c/a/k?acl")).toEqual({ op: "GetObjectAcl", bucket: "b1c", key: "a/k" });
+    expect(refused("PUT", "/b1c?versioning")).toBe("NotImplemented");
+    expect(refused("PUT", "/b1c?acl")).toBe("NotImplemented");
+    expect(refused("PUT", "/b1c/k?acl")).toBe("NotImplemented");
+    expect(refused("GET", "/b1c/k?versioning")).toBe("NotImplemented");
+  });
 });
 
 describe("S3 router: objects", () => {
@@ -69,7 +78,7 @@ describe("S3 router: virtual-hosted-style requests", () => {
 describe("S3 router: malformed and unsupported requests", () => {
   test("unsupported sub-resources are NotImplemented, never a wrong success", () => {
     for (const q of ["acl", "tagging", "versioning", "policy", "lifecycle", "attributes"]) {
-      expect(refused("GET", `/b1c/k?${q}`)).toBe("NotImplemented");
+      if (q !== "acl") expect(refused("GET", `/b1c/k?${q}`)).toBe("NotImplemented");
       expect(refused("PUT", `/b1c?${q}`)).toBe("NotImplemented");
     }
   });

@@ -6,6 +6,8 @@ export type Endpoint =
   | { op: "ListBuckets" }
   | { op: "CreateBucket" | "HeadBucket" | "DeleteBucket" | "GetBucketLocation" | "ListObjects" | "ListObjectsV2"; bucket: string }
   | { op: "ListMultipartUploads" | "DeleteObjects"; bucket: string }
+  | { op: "GetBucketVersioning" | "GetBucketAcl"; bucket: string }
+  | { op: "GetObjectAcl"; bucket: string; key: string }
   | { op: "CopyObject"; bucket: string; key: string }
   | { op: "UploadPartCopy"; bucket: string; key: string; uploadId: string; partNumber: number }
   | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject" | "CreateMultipartUpload"; bucket: string; key: string }
@@ -36,8 +38,6 @@ export function virtualHostBucket(host: string | null, domain: string | undefine
 
 /** Maps a request to its operation; unknown combinations are NotImplemented or MethodNotAllowed. */
 export function route(method: string, url: RequestTarget, headers: Headers, domain?: string): Endpoint {
-  const unsupported = unsupportedQuery.find((q) => url.searchParams.has(q));
-  if (unsupported) throw new S3Error("NotImplemented", `the ${unsupported} sub-resource is not implemented`);
   const path = url.pathname.slice(1);
   const hosted = virtualHostBucket(headers.get("host"), domain);
   if (path === "" && hosted === undefined) {
@@ -48,6 +48,11 @@ export function route(method: string, url: RequestTarget, headers: Headers, doma
   const bucket = hosted ?? decode(slash < 0 ? path : path.slice(0, slash));
   const key = hosted !== undefined ? decode(path) : slash < 0 ? "" : decode(path.slice(slash + 1));
   if (!validBucketName(bucket)) throw new S3Error("InvalidBucketName", `"${bucket}" is not a valid bucket name`);
+  // What tools ask before they work: answered as fixed facts (one owner, versioning never enabled).
+  if (method === "GET" && url.searchParams.has("acl")) return key === "" ? { op: "GetBucketAcl", bucket } : { op: "GetObjectAcl", bucket, key };
+  if (method === "GET" && key === "" && url.searchParams.has("versioning")) return { op: "GetBucketVersioning", bucket };
+  const unsupported = unsupportedQuery.find((q) => url.searchParams.has(q));
+  if (unsupported) throw new S3Error("NotImplemented", `the ${unsupported} sub-resource is not implemented`);
   if (key === "") {
     switch (method) {
       case "PUT":

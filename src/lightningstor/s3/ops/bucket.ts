@@ -1,20 +1,28 @@
 import { S3Error } from "../errors.ts";
 import type { S3Context } from "../context.ts";
+import { ownerOf } from "../owner.ts";
 import { xmlResponse } from "../xml.ts";
+import { children, childText, parseXmlBody } from "../xml-request.ts";
 
 /** ListBuckets. */
 export function listBuckets(ctx: S3Context): Response {
   const buckets = ctx.meta.listBuckets().map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
-  return xmlResponse("ListAllMyBucketsResult", { Owner: { ID: ctx.auth.accessKey, DisplayName: ctx.auth.accessKey }, Buckets: { Bucket: buckets } });
+  return xmlResponse("ListAllMyBucketsResult", { Owner: ownerOf(ctx), Buckets: { Bucket: buckets } });
 }
 
-/** CreateBucket: a second create by the same owner is BucketAlreadyOwnedByYou (there is one owner here). */
+/**
+ * CreateBucket. Creating a bucket you already own is 200 in us-east-1 (S3's
+ * legacy behaviour there, which clients rely on) and BucketAlreadyOwnedByYou
+ * in every other region (S3 API Reference, CreateBucket).
+ */
 export async function createBucket(ctx: S3Context, bucket: string): Promise<Response> {
   // A CreateBucketConfiguration body may name a location constraint; it must be our region.
   const body = await ctx.request.text();
-  const constraint = /<LocationConstraint>([^<]*)<\/LocationConstraint>/.exec(body)?.[1];
+  const constraint = body.trim() === "" ? undefined : childText(children(parseXmlBody(body), "CreateBucketConfiguration")[0], "LocationConstraint");
   if (constraint && constraint !== ctx.region) throw new S3Error("InvalidArgument", `the location constraint must be ${ctx.region}`);
-  if (!ctx.meta.createBucket(bucket)) throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
+  if (!ctx.meta.createBucket(bucket) && ctx.region !== "us-east-1") {
+    throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
+  }
   return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
 }
 
@@ -34,6 +42,12 @@ export function getBucketLocation(ctx: S3Context, bucket: string): Response {
   if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
   // us-east-1 is reported as an empty constraint, as AWS does.
   return xmlResponse("LocationConstraint", { "#text": ctx.region === "us-east-1" ? "" : ctx.region });
+}
+
+/** GetBucketVersioning: versioning has never been enabled, an empty configuration (as MinIO and Garage answer). */
+export function getBucketVersioning(ctx: S3Context, bucket: string): Response {
+  requireBucket(ctx, bucket);
+  return xmlResponse("VersioningConfiguration", {});
 }
 
 /** Throws NoSuchBucket unless the bucket exists. */

@@ -4,12 +4,13 @@ import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
-import { checkConditions } from "../conditions.ts";
+import { checkConditions, checkWriteConditions } from "../conditions.ts";
 import { objectHeaders } from "../object-headers.ts";
-import { parseRange } from "../range.ts";
+import { parseCopySourceRange } from "../range.ts";
 import { requireBucket } from "./bucket.ts";
-import { deleteChunks } from "./delete-object.ts";
 import { chunkRanges, readRange } from "./get-object.ts";
+import { recordPart } from "./multipart.ts";
+import { commitObject } from "./put-object.ts";
 
 /** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
 function copySource(ctx: S3Context): ObjectRow {
@@ -57,6 +58,7 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
 export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
   requireBucket(ctx, bucket);
   const source = copySource(ctx);
+  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const directive = ctx.request.headers.get("x-amz-metadata-directive") ?? "COPY";
   if (directive !== "COPY" && directive !== "REPLACE") throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
   if (directive === "COPY" && source.bucket === bucket && source.key === key) {
@@ -72,8 +74,11 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
     headers: directive === "REPLACE" ? objectHeaders(ctx.request) : source.headers,
     checksums: source.checksums,
     lastModified: new Date(),
+    uploadId: null,
+    // The ETag is the source's, so are the parts it names.
+    partSizes: source.partSizes,
   };
-  await deleteChunks(ctx, ctx.meta.putObject(row));
+  await commitObject(ctx, row);
   return xmlResponse("CopyObjectResult", { ETag: row.etag, LastModified: row.lastModified.toISOString() });
 }
 
@@ -83,12 +88,10 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Error("InvalidArgument", "part number must be between 1 and 10000");
   const source = copySource(ctx);
   const rangeHeader = ctx.request.headers.get("x-amz-copy-source-range");
-  const range = parseRange(rangeHeader, source.size);
-  if (range === "unsatisfiable" || (rangeHeader !== null && range === undefined)) throw new S3Error("InvalidArgument", "x-amz-copy-source-range is not valid for the source");
-  const [start, end] = range ?? [0, source.size];
+  const [start, end] = rangeHeader === null ? [0, source.size] : parseCopySourceRange(rangeHeader, source.size);
   const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);
   const etag = `"${md5Hex}"`;
   const lastModified = new Date();
-  await deleteChunks(ctx, ctx.meta.putPart({ uploadId, partNumber, size: end - start, etag, chunks, checksums: {}, lastModified }));
+  await recordPart(ctx, { uploadId, partNumber, size: end - start, etag, chunks, checksums: {}, lastModified });
   return xmlResponse("CopyPartResult", { ETag: etag, LastModified: lastModified.toISOString() });
 }

@@ -1,7 +1,7 @@
-import { XMLParser } from "fast-xml-parser";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
+import { children, childText, readXmlBody } from "../xml-request.ts";
 import { requireBucket } from "./bucket.ts";
 
 /** DeleteObject: deleting a missing key succeeds, as in S3. */
@@ -25,19 +25,14 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
 /** DeleteObjects: up to 1000 keys, Quiet or verbose; missing keys count as deleted, as in S3. */
 export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Response> {
   requireBucket(ctx, bucket);
-  let doc: { Delete?: { Quiet?: string; Object?: { Key?: string }[] } };
-  try {
-    doc = deleteParser.parse(await ctx.request.text());
-  } catch {
-    throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
-  }
-  const entries = doc.Delete?.Object ?? [];
-  if (!doc.Delete || entries.length === 0 || entries.length > 1000) throw new S3Error("MalformedXML", "the request must name between 1 and 1000 objects");
-  const quiet = String(doc.Delete.Quiet ?? "false").toLowerCase() === "true";
+  const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Object"]), "Delete")[0];
+  const entries = children(doc, "Object");
+  if (!doc || entries.length === 0 || entries.length > 1000) throw new S3Error("MalformedXML", "the request must name between 1 and 1000 objects");
+  const quiet = (childText(doc, "Quiet") ?? "false").trim().toLowerCase() === "true";
   const deleted: { Key: string }[] = [];
   const errors: { Key: string; Code: string; Message: string }[] = [];
   for (const entry of entries) {
-    const key = String(entry.Key ?? "");
+    const key = childText(entry, "Key") ?? "";
     if (key === "" || Buffer.byteLength(key) > 1024) {
       errors.push({ Key: key, Code: "InvalidArgument", Message: "invalid key" });
       continue;
@@ -47,5 +42,3 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Res
   }
   return xmlResponse("DeleteResult", { ...(quiet ? {} : { Deleted: deleted }), Error: errors });
 }
-
-const deleteParser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Object" });

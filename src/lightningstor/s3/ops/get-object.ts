@@ -19,15 +19,42 @@ export async function getObject(ctx: S3Context, bucket: string, key: string, hea
   );
   if (notModified) return new Response(null, { status: 304, headers: { etag: row.etag, "last-modified": base["last-modified"]! } });
 
-  const range = parseRange(ctx.request.headers.get("range"), row.size);
+  const partNumber = ctx.url.searchParams.get("partNumber");
+  const range = partNumber === null ? parseRange(ctx.request.headers.get("range"), row.size) : partRange(row, partNumber, ctx.request.headers.has("range"));
   if (range === "unsatisfiable") {
     throw new S3Error("InvalidRange", "the requested range is not satisfiable", { "content-range": `bytes */${row.size}` });
   }
   const [start, end] = range ?? [0, row.size];
-  const headers = { ...base, "content-length": String(end - start), ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row.checksums)) };
+  const headers = {
+    ...base,
+    "content-length": String(end - start),
+    ...(range ? { "content-range": `bytes ${start}-${end - 1}/${row.size}` } : checksumHeaders(row.checksums)),
+    // Only a multipart object counts its parts (S3 API Reference, GetObject: PartsCount).
+    ...(partNumber !== null && row.partSizes ? { "x-amz-mp-parts-count": String(row.partSizes.length) } : {}),
+  };
   const status = range ? 206 : 200;
   if (head) return new Response(null, { status, headers });
   return objectBody(ctx, row, start, end, { status, headers });
+}
+
+/**
+ * The bytes of `?partNumber=N` (S3 API Reference, GetObject: "effectively a
+ * ranged GET of the part"): part N of a multipart object; of any other
+ * object, part 1 is the whole object (undefined: no range). Other numbers are
+ * 416 InvalidPartNumber.
+ */
+function partRange(row: ObjectRow, text: string, withRange: boolean): [number, number] | undefined {
+  if (withRange) throw new S3Error("InvalidRequest", "a Range header and partNumber cannot be used together");
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 10_000)) throw new S3Error("InvalidArgument", "partNumber must be an integer between 1 and 10000");
+  const sizes = row.partSizes;
+  if (!sizes) {
+    if (n === 1) return undefined;
+    throw new S3Error("InvalidPartNumber", `the object has one part; part ${n} does not exist`);
+  }
+  if (n > sizes.length) throw new S3Error("InvalidPartNumber", `the object has ${sizes.length} parts; part ${n} does not exist`);
+  const start = sizes.slice(0, n - 1).reduce((sum, size) => sum + size, 0);
+  return [start, start + sizes[n - 1]!];
 }
 
 /** A chunk holding some of an object's wanted bytes: [from, to) of it. */

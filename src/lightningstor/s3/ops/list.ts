@@ -2,6 +2,8 @@ import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { uriEncode } from "../sigv4.ts";
 import { xmlResponse } from "../xml.ts";
+import type { ObjectRow } from "../../schema.ts";
+import { ownerOf } from "../owner.ts";
 
 /**
  * ListObjects (v1, marker) and ListObjectsV2 (continuation-token,
@@ -19,39 +21,39 @@ export function listObjects(ctx: S3Context, bucket: string, v2: boolean): Respon
   if (encodingType !== null && encodingType !== "url") throw new S3Error("InvalidArgument", "encoding-type must be url");
   const encode = (text: string) => (encodingType === "url" ? uriEncode(text, false) : text);
   const token = q.get("continuation-token");
-  let after = v2 ? (q.get("start-after") ?? "") : (q.get("marker") ?? "");
+  const marker = q.get("marker");
+  const startAfter = q.get("start-after");
+  let after = (v2 ? startAfter : marker) ?? "";
   if (v2 && token !== null) after = decodeToken(token);
+  // A marker that is a common prefix (a v1 NextMarker) is past every key rolled up into it.
+  const markerPrefix = commonPrefix(after, prefix, delimiter);
+  if (markerPrefix === after) after = skipPast(markerPrefix);
 
-  const contents: { key: string; row: ReturnType<S3Context["meta"]["getObject"]> }[] = [];
+  const contents: ObjectRow[] = [];
   const prefixes: string[] = [];
-  let truncated = false;
-  let last = after;
+  /** Where the scan is: the last key seen, or past the last common prefix. */
+  let position = after;
+  /** The last key or common prefix put in the result. */
+  let lastReturned: string | undefined;
   // Scan in key order; a run of keys under one common prefix counts once and is skipped past.
   while (contents.length + prefixes.length < maxKeys) {
-    const batch = ctx.meta.listObjects(bucket, prefix, last, 1000);
+    const batch = ctx.meta.listObjects(bucket, prefix, position, 1000);
     if (batch.length === 0) break;
     for (const row of batch) {
-      if (contents.length + prefixes.length >= maxKeys) {
-        truncated = true;
+      const common = commonPrefix(row.key, prefix, delimiter);
+      if (common !== undefined) {
+        prefixes.push(common);
+        lastReturned = common;
+        position = skipPast(common);
         break;
       }
-      const rest = row.key.slice(prefix.length);
-      const cut = delimiter === "" ? -1 : rest.indexOf(delimiter);
-      if (cut >= 0) {
-        const common = prefix + rest.slice(0, cut + delimiter.length);
-        if (prefixes.at(-1) !== common) prefixes.push(common);
-        last = common + "\u{10FFFF}";
-        break;
-      }
-      contents.push({ key: row.key, row });
-      last = row.key;
+      contents.push(row);
+      lastReturned = position = row.key;
+      if (contents.length + prefixes.length >= maxKeys) break;
     }
-    if (truncated) break;
   }
-  if (!truncated && contents.length + prefixes.length >= maxKeys && maxKeys > 0) {
-    truncated = ctx.meta.listObjects(bucket, prefix, last, 1).length > 0;
-  }
-  const nextMarker = last;
+  const truncated = contents.length + prefixes.length >= maxKeys && maxKeys > 0 && ctx.meta.listObjects(bucket, prefix, position, 1).length > 0;
+  const owner = ownerOf(ctx);
   const body: Record<string, unknown> = {
     Name: bucket,
     Prefix: encode(prefix),
@@ -59,25 +61,40 @@ export function listObjects(ctx: S3Context, bucket: string, v2: boolean): Respon
     MaxKeys: maxKeys,
     ...(encodingType ? { EncodingType: encodingType } : {}),
     IsTruncated: truncated,
-    Contents: contents.map(({ key, row }) => ({
-      Key: encode(key),
-      LastModified: row!.lastModified.toISOString(),
-      ETag: row!.etag,
-      Size: row!.size,
+    Contents: contents.map((row) => ({
+      Key: encode(row.key),
+      LastModified: row.lastModified.toISOString(),
+      ETag: row.etag,
+      Size: row.size,
       StorageClass: "STANDARD",
+      // v1 always names the owner; v2 only with fetch-owner=true.
+      ...(!v2 || q.get("fetch-owner") === "true" ? { Owner: owner } : {}),
     })),
     CommonPrefixes: prefixes.map((p) => ({ Prefix: encode(p) })),
   };
   if (v2) {
     body.KeyCount = contents.length + prefixes.length;
     if (token !== null) body.ContinuationToken = token;
-    if (q.get("start-after") !== null) body.StartAfter = encode(q.get("start-after")!);
-    if (truncated) body.NextContinuationToken = Buffer.from(nextMarker).toString("base64url");
+    if (startAfter !== null) body.StartAfter = encode(startAfter);
+    if (truncated) body.NextContinuationToken = Buffer.from(position).toString("base64url");
   } else {
-    body.Marker = encode(q.get("marker") ?? "");
-    if (truncated && delimiter) body.NextMarker = encode(nextMarker);
+    body.Marker = encode(marker ?? "");
+    // The last key or common prefix returned, only with a delimiter (S3 API Reference, ListObjects); never the skip position.
+    if (truncated && delimiter && lastReturned !== undefined) body.NextMarker = encode(lastReturned);
   }
   return xmlResponse("ListBucketResult", body);
+}
+
+/** The common prefix a key rolls up into (prefix + up to the first delimiter after it), if any. */
+function commonPrefix(key: string, prefix: string, delimiter: string): string | undefined {
+  if (delimiter === "" || !key.startsWith(prefix)) return undefined;
+  const cut = key.indexOf(delimiter, prefix.length);
+  return cut < 0 ? undefined : key.slice(0, cut + delimiter.length);
+}
+
+/** A position after every key that starts with `common`. */
+function skipPast(common: string): string {
+  return common + "\u{10FFFF}";
 }
 
 function decodeToken(token: string): string {

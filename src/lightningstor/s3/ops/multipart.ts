@@ -1,10 +1,11 @@
-import { XMLParser } from "fast-xml-parser";
 import { createHash } from "node:crypto";
 import type { ObjectRow, PartRow } from "../../schema.ts";
 import { type Algorithm, checksumHasher } from "../body.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
+import { children, readXmlBody, textChildren } from "../xml-request.ts";
+import { checkWriteConditions } from "../conditions.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
@@ -13,8 +14,6 @@ import { storeBody } from "./put-object.ts";
 /** Parts other than the last must be at least this large (S3 multipart limits). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
-
-const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Part" });
 
 function mustUpload(ctx: S3Context, bucket: string, key: string, uploadId: string) {
   const upload = ctx.meta.getUpload(bucket, key, uploadId);
@@ -38,9 +37,22 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   mustUpload(ctx, bucket, key, uploadId);
   const body = await storeBody(ctx);
   const etag = `"${body.md5Hex}"`;
-  const replaced = ctx.meta.putPart({ uploadId, partNumber, size: body.size, etag, chunks: body.chunks, checksums: body.checksums, lastModified: new Date() });
-  await deleteChunks(ctx, replaced);
+  await recordPart(ctx, { uploadId, partNumber, size: body.size, etag, chunks: body.chunks, checksums: body.checksums, lastModified: new Date() });
   return new Response(null, { status: 200, headers: { etag, ...checksumHeaders(body.checksums) } });
+}
+
+/**
+ * Records a stored part: the part number's previous chunks go; when the
+ * upload was completed or aborted while the part was arriving, its own go
+ * and the answer is NoSuchUpload.
+ */
+export async function recordPart(ctx: S3Context, part: PartRow): Promise<void> {
+  const replaced = ctx.meta.putPart(part);
+  if (replaced === undefined) {
+    await deleteChunks(ctx, part.chunks);
+    throw new S3Error("NoSuchUpload", "the multipart upload was completed or aborted while the part was uploaded");
+  }
+  await deleteChunks(ctx, replaced);
 }
 
 /**
@@ -49,15 +61,13 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  * transaction. Its ETag is the MD5 of the parts' MD5s, suffixed with the count.
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
-  const upload = mustUpload(ctx, bucket, key, uploadId);
-  let requested: RequestedPart[];
-  try {
-    const doc = parser.parse(await ctx.request.text()) as { CompleteMultipartUpload?: { Part?: RequestedPart[] } };
-    requested = doc.CompleteMultipartUpload?.Part ?? [];
-  } catch {
-    throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
-  }
+  requireBucket(ctx, bucket);
+  const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Part"]), "CompleteMultipartUpload")[0];
+  const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
+  const upload = ctx.meta.getUpload(bucket, key, uploadId);
+  if (!upload) return completedAgain(ctx, bucket, key, uploadId, requested);
+  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const stored = new Map(ctx.meta.listParts(uploadId).map((p) => [p.partNumber, p]));
   const chosen = requested.map((r, i) => {
     const number = Number(r.PartNumber);
@@ -74,25 +84,54 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
   chosen.forEach((part, i) => {
     if (i < chosen.length - 1 && part.size < MIN_PART_SIZE) throw new S3Error("EntityTooSmall", `part ${part.partNumber} is smaller than 5 MiB`);
   });
-  const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag.replaceAll('"', ""), "hex")));
   const row: ObjectRow = {
     bucket,
     key,
     size: chosen.reduce((sum, p) => sum + p.size, 0),
-    etag: `"${createHash("md5").update(md5s).digest("hex")}-${chosen.length}"`,
+    etag: multipartEtag(chosen.map((p) => p.etag)),
     chunks: chosen.flatMap((p) => p.chunks),
     headers: upload.headers,
     checksums: await compositeChecksums(chosen),
     lastModified: new Date(),
+    uploadId,
+    partSizes: chosen.map((p) => p.size),
   };
   const unused = [...stored.values()].filter((p) => !chosen.includes(p)).flatMap((p) => p.chunks);
-  const replaced = ctx.meta.completeUpload(uploadId, row);
+  // The parts stay (and the upload can be completed again) when a write condition fails.
+  const replaced = ctx.meta.completeUpload(uploadId, row, (current) => checkWriteConditions(ctx.request.headers, current));
+  // A concurrent Complete came first: its object stands, and this one is answered as a repeat.
+  if (replaced === undefined) return completedAgain(ctx, bucket, key, uploadId, requested);
   await deleteChunks(ctx, [...replaced, ...unused]);
+  return completeResult(row);
+}
+
+/**
+ * A Complete of an upload already completed, listing the same parts: 200
+ * with the object's ETag, as S3 answers it (a client retrying after a lost
+ * response must not see NoSuchUpload) — while the object is still the one
+ * that upload made.
+ */
+function completedAgain(ctx: S3Context, bucket: string, key: string, uploadId: string, requested: RequestedPart[]): Response {
+  const row = ctx.meta.getObject(bucket, key);
+  if (!row || row.uploadId !== uploadId || row.etag !== multipartEtag(requested.map((r) => r.ETag ?? ""))) {
+    throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
+  }
+  return completeResult(row);
+}
+
+function completeResult(row: ObjectRow): Response {
+  const { bucket, key } = row;
   return xmlResponse("CompleteMultipartUploadResult", { Location: `/${bucket}/${key}`, Bucket: bucket, Key: key, ETag: row.etag, ...checksumElements(row.checksums) });
 }
 
+/** A multipart object's ETag: the MD5 of its parts' MD5s, then "-" and the part count. */
+function multipartEtag(partEtags: string[]): string {
+  const md5s = Buffer.concat(partEtags.map((etag) => Buffer.from(etag.replaceAll('"', "").trim(), "hex")));
+  return `"${createHash("md5").update(md5s).digest("hex")}-${partEtags.length}"`;
+}
+
 /** A part as CompleteMultipartUpload lists it (Checksum<ALG> elements optional). */
-type RequestedPart = { PartNumber: string; ETag: string } & Record<string, string>;
+type RequestedPart = Record<string, string | undefined>;
 
 /**
  * The object's checksums from its parts', as S3 makes them: for an algorithm

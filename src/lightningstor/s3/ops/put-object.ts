@@ -2,6 +2,7 @@ import type { ObjectRow } from "../../schema.ts";
 import { receiveBody } from "../body.ts";
 import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
+import { checkWriteConditions } from "../conditions.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
 import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
@@ -25,10 +26,12 @@ export async function storeBody(ctx: S3Context) {
 /**
  * PutObject: the object becomes visible in one transaction only after every
  * chunk is durable and every digest checked out; a failed upload leaves the
- * previous version in place.
+ * previous version in place. If-None-Match / If-Match are checked before the
+ * body is read (to fail fast) and again in that transaction (to be atomic).
  */
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
   requireBucket(ctx, bucket);
+  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const body = await storeBody(ctx);
   const row: ObjectRow = {
     bucket,
@@ -39,7 +42,25 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     headers: objectHeaders(ctx.request),
     checksums: body.checksums,
     lastModified: new Date(),
+    uploadId: null,
+    partSizes: null,
   };
-  await deleteChunks(ctx, ctx.meta.putObject(row));
+  await commitObject(ctx, row);
   return new Response(null, { status: 200, headers: { etag: row.etag, ...checksumHeaders(row.checksums) } });
+}
+
+/**
+ * Makes a new object with chunks of its own visible, under the request's
+ * write conditions; the version it replaces loses its chunks, and when a
+ * condition fails the new chunks go instead.
+ */
+export async function commitObject(ctx: S3Context, row: ObjectRow): Promise<void> {
+  let replaced: { id: string }[];
+  try {
+    replaced = ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
+  } catch (err) {
+    await deleteChunks(ctx, row.chunks);
+    throw err;
+  }
+  await deleteChunks(ctx, replaced);
 }
