@@ -18,6 +18,7 @@ import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { ChunkUpkeep } from "./chunks/upkeep.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
+import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
@@ -55,7 +56,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const abort = new AbortController();
   const upkept = upkeep?.start(abort.signal);
 
-  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }) });
+  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: createS3Metrics(metrics.registry) });
   const s3 = await listenRaw(handler, config.listen, log);
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 

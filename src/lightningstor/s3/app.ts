@@ -16,6 +16,7 @@ import { getObject } from "./ops/get-object.ts";
 import { putObject } from "./ops/put-object.ts";
 import { route } from "./router.ts";
 import { parseTarget } from "./target.ts";
+import type { S3Metrics } from "./s3-metrics.ts";
 import { errorResponse } from "./xml.ts";
 
 export interface S3AppOptions {
@@ -25,7 +26,30 @@ export interface S3AppOptions {
   /** Enables virtual-hosted-style addressing: `bucket.<domain>`. */
   domain?: string;
   log: Logger;
+  /** Where per-operation figures go (`/metrics` of the gateway's admin API). */
+  metrics?: S3Metrics;
   now?: () => Date;
+}
+
+/**
+ * Unauthenticated health probes, as MinIO's load balancers use them: live (the
+ * process answers) and ready (its metadata can be read). Only an anonymous
+ * GET/HEAD is a probe, so a signed request for a bucket named `health` or
+ * `minio` still reaches it; a probe reveals nothing but its status.
+ */
+function healthProbe(request: Request, path: string, meta: S3Metadata): Response | undefined {
+  if (request.method !== "GET" && request.method !== "HEAD") return undefined;
+  if (request.headers.has("authorization") || new URL(request.url).searchParams.has("X-Amz-Signature")) return undefined;
+  const probe = /^\/(?:minio\/)?health\/(live|ready)$/.exec(path)?.[1];
+  if (!probe) return undefined;
+  if (probe === "ready") {
+    try {
+      meta.secretFor("");
+    } catch {
+      return new Response(null, { status: 503 });
+    }
+  }
+  return new Response(null, { status: 200 });
 }
 
 /**
@@ -38,11 +62,15 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
+    const probe = healthProbe(request, url.pathname, meta);
+    if (probe) return probe;
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
+    let operation = "unrouted";
     try {
       const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
+      operation = endpoint.op;
       const ctx: S3Context = { request, url, auth, meta, chunks, readers, region, log };
       switch (endpoint.op) {
         case "ListBuckets":
@@ -118,6 +146,8 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
       response = errorResponse(s3, url.pathname, requestId, request.method);
     }
     response.headers.set("x-amz-request-id", requestId);
+    const seconds = (performance.now() - started) / 1000;
+    options.metrics?.record(operation, response.status, Number(request.headers.get("content-length") ?? 0) || 0, Number(response.headers.get("content-length") ?? 0) || 0, seconds);
     log.info("s3 request", { method: request.method, path: url.pathname, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
     return response;
   };
