@@ -1,5 +1,5 @@
 /** How long a node that failed a call is passed over, by default. */
-const UNHEALTHY_MS = 30_000;
+const UNHEALTHY_MS = 10_000;
 
 /**
  * Which storage nodes failed a call recently (no answer within the deadline,

@@ -129,13 +129,18 @@ export class ChunkUpkeep {
     }
   }
 
-  /** The chunk's R nodes and whether each holds a copy; a node that does not answer is reported, not taken for absent. */
+  /**
+   * The chunk's R nodes and whether each holds a copy; a node that does not
+   * answer is reported, not taken for absent, and one that failed a call
+   * recently is not asked (the round does not wait for it).
+   */
   private async placementStatus(id: string): Promise<{ targets: string[]; held: Held[] }> {
     const targets = this.store.targets(id);
+    const { client } = this.store;
     const held = await Promise.all(
       targets.map((node) =>
-        this.store.client.head(node, id).then(
-          (info): Held => (info ? "present" : "absent"),
+        (client.health.healthy(node) ? client.head(node, id) : Promise.resolve("skip" as const)).then(
+          (info): Held => (info === "skip" ? "unknown" : info ? "present" : "absent"),
           (err: unknown): Held => {
             this.store.failures.report("unreachable", "storage node did not answer whether it holds a copy; asking again later", { node, chunk: id }, err);
             return "unknown";
