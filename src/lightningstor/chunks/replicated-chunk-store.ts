@@ -6,6 +6,7 @@ import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo
 import { CopyStream } from "./copy-stream.ts";
 import { placement } from "./placement.ts";
 import { quorum } from "./quorum.ts";
+import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
 
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
@@ -29,13 +30,12 @@ export interface ReplicationConfig {
  * it fsynced. A read goes through the nodes in that order, checks each copy's
  * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
  * afterwards writes a good copy back to those of the first R that lacked one
- * or had a damaged one. Chunks acknowledged short of R copies are kept in
- * `short` for ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
+ * or had a damaged one. Chunks acknowledged short of R copies, and copies a
+ * repair could not rewrite, go into `queue` (durable in the gateway) for
+ * ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
  */
 export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
-  /** Chunks known to lack some of their R copies: upkeep completes them. */
-  readonly short = new Set<string>();
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
 
@@ -43,6 +43,8 @@ export class ReplicatedChunkStore implements ChunkStore {
     private readonly config: ReplicationConfig,
     private readonly log: Logger,
     readonly failures = new ReplicationFailures(log),
+    /** Chunks known to lack some of their R copies: upkeep completes them. */
+    readonly queue: RepairQueue = new MemoryRepairQueue(),
   ) {
     if (config.nodes.length === 0) throw new Error("replication needs at least one storage node");
     if (!(config.replicas >= 1 && config.replicas <= config.nodes.length)) throw new Error(`replicas must be between 1 and the number of storage nodes (${config.nodes.length})`);
@@ -71,7 +73,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     const placed = this.targets(id);
     const healthy = placed.filter((node) => this.client.health.healthy(node));
     const targets = healthy.length >= this.config.writeQuorum ? healthy : placed;
-    if (targets.length < placed.length) this.short.add(id);
+    if (targets.length < placed.length) this.queue.add(id, "short");
     const { progressMs, requestMs } = this.client.deadlines;
     const aborts = targets.map(() => new AbortController());
     const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
@@ -114,7 +116,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${targets[i]}: ${String(r.reason)}`] : []));
       if (failed.length === 0) return;
       this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failed });
-      this.short.add(id);
+      this.queue.add(id, "short");
     });
     return info;
   }
@@ -257,6 +259,7 @@ export class ReplicatedChunkStore implements ChunkStore {
         this.log.info("repaired a chunk copy", { chunk: id, node });
       } catch (err) {
         failed++;
+        this.queue.add(id, "missing"); // upkeep tries again, after a restart too
         this.failures.report("repair", "could not repair a chunk copy; trying again later", { node, chunk: id }, err);
       }
     }
@@ -283,7 +286,7 @@ export class ReplicatedChunkStore implements ChunkStore {
    */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
-    this.short.delete(id);
+    this.queue.remove(id);
     const nodes = this.config.nodes;
     const results = await Promise.allSettled(nodes.map((node) => (this.client.health.healthy(node) ? this.client.delete(node, id) : Promise.reject(new Error("the node failed a call recently; not waited for")))));
     for (const [i, result] of results.entries()) {
