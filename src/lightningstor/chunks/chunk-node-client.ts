@@ -33,6 +33,9 @@ export interface NodeDeadlines {
   requestMs: number;
 }
 
+/** A chunk id never stored (ids are random), asked for by `probe`. */
+const PROBE_ID = "00000000-0000-0000-0000-000000000000";
+
 export const DEFAULT_DEADLINES: NodeDeadlines = { answerMs: 5_000, progressMs: 5_000, requestMs: 30_000 };
 
 /**
@@ -52,11 +55,13 @@ export class ChunkNodeClient {
   /**
    * Stores a copy; bytes are sent with their CRC32, which the node checks. A
    * streamed body's pace is the caller's to watch: it aborts `signal` when the
-   * node stops taking bytes or does not answer once they are all sent.
+   * node stops taking bytes or does not answer once they are all sent, and
+   * marks the node in `health` itself (a body that failed on the sender's
+   * side is not the node's fault).
    */
   async put(node: string, id: string, body: Uint8Array | ReadableStream<Uint8Array>, crc32?: number, signal?: AbortSignal): Promise<ChunkInfo> {
     const headers: Record<string, string> = crc32 === undefined ? {} : { [CRC_HEADER]: formatCrc(crc32) };
-    const response = await this.call(node, "PUT", `/${id}`, { body, headers, ...(signal ? { signal } : { deadlineMs: this.deadlines.requestMs }) });
+    const response = await this.call(node, "PUT", `/${id}`, { body, headers, ...(signal ? { signal, blame: false } : { deadlineMs: this.deadlines.requestMs }) });
     if (response.status !== 201) throw new ChunkNodeError(node, `PUT ${id}: status ${response.status}: ${await response.text()}`);
     const stored = storedReply.safeParse(await response.json().catch(() => undefined));
     if (!stored.success || stored.data.id !== id) throw new ChunkNodeError(node, `PUT ${id}: malformed reply`);
@@ -106,6 +111,14 @@ export class ChunkNodeClient {
     return { id, size, crc32 };
   }
 
+  /**
+   * Asks the node for a chunk no one has, within `answerMs`: any answer of the
+   * chunk API marks it healthy again, none keeps it marked.
+   */
+  async probe(node: string): Promise<void> {
+    await this.head(node, PROBE_ID);
+  }
+
   /** Deletes a copy; false when the node had none. */
   async delete(node: string, id: string): Promise<boolean> {
     const response = await this.call(node, "DELETE", `/${id}`, { deadlineMs: this.deadlines.answerMs });
@@ -127,9 +140,15 @@ export class ChunkNodeClient {
   /**
    * One request. `deadlineMs` bounds all of it, body included; `answerMs`
    * only until the answer's head (its body is then guarded by the caller);
-   * `signal` ends it at any time.
+   * `signal` ends it at any time. A failure marks the node in `health` unless
+   * `blame` is false.
    */
-  private async call(node: string, method: string, path: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; deadlineMs?: number; answerMs?: number; signal?: AbortSignal }): Promise<Response> {
+  private async call(
+    node: string,
+    method: string,
+    path: string,
+    init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; deadlineMs?: number; answerMs?: number; signal?: AbortSignal; blame?: boolean },
+  ): Promise<Response> {
     const abort = new AbortController();
     const ms = init.deadlineMs ?? init.answerMs;
     const timer = ms === undefined ? undefined : setTimeout(() => abort.abort(new Error(`no answer within ${ms} ms`)), ms);
@@ -150,7 +169,7 @@ export class ChunkNodeClient {
       return response;
     } catch (err) {
       clearTimeout(timer);
-      this.health.failed(node);
+      if (init.blame !== false) this.health.failed(node);
       const reason = abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason.message : (err as Error).message;
       throw new ChunkNodeError(node, `${method} /v1/chunks${path}: ${reason}`);
     }

@@ -319,6 +319,22 @@ describe("replication", () => {
     expect(holders(id)).toEqual([]);
   });
 
+  test("a put whose sender fails mid-body leaves no copy and marks no node unhealthy; a node that refuses connections is marked", async () => {
+    const { nodes, store, holders, order } = cluster(3, 2);
+    async function* failing() {
+      yield Buffer.alloc(200_000, 1);
+      throw new Error("the client went away");
+    }
+    await expect(store.put("cccc000002", failing())).rejects.toThrow("the client went away");
+    await waitFor(() => holders("cccc000002").length === 0, "no copy left");
+    expect(store.client.health.unhealthy(nodes.map((n) => n.url))).toEqual([]);
+    const down = nodes.find((n) => n.url === order("cccc000003")[0])!;
+    down.server.stop(true);
+    await store.put("cccc000003", Buffer.from("two of three"));
+    await waitFor(() => store.client.health.unhealthy(nodes.map((n) => n.url)).length === 1, "the stopped node to be marked");
+    expect(store.client.health.unhealthy(nodes.map((n) => n.url))).toEqual([down.url]);
+  });
+
   test("an unreachable node is counted on /metrics at each failure and logged once with the node and chunk", async () => {
     const lines: { msg: string; node?: string; chunk?: string }[] = [];
     const log = createLogger({ level: "warn", pretty: false, write: (line) => lines.push(JSON.parse(line)) });

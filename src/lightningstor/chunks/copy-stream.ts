@@ -20,6 +20,8 @@ export class CopyStream {
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   stopped = false;
+  /** Whether the copy ended because its node missed a deadline (not because the sender failed it). */
+  expired = false;
   private demand?: () => void;
   private answerTimer?: ReturnType<typeof setTimeout>;
   private closed = false;
@@ -72,6 +74,7 @@ export class CopyStream {
 
   private expire(err: Error): void {
     if (this.stopped) return;
+    this.expired = true;
     this.fail(err);
     this.deadlines!.expired(err);
   }

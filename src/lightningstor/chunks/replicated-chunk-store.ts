@@ -121,10 +121,17 @@ export class ReplicatedChunkStore implements ChunkStore {
     return info;
   }
 
-  /** One copy's PUT, its body streamed from `copy`; resolves with what the node stored. */
+  /**
+   * One copy's PUT, its body streamed from `copy`; resolves with what the node
+   * stored. The node is marked unhealthy when it failed, not when the sender did
+   * (the client went away mid-body, or the quorum was lost elsewhere).
+   */
   private async sendCopy(node: string, id: string, copy: CopyStream, signal: AbortSignal): Promise<ChunkInfo> {
     try {
       return await this.client.put(node, id, copy.body, undefined, signal);
+    } catch (err) {
+      if (copy.expired || !copy.stopped) this.client.health.failed(node);
+      throw err;
     } finally {
       copy.stop(); // answered or failed: the node takes nothing more
     }
@@ -280,18 +287,21 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * Deletes every copy it can reach; a node that is down, or failed a call
-   * recently (it is not waited for), keeps its copy: garbage for the
-   * collection, not data loss.
+   * Deletes every copy it can reach; a node that is down keeps its copy
+   * (garbage for the collection, not data loss). Nodes that failed a call
+   * recently are asked too, but not waited for.
    */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
     const nodes = this.config.nodes;
-    const results = await Promise.allSettled(nodes.map((node) => (this.client.health.healthy(node) ? this.client.delete(node, id) : Promise.reject(new Error("the node failed a call recently; not waited for")))));
-    for (const [i, result] of results.entries()) {
-      if (result.status === "rejected") this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node: nodes[i], chunk: id }, result.reason);
-    }
-    return results.some((r) => r.status === "fulfilled" && r.value);
+    const deletes = nodes.map((node) =>
+      this.client.delete(node, id).catch((err: unknown) => {
+        this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node, chunk: id }, err);
+        return false;
+      }),
+    );
+    const waited = await Promise.all(deletes.filter((_, i) => this.client.health.healthy(nodes[i]!)));
+    return waited.some(Boolean);
   }
 }

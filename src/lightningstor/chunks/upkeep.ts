@@ -30,6 +30,8 @@ export class ChunkUpkeep {
   private readonly repairEveryMs: number;
   /** Chunks whose copies are being rewritten right now (for /metrics). */
   repairing = 0;
+  /** Unhealthy nodes being probed now (one probe each at a time). */
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly store: ReplicatedChunkStore,
@@ -55,6 +57,7 @@ export class ChunkUpkeep {
    */
   async completeCopies(): Promise<void> {
     const { store } = this;
+    this.probeUnhealthy();
     for (const id of store.queue.ids()) {
       const { targets, held } = await this.placementStatus(id);
       const missing = targets.filter((_, i) => held[i] === "absent");
@@ -68,6 +71,22 @@ export class ChunkUpkeep {
       } finally {
         this.repairing--;
       }
+    }
+  }
+
+  /**
+   * Probes each node passed over after a failed call, without waiting: one
+   * that answers is used again at once rather than when its mark runs out.
+   */
+  private probeUnhealthy(): void {
+    const { client } = this.store;
+    for (const node of client.health.unhealthy(this.store.nodes)) {
+      if (this.probing.has(node)) continue;
+      this.probing.add(node);
+      void client
+        .probe(node)
+        .catch((err: unknown) => this.store.failures.report("unreachable", "a storage node passed over still does not answer; probing it again", { node }, err))
+        .finally(() => this.probing.delete(node));
     }
   }
 
