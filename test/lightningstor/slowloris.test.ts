@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { expect, test } from "bun:test";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Socket } from "bun";
 import { randomBytes } from "node:crypto";
 import { waitFor } from "../helpers/photon.ts";
-import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+import { sharedGateway } from "../helpers/s3-gateway.ts";
 
 /** The S3 listener drops connections that send their request head a byte at a time (slowloris). */
 
-let gw: TestGateway;
-let s3: S3Client;
-beforeAll(async () => {
-  gw = await startGateway();
-  s3 = gw.client();
-  await s3.send(new CreateBucketCommand({ Bucket: "slow" }));
-});
-afterAll(async () => {
-  s3.destroy();
-  await gw[Symbol.asyncDispose]();
-});
+const shared = sharedGateway("slow");
 
 test("50 connections sending a header byte a second are closed at the header deadline while an SDK client keeps working", async () => {
-  const { hostname, port } = new URL(gw.endpoint);
+  const { hostname, port } = new URL(shared.gw.endpoint);
   const head = `GET /slow/k HTTP/1.1\r\nhost: ${hostname}\r\nx-padding: ${"a".repeat(100)}\r\n`;
   const slow = await Promise.all(
     Array.from({ length: 50 }, async () => {
@@ -44,8 +34,8 @@ test("50 connections sending a header byte a second are closed at the header dea
     let served = 0;
     while (slow.some((c) => !c.state.closed)) {
       const body = randomBytes(100_000);
-      await s3.send(new PutObjectCommand({ Bucket: "slow", Key: `k${served}`, Body: body }));
-      const got = await s3.send(new GetObjectCommand({ Bucket: "slow", Key: `k${served}` }));
+      await shared.s3.send(new PutObjectCommand({ Bucket: "slow", Key: `k${served}`, Body: body }));
+      const got = await shared.s3.send(new GetObjectCommand({ Bucket: "slow", Key: `k${served}` }));
       expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
       served++;
       if (served > 2000) throw new Error("the slow connections were never closed");

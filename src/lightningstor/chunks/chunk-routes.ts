@@ -50,13 +50,13 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
     if (!file) throw problems.notFound(`no chunk ${c.req.param("id")}`);
     const headers = { ...infoHeaders(file), [BLOCKS_HEADER]: formatBlocks(file.blocks) };
     const range = /^bytes=(\d+)-(\d+)$/.exec(c.req.header("range") ?? "");
-    const [first, last] = range ? [Number(range[1]), Number(range[2])] : [0, file.size - 1];
-    if (!range || file.size === 0 || first > last || last >= file.size) return new Response(Bun.file(file.path).slice(0, file.size), { headers });
-    // Whole blocks, so the reader can check every byte it uses.
+    const first = Number(range?.[1]);
+    const last = Number(range?.[2]);
+    if (!range || !(first <= last && last < file.size)) return new Response(Bun.file(file.path).slice(0, file.size), { headers });
+    // Widened to whole blocks, so the reader can check every byte it uses.
     const from = blockStart(file.blocks, first);
     const to = blockEnd(file.blocks, Math.floor(last / file.blocks.blockSize));
-    headers["content-length"] = String(to - from);
-    return new Response(Bun.file(file.path).slice(from, to), { status: 206, headers: { ...headers, "content-range": `bytes ${from}-${to - 1}/${file.size}` } });
+    return new Response(Bun.file(file.path).slice(from, to), { status: 206, headers: { ...headers, "content-length": String(to - from), "content-range": `bytes ${from}-${to - 1}/${file.size}` } });
   });
   app.on("HEAD", "/:id", async (c) => {
     const info = await store.stat(validId(c.req.param("id")));
