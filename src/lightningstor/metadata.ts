@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
 import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
@@ -178,6 +179,33 @@ export class S3Metadata {
     for (const row of this.db.select({ chunks: schema.objects.chunks }).from(schema.objects).all()) for (const c of row.chunks) ids.add(c.id);
     for (const row of this.db.select({ chunks: schema.parts.chunks }).from(schema.parts).all()) for (const c of row.chunks) ids.add(c.id);
     return ids;
+  }
+
+  /**
+   * The durable repair queue (a RepairQueue over the `repair_queue` table):
+   * each change is its own transaction; the ids are mirrored in memory, so
+   * asking about a chunk that is not queued (every delete does) costs no query.
+   */
+  repairQueue(): RepairQueue {
+    const { db } = this;
+    const { repairQueue: table } = schema;
+    const queued = new Set(db.select({ id: table.chunkId }).from(table).orderBy(asc(table.queuedAt)).all().map((r) => r.id));
+    return {
+      add(id: string, reason: RepairReason) {
+        if (queued.has(id)) return;
+        db.insert(table).values({ chunkId: id, reason, queuedAt: new Date() }).onConflictDoNothing().run();
+        queued.add(id);
+      },
+      remove(id: string) {
+        if (!queued.delete(id)) return;
+        db.delete(table).where(eq(table.chunkId, id)).run();
+      },
+      has: (id: string) => queued.has(id),
+      ids: () => [...queued],
+      get size() {
+        return queued.size;
+      },
+    };
   }
 
   close(): void {

@@ -67,3 +67,15 @@ export const parts = sqliteTable(
 
 export type UploadRow = typeof uploads.$inferSelect;
 export type PartRow = typeof parts.$inferSelect;
+
+/**
+ * Chunks known to lack some of their R copies on storage nodes (stored while a
+ * node was down, found missing or damaged): upkeep completes them. Kept here,
+ * not in memory, so a gateway restart forgets none.
+ */
+export const repairQueue = sqliteTable("repair_queue", {
+  chunkId: text("chunk_id").primaryKey(),
+  /** Why it was queued, for `/metrics` and the log: short, missing, damaged. */
+  reason: text("reason").notNull(),
+  queuedAt: integer("queued_at", { mode: "timestamp_ms" }).notNull(),
+});

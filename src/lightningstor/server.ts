@@ -15,6 +15,7 @@ import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
 import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
 import { ReplicationFailures } from "./chunks/replication-failures.ts";
+import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
 import { ChunkUpkeep } from "./chunks/upkeep.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
@@ -76,8 +77,9 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 }
 
 /**
- * Upkeep of the copies on storage nodes, hourly: unreferenced copies at least
- * an hour old go, referenced chunks missing a copy get it back (upkeep.ts).
+ * Upkeep of the copies on storage nodes, at start and then hourly:
+ * unreferenced copies at least an hour old go, referenced chunks missing a
+ * copy get it back (upkeep.ts). The repair queue is worked every second.
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
@@ -89,8 +91,10 @@ function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Reg
   if (config.replication) {
     log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry));
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
+    registerReplicationGauges(registry, chunks, upkeep);
     return { chunks, upkeep };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { placement } from "../../src/lightningstor/chunks/placement.ts";
+import { aws } from "../helpers/awscli.ts";
 import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
 import { tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
 import { s3Error, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
@@ -110,27 +111,31 @@ describe("s3-gateway over storage nodes", () => {
     await waitFor(() => chunkFiles(down!).length === before + 1, "the restarted node to get the copy it missed");
   });
 
-  test("a damaged copy is never served whole: the response ends short, the SDK's retry gets an intact copy, the damaged ones are rewritten", async () => {
-    const body = randomBytes(MiB);
+  test("damaged blocks in the first copies are never sent: awscli streams correct bytes with exit 0 in one GET, and the damaged copies are rewritten", async () => {
+    const body = randomBytes(4 * MiB);
     const before = new Set(nodes.flatMap(chunkFiles));
     await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "damaged", Body: body }));
     await waitFor(() => nodes.flatMap(chunkFiles).filter((f) => !before.has(f)).length === 3, "three copies");
     const copies = nodes.flatMap(chunkFiles).filter((f) => !before.has(f));
-    // Damage the copies on the first two nodes of the chunk's placement: the read meets both before the intact one.
+    // 16 bytes flipped at 1,000,000 in the first-placed copy, and at 3,000,000 in the second: the read meets both.
     const id = copies[0]!.split("/").pop()!;
     const order = placementOf(id);
     const damaged = order.slice(0, 2).map((url) => copies.find((f) => f.startsWith(nodeByUrl(url).dataDir + "/"))!);
-    for (const file of damaged) {
+    for (const [i, file] of damaged.entries()) {
+      const offset = i === 0 ? 1_000_000 : 3_000_000;
       const fd = openSync(file, "r+");
-      writeSync(fd, Buffer.from("rot"), 0, 3, 1000);
+      writeSync(fd, Buffer.from(readFileSync(file).subarray(offset, offset + 16).map((b) => b ^ 0xff)), 0, 16, offset);
       closeSync(fd);
     }
     const intact = (file: string) => existsSync(file) && sha256(readFileSync(file).subarray(0, body.length)) === sha256(body);
     expect(damaged.some(intact)).toBe(false);
-    expect(sha256(await get("damaged"))).toBe(sha256(body));
+    const out = await aws(gw, dir.path, "s3", "cp", "s3://replicated/damaged", "-");
+    expect(out.code).toBe(0);
+    expect(sha256(out.stdout)).toBe(sha256(body));
     const gets = gw.proc.lines.filter((l) => l.msg === "s3 request" && l.method === "GET" && String(l.path).endsWith("/damaged"));
-    expect(gets.length).toBe(2); // the first ended short at the damaged copy, the retry read an intact one
+    expect(gets.length).toBe(1); // the switch to another copy happened inside the one response
     await waitFor(() => damaged.every(intact), "the damaged copies to be rewritten");
+    expect(sha256(await get("damaged"))).toBe(sha256(body));
   });
 
   test("without a write quorum a PUT fails with 503 ServiceUnavailable and leaves nothing visible", async () => {
@@ -155,4 +160,37 @@ describe("s3-gateway over storage nodes", () => {
     await s3.send(new DeleteObjectCommand({ Bucket: "replicated", Key: "short-lived" }));
     expect(copies.filter((f) => existsSync(f))).toEqual([]);
   });
+
+  test("a hung node (SIGSTOP) is passed over: a ranged GET completes from another copy, a PUT and a DELETE go on without it", async () => {
+    const body = randomBytes(4 * MiB);
+    const before = new Set(nodes.flatMap(chunkFiles));
+    await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "hung", Body: body }));
+    await waitFor(() => nodes.flatMap(chunkFiles).filter((f) => !before.has(f)).length === 3, "three copies");
+    const id = nodes.flatMap(chunkFiles).find((f) => !before.has(f))!.split("/").pop()!;
+    const hung = nodeByUrl(placementOf(id)[0]!);
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${gw.admin}/metrics`, { headers: { authorization: `Bearer ${gw.token}` } })).text();
+      const line = text.split("\n").find((l) => l.startsWith(name) && (!l.startsWith("photon_chunk_failures_total") || (l.includes('kind="unreachable"') && l.includes(`node="${nodeUrl(hung)}"`))));
+      return Number(line?.split(" ").pop() ?? 0);
+    };
+    const ranged = async () => {
+      const out = await s3.send(new GetObjectCommand({ Bucket: "replicated", Key: "hung", Range: "bytes=1000000-2999999" }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    };
+    const failuresBefore = await metric("photon_chunk_failures_total");
+    process.kill(hung.proc.proc.pid, "SIGSTOP");
+    try {
+      expect((await ranged()).equals(body.subarray(1_000_000, 3_000_000))).toBe(true);
+      expect(await metric("photon_chunk_failures_total")).toBeGreaterThan(failuresBefore); // the deadline it missed
+      expect(await metric("photon_chunk_nodes_unhealthy")).toBe(1);
+      // Marked unhealthy: the next read, a PUT and a DELETE do not wait for it.
+      expect((await ranged()).equals(body.subarray(1_000_000, 3_000_000))).toBe(true);
+      await s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "while-hung", Body: randomBytes(100_000) }));
+      await s3.send(new DeleteObjectCommand({ Bucket: "replicated", Key: "while-hung" }));
+    } finally {
+      process.kill(hung.proc.proc.pid, "SIGCONT");
+    }
+    // Once it answers again, a probe brings it back.
+    await waitFor(async () => (await metric("photon_chunk_nodes_unhealthy")) === 0, "the node to be used again");
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { problems } from "../../http/problem.ts";
-import { CRC_HEADER, formatCrc, parseCrc } from "./chunk-protocol.ts";
+import { blockEnd, blockStart } from "../../util/checked-range.ts";
+import { BLOCKS_HEADER, CRC_HEADER, formatBlocks, formatCrc, parseCrc } from "./chunk-protocol.ts";
 import { assertChunkId, type ChunkInfo } from "./chunk-store.ts";
 import type { LocalChunkStore } from "./local-chunk-store.ts";
 
@@ -8,8 +9,10 @@ import type { LocalChunkStore } from "./local-chunk-store.ts";
  * A storage node's chunk API (`/v1/chunks`, cluster token): the s3-gateway's
  * replicas live here. PUT stores a chunk durably (fsynced and renamed before
  * the answer) and refuses it if it does not match the CRC32 the sender
- * computed; GET sends it as stored, with the CRC32 it was stored with, for the
- * reader to check; GET / lists the chunks held, for garbage collection.
+ * computed; GET sends it as stored, with the CRC32 and block checksums it was
+ * stored with, for the reader to check (a `range: bytes=A-B` is widened to
+ * whole blocks and answered 206 with its `content-range`); GET / lists the
+ * chunks held, for garbage collection.
  */
 export function chunkRoutes(store: LocalChunkStore): Hono {
   const app = new Hono();
@@ -45,7 +48,15 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
   app.get("/:id", async (c) => {
     const file = await store.localFile(validId(c.req.param("id")));
     if (!file) throw problems.notFound(`no chunk ${c.req.param("id")}`);
-    return new Response(Bun.file(file.path).slice(0, file.size), { headers: infoHeaders(file) });
+    const headers = { ...infoHeaders(file), [BLOCKS_HEADER]: formatBlocks(file.blocks) };
+    const range = /^bytes=(\d+)-(\d+)$/.exec(c.req.header("range") ?? "");
+    const first = Number(range?.[1]);
+    const last = Number(range?.[2]);
+    if (!range || !(first <= last && last < file.size)) return new Response(Bun.file(file.path).slice(0, file.size), { headers });
+    // Widened to whole blocks, so the reader can check every byte it uses.
+    const from = blockStart(file.blocks, first);
+    const to = blockEnd(file.blocks, Math.floor(last / file.blocks.blockSize));
+    return new Response(Bun.file(file.path).slice(from, to), { status: 206, headers: { ...headers, "content-length": String(to - from), "content-range": `bytes ${from}-${to - 1}/${file.size}` } });
   });
   app.on("HEAD", "/:id", async (c) => {
     const info = await store.stat(validId(c.req.param("id")));

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { Registry } from "prom-client";
 import { waitFor } from "../../../test/helpers/wait-for.ts";
+import { blockCrcs } from "../../util/checked-range.ts";
 import { createAdminApp } from "../../http/admin-app.ts";
 import { createHttpMetrics } from "../../http/metrics.ts";
 import { createLogger } from "../../util/log.ts";
@@ -43,11 +44,11 @@ function chunkFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => /[0-9a-f]{10}/.test(f.split("/").pop()!));
 }
 
-/** Flips a byte of every copy of the chunk under `dir`. */
-function corruptCopies(dir: string, id: string): void {
+/** Overwrites a byte (at `offset`) of every copy of the chunk under `dir`. */
+function corruptCopies(dir: string, id: string, offset = 10): void {
   for (const file of chunkFiles(dir).filter((f) => f.endsWith(id))) {
     const fd = openSync(join(dir, file), "r+");
-    writeSync(fd, Buffer.from([0xff]), 0, 1, 10);
+    writeSync(fd, Buffer.from([0xff]), 0, 1, offset);
     closeSync(fd);
   }
 }
@@ -84,7 +85,7 @@ for (const impl of implementations) {
       expect(await store.stat(info.id)).toEqual(info);
     });
 
-    test("open gives any range: a part of a file with the CRC32 to check it against, or a checked stream", async () => {
+    test("open gives any range: a part of a file with the block CRC32s to check it against, or a checked stream", async () => {
       const store = impl.make(tempDir());
       const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
       await store.put("abab000002", data);
@@ -95,7 +96,7 @@ for (const impl of implementations) {
         if (range.kind === "stream") for await (const piece of range.pieces) got.push(piece);
         else {
           got.push(readFileSync(range.path).subarray(range.offset, range.offset + range.length));
-          expect(range.check).toEqual({ size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
+          expect(range.check).toEqual({ size: data.length, blockSize: 65536, crcs: blockCrcs(data, 65536) });
         }
         expect(Buffer.concat(got).equals(data.subarray(from, to))).toBe(true);
       }
@@ -154,6 +155,47 @@ test("a scrub deletes the chunks that no longer match their checksum, and only t
   expect(await store.scrub()).toEqual([]);
 });
 
+/** Writes a chunk file in format 1 (before block checksums): the data, `PHTNCHK1`, its CRC32 (BE), 4 reserved bytes. */
+function writeFormat1(dir: string, id: string, data: Buffer): string {
+  const footer = Buffer.alloc(16);
+  footer.write("PHTNCHK1", 0, "latin1");
+  footer.writeUInt32BE(Bun.hash.crc32(data) >>> 0, 8);
+  mkdirSync(join(dir, id.slice(0, 2)), { recursive: true });
+  const path = join(dir, id.slice(0, 2), id);
+  writeFileSync(path, Buffer.concat([data, footer]));
+  return path;
+}
+
+test("chunks written in format 1 (one CRC32) are still read, checked whole; new ones get a checksum per 64 KiB block", async () => {
+  const dir = tempDir();
+  const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) % 253));
+  writeFormat1(dir, "0001d00001", data);
+  const damaged = writeFormat1(dir, "0001d00002", data);
+  const fd = openSync(damaged, "r+");
+  writeSync(fd, Buffer.from([0]), 0, 1, 150_000);
+  closeSync(fd);
+  const store = new LocalChunkStore(dir);
+  expect((await store.get("0001d00001"))!.equals(data)).toBe(true);
+  expect(await store.stat("0001d00001")).toEqual({ id: "0001d00001", size: data.length, crc32: Bun.hash.crc32(data) >>> 0 });
+  expect((await store.open("0001d00001", 10, 20))!.check).toEqual({ size: data.length, blockSize: data.length, crcs: [Bun.hash.crc32(data) >>> 0] });
+  await expect(store.get("0001d00002")).rejects.toBeInstanceOf(ChunkCorruptError);
+  expect(await store.scrub()).toEqual(["0001d00002"]);
+  // A new chunk: the data, a CRC32 per block, and the footer naming format 2.
+  await store.put("0002d00001", data);
+  const file = readFileSync(join(dir, "00", "0002d00001"));
+  expect(file.length).toBe(data.length + 4 * 4 + 16);
+  expect(file.subarray(file.length - 16, file.length - 8).toString("latin1")).toBe("PHTNCHK2");
+  expect((await store.get("0002d00001"))!.equals(data)).toBe(true);
+  // Streamed from storage nodes too, format 1 and 2 alike.
+  const node = storageNode(dir);
+  const replicated = new ReplicatedChunkStore({ nodes: [node.url], replicas: 1, writeQuorum: 1, token }, quiet);
+  for (const id of ["0001d00001", "0002d00001"]) {
+    const got: Uint8Array[] = [];
+    for await (const piece of (await replicated.open(id, 70_000, 190_000)).pieces) got.push(piece);
+    expect(Buffer.concat(got).equals(data.subarray(70_000, 190_000))).toBe(true);
+  }
+});
+
 test("the local store's sweep removes temporary files and unreferenced chunks only", async () => {
   const dir = tempDir();
   const store = new LocalChunkStore(dir);
@@ -175,7 +217,7 @@ describe("replication", () => {
     const nodes = [1, 2, 3].map((n) => ({ dir: join(dir, `node${n}`), ...storageNode(join(dir, `node${n}`)) }));
     const urls = nodes.map((n) => n.url);
     const registry = new Registry();
-    const store = new ReplicatedChunkStore({ nodes: urls, replicas, writeQuorum, token, timeoutMs: 2000 }, log, new ReplicationFailures(log, registry));
+    const store = new ReplicatedChunkStore({ nodes: urls, replicas, writeQuorum, token, deadlines: { answerMs: 2000, progressMs: 2000, requestMs: 2000 } }, log, new ReplicationFailures(log, registry));
     const upkeep = new ChunkUpkeep(store, log, { repairEveryMs: 100 });
     void upkeep.start(upkeeps.signal);
     const holders = (id: string) => nodes.filter((n) => chunkFiles(n.dir).some((f) => f.endsWith(id))).map((n) => n.url);
@@ -217,14 +259,15 @@ describe("replication", () => {
     await waitFor(() => holders(id).length === 3, "the node to get the copy it missed");
   });
 
-  test("a streamed read gives any range; a damaged copy ends it short, and the next read skips that copy", async () => {
-    const { nodes, store, order } = cluster(3, 2);
+  test("a streamed read gives any range and switches copies at a damaged block; only a block damaged everywhere ends it short", async () => {
+    const { nodes, store, order, holders } = cluster(3, 2);
+    const id = "eeee000001";
     const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
-    await store.put("eeee000001", data);
+    await store.put(id, data);
     const streamed = async (from: number, to: number) => {
       const pieces: Uint8Array[] = [];
       try {
-        for await (const piece of (await store.open("eeee000001", from, to)).pieces) pieces.push(piece);
+        for await (const piece of (await store.open(id, from, to)).pieces) pieces.push(piece);
         return { bytes: Buffer.concat(pieces) };
       } catch (err) {
         return { bytes: Buffer.concat(pieces), err };
@@ -232,11 +275,19 @@ describe("replication", () => {
     };
     expect((await streamed(1000, 250_000)).bytes.equals(data.subarray(1000, 250_000))).toBe(true);
     expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
-    corruptCopies(nodes.find((n) => n.url === order("eeee000001")[0])!.dir, "eeee000001");
+    // Block 1 damaged on the first copy, block 3 on the second: every block is intact somewhere.
+    const [first, second] = order(id).map((url) => nodes.find((n) => n.url === url)!.dir);
+    corruptCopies(first!, id, 70_000);
+    corruptCopies(second!, id, 200_000);
+    const switched = await streamed(1000, data.length);
+    expect(switched.err).toBeUndefined();
+    expect(switched.bytes.equals(data.subarray(1000))).toBe(true);
+    // The damaged copies are rewritten; then damage the same block everywhere.
+    await waitFor(async () => (await store.readIntact(id)).needRepair.length === 0 && holders(id).length === 3, "the damaged copies to be rewritten");
+    for (const node of nodes) corruptCopies(node.dir, id, 70_000);
     const broken = await streamed(0, data.length);
     expect(broken.err).toBeInstanceOf(ChunkCorruptError);
-    expect(broken.bytes.length).toBeLessThan(data.length);
-    expect((await streamed(0, data.length)).bytes.equals(data)).toBe(true);
+    expect(broken.bytes.equals(data.subarray(0, 65536))).toBe(true);
   });
 
   test("anti-entropy finds a copy a node lost and gives it back", async () => {
@@ -266,6 +317,22 @@ describe("replication", () => {
     for (const node of nodes.filter((n) => n.url !== order(id)[2])) node.server.stop(true);
     await expect(store.put(id, Buffer.from("not acknowledged"))).rejects.toBeInstanceOf(ChunkUnavailableError);
     expect(holders(id)).toEqual([]);
+  });
+
+  test("a put whose sender fails mid-body leaves no copy and marks no node unhealthy; a node that refuses connections is marked", async () => {
+    const { nodes, store, holders, order } = cluster(3, 2);
+    async function* failing() {
+      yield Buffer.alloc(200_000, 1);
+      throw new Error("the client went away");
+    }
+    await expect(store.put("cccc000002", failing())).rejects.toThrow("the client went away");
+    await waitFor(() => holders("cccc000002").length === 0, "no copy left");
+    expect(store.client.health.unhealthy(nodes.map((n) => n.url))).toEqual([]);
+    const down = nodes.find((n) => n.url === order("cccc000003")[0])!;
+    down.server.stop(true);
+    await store.put("cccc000003", Buffer.from("two of three"));
+    await waitFor(() => store.client.health.unhealthy(nodes.map((n) => n.url)).length === 1, "the stopped node to be marked");
+    expect(store.client.health.unhealthy(nodes.map((n) => n.url))).toEqual([down.url]);
   });
 
   test("an unreachable node is counted on /metrics at each failure and logged once with the node and chunk", async () => {

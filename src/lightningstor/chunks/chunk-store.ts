@@ -1,3 +1,5 @@
+import type { BlockChecksums } from "../../util/checked-range.ts";
+
 /** What a stored chunk is: its id, size and CRC32 (as S3's default checksum, IEEE polynomial). */
 export interface ChunkInfo {
   id: string;
@@ -5,16 +7,16 @@ export interface ChunkInfo {
   crc32: number;
 }
 
-/** Bytes of a chunk in a local file, whose first `check.size` bytes must have CRC32 `check.crc32`. */
+/** Bytes of a chunk in a local file, whose blocks must match `check` before they are sent. */
 export interface ChunkFileRange {
   kind: "file";
   path: string;
   offset: number;
   length: number;
-  check: { size: number; crc32: number };
+  check: BlockChecksums;
 }
 
-/** Bytes of a chunk as a checked stream. */
+/** Bytes of a chunk as a stream that checks each block before passing it on. */
 export interface ChunkStreamRange {
   kind: "stream";
   length: number;
@@ -55,10 +57,11 @@ export interface ChunkStore {
   get(id: string): Promise<Buffer | undefined>;
   /**
    * Opens bytes [from, to) of a chunk to send: where they lie in a local file
-   * (to send with sendfile, after checking the file), or a stream whose last
-   * bytes wait for the check of the whole chunk (a chunk that fails it ends
-   * the stream with an error, never a whole wrong range). Undefined when the
-   * store knows the chunk is absent; a stream may find it out as it goes.
+   * (to send with sendfile, each block checked before it goes), or a stream
+   * that passes on each block once it matched its checksum — a damaged block
+   * is read from another copy, or ends the stream with an error when there is
+   * none: never a wrong byte. Undefined when the store knows the chunk is
+   * absent; a stream may find it out as it goes.
    */
   open(id: string, from: number, to: number): Promise<ChunkRange | undefined>;
   /** Size and checksum without reading the data; undefined when absent. */

@@ -1,11 +1,12 @@
-import { checkedRange } from "../../util/checked-range.ts";
+import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
 import type { Logger } from "../../util/log.ts";
-import { ChunkNodeClient } from "./chunk-node-client.ts";
+import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
 import { formatCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
 import { placement } from "./placement.ts";
 import { quorum } from "./quorum.ts";
+import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
 
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
@@ -18,8 +19,8 @@ export interface ReplicationConfig {
   writeQuorum: number;
   /** The cluster token the nodes' chunk API wants. */
   token: string;
-  /** A request to a node that has not answered by then counts as failed. */
-  timeoutMs?: number;
+  /** How long a node may take before it is passed over (chunk-node-client.ts). */
+  deadlines?: Partial<NodeDeadlines>;
 }
 
 /**
@@ -29,13 +30,12 @@ export interface ReplicationConfig {
  * it fsynced. A read goes through the nodes in that order, checks each copy's
  * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
  * afterwards writes a good copy back to those of the first R that lacked one
- * or had a damaged one. Chunks acknowledged short of R copies are kept in
- * `short` for ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
+ * or had a damaged one. Chunks acknowledged short of R copies, and copies a
+ * repair could not rewrite, go into `queue` (durable in the gateway) for
+ * ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
  */
 export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
-  /** Chunks known to lack some of their R copies: upkeep completes them. */
-  readonly short = new Set<string>();
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
 
@@ -43,11 +43,13 @@ export class ReplicatedChunkStore implements ChunkStore {
     private readonly config: ReplicationConfig,
     private readonly log: Logger,
     readonly failures = new ReplicationFailures(log),
+    /** Chunks known to lack some of their R copies: upkeep completes them. */
+    readonly queue: RepairQueue = new MemoryRepairQueue(),
   ) {
     if (config.nodes.length === 0) throw new Error("replication needs at least one storage node");
     if (!(config.replicas >= 1 && config.replicas <= config.nodes.length)) throw new Error(`replicas must be between 1 and the number of storage nodes (${config.nodes.length})`);
     if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
-    this.client = new ChunkNodeClient(config.token, config.timeoutMs ?? 30_000);
+    this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines });
   }
 
   get nodes(): readonly string[] {
@@ -61,14 +63,21 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   /**
    * Streams the chunk to its R nodes at once, each copy fed as fast as its node
-   * takes it (the slowest sets the pace, a failed one drops out), and resolves
-   * once W nodes have fsynced a copy whose CRC32 matches the bytes sent.
+   * takes it (the slowest sets the pace; one that fails, or takes nothing for
+   * `progressMs`, drops out), and resolves once W nodes have fsynced a copy
+   * whose CRC32 matches the bytes sent. Nodes that failed a call recently are
+   * skipped while the others can make the quorum; their copies follow in upkeep.
    */
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     assertChunkId(id);
-    const targets = this.targets(id);
-    const copies = targets.map(() => new CopyStream());
-    const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!));
+    const placed = this.targets(id);
+    const healthy = placed.filter((node) => this.client.health.healthy(node));
+    const targets = healthy.length >= this.config.writeQuorum ? healthy : placed;
+    if (targets.length < placed.length) this.queue.add(id, "short");
+    const { progressMs, requestMs } = this.client.deadlines;
+    const aborts = targets.map(() => new AbortController());
+    const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
+    const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!, aborts[i]!.signal));
     let size = 0;
     let crc = 0;
     try {
@@ -107,15 +116,22 @@ export class ReplicatedChunkStore implements ChunkStore {
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${targets[i]}: ${String(r.reason)}`] : []));
       if (failed.length === 0) return;
       this.log.warn("a chunk was stored with fewer copies than asked; the rest follow when their nodes answer", { chunk: id, failed });
-      this.short.add(id);
+      this.queue.add(id, "short");
     });
     return info;
   }
 
-  /** One copy's PUT, its body streamed from `copy`; resolves with what the node stored. */
-  private async sendCopy(node: string, id: string, copy: CopyStream): Promise<ChunkInfo> {
+  /**
+   * One copy's PUT, its body streamed from `copy`; resolves with what the node
+   * stored. The node is marked unhealthy when it failed, not when the sender did
+   * (the client went away mid-body, or the quorum was lost elsewhere).
+   */
+  private async sendCopy(node: string, id: string, copy: CopyStream, signal: AbortSignal): Promise<ChunkInfo> {
     try {
-      return await this.client.put(node, id, copy.body);
+      return await this.client.put(node, id, copy.body, undefined, signal);
+    } catch (err) {
+      if (copy.expired || !copy.stopped) this.client.health.failed(node);
+      throw err;
     } finally {
       copy.stop(); // answered or failed: the node takes nothing more
     }
@@ -150,37 +166,51 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * Streams bytes [from, to) of the first copy in placement order that a node
-   * has, checking the CRC32 of the whole copy as it comes (checked-range.ts).
-   * A copy that fails it ends the stream with ChunkCorruptError (the client
-   * sees a short body and retries) and is rewritten from an intact one, as are
-   * copies found missing on the way.
+   * Streams bytes [from, to) from the copies in placement order (those known
+   * damaged, then nodes that failed recently, last), each block checked against its CRC32 before it is passed
+   * on (checked-range.ts). A copy that is missing, unreachable, breaks off or
+   * has a damaged block, or leaves the reader waiting past its deadline
+   * (chunk-node-client.ts), hands over to the next one at the first byte not yet
+   * sent, so the client never sees the switch; only when no copy has the rest
+   * intact does the stream end with an error (a short body, never a wrong
+   * byte). Damaged and missing copies are rewritten from an intact one.
    */
   private async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
+    if (from >= to) return;
+    let at = from;
     let missing = false;
+    let corrupt = false;
     const order = placement(this.config.nodes, id);
     const damagedLast = [...order.filter((node) => !this.damaged.has(`${node} ${id}`)), ...order.filter((node) => this.damaged.has(`${node} ${id}`))];
-    for (const node of damagedLast) {
-      const rank = order.indexOf(node);
-      const copy = await this.client.get(node, id, { timeout: false }).catch((err: unknown) => {
+    for (const node of this.client.health.healthyFirst(damagedLast)) {
+      const copy = await this.client.get(node, id, { whole: false, range: { from: at, to } }).catch((err: unknown) => {
         this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
         return "failed" as const;
       });
       if (copy === "failed") continue;
       if (!copy) {
-        missing ||= rank < this.config.replicas;
+        missing ||= order.indexOf(node) < this.config.replicas;
         continue;
       }
-      yield* checkedRange(copy.body, from, to, copy.crc32, () => {
-        this.damaged.add(`${node} ${id}`);
-        this.failures.report("corrupt", "a chunk copy does not match its checksum; ending the response, rewriting the copy", { node, chunk: id });
-        this.readRepair(id); // finds the damaged copy and rewrites it from an intact one
-        return new ChunkCorruptError(id, `the copy on ${node} does not match its checksum`);
-      });
-      if (missing) this.readRepair(id); // gives the copies found missing their bytes
+      try {
+        for await (const piece of verifiedBlocks(copy.body, copy.blocks, copy.start, at, to)) {
+          at += piece.length;
+          yield piece;
+        }
+      } catch (err) {
+        if (err instanceof BlockCheckError && err.damaged) {
+          corrupt = true;
+          this.damaged.add(`${node} ${id}`);
+          this.failures.report("corrupt", "a block of a chunk copy does not match its checksum; reading the rest from another copy", { node, chunk: id }, err);
+        } else this.failures.report("unreachable", "a storage node broke off sending a copy; reading the rest from another", { node, chunk: id }, err);
+        continue;
+      }
+      if (missing || corrupt) this.readRepair(id); // rewrites the copies found missing or damaged from an intact one
       return;
     }
-    throw new ChunkUnavailableError(id, "no storage node has a copy");
+    if (corrupt) this.readRepair(id);
+    const detail = `no copy has bytes ${at}-${to - 1} intact`;
+    throw corrupt ? new ChunkCorruptError(id, detail) : new ChunkUnavailableError(id, detail);
   }
 
   /** Reads the chunk whole in the background, which rewrites the copies found missing or damaged. */
@@ -215,7 +245,7 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   /** One node's copy, checked against the CRC32 it was stored with. */
   private async copyOf(node: string, id: string): Promise<Buffer | "missing" | "corrupt"> {
-    const copy = await this.client.get(node, id, { timeout: true });
+    const copy = await this.client.get(node, id, { whole: true });
     if (!copy) return "missing";
     const bytes = Buffer.from(await Bun.readableStreamToArrayBuffer(copy.body));
     if (Bun.hash.crc32(bytes) >>> 0 === copy.crc32) return bytes;
@@ -236,6 +266,7 @@ export class ReplicatedChunkStore implements ChunkStore {
         this.log.info("repaired a chunk copy", { chunk: id, node });
       } catch (err) {
         failed++;
+        this.queue.add(id, "missing"); // upkeep tries again, after a restart too
         this.failures.report("repair", "could not repair a chunk copy; trying again later", { node, chunk: id }, err);
       }
     }
@@ -244,7 +275,7 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   async stat(id: string): Promise<ChunkInfo | undefined> {
     assertChunkId(id);
-    for (const node of placement(this.config.nodes, id)) {
+    for (const node of this.client.health.healthyFirst(placement(this.config.nodes, id))) {
       try {
         const info = await this.client.head(node, id);
         if (info) return info;
@@ -255,14 +286,22 @@ export class ReplicatedChunkStore implements ChunkStore {
     return undefined;
   }
 
-  /** Deletes every copy it can reach; a node that is down keeps its copy (garbage, not data loss). */
+  /**
+   * Deletes every copy it can reach; a node that is down keeps its copy
+   * (garbage for the collection, not data loss). Nodes that failed a call
+   * recently are asked too, but not waited for.
+   */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
-    this.short.delete(id);
-    const results = await Promise.allSettled(this.config.nodes.map((node) => this.client.delete(node, id)));
-    for (const [i, result] of results.entries()) {
-      if (result.status === "rejected") this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node: this.config.nodes[i], chunk: id }, result.reason);
-    }
-    return results.some((r) => r.status === "fulfilled" && r.value);
+    this.queue.remove(id);
+    const nodes = this.config.nodes;
+    const deletes = nodes.map((node) =>
+      this.client.delete(node, id).catch((err: unknown) => {
+        this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node, chunk: id }, err);
+        return false;
+      }),
+    );
+    const waited = await Promise.all(deletes.filter((_, i) => this.client.health.healthy(nodes[i]!)));
+    return waited.some(Boolean);
   }
 }

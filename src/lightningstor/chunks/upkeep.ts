@@ -8,9 +8,10 @@ export interface UpkeepOptions {
   repairEveryMs?: number;
   /**
    * Garbage collection and anti-entropy against what the metadata references,
-   * every `everyMs` (first run `everyMs` after start); not run when absent.
+   * every `everyMs`, first `firstMs` after start (default `everyMs`); not run
+   * when absent. Copies younger than `everyMs` are never collected.
    */
-  collect?: { everyMs: number; referenced: () => ReadonlySet<string> };
+  collect?: { firstMs?: number; everyMs: number; referenced: () => ReadonlySet<string> };
 }
 
 /** What a node says of a copy it should hold. */
@@ -27,6 +28,10 @@ type Held = "present" | "absent" | "unknown";
  */
 export class ChunkUpkeep {
   private readonly repairEveryMs: number;
+  /** Chunks whose copies are being rewritten right now (for /metrics). */
+  repairing = 0;
+  /** Unhealthy nodes being probed now (one probe each at a time). */
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly store: ReplicatedChunkStore,
@@ -41,7 +46,7 @@ export class ChunkUpkeep {
     const every = this.repairEveryMs;
     const loops = [runPeriodically(() => this.completeCopies(), { firstMs: every, everyMs: every, signal })];
     const collect = this.options.collect;
-    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced()), { firstMs: collect.everyMs, everyMs: collect.everyMs, signal }));
+    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced()), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
     await Promise.all(loops);
   }
 
@@ -52,26 +57,54 @@ export class ChunkUpkeep {
    */
   async completeCopies(): Promise<void> {
     const { store } = this;
-    for (const id of [...store.short]) {
+    this.probeUnhealthy();
+    for (const id of store.queue.ids()) {
       const { targets, held } = await this.placementStatus(id);
       const missing = targets.filter((_, i) => held[i] === "absent");
       if (missing.length === 0) {
-        if (held.every((h) => h === "present")) store.short.delete(id);
+        if (held.every((h) => h === "present")) store.queue.remove(id);
         continue;
       }
-      let copy: Awaited<ReturnType<ReplicatedChunkStore["readIntact"]>>;
+      this.repairing++;
       try {
-        copy = await store.readIntact(id);
-      } catch (err) {
-        store.failures.report("unreadable", "no intact copy to complete a chunk from; trying again", { chunk: id }, err);
-        continue;
+        await this.complete(id, missing);
+      } finally {
+        this.repairing--;
       }
-      if (!copy.bytes) {
-        store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
-        continue;
-      }
-      await store.repair(id, copy.bytes, [...new Set([...missing, ...copy.needRepair])]);
     }
+  }
+
+  /**
+   * Probes each node passed over after a failed call, without waiting: one
+   * that answers is used again at once rather than when its mark runs out.
+   */
+  private probeUnhealthy(): void {
+    const { client } = this.store;
+    for (const node of client.health.unhealthy(this.store.nodes)) {
+      if (this.probing.has(node)) continue;
+      this.probing.add(node);
+      void client
+        .probe(node)
+        .catch((err: unknown) => this.store.failures.report("unreachable", "a storage node passed over still does not answer; probing it again", { node }, err))
+        .finally(() => this.probing.delete(node));
+    }
+  }
+
+  /** Writes a chunk's copy to `missing` (and to nodes found with a damaged one) from an intact copy. */
+  private async complete(id: string, missing: string[]): Promise<void> {
+    const { store } = this;
+    let copy: Awaited<ReturnType<ReplicatedChunkStore["readIntact"]>>;
+    try {
+      copy = await store.readIntact(id);
+    } catch (err) {
+      store.failures.report("unreadable", "no intact copy to complete a chunk from; trying again", { chunk: id }, err);
+      return;
+    }
+    if (!copy.bytes) {
+      store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
+      return;
+    }
+    await store.repair(id, copy.bytes, [...new Set([...missing, ...copy.needRepair])]);
   }
 
   /**
@@ -84,7 +117,7 @@ export class ChunkUpkeep {
     for (const id of ids) {
       const { held } = await this.placementStatus(id);
       if (!held.includes("absent")) continue;
-      this.store.short.add(id);
+      this.store.queue.add(id, "missing");
       short++;
     }
     return short;
@@ -129,13 +162,18 @@ export class ChunkUpkeep {
     }
   }
 
-  /** The chunk's R nodes and whether each holds a copy; a node that does not answer is reported, not taken for absent. */
+  /**
+   * The chunk's R nodes and whether each holds a copy; a node that does not
+   * answer is reported, not taken for absent, and one that failed a call
+   * recently is not asked (the round does not wait for it).
+   */
   private async placementStatus(id: string): Promise<{ targets: string[]; held: Held[] }> {
     const targets = this.store.targets(id);
+    const { client } = this.store;
     const held = await Promise.all(
       targets.map((node) =>
-        this.store.client.head(node, id).then(
-          (info): Held => (info ? "present" : "absent"),
+        (client.health.healthy(node) ? client.head(node, id) : Promise.resolve("skip" as const)).then(
+          (info): Held => (info === "skip" ? "unknown" : info ? "present" : "absent"),
           (err: unknown): Held => {
             this.store.failures.report("unreachable", "storage node did not answer whether it holds a copy; asking again later", { node, chunk: id }, err);
             return "unknown";

@@ -1,5 +1,5 @@
 import { closeSync, readSync } from "node:fs";
-import { CHECK_HOLD_BYTES } from "../../util/checked-range.ts";
+import { blockEnd, type BlockChecksums } from "../../util/checked-range.ts";
 import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
 import type { FilePart } from "./response-body.ts";
@@ -20,9 +20,9 @@ export interface FileSink {
 /**
  * Sends a file part on a non-blocking socket with sendfile(2), from the event
  * loop, so object bytes go from the page cache to the socket without passing
- * through JavaScript. The part's file is checked against its CRC32 and the
- * part's last bytes wait for the check: a corrupt file ends the response
- * short, never a whole wrong body.
+ * through JavaScript. Each block of the part is checked against its CRC32
+ * before any of its bytes are sent: a damaged block ends the response short,
+ * at the block's start — never a wrong byte.
  */
 export async function sendFilePart(sink: FileSink, part: FilePart): Promise<void> {
   const file = openForReading(part.path);
@@ -34,17 +34,16 @@ export async function sendFilePart(sink: FileSink, part: FilePart): Promise<void
 }
 
 /**
- * Sends one part. The check runs in steps while the socket is full — time the
- * sender would otherwise spend waiting for the client to read — so it adds
- * almost nothing to the response.
+ * Sends one part, never past the blocks checked so far. The check runs ahead
+ * in steps while the socket is full — time the sender would otherwise spend
+ * waiting for the client to read — so it adds almost nothing to the response.
  */
 async function sendPart(sink: FileSink, file: number, part: FilePart): Promise<void> {
-  const check = part.check ? new Check(file, part) : undefined;
   const end = part.offset + part.length;
-  const held = Math.max(part.offset, end - CHECK_HOLD_BYTES);
+  const check = part.check && part.length > 0 ? new BlockCheck(file, part, part.check) : undefined;
   let offset = part.offset;
   while (offset < end) {
-    const limit = check && !check.done ? held : end;
+    const limit = check ? Math.min(check.verified, end) : end;
     if (offset >= limit) {
       check!.step();
       continue;
@@ -52,8 +51,8 @@ async function sendPart(sink: FileSink, file: number, part: FilePart): Promise<v
     const n = sendFile(sink.fd, file, offset, limit - offset);
     if (n > 0) offset += n;
     else if (n === -EAGAIN) {
-      if (check && !check.done) check.step(); // while the client reads what was sent
-      else offset += await sendStalled(sink, file, part, offset, end);
+      if (check && check.verified < end) check.step(); // while the client reads what was sent
+      else offset += await sendStalled(sink, file, part, offset, limit);
     } else if (n === 0) throw shorter(part);
     else if (n !== -EINTR) throw new SystemError("sendfile", -n);
   }
@@ -72,28 +71,47 @@ async function sendStalled(sink: FileSink, file: number, part: FilePart, offset:
 }
 
 /**
- * The CRC32 of the file's first `check.size` bytes, computed a step at a time
- * from the page cache (several GB/s); the last step throws on a mismatch.
+ * The blocks covering a part, checked in order a step at a time from the page
+ * cache (several GB/s): bytes before `verified` matched their block's CRC32;
+ * a step that finds a damaged block throws.
  */
-class Check {
-  done = false;
+class BlockCheck {
+  /** Where the block being read starts; everything before it matched. */
+  verified: number;
+  private index: number;
   private crc = 0;
-  private checked = 0;
+  private fill = 0;
+  /** The end of the part's last block. */
+  private readonly limit: number;
 
   constructor(
     private readonly file: number,
     private readonly part: FilePart,
-  ) {}
+    private readonly sums: BlockChecksums,
+  ) {
+    this.index = Math.floor(part.offset / sums.blockSize);
+    this.verified = this.index * sums.blockSize;
+    this.limit = blockEnd(sums, Math.floor((part.offset + part.length - 1) / sums.blockSize));
+  }
 
   step(): void {
-    const { size, crc32 } = this.part.check!;
-    const n = readSync(this.file, checkBuffer, 0, Math.min(CHECK_STEP_BYTES, size - this.checked), this.checked);
+    const { sums } = this;
+    const at = this.verified + this.fill;
+    const n = readSync(this.file, checkBuffer, 0, Math.min(CHECK_STEP_BYTES, this.limit - at), at);
     if (n === 0) throw shorter(this.part);
-    this.crc = Bun.hash.crc32(checkBuffer.subarray(0, n), this.crc);
-    this.checked += n;
-    if (this.checked < size) return;
-    if (this.crc >>> 0 !== crc32) throw new Error(`${this.part.path} does not match its checksum`);
-    this.done = true;
+    for (let done = 0; done < n; ) {
+      const end = blockEnd(sums, this.index);
+      const take = Math.min(end - this.verified - this.fill, n - done);
+      this.crc = Bun.hash.crc32(checkBuffer.subarray(done, done + take), this.crc);
+      done += take;
+      this.fill += take;
+      if (this.verified + this.fill < end) continue;
+      if (this.crc >>> 0 !== sums.crcs[this.index]! >>> 0) throw new Error(`${this.part.path}: bytes ${this.verified}-${end - 1} do not match their checksum`);
+      this.verified = end;
+      this.index++;
+      this.crc = 0;
+      this.fill = 0;
+    }
   }
 }
 

@@ -12,6 +12,25 @@ export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<
 
 /** Idle keep-alive connections are closed after this. */
 const IDLE_SECONDS = 60;
+
+/** Limits that keep a few clients from holding the listener (slowloris and the like). */
+export interface ListenerLimits {
+  /**
+   * A request's head must arrive whole within this long of its first byte;
+   * otherwise the answer is 408 and the connection closes. The idle timer
+   * alone is reset by every byte, so a byte a second would keep it open.
+   */
+  headerTimeoutMs: number;
+  /** Connections beyond this many are answered 503 SlowDown and closed at once. */
+  maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: ListenerLimits = { headerTimeoutMs: 10_000, maxConnections: 1024 };
+const TOO_MANY_BODY = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>too many connections; try again</Message></Error>';
+const TOO_MANY = Buffer.from(
+  `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: ${TOO_MANY_BODY.length}\r\n\r\n${TOO_MANY_BODY}`,
+);
+const HEAD_TIMEOUT = Buffer.from("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
 /** Request body bytes queued for the handler before reading from the client pauses. */
 const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
 /**
@@ -35,8 +54,9 @@ type HttpSocket = Socket<Connection>;
  * that lie in files leave with sendfile(2) (see file-send.ts) instead of
  * being copied through JavaScript.
  */
-export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger): Promise<{ port: number; stop(): Promise<void> }> {
+export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger, limits: ListenerLimits = DEFAULT_LIMITS): Promise<{ port: number; stop(): Promise<void> }> {
   const connections = new Set<Connection>();
+  let refused = 0;
   const listener = Bun.listen<Connection>({
     hostname: listen.hostname,
     port: listen.port,
@@ -45,8 +65,10 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     socket: {
       open(socket) {
         socket.setNoDelay(true);
-        socket.data = new Connection(socket, handler, log);
-        connections.add(socket.data);
+        socket.data = new Connection(socket, handler, log, limits.headerTimeoutMs);
+        if (connections.size < limits.maxConnections) return void connections.add(socket.data);
+        if (refused++ % 1000 === 0) log.warn("S3 connections refused: at the connection limit", { limit: limits.maxConnections, refused });
+        socket.data.refuse(TOO_MANY);
       },
       data: (socket, data) => socket.data.received(data),
       drain: (socket) => socket.data.drained(),
@@ -82,16 +104,28 @@ class Connection {
   /** Bytes the kernel did not take yet, and who waits for them to go. */
   private unsent: Uint8Array[] = [];
   private flushed: (() => void)[] = [];
+  /** Runs from a request's first byte until its head is parsed. */
+  private headTimer?: ReturnType<typeof setTimeout>;
+  private refused = false;
 
   constructor(
     private readonly socket: HttpSocket,
     private readonly handler: RawTargetHandler,
     private readonly log: Logger,
+    private readonly headerTimeoutMs: number,
   ) {
     socket.timeout(IDLE_SECONDS);
   }
 
+  /** Answers `response` and closes without reading anything. */
+  refuse(response: Buffer): void {
+    this.refused = true;
+    this.write(response).catch(() => {}); // a client gone already needs no answer
+    this.socket.end();
+  }
+
   received(data: Buffer): void {
+    if (this.refused) return;
     if (this.body && !this.body.complete) {
       data = this.body.feed(data) ?? EMPTY;
       if (this.body.complete) this.socket.timeout(0);
@@ -117,6 +151,7 @@ class Connection {
 
   closed(): void {
     this.isClosed = true;
+    clearTimeout(this.headTimer);
     this.body?.fail("the connection closed before the body was complete");
     this.drained = () => {};
     for (const resolve of this.flushed.splice(0)) resolve();
@@ -146,7 +181,12 @@ class Connection {
       this.socket.end();
       return;
     }
-    if (!head) return;
+    if (!head) {
+      this.headTimer ??= setTimeout(() => this.headTimedOut(), this.headerTimeoutMs);
+      return;
+    }
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
     this.pending = this.pending.subarray(head.size);
     this.current = this.serve(head)
       .catch((err: unknown) => {
@@ -163,6 +203,14 @@ class Connection {
         this.socket.resume();
         if (this.pending.length > 0) this.next();
       });
+  }
+
+  /** A head still incomplete at its deadline: 408, and the connection closes. */
+  private headTimedOut(): void {
+    this.headTimer = undefined;
+    if (this.current || this.isClosed) return;
+    this.log.debug("S3 request head not received in time; closing the connection", { ms: this.headerTimeoutMs, received: this.pending.length });
+    this.refuse(HEAD_TIMEOUT);
   }
 
   private async serve(head: RequestHead): Promise<void> {

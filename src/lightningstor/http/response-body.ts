@@ -1,3 +1,5 @@
+import type { BlockChecksums } from "../../util/checked-range.ts";
+
 /**
  * What the S3 listener sends (listener.ts): a fetch Response, whose body goes
  * through JavaScript, or a PartsResponse, whose body is parts of known length
@@ -11,8 +13,8 @@ export interface FilePart {
   path: string;
   offset: number;
   length: number;
-  /** The file's first `size` bytes must have this CRC32 before the part's last bytes are sent (absent: already checked). */
-  check?: { size: number; crc32: number };
+  /** Each block of the file's first `check.size` bytes is checked before any of its bytes are sent (absent: already checked). */
+  check?: BlockChecksums;
 }
 
 /** `length` bytes that come as pieces; the source checks them itself (an error ends the response short). */
