@@ -125,7 +125,7 @@ try {
   const guestOutside = async (via: "file" | "nbdkit") => {
     const root = join(dir, "outside-root.raw");
     const data = join(dir, "outside-data.raw");
-    const socket = join(dir, "nbdkit.sock");
+    const socket = join(dir, `nbdkit-${crypto.randomUUID().slice(0, 8)}.sock`);
     copyFileSync(files.disk, root);
     Bun.spawnSync(["truncate", "-s", `${Math.max(64, benchMib * 2)}M`, data]);
     const nbdkit = via === "nbdkit" ? Bun.spawn(["nbdkit", "--foreground", "--unix", socket, "file", data], { stdout: "ignore", stderr: "inherit" }) : undefined;
