@@ -28,3 +28,14 @@ export function clientTarget(sources: OptionSources, defaultServer = "http://127
   if (!URL.canParse(server)) throw new CliError(`--server: "${server}" is not a valid URL`);
   return { server, token: requireToken(sources) };
 }
+
+/** The admin client of a client command: server and token from flags, environment or config. */
+export function adminClient<T>(args: Record<string, unknown>, Client: new (server: string, token: string) => T, defaultServer?: string): T {
+  const { server, token } = clientTarget(commandContext(args).sources, defaultServer);
+  return new Client(server, token);
+}
+
+/** The `NAME` positional of a command about one `what` (`volume`, `VM`, …). */
+export function nameArg(what: string) {
+  return { name: { type: "positional", description: `${what} name`, required: true } } as const;
+}

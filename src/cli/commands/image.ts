@@ -3,16 +3,13 @@ import { basename } from "node:path";
 import { ImageClient } from "../../plasmavmc/client.ts";
 import type { ImageInfo } from "../../plasmavmc/images/image-routes.ts";
 import { clientArgs } from "../args.ts";
-import { clientTarget, commandContext } from "../context.ts";
+import { adminClient, nameArg } from "../context.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
 import { fileUpload } from "../progress.ts";
 
-const nameArg = { name: { type: "positional", description: "image name", required: true } } as const;
+const named = nameArg("image");
 
-function client(args: Record<string, unknown>): ImageClient {
-  const { server, token } = clientTarget(commandContext(args).sources);
-  return new ImageClient(server, token);
-}
+const client = (args: Record<string, unknown>) => adminClient(args, ImageClient);
 
 function show(json: boolean | undefined, image: ImageInfo): void {
   print(json, image, () => renderRecord({ ...image, virtualSize: formatBytes(image.virtualSize), artifactSize: formatBytes(image.artifactSize) }));
@@ -24,7 +21,7 @@ export default defineCommand({
   subCommands: {
     create: defineCommand({
       meta: { name: "create", description: "Create an image from a local file, an http(s) URL or an s3://BUCKET/KEY object" },
-      args: { ...clientArgs, ...nameArg, from: { type: "string", description: "FILE, http(s)://URL or s3://BUCKET/KEY", required: true } },
+      args: { ...clientArgs, ...named, from: { type: "string", description: "FILE, http(s)://URL or s3://BUCKET/KEY", required: true } },
       async run({ args }) {
         const images = client(args);
         if (/^(https?|s3):\/\//.test(args.from)) return show(args.json, await images.createFrom(args.name, args.from));
@@ -52,14 +49,14 @@ export default defineCommand({
     }),
     show: defineCommand({
       meta: { name: "show", description: "Show one image" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         show(args.json, await client(args).get(args.name));
       },
     }),
     delete: defineCommand({
       meta: { name: "delete", description: "Delete an image (refused while volumes were cloned from it)" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         await client(args).delete(args.name);
         print(args.json, { deleted: args.name }, () => `deleted ${args.name}`);

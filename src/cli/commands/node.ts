@@ -2,15 +2,12 @@ import { defineCommand } from "citty";
 import { ControllerClient, type NodeInfo } from "../../controller/client.ts";
 import { clientArgs } from "../args.ts";
 import { nodeColumns } from "../node-columns.ts";
-import { clientTarget, commandContext } from "../context.ts";
+import { adminClient } from "../context.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
 
 const nodeArg = { node: { type: "positional", description: "node name or id", required: true } } as const;
 
-function client(args: Record<string, unknown>): ControllerClient {
-  const { server, token } = clientTarget(commandContext(args).sources);
-  return new ControllerClient(server, token);
-}
+const client = (args: Record<string, unknown>) => adminClient(args, ControllerClient);
 
 function showNode(json: boolean | undefined, node: NodeInfo): void {
   print(json, node, () =>

@@ -2,16 +2,13 @@ import { defineCommand } from "citty";
 import { VmClient } from "../../plasmavmc/client.ts";
 import type { VmInfo } from "../../plasmavmc/vms/vm-service.ts";
 import { clientArgs } from "../args.ts";
-import { clientTarget, commandContext } from "../context.ts";
+import { adminClient, nameArg } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
 
-const nameArg = { name: { type: "positional", description: "VM name", required: true } } as const;
+const named = nameArg("VM");
 
-function client(args: Record<string, unknown>): VmClient {
-  const { server, token } = clientTarget(commandContext(args).sources);
-  return new VmClient(server, token);
-}
+const client = (args: Record<string, unknown>) => adminClient(args, VmClient);
 
 function show(json: boolean | undefined, vm: VmInfo): void {
   print(json, vm, () =>
@@ -49,7 +46,7 @@ export default defineCommand({
       meta: { name: "create", description: "Create a VM from an image and start it" },
       args: {
         ...clientArgs,
-        ...nameArg,
+        ...named,
         image: { type: "string", description: "image to boot from", required: true },
         cpus: { type: "string", description: "vCPUs (default 1)" },
         memory: { type: "string", description: "memory, e.g. 512M (default 512M)" },
@@ -102,42 +99,42 @@ export default defineCommand({
     }),
     show: defineCommand({
       meta: { name: "show", description: "Show one VM" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         show(args.json, await client(args).get(args.name));
       },
     }),
     start: defineCommand({
       meta: { name: "start", description: "Start a stopped VM" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         show(args.json, await client(args).start(args.name));
       },
     }),
     stop: defineCommand({
       meta: { name: "stop", description: "Stop a VM (ACPI power-off; --force quits QEMU at once)" },
-      args: { ...clientArgs, ...nameArg, force: { type: "boolean", description: "quit QEMU without asking the guest" } },
+      args: { ...clientArgs, ...named, force: { type: "boolean", description: "quit QEMU without asking the guest" } },
       async run({ args }) {
         show(args.json, await client(args).stop(args.name, args.force === true));
       },
     }),
     reboot: defineCommand({
       meta: { name: "reboot", description: "Reset a running VM" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         show(args.json, await client(args).reboot(args.name));
       },
     }),
     move: defineCommand({
       meta: { name: "move", description: "Cold-move a VM to another node: stop, move its disks, start there" },
-      args: { ...clientArgs, ...nameArg, to: { type: "string", description: "target node", required: true } },
+      args: { ...clientArgs, ...named, to: { type: "string", description: "target node", required: true } },
       async run({ args }) {
         show(args.json, await client(args).move(args.name, args.to));
       },
     }),
     console: defineCommand({
       meta: { name: "console", description: "Print the serial console (--follow: keep streaming)" },
-      args: { ...clientArgs, ...nameArg, follow: { type: "boolean", description: "keep streaming until the VM stops" } },
+      args: { ...clientArgs, ...named, follow: { type: "boolean", description: "keep streaming until the VM stops" } },
       async run({ args }) {
         const stream = await client(args).console(args.name, args.follow === true);
         for await (const chunk of stream) process.stdout.write(chunk);
@@ -145,7 +142,7 @@ export default defineCommand({
     }),
     delete: defineCommand({
       meta: { name: "delete", description: "Delete a VM and its disks (stopped first if it runs)" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         await client(args).delete(args.name);
         print(args.json, { deleted: args.name }, () => `deleted ${args.name}`);

@@ -3,17 +3,14 @@ import { foreignFormatAdvice, foreignFormatOfFile } from "../../coronafs/backend
 import { VolumeClient } from "../../coronafs/client.ts";
 import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { clientArgs } from "../args.ts";
-import { clientTarget, commandContext } from "../context.ts";
+import { adminClient, nameArg } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
 import { fileUpload, pollingProgress } from "../progress.ts";
 
-const nameArg = { name: { type: "positional", description: "volume name", required: true } } as const;
+const named = nameArg("volume");
 
-function client(args: Record<string, unknown>): VolumeClient {
-  const { server, token } = clientTarget(commandContext(args).sources);
-  return new VolumeClient(server, token);
-}
+const client = (args: Record<string, unknown>) => adminClient(args, VolumeClient);
 
 function show(json: boolean | undefined, volume: VolumeInfo): void {
   print(json, volume, () =>
@@ -38,7 +35,7 @@ export default defineCommand({
       meta: { name: "create", description: "Create a volume, empty or materialized from another export (--from)" },
       args: {
         ...clientArgs,
-        ...nameArg,
+        ...named,
         size: { type: "string", description: "size, e.g. 10G (binary units); not with --from" },
         format: { type: "string", description: "raw | qcow2 (default raw; qcow2 with --backing)" },
         backing: { type: "string", description: "volume to overlay (qcow2 copy-on-write)" },
@@ -60,7 +57,7 @@ export default defineCommand({
       meta: { name: "import", description: "Upload a raw or qcow2 image file as a new volume" },
       args: {
         ...clientArgs,
-        ...nameArg,
+        ...named,
         file: { type: "positional", description: "image file", required: true },
         format: { type: "string", description: "raw | qcow2 (default: detected)" },
       },
@@ -92,14 +89,14 @@ export default defineCommand({
     }),
     show: defineCommand({
       meta: { name: "show", description: "Show one volume" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         show(args.json, await client(args).get(args.name));
       },
     }),
     resize: defineCommand({
       meta: { name: "resize", description: "Grow a volume" },
-      args: { ...clientArgs, ...nameArg, size: { type: "string", description: "new size, e.g. 20G (binary units), as for create" } },
+      args: { ...clientArgs, ...named, size: { type: "string", description: "new size, e.g. 20G (binary units), as for create" } },
       async run({ args }) {
         const size = args.size ?? args._[1]; // `resize NAME 20G`, as before --size
         if (size === undefined) throw new CliError("give the new size with --size, e.g. --size 20G");
@@ -108,7 +105,7 @@ export default defineCommand({
     }),
     delete: defineCommand({
       meta: { name: "delete", description: "Delete a volume" },
-      args: { ...clientArgs, ...nameArg, force: { type: "boolean", description: "disconnect NBD clients first" } },
+      args: { ...clientArgs, ...named, force: { type: "boolean", description: "disconnect NBD clients first" } },
       async run({ args }) {
         await client(args).delete(args.name, args.force === true);
         print(args.json, { deleted: args.name }, () => `deleted ${args.name}`);
@@ -116,7 +113,7 @@ export default defineCommand({
     }),
     uri: defineCommand({
       meta: { name: "uri", description: "Print the NBD URIs of a volume" },
-      args: { ...clientArgs, ...nameArg },
+      args: { ...clientArgs, ...named },
       async run({ args }) {
         const { uris } = await client(args).get(args.name);
         print(args.json, uris, () => Object.values(uris).join("\n"));
