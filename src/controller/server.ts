@@ -25,6 +25,8 @@ export interface ControllerConfig {
   nodeTimeoutMs: number;
   /** The central CoronaFS export's admin API, where volumes and image bases live. */
   coronafsUrl?: string;
+  /** The s3-gateway's admin API, for the replication health in the status. */
+  s3AdminUrl?: string;
   /** Where image artifacts are stored. */
   artifacts?: ArtifactConfig;
   /** vCPUs per host CPU the scheduler hands out. */
@@ -61,6 +63,7 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
         nodes: () => store.list(),
         coronafsUrl: config.coronafsUrl,
         s3Endpoint: config.artifacts?.endpoint,
+        s3AdminUrl: config.s3AdminUrl,
         counts: () => plasmaCounts(meta.db),
       }),
     ),

@@ -7,7 +7,7 @@ export type ServiceHealth = "ok" | "unreachable" | "failing";
 
 /** One service of the cluster and how it is doing. */
 export interface ServiceStatus {
-  service: "controller" | "nbd-export" | "s3" | "agent";
+  service: "controller" | "nbd-export" | "s3" | "s3-gateway admin" | "agent";
   /** The node an agent runs on. */
   node?: string;
   url: string;
@@ -26,6 +26,8 @@ export interface ClusterStatus {
   volumes?: { count: number; bytes: number };
   images: { count: number; bytes: number };
   vms: { count: number; running: number };
+  /** LightningStor's replication health from the gateway's `/metrics`; undefined without `--s3-admin` or when it does not answer. */
+  replication?: { underReplicated: number; repairing: number; unhealthyNodes: number };
 }
 
 /** What the status is gathered from. */
@@ -36,6 +38,8 @@ export interface StatusSources {
   nodes(): NodeRow[];
   coronafsUrl?: string;
   s3Endpoint?: string;
+  /** The s3-gateway's admin API, whose `/metrics` has the replication figures. */
+  s3AdminUrl?: string;
   /** PlasmaVMC's figures from the controller's database. */
   counts(): { images: { count: number; bytes: number }; vms: { count: number; running: number } };
   /** How long one probe may take. */
@@ -73,7 +77,15 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
     const url = node.advertise.startsWith("http") ? node.advertise : `http://${node.advertise}`;
     checks.push(service({ service: "agent", node: node.name, url }, `${url}/healthz`));
   }
-  const [services, volumes] = await Promise.all([Promise.all(checks), sources.coronafsUrl ? volumeTotals(sources.coronafsUrl, sources.token, timeoutMs) : undefined]);
+  const [services, volumes, replication] = await Promise.all([
+    Promise.all(checks),
+    sources.coronafsUrl ? volumeTotals(sources.coronafsUrl, sources.token, timeoutMs) : undefined,
+    sources.s3AdminUrl ? replicationHealth(sources.s3AdminUrl, sources.token, timeoutMs) : undefined,
+  ]);
+  if (sources.s3AdminUrl) {
+    const failed = replication instanceof Error ? { health: "unreachable" as const, detail: replication.message } : { health: "ok" as const };
+    services.push({ service: "s3-gateway admin", url: sources.s3AdminUrl, ...failed });
+  }
   if (volumes instanceof Error) {
     const exporter = services.find((s) => s.service === "nbd-export");
     if (exporter?.health === "ok") Object.assign(exporter, { health: "failing", detail: `listing volumes: ${volumes.message}` });
@@ -94,6 +106,7 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
     })),
     services,
     ...(volumes && !(volumes instanceof Error) ? { volumes } : {}),
+    ...(replication && !(replication instanceof Error) ? { replication } : {}),
     ...sources.counts(),
   };
 }
@@ -103,6 +116,19 @@ async function volumeTotals(coronafsUrl: string, token: string, timeoutMs: numbe
   try {
     const { volumes } = await new VolumeClient(coronafsUrl, token).request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes", undefined, AbortSignal.timeout(timeoutMs));
     return { count: volumes.length, bytes: volumes.reduce((sum, v) => sum + v.sizeBytes, 0) };
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** The gateway's replication gauges (a replica-less gateway has none: all zero), or why they could not be read. */
+async function replicationHealth(adminUrl: string, token: string, timeoutMs: number): Promise<ClusterStatus["replication"] | Error> {
+  try {
+    const response = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) return new Error(`HTTP ${response.status} from ${adminUrl}/metrics`);
+    const text = await response.text();
+    const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    return { underReplicated: gauge("photon_chunks_under_replicated"), repairing: gauge("photon_chunks_repairing"), unhealthyNodes: gauge("photon_chunk_nodes_unhealthy") };
   } catch (err) {
     return err as Error;
   }

@@ -44,7 +44,7 @@ describe("lab topology", () => {
     expect(gateway.args[gateway.args.indexOf("--storage-nodes") + 1]).toBe(t.nodes.map((n) => `http://${n.address}:7071`).join(","));
     expect(gateway.listens).toEqual([{ host: "198.18.7.11", port: 7073 }, { host: "198.18.7.11", port: 9000 }]);
     const controller = t.services.find((s) => s.mode === "controller")!;
-    expect(controller.args.slice(4)).toEqual(["--coronafs", t.nbdAdminUrl, "--s3-endpoint", t.s3Url, "--s3-key-file", "/tmp/lab-a/node01/root-key"]);
+    expect(controller.args.slice(4)).toEqual(["--coronafs", t.nbdAdminUrl, "--s3-endpoint", t.s3Url, "--s3-key-file", "/tmp/lab-a/node01/root-key", "--s3-admin", t.s3AdminUrl]);
     const agent3 = t.services.find((s) => s.node === "node03")!;
     expect(agent3.args).toEqual(["--data-dir", "/tmp/lab-a/node03", "--listen", "198.18.7.13:7071", "--advertise", "198.18.7.13:7071", "--controller", "http://198.18.7.11:7070", "--name", "node03"]);
     expect(agent3.healthUrl).toBe("http://198.18.7.13:7071/healthz");

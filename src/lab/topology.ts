@@ -152,7 +152,7 @@ export function computeTopology(options: TopologyOptions): Topology {
       mode: "controller",
       args: [
         ...dataDir(first), "--listen", hostPort(controller),
-        "--coronafs", nbdAdminUrl, "--s3-endpoint", url("http", s3.host, s3.port), "--s3-key-file", join(first.dataDir, "root-key"),
+        "--coronafs", nbdAdminUrl, "--s3-endpoint", url("http", s3.host, s3.port), "--s3-key-file", join(first.dataDir, "root-key"), "--s3-admin", s3AdminUrl,
       ],
       listens: [controller],
       healthUrl: `${controllerUrl}/healthz`,

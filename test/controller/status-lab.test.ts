@@ -6,7 +6,7 @@ import { labCleanup, labEnv, labUp } from "../lab/harness.ts";
 const root = process.getuid?.() === 0;
 
 /** `photon status --json` as an operator runs it against a running three-node lab (netns: addresses of its own, no port clashes). */
-test.skipIf(!root)("photon status --json on a running lab: three nodes up, every service answering, volume totals", async () => {
+test.skipIf(!root)("photon status --json on a running lab: three nodes up, every service answering, volume totals, replication health", async () => {
   using dir = tempDir("wt-status-lab-");
   await using _cleanup = labCleanup(dir.path);
   const { lab } = await labUp(dir.path, ["--nodes", "3"]);
@@ -27,9 +27,12 @@ test.skipIf(!root)("photon status --json on a running lab: three nodes up, every
     ["node03", "up"],
   ]);
   expect(healthy.services.map((s) => (s.node ? `${s.service} ${s.node}` : s.service)).sort()).toEqual(
-    ["agent node01", "agent node02", "agent node03", "controller", "nbd-export", "s3"].sort(),
+    ["agent node01", "agent node02", "agent node03", "controller", "nbd-export", "s3", "s3-gateway admin"].sort(),
   );
   expect(healthy.volumes).toEqual({ count: 0, bytes: 0 });
+  // The lab's gateway replicates over the three agents: its gauges are in the status.
+  expect(healthy.replication).toEqual({ underReplicated: 0, repairing: 0, unhealthyNodes: 0 });
+  expect((await runPhoton(["status"], { env })).stdout).toContain("chunks   0 under-replicated, 0 being repaired, 0 storage nodes unhealthy");
 
   expect((await runPhoton(["volume", "create", "v1", "--size", "64M"], { env })).code).toBe(0);
   expect((await status()).volumes).toEqual({ count: 1, bytes: 64 * 1024 * 1024 });

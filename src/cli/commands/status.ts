@@ -39,5 +39,8 @@ export function renderStatus(status: ClusterStatus): string {
       : `volumes  unknown (${status.services.some((s) => s.service === "nbd-export") ? "the nbd-export does not answer" : "the controller runs without --coronafs"})`,
     totals("images", status.images.count, `${formatBytes(status.images.bytes)} of artifacts`),
     totals("vms", status.vms.count, `${status.vms.running} running`),
+    status.replication
+      ? `chunks   ${status.replication.underReplicated} under-replicated, ${status.replication.repairing} being repaired, ${status.replication.unhealthyNodes} storage nodes unhealthy`
+      : "chunks   replication health unknown (the controller runs without --s3-admin, or the gateway does not answer)",
   ].join("\n");
 }
