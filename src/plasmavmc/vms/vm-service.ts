@@ -163,46 +163,49 @@ export class VmService {
 
   /** StartVm: schedule, put the disks on the node, have its agent start QEMU. */
   start(name: string, options: { only?: string } = {}): Promise<VmInfo> {
-    return this.exclusive(name, async () => {
-      let vm = this.row(name);
-      const lastNode = vm.node ?? undefined;
-      if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
-      if (vm.state === "stopping") throw conflict(`VM "${name}" is stopping`);
-      // A guest that powered off or a QEMU that died left its disks on the node: they come back first.
-      if (vm.node !== null && vm.state !== "stopped") {
-        await this.takeBack(vm, true);
-        vm = this.row(name);
-      }
-      const requestedAt = new Date();
-      const started = performance.now();
-      const node = this.schedule(vm, { prefer: lastNode, only: options.only });
-      this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
-      const agent = this.agent(node);
-      try {
-        for (const disk of vm.disks) await this.pullDisk(disk, node, agent);
-        const hosted = await forward(() =>
-          agent.vms.launch({
-            name,
-            cpus: vm.cpus,
-            memoryMiB: Math.round(vm.memoryBytes / MiB),
-            disks: vm.disks.map((volume) => ({ volume })),
-            kernel: vm.kernel ?? undefined,
-            initrd: vm.initrd ?? undefined,
-            append: vm.append ?? undefined,
-            network: vm.network,
-          }),
-        );
-        const attachMs = Math.round((performance.now() - started) * 10) / 10;
-        this.update(name, { state: "running", attachMs });
-        this.options.log.info("vm started", { vm: name, node, attachMs, pid: hosted.pid });
-        return { ...this.info(this.row(name)), host: hosted };
-      } catch (err) {
-        // Only when the node is known to hold nothing of the VM does it let go of it; else stop/delete retry the clean-up.
-        const clean = await this.dropNodeCopies(vm, node, agent);
-        this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
-        throw err;
-      }
-    });
+    return this.exclusive(name, () => this.startHeld(name, options));
+  }
+
+  /** StartVm with the VM's lock already held (start, move). */
+  private async startHeld(name: string, options: { only?: string }): Promise<VmInfo> {
+    let vm = this.row(name);
+    const lastNode = vm.node ?? undefined;
+    if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
+    if (vm.state === "stopping") throw conflict(`VM "${name}" is stopping`);
+    // A guest that powered off or a QEMU that died left its disks on the node: they come back first.
+    if (vm.node !== null && vm.state !== "stopped") {
+      await this.takeBack(vm, true);
+      vm = this.row(name);
+    }
+    const requestedAt = new Date();
+    const started = performance.now();
+    const node = this.schedule(vm, { prefer: lastNode, only: options.only });
+    this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
+    const agent = this.agent(node);
+    try {
+      for (const disk of vm.disks) await this.pullDisk(disk, node, agent);
+      const hosted = await forward(() =>
+        agent.vms.launch({
+          name,
+          cpus: vm.cpus,
+          memoryMiB: Math.round(vm.memoryBytes / MiB),
+          disks: vm.disks.map((volume) => ({ volume })),
+          kernel: vm.kernel ?? undefined,
+          initrd: vm.initrd ?? undefined,
+          append: vm.append ?? undefined,
+          network: vm.network,
+        }),
+      );
+      const attachMs = Math.round((performance.now() - started) * 10) / 10;
+      this.update(name, { state: "running", attachMs });
+      this.options.log.info("vm started", { vm: name, node, attachMs, pid: hosted.pid });
+      return { ...this.info(this.row(name)), host: hosted };
+    } catch (err) {
+      // Only when the node is known to hold nothing of the VM does it let go of it; else stop/delete retry the clean-up.
+      const clean = await this.dropNodeCopies(vm, node, agent);
+      this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
+      throw err;
+    }
   }
 
   /** The node a VM of this size goes to, or a no-capacity error saying what each node is short of. */
@@ -329,20 +332,22 @@ export class VmService {
   }
 
   /** Cold move: stop where it runs (its disks return to the central store), then start on `to`. */
-  async move(name: string, to: string): Promise<VmInfo> {
-    const vm = this.row(name);
-    if (vm.node === to && vm.state === "running") throw conflict(`VM "${name}" already runs on ${to}`);
-    // Refused before the VM is stopped when the target could not take it (its own share counted as free).
-    this.schedule(vm, { only: to, excluding: name });
-    if (vm.state === "running") await this.stop(name);
-    return this.start(name, { only: to }); // a VM shut off, crashed or failed on its node has its disks taken back first
+  move(name: string, to: string): Promise<VmInfo> {
+    return this.exclusive(name, async () => {
+      const vm = this.row(name);
+      if (vm.node === to && vm.state === "running") throw conflict(`VM "${name}" already runs on ${to}`);
+      // Refused before the VM is stopped when the target could not take it (its own share counted as free).
+      this.schedule(vm, { only: to, excluding: name });
+      if (vm.state === "running") await this.takeBack(vm, false);
+      return this.startHeld(name, { only: to }); // a VM shut off, crashed or failed on its node has its disks taken back first
+    });
   }
 
   /** Deletes a VM: stopped first when it runs; its volumes go with it. */
-  async delete(name: string): Promise<void> {
-    const vm = this.row(name);
-    if (vm.node !== null && vm.state !== "stopped") await this.stop(name, true);
-    await this.exclusive(name, async () => {
+  delete(name: string): Promise<void> {
+    return this.exclusive(name, async () => {
+      const vm = this.row(name);
+      if (vm.node !== null && vm.state !== "stopped") await this.takeBack(vm, true);
       for (const disk of vm.disks) await this.options.volumes.delete(disk, { force: true, detach: true, missingOk: true });
       this.db.delete(vms).where(eq(vms.name, name)).run();
       this.options.log.info("vm deleted", { vm: name });
