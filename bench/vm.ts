@@ -21,6 +21,7 @@ import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
+import { VolumeClient } from "../src/coronafs/client.ts";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
 import { peakRssMiB, stop } from "../src/lab/bench/process.ts";
 import { measureImagePath, measureVmRun, parseGuestBench } from "../src/lab/bench/vm-measure.ts";
@@ -113,7 +114,9 @@ try {
 
   // --- Runtime path: a first VM pulls the base onto the node (cold), later ones find it cached (warm).
   const imageName = "guest";
-  await measureImagePath(target, files.disk, imageName).then(() => Promise.all([`${imageName}-clone1`, `${imageName}-clone2`].map((v) => fetch(`${controllerUrl}/v1/volumes/${v}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } }))));
+  await measureImagePath(target, files.disk, imageName);
+  const volumes = new VolumeClient(controllerUrl, token); // the clones go; the image stays for the VMs
+  for (const clone of [`${imageName}-clone1`, `${imageName}-clone2`]) await volumes.delete(clone);
   const benchMib = 64;
   const run = { image: imageName, kernel: files.kernel, initrd: files.initrd, node: "worker", benchMib, timeoutMs: 300_000 };
   const cold = await measureVmRun(target, "cold", run);

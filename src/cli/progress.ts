@@ -87,7 +87,14 @@ export async function pollingProgress<T>(
   const watching = (async () => {
     while (!settled) {
       await Bun.sleep(intervalMs);
-      const state = settled ? undefined : await poll().catch(() => undefined); // a failed poll only costs a bar update
+      let state: Awaited<ReturnType<typeof poll>>;
+      try {
+        state = settled ? undefined : await poll();
+      } catch (err) {
+        // The work itself reports its own failure; a progress query that fails only ends the bar.
+        process.stderr.write(`${label}: no progress from the server (${(err as Error).message}); waiting for the result\n`);
+        return;
+      }
       if (!state || state.totalBytes === 0 || settled) continue;
       progress ??= new Progress(label, state.totalBytes);
       progress.update(state.doneBytes);

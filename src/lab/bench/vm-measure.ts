@@ -36,10 +36,9 @@ export async function measureImagePath(target: VmBenchTarget, file: string, name
     /** The controller's own time for each clone, without the client's round trip. */
     firstCloneServerMs: first.ms ?? NaN,
     secondCloneServerMs: second.ms ?? NaN,
+    /** Deletes the clones and the image; every failure is reported, none stops the others. */
     async cleanup() {
-      await volumes.delete(`${name}-clone1`).catch(() => undefined);
-      await volumes.delete(`${name}-clone2`).catch(() => undefined);
-      await images.delete(name).catch(() => undefined);
+      await settleAll([() => volumes.delete(`${name}-clone1`), () => volumes.delete(`${name}-clone2`), () => images.delete(name)], `cleaning up image ${name}`);
     },
   };
 }
@@ -72,6 +71,7 @@ export async function measureVmRun(target: VmBenchTarget, name: string, run: Gue
   const vms = new VmClient(target.controllerUrl, target.token);
   const append = `console=ttyS0 no_timer_check root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${run.benchMib} photon.poweroff=1`;
   await vms.create({ name, image: run.image, memory: "256M", dataDisks: [`${Math.max(64, run.benchMib * 2)}M`], kernel: run.kernel, initrd: run.initrd, append, start: false });
+  let result;
   try {
     const started = performance.now();
     const vm = await vms.move(name, run.node);
@@ -87,8 +87,26 @@ export async function measureVmRun(target: VmBenchTarget, name: string, run: Gue
       text = await new Response(await vms.console(name, false)).text();
     }
     const guestResultSeconds = seconds(started);
-    return { node: run.node, attachSeconds, guestResultSeconds, firstOutputSeconds: (firstOutputMs ?? NaN) / 1000, ...bench };
-  } finally {
-    await vms.delete(name).catch(() => undefined);
+    result = { node: run.node, attachSeconds, guestResultSeconds, firstOutputSeconds: (firstOutputMs ?? NaN) / 1000, ...bench };
+  } catch (err) {
+    // A failed delete is reported beside the run's own error, which stays the one thrown.
+    await settleAll([() => vms.delete(name)], `deleting VM ${name}`, true);
+    throw err;
   }
+  await settleAll([() => vms.delete(name)], `deleting VM ${name}`);
+  return result;
+}
+
+/**
+ * Runs every step even when one fails; throws one error naming all failures,
+ * or (`whileUnwinding`, inside a `finally`) writes them to stderr so the
+ * error already on its way is not replaced.
+ */
+async function settleAll(steps: (() => Promise<unknown>)[], what: string, whileUnwinding = false): Promise<void> {
+  const failures: string[] = [];
+  for (const step of steps) await step().catch((err: Error) => failures.push(err.message));
+  if (failures.length === 0) return;
+  const message = `${what} failed: ${failures.join("; ")}`;
+  if (whileUnwinding) process.stderr.write(`${message}\n`);
+  else throw new Error(message);
 }

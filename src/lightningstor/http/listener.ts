@@ -4,7 +4,9 @@ import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
 import { sendFilePart } from "./file-send.ts";
-import { ChunkedDecoder, HttpError, parseHead, type RequestHead } from "./request-head.ts";
+import { DEFAULT_LIMITS, HEAD_TIMEOUT, TOO_MANY, type ListenerLimits } from "./listener-limits.ts";
+import { RequestBody } from "./request-body.ts";
+import { HttpError, parseHead, type RequestHead } from "./request-head.ts";
 import type { ListenerResponse, PartsResponse } from "./response-body.ts";
 
 /** A fetch-style handler that also gets the raw request target. */
@@ -13,26 +15,6 @@ export type RawTargetHandler = (request: Request, rawTarget: string) => Promise<
 /** Idle keep-alive connections are closed after this. */
 const IDLE_SECONDS = 60;
 
-/** Limits that keep a few clients from holding the listener (slowloris and the like). */
-export interface ListenerLimits {
-  /**
-   * A request's head must arrive whole within this long of its first byte;
-   * otherwise the answer is 408 and the connection closes. The idle timer
-   * alone is reset by every byte, so a byte a second would keep it open.
-   */
-  headerTimeoutMs: number;
-  /** Connections beyond this many are answered 503 SlowDown and closed at once. */
-  maxConnections: number;
-}
-
-export const DEFAULT_LIMITS: ListenerLimits = { headerTimeoutMs: 10_000, maxConnections: 1024 };
-const TOO_MANY_BODY = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>too many connections; try again</Message></Error>';
-const TOO_MANY = Buffer.from(
-  `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: ${TOO_MANY_BODY.length}\r\n\r\n${TOO_MANY_BODY}`,
-);
-const HEAD_TIMEOUT = Buffer.from("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-/** Request body bytes queued for the handler before reading from the client pauses. */
-const BODY_QUEUE_BYTES = 4 * 1024 * 1024;
 /**
  * The send buffer of a connection that sends a file body. Larger than the
  * default, so a big body needs fewer wake-ups; not so large that one sendfile
@@ -360,68 +342,5 @@ class Connection {
     }
     this.unsent.push(data);
     return new Promise((resolve) => this.flushed.push(resolve));
-  }
-}
-
-/**
- * A request body as a stream for the handler, fed from the socket. Reading
- * from the client pauses while too much is queued (TCP backpressure).
- */
-class RequestBody {
-  readonly stream: ReadableStream<Uint8Array>;
-  complete = false;
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  private remaining = 0;
-  private readonly decoder?: ChunkedDecoder;
-
-  constructor(
-    framing: Exclude<RequestHead["body"], { kind: "none" }>,
-    private readonly socket: HttpSocket,
-  ) {
-    if (framing.kind === "length") this.remaining = framing.length;
-    else this.decoder = new ChunkedDecoder();
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller;
-        },
-        pull: () => {
-          socket.resume();
-        },
-      },
-      { highWaterMark: 0, size: (piece) => piece?.byteLength ?? 0 },
-    );
-  }
-
-  /** Takes the body's bytes out of `data`; returns what follows the body, if it ended. */
-  feed(data: Buffer): Buffer | undefined {
-    let pieces: Buffer[];
-    let rest: Buffer | undefined;
-    try {
-      if (this.decoder) {
-        ({ data: pieces, rest } = this.decoder.feed(data));
-        this.complete = this.decoder.done;
-      } else {
-        const take = Math.min(this.remaining, data.length);
-        pieces = [data.subarray(0, take)];
-        rest = take < data.length ? data.subarray(take) : undefined;
-        this.remaining -= take;
-        this.complete = this.remaining === 0;
-      }
-    } catch (err) {
-      this.controller.error(err);
-      this.complete = true; // nothing more of it is read; the connection closes after the answer
-      return undefined;
-    }
-    for (const piece of pieces) if (piece.length > 0) this.controller.enqueue(piece);
-    if (this.complete) this.controller.close();
-    else if ((this.controller.desiredSize ?? 0) < -BODY_QUEUE_BYTES) this.socket.pause();
-    return rest;
-  }
-
-  fail(reason: string): void {
-    if (this.complete) return;
-    this.complete = true;
-    this.controller.error(new Error(reason));
   }
 }
