@@ -2,6 +2,7 @@ import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
 import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
+import { authorize, principalOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
@@ -44,7 +45,7 @@ function healthProbe(request: Request, path: string, meta: S3Metadata): Response
   if (!probe) return undefined;
   if (probe === "ready") {
     try {
-      meta.secretFor("");
+      meta.keys.secretFor("");
     } catch {
       return new Response(null, { status: 503 });
     }
@@ -68,10 +69,12 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     let response: ListenerResponse;
     let operation = "unrouted";
     try {
-      const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
+      const auth = authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
       operation = endpoint.op;
-      const ctx: S3Context = { request, url, auth, meta, chunks, readers, region, log };
+      const principal = principalOf(meta.keys, auth.accessKey);
+      authorize(principal, endpoint);
+      const ctx: S3Context = { request, url, auth, principal, meta, chunks, readers, region, log };
       switch (endpoint.op) {
         case "ListBuckets":
           response = listBuckets(ctx);
@@ -130,10 +133,10 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           response = listUploads(ctx, endpoint.bucket);
           break;
         case "CopyObject":
-          response = await copyObject(ctx, endpoint.bucket, endpoint.key);
+          response = await copyObject(ctx, endpoint.bucket, endpoint.key, endpoint.source);
           break;
         case "UploadPartCopy":
-          response = await uploadPartCopy(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber);
+          response = await uploadPartCopy(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber, endpoint.source);
           break;
         case "DeleteObjects":
           response = await deleteObjects(ctx, endpoint.bucket);
