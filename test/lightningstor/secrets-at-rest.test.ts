@@ -47,6 +47,16 @@ test("the database, its -wal and -shm and every key file are 0600; no secret key
   expect(databaseBytes(dataDir).includes(created.secretKey)).toBe(false);
 });
 
+test("the controller's database, its -wal and -shm and its cluster token are 0600", async () => {
+  using dir = tempDir("photon-secrets-controller-");
+  const dataDir = join(dir.path, "data");
+  await using controller = startPhoton(["controller", "--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
+  await controller.url();
+  const db = join(dataDir, "controller.db");
+  for (const file of [db, `${db}-wal`, `${db}-shm`, join(dataDir, "cluster-token")]) expect([file, modeOf(file)]).toEqual([file, 0o600]);
+  expect(await controller.stop()).toBe(0);
+});
+
 test("an upgrade from the previous format keeps every key working: secrets sealed, keys made before scoping keep full access", async () => {
   using dir = tempDir("photon-secrets-upgrade-");
   const dataDir = join(dir.path, "data");
