@@ -68,10 +68,13 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
     let operation = "unrouted";
+    // Named in the request's log line (never its secret): rotating a key means watching the old one go quiet.
+    let accessKey: string | undefined;
     try {
       const auth = authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
       operation = endpoint.op;
+      accessKey = auth.accessKey;
       const principal = principalOf(meta.keys, auth.accessKey);
       authorize(principal, endpoint);
       const ctx: S3Context = { request, url, auth, principal, meta, chunks, readers, region, log };
@@ -151,7 +154,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     response.headers.set("x-amz-request-id", requestId);
     const seconds = (performance.now() - started) / 1000;
     options.metrics?.record(operation, response.status, Number(request.headers.get("content-length") ?? 0) || 0, Number(response.headers.get("content-length") ?? 0) || 0, seconds);
-    log.info("s3 request", { method: request.method, path: url.pathname, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    log.info("s3 request", { method: request.method, path: url.pathname, key: accessKey ?? "anonymous", status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
     return response;
   };
 }
