@@ -23,6 +23,7 @@ export interface RightsChange extends Partial<BucketRights> {
   createBucket?: boolean;
 }
 
+/** No right at all: a key without a grant on the bucket. */
 export const noRights: BucketRights = { read: false, write: false, owner: false };
 
 /** Why a change of rights was refused (the admin API answers 404 or 409). */
@@ -105,6 +106,7 @@ export class KeyStore {
     return this.lookups.isPublic.get({ bucket })?.publicRead ?? false;
   }
 
+  /** Every key in creation order, with its grants (no secrets). */
   list(): KeyInfo[] {
     const grants = this.db.select().from(schema.bucketGrants).orderBy(asc(schema.bucketGrants.bucket)).all();
     return this.db
