@@ -20,3 +20,13 @@ export const clientArgs = {
   json: { type: "boolean", description: "print JSON instead of a table (and errors as JSON on stderr)" },
   "log-level": { type: "string", description: "debug shows the stack trace of an error" },
 } as const satisfies ArgsDef;
+
+/** Arguments repeated as a flag (`--data-disk 1G --data-disk 2G`); citty keeps only the last, so read them from argv. */
+export function repeated(rawArgs: string[], flag: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    if (rawArgs[i] === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i]!);
+    else if (rawArgs[i]!.startsWith(`${flag}=`)) values.push(rawArgs[i]!.slice(flag.length + 1));
+  }
+  return values;
+}

@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ensureDir } from "../util/fs.ts";
 import { applyMigrations, type Migration } from "./migrate.ts";
@@ -15,7 +16,9 @@ export interface MetadataDb<S extends Record<string, unknown>> {
  * Opens (creating if needed) a mode's SQLite file with the settings every
  * mode uses: WAL, synchronous=FULL (a commit is fsynced before it returns, so
  * an acknowledged metadata change survives power loss), a busy timeout, and
- * the embedded migrations applied.
+ * the embedded migrations applied. The file is private (0600) from its
+ * creation, and so are its -wal and -shm files (SQLite gives them the
+ * database file's mode): it may hold secrets.
  */
 export function openMetadataDb<S extends Record<string, unknown>>(
   path: string,
@@ -23,6 +26,7 @@ export function openMetadataDb<S extends Record<string, unknown>>(
   migrations: readonly Migration[],
 ): MetadataDb<S> {
   ensureDir(dirname(path));
+  createPrivately(path);
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = FULL");
@@ -30,4 +34,16 @@ export function openMetadataDb<S extends Record<string, unknown>>(
   sqlite.run("PRAGMA foreign_keys = ON");
   applyMigrations(sqlite, migrations);
   return { db: drizzle({ client: sqlite, schema }), sqlite, close: () => sqlite.close() };
+}
+
+/**
+ * Creates the database file with mode 0600 before SQLite opens it (SQLite
+ * would create it 0644, less the umask). Files left wider by an earlier
+ * version are narrowed, with their -wal and -shm.
+ */
+function createPrivately(path: string): void {
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  }
 }

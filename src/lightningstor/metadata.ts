@@ -1,23 +1,43 @@
 import { join } from "node:path";
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, sql, sum } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import type { Logger } from "../util/log.ts";
+import { SecretBox } from "../util/secret-box.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
+import { KeyStore } from "./key-store.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
 import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
 
+/** The file in the data dir holding the key that seals S3 secrets in the database (mode 0600). */
+export const secretsKeyFile = "s3-secrets.key";
+
+/** A bucket with its contents counted, for the admin API. */
+export interface BucketSummary {
+  name: string;
+  createdAt: Date;
+  publicRead: boolean;
+  objects: number;
+  bytes: number;
+}
+
 /** Buckets, objects and access keys of one s3-gateway, in SQLite (each change one transaction). */
 export class S3Metadata {
   private readonly meta: MetadataDb<typeof schema>;
+  /** Access keys and their rights; secrets sealed under `<dataDir>/s3-secrets.key`. */
+  readonly keys: KeyStore;
   /** The lookups every request makes, prepared once. */
   private readonly lookups;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, log?: Logger) {
     this.meta = openMetadataDb(join(dataDir, "s3-gateway.db"), schema, lightningstorMigrations);
     const { accessKeys, buckets, objects } = schema;
+    // A new key file only while no secret is sealed yet: a lost one must not be silently replaced.
+    const anySealed = this.db.select({ n: count() }).from(accessKeys).where(eq(accessKeys.secretSealed, true)).get()?.n ?? 0;
+    this.keys = new KeyStore(this.db, SecretBox.fromFile(join(dataDir, secretsKeyFile), anySealed === 0));
+    this.sealPlaintextSecrets(log);
     const [key, bucket] = [sql.placeholder("key"), sql.placeholder("bucket")];
     this.lookups = {
-      secret: this.db.select({ secretKey: accessKeys.secretKey }).from(accessKeys).where(eq(accessKeys.accessKey, key)).prepare(),
       bucket: this.db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, bucket)).prepare(),
       object: this.db.select().from(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key))).prepare(),
     };
@@ -27,22 +47,22 @@ export class S3Metadata {
     return this.meta.db;
   }
 
-  // keys
-
-  secretFor(accessKey: string): string | undefined {
-    return this.lookups.secret.get({ key: accessKey })?.secretKey;
-  }
-
-  listKeys() {
-    return this.db.select().from(schema.accessKeys).orderBy(asc(schema.accessKeys.createdAt)).all();
-  }
-
-  addKey(accessKey: string, secretKey: string, name: string) {
-    return this.db.insert(schema.accessKeys).values({ accessKey, secretKey, name, createdAt: new Date() }).onConflictDoNothing().returning().get();
-  }
-
-  deleteKey(accessKey: string): boolean {
-    return this.db.delete(schema.accessKeys).where(eq(schema.accessKeys.accessKey, accessKey)).returning().all().length > 0;
+  /**
+   * Seals secrets an earlier version stored in plaintext. secure_delete makes
+   * SQLite zero the space the plaintext leaves, and the checkpoint empties the
+   * WAL, so no copy of the old bytes is left in either file.
+   */
+  private sealPlaintextSecrets(log: Logger | undefined): void {
+    const { sqlite } = this.meta;
+    sqlite.run("PRAGMA secure_delete = ON");
+    try {
+      const { sealed } = this.keys.sealStored();
+      if (sealed === 0) return;
+      sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      log?.info("sealed the S3 secret keys an earlier version stored in plaintext", { keys: sealed });
+    } finally {
+      sqlite.run("PRAGMA secure_delete = OFF");
+    }
   }
 
   // buckets
@@ -51,13 +71,36 @@ export class S3Metadata {
     return this.db.select().from(schema.buckets).orderBy(asc(schema.buckets.name)).all();
   }
 
+  /** Every bucket (or the one named) with its object count and bytes. */
+  bucketSummaries(name?: string): BucketSummary[] {
+    const { buckets, objects } = schema;
+    return this.db
+      .select({ name: buckets.name, createdAt: buckets.createdAt, publicRead: buckets.publicRead, objects: count(objects.key), bytes: sum(objects.size).mapWith(Number) })
+      .from(buckets)
+      .leftJoin(objects, eq(objects.bucket, buckets.name))
+      .where(name === undefined ? undefined : eq(buckets.name, name))
+      .groupBy(buckets.name)
+      .orderBy(asc(buckets.name))
+      .all()
+      .map((b) => ({ ...b, bytes: b.bytes ?? 0 }));
+  }
+
+  /** Lets anonymous requests read a bucket, or stops it; false when there is no such bucket. */
+  setPublic(name: string, publicRead: boolean): boolean {
+    return this.db.update(schema.buckets).set({ publicRead }).where(eq(schema.buckets.name, name)).returning().all().length > 0;
+  }
+
   bucketExists(name: string): boolean {
     return this.lookups.bucket.get({ bucket: name }) !== undefined;
   }
 
-  /** False when the bucket already existed. */
-  createBucket(name: string): boolean {
-    return this.db.insert(schema.buckets).values({ name, createdAt: new Date() }).onConflictDoNothing().returning().all().length > 0;
+  /** False when the bucket already existed. A new bucket's `owner` gets every right on it, in the same transaction. */
+  createBucket(name: string, owner?: string): boolean {
+    return this.db.transaction((tx) => {
+      if (tx.insert(schema.buckets).values({ name, createdAt: new Date() }).onConflictDoNothing().returning().all().length === 0) return false;
+      if (owner !== undefined) tx.insert(schema.bucketGrants).values({ bucket: name, accessKey: owner, read: true, write: true, owner: true }).run();
+      return true;
+    });
   }
 
   /** "missing", "not-empty" or "deleted". */

@@ -3,15 +3,51 @@ import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core"
 /** S3 access keys (SigV4 credentials). */
 export const accessKeys = sqliteTable("access_keys", {
   accessKey: text("access_key").primaryKey(),
+  /**
+   * The secret, sealed with AES-256-GCM under the data dir's secrets key
+   * (secret-box.ts) when `secretSealed`; rows written before sealing existed
+   * are sealed at the next start. SigV4 needs the secret itself, so it cannot be hashed.
+   */
   secretKey: text("secret_key").notNull(),
+  secretSealed: integer("secret_sealed", { mode: "boolean" }).notNull().default(false),
   name: text("name").notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  /**
+   * root: everything; scoped: what its bucket grants say; legacy: a key made
+   * before keys were scoped, which keeps full access so an upgrade breaks no one.
+   */
+  access: text("access", { enum: ["root", "legacy", "scoped"] }).notNull().default("legacy"),
+  /** A scoped key may create buckets (it then owns them). */
+  createBucket: integer("create_bucket", { mode: "boolean" }).notNull().default(false),
 });
+
+export type KeyRow = typeof accessKeys.$inferSelect;
 
 export const buckets = sqliteTable("buckets", {
   name: text("name").primaryKey(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  /** Anonymous requests may read (set only by the operator: `photon s3 bucket public`). */
+  publicRead: integer("public_read", { mode: "boolean" }).notNull().default(false),
 });
+
+/** What a scoped key may do on a bucket (Garage's `bucket allow --read --write --owner`). */
+export const bucketGrants = sqliteTable(
+  "bucket_grants",
+  {
+    bucket: text("bucket")
+      .notNull()
+      .references(() => buckets.name, { onDelete: "cascade" }),
+    accessKey: text("access_key")
+      .notNull()
+      .references(() => accessKeys.accessKey, { onDelete: "cascade" }),
+    read: integer("read", { mode: "boolean" }).notNull(),
+    write: integer("write", { mode: "boolean" }).notNull(),
+    owner: integer("owner", { mode: "boolean" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.accessKey] })],
+);
+
+export type GrantRow = typeof bucketGrants.$inferSelect;
 
 /** The current version of each object; its data is a list of chunks in the chunk store. */
 export const objects = sqliteTable(

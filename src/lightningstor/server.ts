@@ -1,14 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Hono } from "hono";
 import type { Registry } from "prom-client";
-import { z } from "zod";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
-import { problems } from "../http/problem.ts";
 import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
-import { jsonBody } from "../http/validate.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
@@ -17,6 +12,7 @@ import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicate
 import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
 import { ChunkUpkeep } from "./chunks/upkeep.ts";
+import { bucketRoutes, generateKey, keyRoutes } from "./access-routes.ts";
 import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
@@ -40,16 +36,9 @@ export interface S3GatewayConfig {
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
 export const rootKeyFile = "root-key";
 
-/** A new access key pair in the usual shapes (20 upper-case characters, 40 of base64). */
-export function generateKey(): { accessKey: string; secretKey: string } {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  const accessKey = "PH" + Array.from(randomBytes(18), (b) => alphabet[b % 32]).join("");
-  return { accessKey, secretKey: randomBytes(30).toString("base64") };
-}
-
 /** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
 export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
-  const meta = new S3Metadata(config.dataDir);
+  const meta = new S3Metadata(config.dataDir, log);
   ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
   const { chunks, upkeep } = openChunkStore(config, meta, metrics.registry, log);
@@ -63,6 +52,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/s3/keys", keyRoutes(meta));
+  app.route("/v1/s3/buckets", bucketRoutes(meta));
   const admin = serveApp(app, config.admin, log);
   return {
     address: admin.address,
@@ -104,15 +94,16 @@ function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Reg
   return { chunks };
 }
 
+/** The configured key is a root key; otherwise the first start makes one and writes it to `root-key`. */
 function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {
   if (config.rootKey) {
-    meta.addKey(config.rootKey.accessKey, config.rootKey.secretKey, "root");
+    meta.keys.ensureRoot(config.rootKey.accessKey, config.rootKey.secretKey);
     return;
   }
-  if (meta.listKeys().length > 0) return;
+  if (meta.keys.list().length > 0) return;
   const path = join(config.dataDir, rootKeyFile);
   const key = existsSync(path) ? parseRootKey(readFileSync(path, "utf8")) : generateKey();
-  meta.addKey(key.accessKey, key.secretKey, "root");
+  meta.keys.ensureRoot(key.accessKey, key.secretKey);
   writeFileAtomic(path, `AWS_ACCESS_KEY_ID=${key.accessKey}\nAWS_SECRET_ACCESS_KEY=${key.secretKey}\n`, 0o600);
   log.info("created the root S3 key", { accessKey: key.accessKey, file: path });
 }
@@ -123,21 +114,4 @@ function parseRootKey(text: string): { accessKey: string; secretKey: string } {
   const secretKey = value("AWS_SECRET_ACCESS_KEY");
   if (!accessKey || !secretKey) throw new Error(`${rootKeyFile} is malformed`);
   return { accessKey, secretKey };
-}
-
-/** `/v1/s3/keys`: list, create, delete access keys. Secrets are shown once, at creation. */
-function keyRoutes(meta: S3Metadata): Hono {
-  const app = new Hono();
-  app.get("/", (c) => c.json({ keys: meta.listKeys().map((k) => ({ accessKey: k.accessKey, name: k.name, createdAt: k.createdAt.toISOString() })) }));
-  app.post("/", async (c) => {
-    const body = await jsonBody(c, z.strictObject({ name: z.string().min(1).max(64) }));
-    const key = generateKey();
-    meta.addKey(key.accessKey, key.secretKey, body.name);
-    return c.json({ ...key, name: body.name }, 201);
-  });
-  app.delete("/:accessKey", (c) => {
-    if (!meta.deleteKey(c.req.param("accessKey"))) throw problems.notFound(`access key "${c.req.param("accessKey")}" does not exist`);
-    return c.body(null, 204);
-  });
-  return app;
 }

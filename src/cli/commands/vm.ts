@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { VmClient } from "../../plasmavmc/client.ts";
 import type { VmInfo } from "../../plasmavmc/vms/vm-service.ts";
-import { clientArgs } from "../args.ts";
+import { clientArgs, repeated } from "../args.ts";
 import { adminClient, nameArg } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, print, renderRecord, renderTable } from "../output.ts";
@@ -26,16 +26,6 @@ function show(json: boolean | undefined, vm: VmInfo): void {
       created: vm.createdAt,
     }),
   );
-}
-
-/** Arguments repeated as a flag (`--data-disk 1G --data-disk 2G`); citty keeps only the last, so read them from argv. */
-function repeated(rawArgs: string[], flag: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    if (rawArgs[i] === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i]!);
-    else if (rawArgs[i]!.startsWith(`${flag}=`)) values.push(rawArgs[i]!.slice(flag.length + 1));
-  }
-  return values;
 }
 
 /** `photon vm …`: PlasmaVMC virtual machines. */

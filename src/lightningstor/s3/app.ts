@@ -2,6 +2,7 @@ import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
 import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
+import { authorize, principalOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
@@ -44,7 +45,7 @@ function healthProbe(request: Request, path: string, meta: S3Metadata): Response
   if (!probe) return undefined;
   if (probe === "ready") {
     try {
-      meta.secretFor("");
+      meta.keys.secretFor("");
     } catch {
       return new Response(null, { status: 503 });
     }
@@ -67,11 +68,16 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
     let operation = "unrouted";
+    // Named in the request's log line (never its secret): rotating a key means watching the old one go quiet.
+    let accessKey: string | undefined;
     try {
-      const auth = authenticate(request, url, { secretFor: (k) => meta.secretFor(k), region, now: options.now?.() ?? new Date() });
+      const auth = authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
       operation = endpoint.op;
-      const ctx: S3Context = { request, url, auth, meta, chunks, readers, region, log };
+      accessKey = auth.accessKey;
+      const principal = principalOf(meta.keys, auth.accessKey);
+      authorize(principal, endpoint);
+      const ctx: S3Context = { request, url, auth, principal, meta, chunks, readers, region, log };
       switch (endpoint.op) {
         case "ListBuckets":
           response = listBuckets(ctx);
@@ -130,10 +136,10 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           response = listUploads(ctx, endpoint.bucket);
           break;
         case "CopyObject":
-          response = await copyObject(ctx, endpoint.bucket, endpoint.key);
+          response = await copyObject(ctx, endpoint.bucket, endpoint.key, endpoint.source);
           break;
         case "UploadPartCopy":
-          response = await uploadPartCopy(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber);
+          response = await uploadPartCopy(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber, endpoint.source);
           break;
         case "DeleteObjects":
           response = await deleteObjects(ctx, endpoint.bucket);
@@ -148,7 +154,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     response.headers.set("x-amz-request-id", requestId);
     const seconds = (performance.now() - started) / 1000;
     options.metrics?.record(operation, response.status, Number(request.headers.get("content-length") ?? 0) || 0, Number(response.headers.get("content-length") ?? 0) || 0, seconds);
-    log.info("s3 request", { method: request.method, path: url.pathname, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    log.info("s3 request", { method: request.method, path: url.pathname, key: accessKey ?? "anonymous", status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 });
     return response;
   };
 }

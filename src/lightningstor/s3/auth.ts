@@ -20,9 +20,9 @@ export type PayloadMode =
   | { kind: "unsigned" }
   | { kind: "chunked"; signing?: ChunkSigning; trailer: boolean };
 
-/** An authenticated request. */
+/** An authenticated request, or an anonymous one (no access key). */
 export interface Authenticated {
-  accessKey: string;
+  accessKey?: string;
   payload: PayloadMode;
 }
 
@@ -43,7 +43,8 @@ const MAX_PRESIGNED_EXPIRY_S = 7 * 24 * 3600;
 
 /**
  * Authenticates a request with SigV4 in the Authorization header or in a
- * presigned query string; anonymous requests are refused.
+ * presigned query string. A request with neither is anonymous: what it may
+ * do (read a public bucket, nothing else) is for authorization to say.
  */
 export function authenticate(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
   const header = request.headers.get("authorization");
@@ -53,7 +54,7 @@ export function authenticate(request: Request, url: RequestTarget, options: Auth
   }
   if (header) return fromHeader(request, url, header, options);
   if (url.searchParams.has("X-Amz-Signature")) return fromQuery(request, url, options);
-  throw new S3Error("AccessDenied", "anonymous requests are not allowed");
+  return { payload: { kind: "unsigned" } };
 }
 
 function fromHeader(request: Request, url: RequestTarget, header: string, options: AuthOptions): Authenticated {

@@ -2,6 +2,7 @@ import type { RequestTarget } from "./target.ts";
 import type { Logger } from "../../util/log.ts";
 import type { ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
+import type { Principal } from "./access.ts";
 import type { Authenticated } from "./auth.ts";
 import type { ChunkReaders } from "./chunk-readers.ts";
 
@@ -10,6 +11,8 @@ export interface S3Context {
   request: Request;
   url: RequestTarget;
   auth: Authenticated;
+  /** Who asks, and what it may do (ListBuckets and CreateBucket ask). */
+  principal: Principal;
   meta: S3Metadata;
   chunks: ChunkStore;
   /** Chunks being sent: their deletion waits for the readers. */

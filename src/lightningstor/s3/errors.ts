@@ -1,6 +1,7 @@
 /** The S3 errors the gateway answers, with their HTTP status (S3 API Reference, "Error responses"). */
 export const s3ErrorStatus = {
   AccessDenied: 403,
+  BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
   EntityTooSmall: 400,

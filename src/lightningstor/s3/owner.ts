@@ -7,10 +7,11 @@ export interface Owner {
 }
 
 /**
- * The owner of every bucket and object. A gateway is one account: every
- * access key reaches every bucket, so the account is named by the key that
- * asks, as ListBuckets has always done.
+ * The owner of every bucket and object. A gateway is one account (keys are
+ * scoped to buckets, not accounts), so the account is named by the key that
+ * asks, as ListBuckets has always done; "anonymous" for a public read.
  */
 export function ownerOf(ctx: S3Context): Owner {
-  return { ID: ctx.auth.accessKey, DisplayName: ctx.auth.accessKey };
+  const name = ctx.auth.accessKey ?? "anonymous";
+  return { ID: name, DisplayName: name };
 }

@@ -45,7 +45,12 @@ describe("S3 router: objects", () => {
     expect(r("PUT", "/b1c/a/b.txt")).toEqual({ op: "PutObject", bucket: "b1c", key: "a/b.txt" });
     expect(r("PUT", "/b1c/a/../b%20c%2Fd")).toEqual({ op: "PutObject", bucket: "b1c", key: "a/../b c/d" });
   });
-  test("PUT with x-amz-copy-source is CopyObject", () => expect(r("PUT", "/b1c/k", { "x-amz-copy-source": "/src/k" })).toEqual({ op: "CopyObject", bucket: "b1c", key: "k" }));
+  test("PUT with x-amz-copy-source is CopyObject, naming its source", () => {
+    expect(r("PUT", "/b1c/k", { "x-amz-copy-source": "/src/k" })).toEqual({ op: "CopyObject", bucket: "b1c", key: "k", source: { bucket: "src", key: "k" } });
+    expect(r("PUT", "/b1c/k", { "x-amz-copy-source": "src/a%2Fb%20c?versionId=null" })).toEqual({ op: "CopyObject", bucket: "b1c", key: "k", source: { bucket: "src", key: "a/b c" } });
+    expect(refused("PUT", "/b1c/k", { "x-amz-copy-source": "src" })).toBe("InvalidArgument");
+    expect(refused("PUT", "/b1c/k", { "x-amz-copy-source": "src/%E0%A4%A" })).toBe("InvalidArgument");
+  });
   test("GET /bucket/key is GetObject", () => expect(r("GET", "/b1c/k?response-content-type=text/plain")).toEqual({ op: "GetObject", bucket: "b1c", key: "k" }));
   test("HEAD /bucket/key is HeadObject", () => expect(r("HEAD", "/b1c/k")).toEqual({ op: "HeadObject", bucket: "b1c", key: "k" }));
   test("DELETE /bucket/key is DeleteObject", () => expect(r("DELETE", "/b1c/k")).toEqual({ op: "DeleteObject", bucket: "b1c", key: "k" }));
@@ -55,7 +60,7 @@ describe("S3 router: multipart uploads", () => {
   test("POST /bucket/key?uploads is CreateMultipartUpload", () => expect(r("POST", "/b1c/k?uploads")).toEqual({ op: "CreateMultipartUpload", bucket: "b1c", key: "k" }));
   test("PUT ?partNumber&uploadId is UploadPart", () => expect(r("PUT", "/b1c/k?partNumber=3&uploadId=u1")).toEqual({ op: "UploadPart", bucket: "b1c", key: "k", uploadId: "u1", partNumber: 3 }));
   test("PUT ?partNumber&uploadId with x-amz-copy-source is UploadPartCopy", () =>
-    expect(r("PUT", "/b1c/k?partNumber=2&uploadId=u1", { "x-amz-copy-source": "src/k" })).toEqual({ op: "UploadPartCopy", bucket: "b1c", key: "k", uploadId: "u1", partNumber: 2 }));
+    expect(r("PUT", "/b1c/k?partNumber=2&uploadId=u1", { "x-amz-copy-source": "src/k" })).toEqual({ op: "UploadPartCopy", bucket: "b1c", key: "k", uploadId: "u1", partNumber: 2, source: { bucket: "src", key: "k" } }));
   test("POST ?uploadId is CompleteMultipartUpload", () => expect(r("POST", "/b1c/k?uploadId=u1")).toEqual({ op: "CompleteMultipartUpload", bucket: "b1c", key: "k", uploadId: "u1" }));
   test("DELETE ?uploadId is AbortMultipartUpload", () => expect(r("DELETE", "/b1c/k?uploadId=u1")).toEqual({ op: "AbortMultipartUpload", bucket: "b1c", key: "k", uploadId: "u1" }));
   test("GET ?uploadId is ListParts", () => expect(r("GET", "/b1c/k?uploadId=u1")).toEqual({ op: "ListParts", bucket: "b1c", key: "k", uploadId: "u1" }));

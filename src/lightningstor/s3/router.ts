@@ -8,11 +8,20 @@ export type Endpoint =
   | { op: "ListMultipartUploads" | "DeleteObjects"; bucket: string }
   | { op: "GetBucketVersioning" | "GetBucketAcl"; bucket: string }
   | { op: "GetObjectAcl"; bucket: string; key: string }
-  | { op: "CopyObject"; bucket: string; key: string }
-  | { op: "UploadPartCopy"; bucket: string; key: string; uploadId: string; partNumber: number }
+  | { op: "CopyObject"; bucket: string; key: string; source: CopySource }
+  | { op: "UploadPartCopy"; bucket: string; key: string; uploadId: string; partNumber: number; source: CopySource }
   | { op: "PutObject" | "GetObject" | "HeadObject" | "DeleteObject" | "CreateMultipartUpload"; bucket: string; key: string }
   | { op: "CompleteMultipartUpload" | "AbortMultipartUpload" | "ListParts"; bucket: string; key: string; uploadId: string }
   | { op: "UploadPart"; bucket: string; key: string; uploadId: string; partNumber: number };
+
+/** The object x-amz-copy-source names. */
+export interface CopySource {
+  bucket: string;
+  key: string;
+}
+
+/** An S3 operation's name. */
+export type Operation = Endpoint["op"];
 
 /** Sub-resources that mean an operation this gateway does not implement (yet): 501, never a wrong success. */
 const unsupportedQuery = [
@@ -73,14 +82,11 @@ export function route(method: string, url: RequestTarget, headers: Headers, doma
   const uploadId = url.searchParams.get("uploadId");
   if (uploadId !== null) {
     switch (method) {
-      case "PUT":
-        return {
-          op: headers.has("x-amz-copy-source") ? "UploadPartCopy" : "UploadPart",
-          bucket,
-          key,
-          uploadId,
-          partNumber: Number(url.searchParams.get("partNumber")),
-        };
+      case "PUT": {
+        const partNumber = Number(url.searchParams.get("partNumber"));
+        const source = copySourceOf(headers);
+        return source ? { op: "UploadPartCopy", bucket, key, uploadId, partNumber, source } : { op: "UploadPart", bucket, key, uploadId, partNumber };
+      }
       case "POST":
         return { op: "CompleteMultipartUpload", bucket, key, uploadId };
       case "DELETE":
@@ -92,8 +98,10 @@ export function route(method: string, url: RequestTarget, headers: Headers, doma
   }
   if (method === "POST" && url.searchParams.has("uploads")) return { op: "CreateMultipartUpload", bucket, key };
   switch (method) {
-    case "PUT":
-      return { op: headers.has("x-amz-copy-source") ? "CopyObject" : "PutObject", bucket, key };
+    case "PUT": {
+      const source = copySourceOf(headers);
+      return source ? { op: "CopyObject", bucket, key, source } : { op: "PutObject", bucket, key };
+    }
     case "GET":
       return { op: "GetObject", bucket, key };
     case "HEAD":
@@ -102,6 +110,24 @@ export function route(method: string, url: RequestTarget, headers: Headers, doma
       return { op: "DeleteObject", bucket, key };
   }
   throw new S3Error(method === "POST" ? "NotImplemented" : "MethodNotAllowed", `${method} on an object is not supported`);
+}
+
+/**
+ * x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, perhaps with
+ * `?versionId=` (S3 API Reference, CopyObject); undefined when absent.
+ */
+function copySourceOf(headers: Headers): CopySource | undefined {
+  const raw = headers.get("x-amz-copy-source");
+  if (raw === null) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw.split("?")[0]!.replace(/^\//, ""));
+  } catch {
+    throw new S3Error("InvalidArgument", "x-amz-copy-source is not valid");
+  }
+  const slash = decoded.indexOf("/");
+  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error("InvalidArgument", "x-amz-copy-source must be bucket/key");
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
 }
 
 function decode(text: string): string {

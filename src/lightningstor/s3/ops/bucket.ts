@@ -1,26 +1,34 @@
+import { may } from "../access.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Context } from "../context.ts";
 import { ownerOf } from "../owner.ts";
 import { xmlResponse } from "../xml.ts";
 import { children, childText, parseXmlBody } from "../xml-request.ts";
 
-/** ListBuckets. */
+/** ListBuckets: the buckets the key may read. */
 export function listBuckets(ctx: S3Context): Response {
-  const buckets = ctx.meta.listBuckets().map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
+  const buckets = ctx.meta
+    .listBuckets()
+    .filter((b) => may(ctx.principal, "read", b.name))
+    .map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
   return xmlResponse("ListAllMyBucketsResult", { Owner: ownerOf(ctx), Buckets: { Bucket: buckets } });
 }
 
 /**
  * CreateBucket. Creating a bucket you already own is 200 in us-east-1 (S3's
  * legacy behaviour there, which clients rely on) and BucketAlreadyOwnedByYou
- * in every other region (S3 API Reference, CreateBucket).
+ * in every other region (S3 API Reference, CreateBucket); a bucket someone
+ * else owns is BucketAlreadyExists. A scoped key that creates a bucket owns it.
  */
 export async function createBucket(ctx: S3Context, bucket: string): Promise<Response> {
   // A CreateBucketConfiguration body may name a location constraint; it must be our region.
   const body = await ctx.request.text();
   const constraint = body.trim() === "" ? undefined : childText(children(parseXmlBody(body), "CreateBucketConfiguration")[0], "LocationConstraint");
   if (constraint && constraint !== ctx.region) throw new S3Error("InvalidArgument", `the location constraint must be ${ctx.region}`);
-  if (!ctx.meta.createBucket(bucket) && ctx.region !== "us-east-1") {
+  const owner = ctx.principal.access === "root" ? undefined : ctx.principal.accessKey;
+  if (ctx.meta.createBucket(bucket, owner)) return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
+  if (!may(ctx.principal, "owner", bucket)) throw new S3Error("BucketAlreadyExists", "the requested bucket name is not available; please select a different name");
+  if (ctx.region !== "us-east-1") {
     throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
   }
   return new Response(null, { status: 200, headers: { location: `/${bucket}` } });

@@ -7,23 +7,14 @@ import { xmlResponse } from "../xml.ts";
 import { checkConditions, checkWriteConditions } from "../conditions.ts";
 import { objectHeaders } from "../object-headers.ts";
 import { parseCopySourceRange } from "../range.ts";
+import type { CopySource } from "../router.ts";
 import { requireBucket } from "./bucket.ts";
 import { chunkRanges, readRange } from "./get-object.ts";
 import { recordPart } from "./multipart.ts";
 import { commitObject } from "./put-object.ts";
 
-/** The object named by x-amz-copy-source (`bucket/key` or `/bucket/key`, URL-encoded), after its conditionals. */
-function copySource(ctx: S3Context): ObjectRow {
-  const raw = ctx.request.headers.get("x-amz-copy-source") ?? "";
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw.split("?")[0]!.replace(/^\//, ""));
-  } catch {
-    throw new S3Error("InvalidArgument", "x-amz-copy-source is not valid");
-  }
-  const slash = decoded.indexOf("/");
-  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error("InvalidArgument", "x-amz-copy-source must be bucket/key");
-  const [bucket, key] = [decoded.slice(0, slash), decoded.slice(slash + 1)];
+/** The object named by x-amz-copy-source, after its conditionals. */
+function copySource(ctx: S3Context, { bucket, key }: CopySource): ObjectRow {
   requireBucket(ctx, bucket);
   const row = ctx.meta.getObject(bucket, key);
   if (!row) throw new S3Error("NoSuchKey", "the copy source does not exist");
@@ -55,9 +46,9 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
 }
 
 /** CopyObject, with the COPY (default) or REPLACE metadata directive. */
-export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+export async function copyObject(ctx: S3Context, bucket: string, key: string, from: CopySource): Promise<Response> {
   requireBucket(ctx, bucket);
-  const source = copySource(ctx);
+  const source = copySource(ctx, from);
   checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
   const directive = ctx.request.headers.get("x-amz-metadata-directive") ?? "COPY";
   if (directive !== "COPY" && directive !== "REPLACE") throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
@@ -83,10 +74,10 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
 }
 
 /** UploadPartCopy, optionally of x-amz-copy-source-range. */
-export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: number): Promise<Response> {
+export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: number, from: CopySource): Promise<Response> {
   if (!ctx.meta.getUpload(bucket, key, uploadId)) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Error("InvalidArgument", "part number must be between 1 and 10000");
-  const source = copySource(ctx);
+  const source = copySource(ctx, from);
   const rangeHeader = ctx.request.headers.get("x-amz-copy-source-range");
   const [start, end] = rangeHeader === null ? [0, source.size] : parseCopySourceRange(rangeHeader, source.size);
   const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);
