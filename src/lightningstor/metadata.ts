@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import { newOwnerId } from "./chunks/chunk-ids.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
@@ -179,6 +180,22 @@ export class S3Metadata {
     for (const row of this.db.select({ chunks: schema.objects.chunks }).from(schema.objects).all()) for (const c of row.chunks) ids.add(c.id);
     for (const row of this.db.select({ chunks: schema.parts.chunks }).from(schema.parts).all()) for (const c of row.chunks) ids.add(c.id);
     return ids;
+  }
+
+  /**
+   * This gateway's id, made at its first start and kept: the owner its chunk
+   * ids carry (chunks/chunk-ids.ts). A gateway upgraded from before ids had
+   * owners gets one too; its older chunks name none and are never collected.
+   */
+  gatewayId(): string {
+    const { settings } = schema;
+    return this.db.transaction((tx) => {
+      const row = tx.select({ value: settings.value }).from(settings).where(eq(settings.name, "gateway_id")).get();
+      if (row) return row.value;
+      const id = newOwnerId();
+      tx.insert(settings).values({ name: "gateway_id", value: id }).run();
+      return id;
+    });
   }
 
   /**

@@ -34,7 +34,9 @@ export interface S3GatewayConfig {
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
   /** Chunks on storage nodes (agents) instead of in the data dir. */
-  replication?: Omit<ReplicationConfig, "token">;
+  replication?: Omit<ReplicationConfig, "token" | "owner">;
+  /** How often unreferenced copies on storage nodes are collected, and how old they must be (default an hour). */
+  gcEveryMs?: number;
 }
 
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
@@ -77,9 +79,10 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 }
 
 /**
- * Upkeep of the copies on storage nodes, at start and then hourly:
- * unreferenced copies at least an hour old go, referenced chunks missing a
- * copy get it back (upkeep.ts). The repair queue is worked every second.
+ * Upkeep of the copies on storage nodes, at start and then hourly unless
+ * configured: unreferenced copies this gateway wrote, at least that old, go
+ * (gc.ts); referenced chunks missing a copy get it back (upkeep.ts). The
+ * repair queue is worked every second.
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
@@ -89,11 +92,12 @@ const UPKEEP_EVERY_MS = 60 * 60 * 1000;
  */
 function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): { chunks: ChunkStore; upkeep?: ChunkUpkeep } {
   if (config.replication) {
-    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
+    const owner = meta.gatewayId();
+    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum, gateway: owner });
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token, owner }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: config.gcEveryMs ?? UPKEEP_EVERY_MS, owner, referenced: () => meta.referencedChunks() } });
     registerReplicationGauges(registry, chunks, upkeep);
     return { chunks, upkeep };
   }

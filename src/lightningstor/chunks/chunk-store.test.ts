@@ -9,8 +9,10 @@ import { blockCrcs } from "../../util/checked-range.ts";
 import { createAdminApp } from "../../http/admin-app.ts";
 import { createHttpMetrics } from "../../http/metrics.ts";
 import { createLogger } from "../../util/log.ts";
+import { newChunkId, newOwnerId } from "./chunk-ids.ts";
 import { chunkRoutes } from "./chunk-routes.ts";
 import { ChunkCorruptError, ChunkUnavailableError, type ChunkStore } from "./chunk-store.ts";
+import { collectGarbage } from "./gc.ts";
 import { LocalChunkStore } from "./local-chunk-store.ts";
 import { placement } from "./placement.ts";
 import { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
@@ -301,14 +303,17 @@ describe("replication", () => {
     await waitFor(() => holders("ffff000001").length === 3, "the lost copy to come back");
   });
 
-  test("garbage collection removes unreferenced copies old enough, on every node, and nothing else", async () => {
-    const { store, upkeep, holders } = cluster(2, 2);
-    for (const id of ["dddd000001", "dddd000002", "dddd000003"]) await store.put(id, Buffer.from(id));
-    const referenced = (id: string) => id === "dddd000001";
-    expect(await upkeep.sweep(referenced, 60_000)).toBe(0); // too young: may be a write under way
-    expect(await upkeep.sweep(referenced, 0)).toBe(4);
-    expect([holders("dddd000001").length, holders("dddd000002").length, holders("dddd000003").length]).toEqual([2, 0, 0]);
-    expect((await store.get("dddd000001"))!.toString()).toBe("dddd000001");
+  test("garbage collection removes this gateway's unreferenced copies old enough, on every node, and nothing else", async () => {
+    const { store, holders } = cluster(2, 2);
+    const [mine, other] = [newOwnerId(), newOwnerId()];
+    const [kept, orphan, others, legacy] = [newChunkId(mine), newChunkId(mine), newChunkId(other), newChunkId()];
+    for (const id of [kept, orphan, others, legacy]) await store.put(id, Buffer.from(id));
+    const isReferenced = (id: string) => id === kept;
+    expect(await collectGarbage(store, { owner: mine, isReferenced, minAgeMs: 60_000 })).toEqual({ removed: 0, unowned: 0 }); // too young: may be a write under way
+    expect(await collectGarbage(store, { owner: mine, isReferenced, minAgeMs: 0 })).toEqual({ removed: 2, unowned: 2 });
+    // Another gateway's copy and one written before ids named their gateway are kept.
+    expect([kept, orphan, others, legacy].map((id) => holders(id).length)).toEqual([2, 0, 2, 2]);
+    expect((await store.get(kept))!.toString()).toBe(kept);
   });
 
   test("without a write quorum a put fails and leaves no copy behind", async () => {

@@ -48,6 +48,8 @@ export class ChunkUnavailableError extends Error {
  * nodes (placement and quorum stay behind it) implement it.
  */
 export interface ChunkStore {
+  /** A fresh id for a chunk to put (chunk-ids.ts): the store knows whose chunks it collects. */
+  newId(): string;
   /**
    * Stores a chunk durably — fsynced and renamed into place before the promise
    * resolves — and returns its size and checksum. Ids are never reused: putting an existing id fails.

@@ -1,6 +1,7 @@
 import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
+import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
@@ -21,6 +22,8 @@ export interface ReplicationConfig {
   token: string;
   /** How long a node may take before it is passed over (chunk-node-client.ts). */
   deadlines?: Partial<NodeDeadlines>;
+  /** The gateway's id, carried by the ids of the chunks it writes (chunk-ids.ts, gc.ts). */
+  owner?: string;
 }
 
 /**
@@ -54,6 +57,16 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   get nodes(): readonly string[] {
     return this.config.nodes;
+  }
+
+  /** The gateway that writes through this store, if it has an id. */
+  get owner(): string | undefined {
+    return this.config.owner;
+  }
+
+  /** An id naming this gateway, so that only it ever collects the chunk (gc.ts). */
+  newId(): string {
+    return newChunkId(this.config.owner);
   }
 
   /** The R nodes a chunk's copies belong on. */
