@@ -21,6 +21,7 @@ import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
+import { DEFAULT_LIMITS } from "./http/listener-limits.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
@@ -59,8 +60,9 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const abort = new AbortController();
   const upkept = upkeep?.start(abort.signal);
 
-  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: createS3Metrics(metrics.registry) });
-  const s3 = await listenRaw(handler, config.listen, log);
+  const s3Metrics = createS3Metrics(metrics.registry);
+  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
+  const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason));
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 
   const app = createAdminApp({ token: config.token, log, metrics });

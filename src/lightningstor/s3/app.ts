@@ -5,6 +5,7 @@ import type { S3Metadata } from "../metadata.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
+import { BodyTooSlowError } from "../http/listener-limits.ts";
 import { S3Error } from "./errors.ts";
 import { getAcl } from "./ops/acl.ts";
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from "./ops/bucket.ts";
@@ -157,5 +158,6 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
 function asS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
+  if (err instanceof BodyTooSlowError) return new S3Error("RequestTimeout", "your socket connection to the server was not read from or written to within the timeout period");
   return new S3Error("InternalError", "we encountered an internal error; please try again");
 }

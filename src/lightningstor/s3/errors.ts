@@ -29,6 +29,7 @@ export const s3ErrorStatus = {
   MissingContentLength: 411,
   NotImplemented: 501,
   RequestTimeTooSkewed: 403,
+  RequestTimeout: 400,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
   XAmzContentSHA256Mismatch: 400,
