@@ -2,12 +2,15 @@ import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname } from "node:path";
 import { ensureDir } from "../util/fs.ts";
+import { DiskReserve } from "./disk-reserve.ts";
 import { applyMigrations, type Migration } from "./migrate.ts";
 
 /** An open metadata database: the drizzle handle and the raw connection. */
 export interface MetadataDb<S extends Record<string, unknown>> {
   db: BunSQLiteDatabase<S>;
   sqlite: Database;
+  /** Space held back beside the file so deletes commit on a full disk (disk-reserve.ts). */
+  reserve: DiskReserve;
   close(): void;
 }
 
@@ -15,7 +18,7 @@ export interface MetadataDb<S extends Record<string, unknown>> {
  * Opens (creating if needed) a mode's SQLite file with the settings every
  * mode uses: WAL, synchronous=FULL (a commit is fsynced before it returns, so
  * an acknowledged metadata change survives power loss), a busy timeout, and
- * the embedded migrations applied.
+ * the embedded migrations applied; and a reserve of disk space for deletes.
  */
 export function openMetadataDb<S extends Record<string, unknown>>(
   path: string,
@@ -29,5 +32,7 @@ export function openMetadataDb<S extends Record<string, unknown>>(
   sqlite.run("PRAGMA busy_timeout = 5000");
   sqlite.run("PRAGMA foreign_keys = ON");
   applyMigrations(sqlite, migrations);
-  return { db: drizzle({ client: sqlite, schema }), sqlite, close: () => sqlite.close() };
+  const reserve = new DiskReserve(`${path}-reserve`);
+  reserve.ensure();
+  return { db: drizzle({ client: sqlite, schema }), sqlite, reserve, close: () => sqlite.close() };
 }

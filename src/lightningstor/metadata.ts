@@ -61,9 +61,9 @@ export class S3Metadata {
     return this.db.insert(schema.buckets).values({ name, createdAt: new Date() }).onConflictDoNothing().returning().all().length > 0;
   }
 
-  /** "missing", "not-empty" or "deleted". */
+  /** "missing", "not-empty" or "deleted". Commits on a full disk (db/disk-reserve.ts). */
   deleteBucket(name: string): "missing" | "not-empty" | "deleted" {
-    return this.db.transaction((tx) => {
+    return this.freeing((tx) => {
       if (!tx.select().from(schema.buckets).where(eq(schema.buckets.name, name)).get()) return "missing";
       if (tx.select({ key: schema.objects.key }).from(schema.objects).where(eq(schema.objects.bucket, name)).limit(1).get()) return "not-empty";
       tx.delete(schema.buckets).where(eq(schema.buckets.name, name)).run();
@@ -91,10 +91,23 @@ export class S3Metadata {
     });
   }
 
-  /** Removes an object; returns its chunks (empty when there was none). */
+  /** Removes an object; returns its chunks (empty when there was none). Commits on a full disk. */
   deleteObject(bucket: string, key: string): { id: string; size: number }[] {
-    const removed = this.db.delete(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).returning().get();
+    const removed = this.freeing((tx) => tx.delete(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).returning().get());
     return removed?.chunks ?? [];
+  }
+
+  /**
+   * A transaction that frees space: when the disk is too full for it to
+   * commit, the space held back beside the database is given up for it.
+   */
+  private freeing<T>(fn: (tx: Parameters<Parameters<typeof this.db.transaction>[0]>[0]) => T): T {
+    return this.meta.reserve.freeing(() => this.db.transaction(fn));
+  }
+
+  /** Whether the space held back for deletes is in place (put back now if there is room): writes wait for it. */
+  reserveInPlace(): boolean {
+    return this.meta.reserve.ensure();
   }
 
   /** Objects in key order after `after`, starting with `prefix` (case-sensitive, literal), at most `limit`. */
@@ -147,9 +160,9 @@ export class S3Metadata {
     return this.db.select().from(schema.parts).where(eq(schema.parts.uploadId, uploadId)).orderBy(asc(schema.parts.partNumber)).all();
   }
 
-  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). */
+  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). Commits on a full disk. */
   deleteUpload(uploadId: string): PartRow[] {
-    return this.db.transaction((tx) => {
+    return this.freeing((tx) => {
       const removed = tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).returning().all();
       tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
       return removed;

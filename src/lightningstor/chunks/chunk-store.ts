@@ -34,6 +34,14 @@ export class ChunkCorruptError extends Error {
   }
 }
 
+/** No room for a chunk: the disk that was to hold it is full (retrying will not help until space is freed). */
+export class ChunkStoreFullError extends Error {
+  constructor(readonly id: string, detail: string) {
+    super(`no room for chunk ${id}: ${detail}`);
+    this.name = "ChunkStoreFullError";
+  }
+}
+
 /** Too few storage nodes answered to store or read a chunk. */
 export class ChunkUnavailableError extends Error {
   constructor(readonly id: string, detail: string) {

@@ -5,7 +5,8 @@ import { blockCrcs, type BlockChecksums } from "../../util/checked-range.ts";
 import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
 import { newChunkId } from "./chunk-ids.ts";
 import { BLOCK_SIZE, chunkTrailer, parseLayout, readLayout } from "./chunk-file.ts";
-import { assertChunkId, ChunkCorruptError, type ChunkFileRange, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+import { isDiskFull } from "../../db/disk-reserve.ts";
+import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, type ChunkFileRange, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /**
  * Largest single write(2). Measured here: one 4 MiB write into the page cache
@@ -90,6 +91,7 @@ export class LocalChunkStore implements ChunkStore {
     } catch (err) {
       await file.close();
       await rm(tmp, { force: true });
+      if (isDiskFull(err)) throw new ChunkStoreFullError(id, `${this.dir}: ${(err as Error).message}`);
       throw err;
     }
     await file.close();
