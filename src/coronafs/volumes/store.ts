@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
+import { isDiskFull } from "../../db/disk-reserve.ts";
 import { openMetadataDb, type MetadataDb } from "../../db/open.ts";
 import { ensureDir, fsyncDir } from "../../util/fs.ts";
 import type { Logger } from "../../util/log.ts";
@@ -115,6 +116,7 @@ export class VolumeStore implements ExportProvider {
       this.meta.db.insert(schema.volumes).values(row).run();
     } catch (err) {
       rmSync(path, { force: true });
+      if (isDiskFull(err)) throw VolumeError.insufficientStorage(`no space left for volume "${request.name}"`);
       throw err;
     }
     this.log.info("volume created", { volume: row.name, format: row.format, size: row.sizeBytes, backing: row.backing });
