@@ -1,11 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** A tmpfs of `size` (e.g. "64m") mounted on a fresh temp dir (the tests run as root); disposing unmounts and removes it. */
-export function smallDisk(size: string): { path: string; [Symbol.dispose](): void } {
-  const path = mkdtempSync(join(tmpdir(), "photon-small-disk-"));
+/** A tmpfs of `size` (e.g. "64m") mounted on `at` or a fresh temp dir (the tests run as root); disposing unmounts and removes it. */
+export function smallDisk(size: string, at?: string): { path: string; [Symbol.dispose](): void } {
+  const path = at ?? mkdtempSync(join(tmpdir(), "photon-small-disk-"));
+  mkdirSync(path, { recursive: true });
   const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", path], { encoding: "utf8" });
   if (mounted.status !== 0) {
     rmSync(path, { recursive: true, force: true });

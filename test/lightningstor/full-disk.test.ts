@@ -1,7 +1,10 @@
 import { afterEach, expect, test } from "bun:test";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { startExport } from "../helpers/nbd-export.ts";
+import { tempDir, waitFor } from "../helpers/photon.ts";
+import { nodeChunkFiles, startNodeGateway, startStorageNodes } from "../helpers/storage-nodes.ts";
 import { chunkFiles, s3Error, startGateway } from "../helpers/s3-gateway.ts";
 import { fillDisk, smallDisk } from "../helpers/small-disk.ts";
 
@@ -65,6 +68,49 @@ test("a full disk: PUT answers 507 XMinioStorageFull once (not retried) and leav
   stored.set("after", sha256(body));
   for (const [k, digest] of stored) {
     const out = await s3.send(new GetObjectCommand({ Bucket: "full", Key: k }));
+    expect(sha256(await out.Body!.transformToByteArray())).toBe(digest);
+  }
+}, 120_000);
+
+test("storage nodes with full disks: PUT answers 507 XMinioStorageFull and leaves no copy; deletes free room for PUTs", async () => {
+  const dir = tempDir("photon-full-nodes-");
+  disposals.push(() => dir[Symbol.dispose]());
+  for (const n of [1, 2, 3]) {
+    const disk = smallDisk("48m", join(dir.path, `node${n}`));
+    disposals.push(() => disk[Symbol.dispose]());
+  }
+  const cluster = await startStorageNodes(dir.path);
+  disposals.push(() => cluster.stop());
+  const gw = await startNodeGateway(cluster.controller, cluster.nodes, join(dir.path, "gateway"), { accessKeyId: "PHTESTKEY0000000000F", secretAccessKey: "full-" + crypto.randomUUID() });
+  disposals.push(() => gw.proc[Symbol.asyncDispose]());
+  await gw.s3.send(new CreateBucketCommand({ Bucket: "full" }));
+  const stored = new Map<string, string>();
+  let refused: { name: string; status: number } | undefined;
+  for (let i = 0; i < 32 && !refused; i++) {
+    const body = randomBytes(4 * MiB);
+    try {
+      await gw.s3.send(new PutObjectCommand({ Bucket: "full", Key: `o${i}`, Body: body }));
+      stored.set(`o${i}`, sha256(body));
+    } catch (err) {
+      refused = await s3Error(Promise.reject(err));
+      expect(await s3Error(gw.s3.send(new HeadObjectCommand({ Bucket: "full", Key: `o${i}` })))).toEqual({ name: "NotFound", status: 404 });
+    }
+  }
+  expect(refused).toEqual({ name: "XMinioStorageFull", status: 507 });
+  // Every copy on the nodes belongs to a stored object: the refused PUT left none.
+  await waitFor(() => cluster.nodes.every((n) => nodeChunkFiles(n).length === stored.size), "a copy of each stored object on each node, and no other");
+  for (const gone of ["o0", "o1", "o2"]) {
+    await gw.s3.send(new DeleteObjectCommand({ Bucket: "full", Key: gone }));
+    stored.delete(gone);
+  }
+  const body = randomBytes(4 * MiB);
+  await waitFor(async () => {
+    const put = await gw.s3.send(new PutObjectCommand({ Bucket: "full", Key: "after", Body: body })).then(() => true, () => false);
+    return put; // the nodes marked unhealthy for their refusals are probed back first
+  }, "a PUT to succeed once room was freed");
+  stored.set("after", sha256(body));
+  for (const [k, digest] of stored) {
+    const out = await gw.s3.send(new GetObjectCommand({ Bucket: "full", Key: k }));
     expect(sha256(await out.Body!.transformToByteArray())).toBe(digest);
   }
 }, 120_000);

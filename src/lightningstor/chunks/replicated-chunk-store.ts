@@ -3,7 +3,7 @@ import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
 import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
 import { placement } from "./placement.ts";
 import { quorum } from "./quorum.ts";
@@ -91,6 +91,10 @@ export class ReplicatedChunkStore implements ChunkStore {
     const aborts = targets.map(() => new AbortController());
     const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
     const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!, aborts[i]!.signal));
+    // Copies refused for lack of space: when they alone leave the quorum short, the error says so (507, not retried).
+    let full = 0;
+    for (const attempt of attempts) attempt.catch((err: unknown) => void (err instanceof ChunkStoreFullError && full++));
+    const noRoom = (err: unknown) => (full > targets.length - this.config.writeQuorum ? new ChunkStoreFullError(id, `${full} of ${targets.length} storage nodes are full`) : err);
     let size = 0;
     let crc = 0;
     try {
@@ -105,7 +109,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       for (const copy of copies) copy.fail(err as Error);
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     for (const copy of copies) copy.end();
     const info = { id, size, crc32: crc >>> 0 };
@@ -122,7 +126,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     // Acknowledged: a copy that failed (before or after the quorum) is completed later.
     void Promise.allSettled(checked).then((results) => {
