@@ -2,10 +2,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash, randomBytes } from "node:crypto";
+import { Database } from "bun:sqlite";
 import { connect } from "node:net";
-import { utimesSync } from "node:fs";
+import { mkdirSync, utimesSync } from "node:fs";
 import { join } from "node:path";
+import { applyMigrations } from "../../src/db/migrate.ts";
 import { chunkOwner } from "../../src/lightningstor/chunks/chunk-ids.ts";
+import { lightningstorMigrations } from "../../src/lightningstor/migrations/index.ts";
 import { authed, tempDir, waitFor } from "../helpers/photon.ts";
 import { signHeaders } from "../helpers/sign.ts";
 import { nodeChunkFiles, nodeChunkIds, startNodeGateway, startStorageNodes, type NodeGateway, type StorageNode } from "../helpers/storage-nodes.ts";
@@ -25,11 +28,21 @@ let cluster: Awaited<ReturnType<typeof startStorageNodes>>;
 const gateways: { dataDir: string; gw: NodeGateway }[] = [];
 
 /** Starts (or restarts) gateway `n` on its own data dir, collecting every 2 s. */
-async function startGateway(n: number): Promise<NodeGateway> {
+async function startGateway(n: number, extra: string[] = []): Promise<NodeGateway> {
   const dataDir = join(dir.path, `gateway${n}`);
-  const gw = await startNodeGateway(cluster.controller, cluster.nodes, dataDir, credentials, ["--gc-every", "2"]);
+  const gw = await startNodeGateway(cluster.controller, cluster.nodes, dataDir, credentials, ["--gc-every", "2", ...extra]);
   gateways[n] = { dataDir, gw };
   return gw;
+}
+
+/** Stores a copy on every node through the chunk API, as a gateway does, dated a day back. */
+async function putCopies(id: string, body: Uint8Array): Promise<void> {
+  for (const node of cluster.nodes) {
+    const put = await fetch(`${node.url}/v1/chunks/${id}`, authed(cluster.controller.token, { method: "PUT", body }));
+    expect(put.status).toBe(201);
+    const file = nodeChunkFiles(node).find((f) => f.endsWith(id))!;
+    utimesSync(file, new Date(Date.now() - 86_400_000), new Date(Date.now() - 86_400_000));
+  }
 }
 
 /** The id a gateway's chunk ids carry (from its start-up line). */
@@ -71,10 +84,7 @@ test("two gateways collecting garbage over the same nodes lose none of each othe
   expect(owners[0]).not.toBe(owners[1]);
   // A copy written before chunk ids named their gateway (as an older gateway did), unreferenced and old: kept.
   const legacy = crypto.randomUUID();
-  const put = await fetch(`${cluster.nodes[0]!.url}/v1/chunks/${legacy}`, authed(cluster.controller.token, { method: "PUT", body: "from an older gateway" }));
-  expect(put.ok).toBe(true);
-  const legacyFile = nodeChunkFiles(cluster.nodes[0]!).find((f) => f.endsWith(legacy))!;
-  utimesSync(legacyFile, new Date(Date.now() - 86_400_000), new Date(Date.now() - 86_400_000));
+  await putCopies(legacy, Buffer.from("from an older gateway"));
 
   const objects = new Map<string, { gw: NodeGateway; body: Buffer }>();
   for (const [i, gw] of [a, b].entries()) {
@@ -117,3 +127,34 @@ test("two gateways collecting garbage over the same nodes lose none of each othe
   // Every copy on the nodes belongs to an object of one of the gateways, or to the older gateway.
   for (const id of allIds()) expect([...owners, undefined]).toContain(chunkOwner(id));
 }, 120_000);
+
+test("a gateway database from before gateway ids: the upgrade gives it an id, its objects (plain UUID chunks) read back and are never collected", async () => {
+  // The database as the previous format left it: every migration before the gateway's settings, one object.
+  const dataDir = join(dir.path, "gateway2");
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, "s3-gateway.db"), { create: true, strict: true });
+  applyMigrations(db, lightningstorMigrations.slice(0, lightningstorMigrations.findIndex((m) => m.tag.endsWith("_gateway_settings"))));
+  const body = randomBytes(300_000);
+  const id = crypto.randomUUID();
+  db.run("INSERT INTO buckets (name, created_at) VALUES ('old', ?)", [Date.now()]);
+  db.run("INSERT INTO objects (bucket, key, size, etag, chunks, headers, checksums, last_modified) VALUES ('old', 'kept', ?, ?, ?, '{}', '{}', ?)", [
+    body.length,
+    `"${createHash("md5").update(body).digest("hex")}"`,
+    JSON.stringify([{ id, size: body.length }]),
+    Date.now(),
+  ]);
+  db.close();
+  await putCopies(id, body);
+
+  const gw = await startGateway(2, ["--log-level", "debug"]);
+  const owner = await ownerOf(gw);
+  // Two collection rounds, each keeping the older gateway's unreferenced copy of the first test.
+  await waitFor(() => gw.proc.lines.filter((l) => l.msg === "kept unreferenced copies written before chunk ids named their gateway").length >= 2, "two collection rounds");
+  const out = await gw.s3.send(new GetObjectCommand({ Bucket: "old", Key: "kept" }));
+  expect(sha256(await out.Body!.transformToByteArray())).toBe(sha256(body));
+  expect(cluster.nodes.every((n) => nodeChunkIds(n).includes(id))).toBe(true);
+  // New chunks carry the id the upgrade gave it.
+  const before = allIds();
+  await gw.s3.send(new PutObjectCommand({ Bucket: "old", Key: "new", Body: "after the upgrade" }));
+  expect([...allIds()].filter((i) => !before.has(i)).map(chunkOwner)).toContain(owner);
+}, 60_000);
