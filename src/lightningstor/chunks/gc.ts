@@ -26,7 +26,8 @@ export interface CollectResult {
  * names that gateway (chunk-ids.ts). On every node that answers, the copies
  * this gateway wrote, that its metadata does not reference and that are at
  * least `minAgeMs` old go — left by uploads that failed or crashed, or by
- * deletes a node missed while down. Copies of other gateways are theirs to
+ * deletes a node missed while down — unless this process made the id for a
+ * write that may still be under way (a PUT slower than a GC period). Copies of other gateways are theirs to
  * collect; copies whose id names no gateway (written before ids had owners)
  * are kept, since any gateway of the cluster may reference them.
  */
@@ -36,7 +37,8 @@ export async function collectGarbage(store: ReplicatedChunkStore, options: Colle
     try {
       const cutoff = Date.now() - options.minAgeMs;
       for (const { id, writtenAt } of await store.client.list(node)) {
-        if (options.isReferenced(id) || writtenAt.getTime() > cutoff) continue;
+        // `writing` first: it forgets the ids it finds referenced.
+        if (store.writing(id, options.isReferenced) || options.isReferenced(id) || writtenAt.getTime() > cutoff) continue;
         const owner = chunkOwner(id);
         if (owner === undefined) result.unowned++;
         else if (owner === options.owner && (await store.client.delete(node, id))) result.removed++;

@@ -10,6 +10,9 @@ import { quorum } from "./quorum.ts";
 import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
 
+/** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
+const WRITE_MAX_MS = 24 * 60 * 60 * 1000;
+
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
   /** Base URLs of the storage nodes' admin APIs (agents), e.g. `http://10.0.0.2:7071`. */
@@ -41,6 +44,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
+  /** Ids this process made, with when: writes that may still be under way (`writing`). */
+  private readonly issued = new Map<string, number>();
 
   constructor(
     private readonly config: ReplicationConfig,
@@ -64,9 +69,24 @@ export class ReplicatedChunkStore implements ChunkStore {
     return this.config.owner;
   }
 
-  /** An id naming this gateway, so that only it ever collects the chunk (gc.ts). */
+  /** An id naming this gateway, so that only it ever collects the chunk (gc.ts); remembered as a write under way. */
   newId(): string {
-    return newChunkId(this.config.owner);
+    const id = newChunkId(this.config.owner);
+    this.issued.set(id, Date.now());
+    return id;
+  }
+
+  /**
+   * Whether the chunk may belong to a write of this process not committed yet
+   * (a PUT can stream for longer than a GC period): ids it made in the last
+   * WRITE_MAX_MS and not yet seen referenced. Forgets the others.
+   */
+  writing(id: string, isReferenced: (id: string) => boolean): boolean {
+    const issuedAt = this.issued.get(id);
+    if (issuedAt === undefined) return false;
+    if (Date.now() - issuedAt < WRITE_MAX_MS && !isReferenced(id)) return true;
+    this.issued.delete(id);
+    return false;
   }
 
   /** The R nodes a chunk's copies belong on. */
