@@ -3,6 +3,7 @@ import { and, asc, count, eq, gt, sql, sum } from "drizzle-orm";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
 import type { Logger } from "../util/log.ts";
 import { SecretBox } from "../util/secret-box.ts";
+import { newOwnerId } from "./chunks/chunk-ids.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
 import { KeyStore } from "./key-store.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
@@ -103,9 +104,9 @@ export class S3Metadata {
     });
   }
 
-  /** "missing", "not-empty" or "deleted". */
+  /** "missing", "not-empty" or "deleted". Commits on a full disk (db/disk-reserve.ts). */
   deleteBucket(name: string): "missing" | "not-empty" | "deleted" {
-    return this.db.transaction((tx) => {
+    return this.freeing((tx) => {
       if (!tx.select().from(schema.buckets).where(eq(schema.buckets.name, name)).get()) return "missing";
       if (tx.select({ key: schema.objects.key }).from(schema.objects).where(eq(schema.objects.bucket, name)).limit(1).get()) return "not-empty";
       tx.delete(schema.buckets).where(eq(schema.buckets.name, name)).run();
@@ -133,10 +134,23 @@ export class S3Metadata {
     });
   }
 
-  /** Removes an object; returns its chunks (empty when there was none). */
+  /** Removes an object; returns its chunks (empty when there was none). Commits on a full disk. */
   deleteObject(bucket: string, key: string): { id: string; size: number }[] {
-    const removed = this.db.delete(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).returning().get();
+    const removed = this.freeing((tx) => tx.delete(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).returning().get());
     return removed?.chunks ?? [];
+  }
+
+  /**
+   * A transaction that frees space: when the disk is too full for it to
+   * commit, the space held back beside the database is given up for it.
+   */
+  private freeing<T>(fn: (tx: Parameters<Parameters<typeof this.db.transaction>[0]>[0]) => T): T {
+    return this.meta.reserve.freeing(() => this.db.transaction(fn));
+  }
+
+  /** Whether the space held back for deletes is in place (put back now if there is room): writes wait for it. */
+  reserveInPlace(): boolean {
+    return this.meta.reserve.ensure();
   }
 
   /** Objects in key order after `after`, starting with `prefix` (case-sensitive, literal), at most `limit`. */
@@ -189,9 +203,9 @@ export class S3Metadata {
     return this.db.select().from(schema.parts).where(eq(schema.parts.uploadId, uploadId)).orderBy(asc(schema.parts.partNumber)).all();
   }
 
-  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). */
+  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). Commits on a full disk. */
   deleteUpload(uploadId: string): PartRow[] {
-    return this.db.transaction((tx) => {
+    return this.freeing((tx) => {
       const removed = tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).returning().all();
       tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
       return removed;
@@ -222,6 +236,22 @@ export class S3Metadata {
     for (const row of this.db.select({ chunks: schema.objects.chunks }).from(schema.objects).all()) for (const c of row.chunks) ids.add(c.id);
     for (const row of this.db.select({ chunks: schema.parts.chunks }).from(schema.parts).all()) for (const c of row.chunks) ids.add(c.id);
     return ids;
+  }
+
+  /**
+   * This gateway's id, made at its first start and kept: the owner its chunk
+   * ids carry (chunks/chunk-ids.ts). A gateway upgraded from before ids had
+   * owners gets one too; its older chunks name none and are never collected.
+   */
+  gatewayId(): string {
+    const { settings } = schema;
+    return this.db.transaction((tx) => {
+      const row = tx.select({ value: settings.value }).from(settings).where(eq(settings.name, "gateway_id")).get();
+      if (row) return row.value;
+      const id = newOwnerId();
+      tx.insert(settings).values({ name: "gateway_id", value: id }).run();
+      return id;
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ import { S3Metadata } from "./metadata.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
+import { DEFAULT_LIMITS } from "./http/listener-limits.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
@@ -30,7 +31,9 @@ export interface S3GatewayConfig {
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
   /** Chunks on storage nodes (agents) instead of in the data dir. */
-  replication?: Omit<ReplicationConfig, "token">;
+  replication?: Omit<ReplicationConfig, "token" | "owner">;
+  /** How often unreferenced copies on storage nodes are collected, and how old they must be (default an hour). */
+  gcEveryMs?: number;
 }
 
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
@@ -46,8 +49,9 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const abort = new AbortController();
   const upkept = upkeep?.start(abort.signal);
 
-  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: createS3Metrics(metrics.registry) });
-  const s3 = await listenRaw(handler, config.listen, log);
+  const s3Metrics = createS3Metrics(metrics.registry);
+  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
+  const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason));
   log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
 
   const app = createAdminApp({ token: config.token, log, metrics });
@@ -67,9 +71,10 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 }
 
 /**
- * Upkeep of the copies on storage nodes, at start and then hourly:
- * unreferenced copies at least an hour old go, referenced chunks missing a
- * copy get it back (upkeep.ts). The repair queue is worked every second.
+ * Upkeep of the copies on storage nodes, at start and then hourly unless
+ * configured: unreferenced copies this gateway wrote, at least that old, go
+ * (gc.ts); referenced chunks missing a copy get it back (upkeep.ts). The
+ * repair queue is worked every second.
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
@@ -79,11 +84,12 @@ const UPKEEP_EVERY_MS = 60 * 60 * 1000;
  */
 function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): { chunks: ChunkStore; upkeep?: ChunkUpkeep } {
   if (config.replication) {
-    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
+    const owner = meta.gatewayId();
+    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum, gateway: owner });
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token, owner }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: config.gcEveryMs ?? UPKEEP_EVERY_MS, owner, referenced: () => meta.referencedChunks() } });
     registerReplicationGauges(registry, chunks, upkeep);
     return { chunks, upkeep };
   }

@@ -18,10 +18,11 @@ export interface TestGateway {
 
 /**
  * Starts a gateway in a fresh temp dir: `wrap` runs it under another program
- * (e.g. strace), `args` are added to its command line, `token` is the cluster token.
+ * (e.g. strace), `args` are added to its command line, `token` is the cluster
+ * token; `dir` holds its data dir instead (left in place when disposed).
  */
-export async function startGateway(options: { wrap?: string[]; args?: string[]; token?: string } = {}): Promise<TestGateway> {
-  const dir = tempDir("photon-s3-");
+export async function startGateway(options: { wrap?: string[]; args?: string[]; token?: string; dir?: string } = {}): Promise<TestGateway> {
+  const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-s3-");
   const dataDir = join(dir.path, "data");
   const token = options.token ?? "test-token-" + crypto.randomUUID();
   const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };

@@ -22,6 +22,7 @@ export default defineCommand({
     "storage-nodes": { type: "string", description: "replicate chunks over these agents (comma-separated admin URLs) instead of keeping them in the data dir", valueHint: "URL,URL,…" },
     replicas: { type: "string", description: "copies of each chunk with --storage-nodes (default min(3, nodes))" },
     "write-quorum": { type: "string", description: "copies fsynced before a write is acknowledged (default a majority of --replicas)" },
+    "gc-every": { type: "string", description: "with --storage-nodes: collect this gateway's unreferenced chunk copies at least this old, this often (default 3600)", valueHint: "SECONDS" },
   },
   async run({ args }) {
     const { sources, log } = commandContext(args, "s3-gateway");
@@ -40,6 +41,7 @@ export default defineCommand({
         domain: option(sources, "domain")?.toLowerCase(),
         rootKey: accessKey && secretKey ? { accessKey, secretKey } : undefined,
         replication: replicationOptions(sources),
+        gcEveryMs: gcEveryMs(sources),
       },
       log,
     );
@@ -59,4 +61,11 @@ function replicationOptions(sources: OptionSources): { nodes: string[]; replicas
   const writeQuorum = numberOption(sources, "write-quorum", Math.floor(replicas / 2) + 1);
   if (writeQuorum < 1 || writeQuorum > replicas) throw new CliError(`--write-quorum must be between 1 and --replicas (${replicas})`);
   return { nodes, replicas, writeQuorum };
+}
+
+/** `--gc-every` in milliseconds. */
+function gcEveryMs(sources: OptionSources): number {
+  const seconds = numberOption(sources, "gc-every", 3600);
+  if (seconds === 0) throw new CliError("--gc-every must be more than 0 seconds");
+  return seconds * 1000;
 }

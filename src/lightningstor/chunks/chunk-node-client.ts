@@ -1,5 +1,5 @@
 import { type BlockChecksums, wholeChecksum } from "../../util/checked-range.ts";
-import type { ChunkInfo } from "./chunk-store.ts";
+import { ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
 import { NodeHealth } from "./node-health.ts";
 import { BLOCKS_HEADER, CRC_HEADER, formatCrc, listReply, parseBlocks, parseCrc, storedReply } from "./chunk-protocol.ts";
 
@@ -62,6 +62,7 @@ export class ChunkNodeClient {
   async put(node: string, id: string, body: Uint8Array | ReadableStream<Uint8Array>, crc32?: number, signal?: AbortSignal): Promise<ChunkInfo> {
     const headers: Record<string, string> = crc32 === undefined ? {} : { [CRC_HEADER]: formatCrc(crc32) };
     const response = await this.call(node, "PUT", `/${id}`, { body, headers, ...(signal ? { signal, blame: false } : { deadlineMs: this.deadlines.requestMs }) });
+    if (response.status === 507) throw new ChunkStoreFullError(id, `${node}: ${await response.text()}`);
     if (response.status !== 201) throw new ChunkNodeError(node, `PUT ${id}: status ${response.status}: ${await response.text()}`);
     const stored = storedReply.safeParse(await response.json().catch(() => undefined));
     if (!stored.success || stored.data.id !== id) throw new ChunkNodeError(node, `PUT ${id}: malformed reply`);

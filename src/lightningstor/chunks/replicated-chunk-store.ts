@@ -1,13 +1,17 @@
 import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
+import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
 import { placement } from "./placement.ts";
 import { quorum } from "./quorum.ts";
 import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
+
+/** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
+const WRITE_MAX_MS = 24 * 60 * 60 * 1000;
 
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
@@ -21,6 +25,8 @@ export interface ReplicationConfig {
   token: string;
   /** How long a node may take before it is passed over (chunk-node-client.ts). */
   deadlines?: Partial<NodeDeadlines>;
+  /** The gateway's id, carried by the ids of the chunks it writes (chunk-ids.ts, gc.ts). */
+  owner?: string;
 }
 
 /**
@@ -38,6 +44,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
+  /** Ids this process made, with when: writes that may still be under way (`writing`). */
+  private readonly issued = new Map<string, number>();
 
   constructor(
     private readonly config: ReplicationConfig,
@@ -54,6 +62,31 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   get nodes(): readonly string[] {
     return this.config.nodes;
+  }
+
+  /** The gateway that writes through this store, if it has an id. */
+  get owner(): string | undefined {
+    return this.config.owner;
+  }
+
+  /** An id naming this gateway, so that only it ever collects the chunk (gc.ts); remembered as a write under way. */
+  newId(): string {
+    const id = newChunkId(this.config.owner);
+    this.issued.set(id, Date.now());
+    return id;
+  }
+
+  /**
+   * Whether the chunk may belong to a write of this process not committed yet
+   * (a PUT can stream for longer than a GC period): ids it made in the last
+   * WRITE_MAX_MS and not yet seen referenced. Forgets the others.
+   */
+  writing(id: string, isReferenced: (id: string) => boolean): boolean {
+    const issuedAt = this.issued.get(id);
+    if (issuedAt === undefined) return false;
+    if (Date.now() - issuedAt < WRITE_MAX_MS && !isReferenced(id)) return true;
+    this.issued.delete(id);
+    return false;
   }
 
   /** The R nodes a chunk's copies belong on. */
@@ -78,6 +111,10 @@ export class ReplicatedChunkStore implements ChunkStore {
     const aborts = targets.map(() => new AbortController());
     const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
     const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!, aborts[i]!.signal));
+    // Copies refused for lack of space: when they alone leave the quorum short, the error says so (507, not retried).
+    let full = 0;
+    for (const attempt of attempts) attempt.catch((err: unknown) => void (err instanceof ChunkStoreFullError && full++));
+    const noRoom = (err: unknown) => (full > targets.length - this.config.writeQuorum ? new ChunkStoreFullError(id, `${full} of ${targets.length} storage nodes are full`) : err);
     let size = 0;
     let crc = 0;
     try {
@@ -92,7 +129,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       for (const copy of copies) copy.fail(err as Error);
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     for (const copy of copies) copy.end();
     const info = { id, size, crc32: crc >>> 0 };
@@ -109,7 +146,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     // Acknowledged: a copy that failed (before or after the quorum) is completed later.
     void Promise.allSettled(checked).then((results) => {

@@ -1,5 +1,6 @@
 import type { Logger } from "../../util/log.ts";
 import { runPeriodically } from "../../util/schedule.ts";
+import { collectGarbage } from "./gc.ts";
 import type { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
 
 /** When ChunkUpkeep works. */
@@ -7,11 +8,12 @@ export interface UpkeepOptions {
   /** How often chunks known to lack copies are completed (default 1 s). */
   repairEveryMs?: number;
   /**
-   * Garbage collection and anti-entropy against what the metadata references,
-   * every `everyMs`, first `firstMs` after start (default `everyMs`); not run
-   * when absent. Copies younger than `everyMs` are never collected.
+   * Garbage collection (gc.ts: only copies this gateway, `owner`, wrote) and
+   * anti-entropy against what the metadata references, every `everyMs`, first
+   * `firstMs` after start (default `everyMs`); not run when absent. Copies
+   * younger than `everyMs` are never collected.
    */
-  collect?: { firstMs?: number; everyMs: number; referenced: () => ReadonlySet<string> };
+  collect?: { firstMs?: number; everyMs: number; owner: string; referenced: () => ReadonlySet<string> };
 }
 
 /** What a node says of a copy it should hold. */
@@ -124,37 +126,15 @@ export class ChunkUpkeep {
   }
 
   /**
-   * Garbage collection: deletes, on every node that answers, the copies that
-   * `isReferenced` does not know and that were written at least `minAgeMs`
-   * ago — younger ones may belong to writes whose metadata is not committed
-   * yet. Returns how many copies went.
-   */
-  async sweep(isReferenced: (id: string) => boolean, minAgeMs: number): Promise<number> {
-    const { store } = this;
-    let removed = 0;
-    for (const node of store.nodes) {
-      try {
-        const cutoff = Date.now() - minAgeMs;
-        for (const { id, writtenAt } of await store.client.list(node)) {
-          if (!isReferenced(id) && writtenAt.getTime() <= cutoff && (await store.client.delete(node, id))) removed++;
-        }
-      } catch (err) {
-        store.failures.report("collect", "could not collect garbage on a storage node; next time", { node }, err);
-      }
-    }
-    return removed;
-  }
-
-  /**
-   * Copies no object or part references — left by writes that failed or
-   * deletes a node missed while down — go once older than a round (younger
-   * ones may be writes whose metadata is not committed yet); referenced chunks
-   * missing a copy get it back.
+   * Copies this gateway wrote and no object or part references go once older
+   * than a round (gc.ts); referenced chunks missing a copy get it back.
    */
   private async collect(referenced: ReadonlySet<string>): Promise<void> {
+    const { owner, everyMs } = this.options.collect!;
     try {
-      const removed = await this.sweep((id) => referenced.has(id), this.options.collect!.everyMs);
+      const { removed, unowned } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: everyMs });
       if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
+      if (unowned > 0) this.log.debug("kept unreferenced copies written before chunk ids named their gateway", { copies: unowned });
       const short = await this.checkCopies(referenced);
       if (short > 0) this.log.warn("chunks found missing copies; restoring them", { chunks: short });
     } catch (err) {

@@ -4,7 +4,7 @@ import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
 import { sendFilePart } from "./file-send.ts";
-import { DEFAULT_LIMITS, HEAD_TIMEOUT, TOO_MANY, type ListenerLimits } from "./listener-limits.ts";
+import { DEFAULT_LIMITS, HEAD_TIMEOUT, TOO_MANY, type CutReason, type ListenerLimits } from "./listener-limits.ts";
 import { RequestBody } from "./request-body.ts";
 import { HttpError, parseHead, type RequestHead } from "./request-head.ts";
 import type { ListenerResponse, PartsResponse } from "./response-body.ts";
@@ -36,7 +36,14 @@ type HttpSocket = Socket<Connection>;
  * that lie in files leave with sendfile(2) (see file-send.ts) instead of
  * being copied through JavaScript.
  */
-export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger, limits: ListenerLimits = DEFAULT_LIMITS): Promise<{ port: number; stop(): Promise<void> }> {
+export async function listenRaw(
+  handler: RawTargetHandler,
+  listen: ListenAddress,
+  log: Logger,
+  limits: ListenerLimits = DEFAULT_LIMITS,
+  /** Counts each connection cut short by the limits (/metrics). */
+  cut: (reason: CutReason) => void = () => {},
+): Promise<{ port: number; stop(): Promise<void> }> {
   const connections = new Set<Connection>();
   let refused = 0;
   const listener = Bun.listen<Connection>({
@@ -47,9 +54,10 @@ export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress
     socket: {
       open(socket) {
         socket.setNoDelay(true);
-        socket.data = new Connection(socket, handler, log, limits.headerTimeoutMs);
+        socket.data = new Connection(socket, handler, log, limits, cut);
         if (connections.size < limits.maxConnections) return void connections.add(socket.data);
         if (refused++ % 1000 === 0) log.warn("S3 connections refused: at the connection limit", { limit: limits.maxConnections, refused });
+        cut("too-many-connections");
         socket.data.refuse(TOO_MANY);
       },
       data: (socket, data) => socket.data.received(data),
@@ -94,7 +102,8 @@ class Connection {
     private readonly socket: HttpSocket,
     private readonly handler: RawTargetHandler,
     private readonly log: Logger,
-    private readonly headerTimeoutMs: number,
+    private readonly limits: ListenerLimits,
+    private readonly cut: (reason: CutReason) => void,
   ) {
     socket.timeout(IDLE_SECONDS);
   }
@@ -164,7 +173,7 @@ class Connection {
       return;
     }
     if (!head) {
-      this.headTimer ??= setTimeout(() => this.headTimedOut(), this.headerTimeoutMs);
+      this.headTimer ??= setTimeout(() => this.headTimedOut(), this.limits.headerTimeoutMs);
       return;
     }
     clearTimeout(this.headTimer);
@@ -191,12 +200,22 @@ class Connection {
   private headTimedOut(): void {
     this.headTimer = undefined;
     if (this.current || this.isClosed) return;
-    this.log.debug("S3 request head not received in time; closing the connection", { ms: this.headerTimeoutMs, received: this.pending.length });
+    this.log.debug("S3 request head not received in time; closing the connection", { ms: this.limits.headerTimeoutMs, received: this.pending.length });
+    this.cut("head-timeout");
     this.refuse(HEAD_TIMEOUT);
   }
 
+  /** A body behind its minimum rate: its stream has failed (the handler answers RequestTimeout); the connection closes after the answer. */
+  private bodyTooSlow(received: number): void {
+    this.log.debug("S3 request body too slow; closing the connection after the answer", { received, minBytesPerSecond: this.limits.minBodyBytesPerSecond });
+    this.cut("body-too-slow");
+    this.ending = true;
+  }
+
   private async serve(head: RequestHead): Promise<void> {
-    const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket);
+    const { bodyGraceMs: graceMs, minBodyBytesPerSecond: minBytesPerSecond } = this.limits;
+    const rate = { graceMs, minBytesPerSecond, tooSlow: (received: number) => this.bodyTooSlow(received) };
+    const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket, rate);
     if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
       // At once, as Node's server does: the client's wait is pure latency. A request
       // refused before its body is read closes the connection after the answer.
@@ -216,10 +235,11 @@ class Connection {
     } as RequestInit);
     const response = await this.handler(request, head.target);
     // A body the handler left unread would be taken for the next request: close instead.
-    if (body && !body.complete) this.ending = true;
+    if (body && (!body.complete || body.failed)) this.ending = true;
     const connection = head.headers.get("connection")?.toLowerCase();
     if (connection === "close" || (head.version === "1.0" && connection !== "keep-alive")) this.ending = true;
     await this.respond(head, response);
+    body?.fail("answered before the body was read"); // stops its rate timer; a complete body is untouched
     this.body = undefined;
   }
 

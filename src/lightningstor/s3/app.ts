@@ -1,12 +1,14 @@
 import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
-import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
+import { isDiskFull } from "../../db/disk-reserve.ts";
+import { ChunkStoreFullError, ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authorize, principalOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
-import { S3Error } from "./errors.ts";
+import { BodyTooSlowError } from "../http/listener-limits.ts";
+import { S3Error, storageFull } from "./errors.ts";
 import { getAcl } from "./ops/acl.ts";
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from "./ops/bucket.ts";
 import { listObjects } from "./ops/list.ts";
@@ -163,5 +165,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
 function asS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
+  if (err instanceof ChunkStoreFullError || isDiskFull(err)) return storageFull();
+  if (err instanceof BodyTooSlowError) return new S3Error("RequestTimeout", "your socket connection to the server was not read from or written to within the timeout period");
   return new S3Error("InternalError", "we encountered an internal error; please try again");
 }
