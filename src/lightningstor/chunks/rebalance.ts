@@ -10,7 +10,7 @@ export interface RebalanceStats {
   chunks: number;
   /** Chunks with fewer than R copies on their target nodes when the pass saw them. */
   underReplicated: number;
-  /** Of those, chunks whose missing copy belongs on a node that is down (within its grace period): it gets it when it returns, or the copy goes elsewhere once the node is lost. */
+  /** Of those, chunks not in the repair queue whose missing copy belongs on a node that is down (within its grace period): it gets it when it returns, or the copy goes elsewhere once the node is lost. */
   waiting: number;
   /** Copies written to targets that lacked them. */
   copied: number;
@@ -24,6 +24,8 @@ export interface RebalanceStats {
   unreferenced: number;
   /** Storage nodes that are up but could not be listed. */
   unlisted: number;
+  /** Chunks left for the next pass: being completed by upkeep meanwhile, or a copy could not be written. */
+  deferred: number;
 }
 
 /** How ChunkRebalance works. */
@@ -35,6 +37,8 @@ export interface RebalanceOptions {
   concurrency?: number;
   /** A pass runs at start, after each trigger, and this long after the last one (default hourly). */
   everyMs?: number;
+  /** After a pass that left chunks for later, the next one comes this soon (default 10 s). */
+  retryMs?: number;
 }
 
 /**
@@ -73,14 +77,16 @@ export class ChunkRebalance {
   /** Runs a pass at start, then after each trigger and every `everyMs`, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const everyMs = this.options.everyMs ?? 60 * 60 * 1000;
+    let wait = 0;
     this.again = true;
     while (!signal.aborted) {
-      if (!this.again) await this.sleep(everyMs, signal);
+      if (!this.again) await this.sleep(wait, signal);
       if (signal.aborted) break;
       this.again = false;
       const waiters = this.waiters.splice(0);
       const stats = await this.pass(signal);
       for (const resolve of waiters) resolve(stats);
+      wait = stats.deferred > 0 ? (this.options.retryMs ?? 10_000) : everyMs;
     }
   }
 
@@ -100,7 +106,7 @@ export class ChunkRebalance {
 
   /** One pass over every referenced chunk (see the class). */
   async pass(signal: AbortSignal = new AbortController().signal): Promise<RebalanceStats> {
-    const stats: RebalanceStats = { startedAt: new Date().toISOString(), chunks: 0, underReplicated: 0, waiting: 0, copied: 0, misplaced: 0, removed: 0, unreadable: 0, unreferenced: 0, unlisted: 0 };
+    const stats: RebalanceStats = { startedAt: new Date().toISOString(), chunks: 0, underReplicated: 0, waiting: 0, copied: 0, misplaced: 0, removed: 0, unreadable: 0, unreferenced: 0, unlisted: 0, deferred: 0 };
     this.current = stats;
     try {
       const referenced = this.options.referenced();
@@ -152,7 +158,10 @@ export class ChunkRebalance {
   /** `place` with the chunk claimed (upkeep may be completing it: then it waits for the next pass). */
   private async placeClaimed(id: string, have: string[], listed: Set<string>, stats: RebalanceStats): Promise<void> {
     stats.chunks++;
-    if (!this.store.claim(id)) return;
+    if (!this.store.claim(id)) {
+      stats.deferred++;
+      return;
+    }
     try {
       await this.place(id, have, listed, stats);
     } finally {
@@ -172,7 +181,7 @@ export class ChunkRebalance {
       // Copies may be on a node that is down or did not answer: not known lost yet.
       const unasked = store.membership.nodes().some((node) => node.state !== "lost" && !listed.has(node.id));
       if (unasked) {
-        stats.waiting++;
+        if (!store.queue.has(id)) stats.waiting++;
         return;
       }
       stats.unreadable++;
@@ -181,9 +190,12 @@ export class ChunkRebalance {
     }
     const short = missing.length + unknown.length > 0 || targets.length < store.replicas;
     if (short) stats.underReplicated++;
-    if (unknown.length > 0) stats.waiting++;
+    if (unknown.length > 0 && !store.queue.has(id)) stats.waiting++; // a queued one is counted by the queue
     // A queued chunk is read whole even with no copy missing: a damaged one is rewritten too.
-    if ((missing.length > 0 || store.queue.has(id)) && !(await this.copy(id, missing, stats))) return;
+    if ((missing.length > 0 || store.queue.has(id)) && !(await this.copy(id, missing, stats))) {
+      stats.deferred++;
+      return;
+    }
     if (unknown.length > 0 || targets.length < store.replicas) return; // not every target is known to hold one: keep every copy
     store.queue.remove(id);
     for (const node of extra) {
