@@ -118,15 +118,20 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
           log: chunkLog,
         });
     if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
-    log.info("chunks are replicated", { nodes: replication.nodes ?? `the storage nodes of ${replication.controllerUrl}`, replicas: replication.replicas, writeQuorum: replication.writeQuorum });
+    // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
+    const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, ...(membership ? { controller: replication.controllerUrl } : {}) });
     const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
+    logNodes();
     const referenced = () => meta.referencedChunks();
     const throttle = new RepairThrottle(replication.repairBytesPerSecond);
     const upkeep = new ChunkUpkeep(chunks, chunkLog, { throttle, collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced } });
     const rebalance = new ChunkRebalance(chunks, chunkLog, { referenced, throttle, everyMs: UPKEEP_EVERY_MS });
     // A node that joins, returns, is drained or lost moves copies: pass at once.
-    membership?.onChange(() => void rebalance.trigger());
+    membership?.onChange(() => {
+      logNodes();
+      void rebalance.trigger();
+    });
     registerReplicationGauges(registry, { store: chunks, upkeep, rebalance });
     const start = async (signal: AbortSignal) => {
       await Promise.all([upkeep.start(signal), rebalance.run(signal), membership?.start(signal)]);
