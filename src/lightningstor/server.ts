@@ -115,6 +115,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
       : new ControllerMembership({
           list: async (signal) => (await new ControllerClient(replication.controllerUrl!, config.token).request<{ nodes: NodeInfo[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
           graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
+          cachePath: join(config.dataDir, "storage-nodes.json"),
           log: chunkLog,
         });
     if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger } from "../../util/log.ts";
 import { ControllerMembership, storageNodes, type RegisteredNode } from "./membership-controller.ts";
 
@@ -55,5 +58,23 @@ describe("ControllerMembership", () => {
     expect(await membership.refresh()).toBe(false);
     expect(membership.nodes().map((n) => n.name)).toEqual(["node1", "node3"]);
     expect(seen).toEqual([["node1 joined (up)", "node2 joined (up)"], ["node1 is drained", "node3 joined (down)", "node2 was removed"]]);
+  });
+
+  test("a gateway started while the controller is away uses the nodes it last saw", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "photon-membership-"));
+    try {
+      const cachePath = join(dir, "storage-nodes.json");
+      const quiet = createLogger({ level: "error" });
+      const first = new ControllerMembership({ list: async () => [node("node1"), node("node2", { zone: "b" })], graceMs: 60_000, cachePath, log: quiet });
+      await first.refresh();
+      const restarted = new ControllerMembership({ list: () => Promise.reject(new Error("connection refused")), graceMs: 60_000, cachePath, log: quiet });
+      expect(await restarted.refresh()).toBe(false);
+      expect(restarted.nodes()).toEqual(first.nodes());
+      const fresh = new ControllerMembership({ list: () => Promise.reject(new Error("connection refused")), graceMs: 60_000, cachePath: join(dir, "none.json"), log: quiet });
+      await fresh.refresh();
+      expect(fresh.nodes()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../../util/fs.ts";
 import type { Logger } from "../../util/log.ts";
 import { sleepUnlessAborted } from "../../util/schedule.ts";
 import type { Membership, StorageNode } from "./membership.ts";
@@ -23,6 +25,8 @@ export interface ControllerMembershipOptions {
   graceMs: number;
   /** How often the controller is asked (default 2 s). */
   everyMs?: number;
+  /** A file keeping the last view, used when the controller does not answer at start (a gateway restarted while it is away still finds its copies). */
+  cachePath?: string;
   log: Logger;
 }
 
@@ -96,6 +100,7 @@ export class ControllerMembership implements Membership {
     try {
       registered = await this.options.list(signal);
     } catch (err) {
+      if (this.view.length === 0) this.view = this.loadCache();
       if (!this.failing) log.warn("the controller does not answer; storage nodes as last known", { nodes: this.view.length, error: (err as Error).message });
       this.failing = true;
       return false;
@@ -107,9 +112,19 @@ export class ControllerMembership implements Membership {
     this.view = next;
     if (changed.length > 0) {
       log.info("storage nodes changed", { changes: changed });
+      if (this.options.cachePath) writeFileAtomic(this.options.cachePath, JSON.stringify({ version: 1, nodes: next }));
       for (const listener of this.listeners) listener(changed);
     }
     return true;
+  }
+
+  /** The view last written to `cachePath`; none when there is no such file. */
+  private loadCache(): StorageNode[] {
+    const path = this.options.cachePath;
+    if (!path || !existsSync(path)) return [];
+    const cached = JSON.parse(readFileSync(path, "utf8")) as { version: number; nodes: StorageNode[] };
+    if (cached.version !== 1) throw new Error(`${path}: unknown format version ${cached.version}`);
+    return cached.nodes;
   }
 
   /** Follows the controller until `signal` aborts (the first answer is `refresh`'s to wait for). */
