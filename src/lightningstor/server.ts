@@ -9,8 +9,8 @@ import { writeFileAtomic } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
-import { ControllerClient, type NodeInfo } from "../controller/client.ts";
-import { ControllerMembership } from "./chunks/membership-controller.ts";
+import { AdminClient } from "../http/admin-client.ts";
+import { ControllerMembership, type RegisteredNode } from "./chunks/membership-controller.ts";
 import { ChunkRebalance } from "./chunks/rebalance.ts";
 import { repairRoutes } from "./chunks/repair-routes.ts";
 import { RepairThrottle } from "./chunks/repair-throttle.ts";
@@ -113,7 +113,8 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
     const membership = replication.nodes
       ? undefined
       : new ControllerMembership({
-          list: async (signal) => (await new ControllerClient(replication.controllerUrl!, config.token).request<{ nodes: NodeInfo[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
+          // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
+          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
           graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
           cachePath: join(config.dataDir, "storage-nodes.json"),
           log: chunkLog,
