@@ -339,7 +339,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   /**
    * Deletes every copy it can reach; a node that is down keeps its copy
    * (garbage for the collection, not data loss). Nodes that failed a call
-   * recently are asked too, but not waited for.
+   * recently, or that the controller reports down or lost, are asked too,
+   * but not waited for.
    */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
@@ -351,7 +352,7 @@ export class ReplicatedChunkStore implements ChunkStore {
         return false;
       }),
     );
-    const waited = await Promise.all(deletes.filter((_, i) => this.client.health.healthy(nodes[i]!)));
+    const waited = await Promise.all(deletes.filter((_, i) => this.usable(nodes[i]!)));
     return waited.some(Boolean);
   }
 }
