@@ -11,15 +11,18 @@ export class RepairThrottle {
   /** When the bytes taken so far have been paid for. */
   private paidUntil = 0;
 
-  constructor(readonly bytesPerSecond = DEFAULT_REPAIR_BYTES_PER_SECOND) {
+  constructor(
+    readonly bytesPerSecond = DEFAULT_REPAIR_BYTES_PER_SECOND,
+    private readonly clock: { now(): number; sleep(ms: number): Promise<void> } = { now: Date.now, sleep: (ms) => Bun.sleep(ms) },
+  ) {
     if (!(bytesPerSecond > 0)) throw new Error("the repair rate must be above zero");
   }
 
   /** Resolves once `bytes` more may be written. */
   async take(bytes: number): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const start = Math.max(now, this.paidUntil);
     this.paidUntil = start + (bytes / this.bytesPerSecond) * 1000;
-    if (start > now) await Bun.sleep(start - now);
+    if (start > now) await this.clock.sleep(start - now);
   }
 }
