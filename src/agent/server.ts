@@ -24,6 +24,8 @@ export interface AgentConfig {
   /** host:port other nodes use to reach this agent; defaults to the listen address. */
   advertise?: string;
   roles: string[];
+  /** Failure domain reported to the controller (LightningStor spreads copies across zones). */
+  zone?: string;
   heartbeatMs: number;
   logLevel: LogLevel;
   /** How VMs run: `auto` uses KVM only when a probe guest runs on it. */
@@ -73,6 +75,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     name: config.name,
     advertise,
     roles: config.roles,
+    ...(config.zone === undefined ? {} : { zone: config.zone }),
     capacity: measureCapacity(config.dataDir),
     version,
   });

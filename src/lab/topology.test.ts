@@ -41,7 +41,7 @@ describe("lab topology", () => {
     expect(t.nbdUrl).toBe("nbd://198.18.7.11:10809");
     expect(t.s3Url).toBe("http://198.18.7.11:9000");
     const gateway = t.services.find((s) => s.mode === "s3-gateway")!;
-    expect(gateway.args[gateway.args.indexOf("--storage-nodes") + 1]).toBe(t.nodes.map((n) => `http://${n.address}:7071`).join(","));
+    expect(gateway.args[gateway.args.indexOf("--controller") + 1]).toBe(t.controllerUrl);
     expect(gateway.listens).toEqual([{ host: "198.18.7.11", port: 7073 }, { host: "198.18.7.11", port: 9000 }]);
     const controller = t.services.find((s) => s.mode === "controller")!;
     expect(controller.args.slice(4)).toEqual(["--coronafs", t.nbdAdminUrl, "--s3-endpoint", t.s3Url, "--s3-key-file", "/tmp/lab-a/node01/root-key", "--s3-admin", t.s3AdminUrl]);

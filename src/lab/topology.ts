@@ -137,11 +137,12 @@ export function computeTopology(options: TopologyOptions): Topology {
       listens: [nbdAdmin, nbd],
       healthUrl: `${nbdAdminUrl}/healthz`,
     },
-    // …and the S3 gateway, its chunks replicated over every node's agent.
+    // …and the S3 gateway, its chunks replicated over the agents the controller knows with the storage role
+    // (every node's; the gateway follows them as they register, whichever starts first).
     {
       node: first.name,
       mode: "s3-gateway",
-      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--storage-nodes", nodes.map((n) => n.agentUrl).join(",")],
+      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--controller", controllerUrl, "--replicas", String(Math.min(3, nodes.length))],
       listens: [s3Admin, s3],
       healthUrl: `${s3AdminUrl}/healthz`,
     },

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Hono } from "hono";
 import type { Registry } from "prom-client";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
@@ -8,6 +9,11 @@ import { writeFileAtomic } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
+import { AdminClient } from "../http/admin-client.ts";
+import { ControllerMembership, type RegisteredNode } from "./chunks/membership-controller.ts";
+import { ChunkRebalance } from "./chunks/rebalance.ts";
+import { repairRoutes } from "./chunks/repair-routes.ts";
+import { RepairThrottle } from "./chunks/repair-throttle.ts";
 import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
 import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
@@ -31,10 +37,20 @@ export interface S3GatewayConfig {
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
   /** Chunks on storage nodes (agents) instead of in the data dir. */
-  replication?: Omit<ReplicationConfig, "token" | "owner">;
+  replication?: GatewayReplication;
   /** How often unreferenced copies on storage nodes are collected, and how old they must be (default an hour). */
   gcEveryMs?: number;
 }
+
+/** Replication as the gateway is started with it: a fixed node list, or the controller's storage nodes. */
+export type GatewayReplication = Omit<ReplicationConfig, "token" | "membership"> & {
+  /** The controller whose agents with the storage role are the storage nodes (when `nodes` is not given). */
+  controllerUrl?: string;
+  /** A node down this long is lost: its copies are made again elsewhere (default 5 min). */
+  graceMs?: number;
+  /** Bytes a second repairs may write (default 64 MiB/s). */
+  repairBytesPerSecond?: number;
+};
 
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
 export const rootKeyFile = "root-key";
@@ -44,10 +60,10 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const meta = new S3Metadata(config.dataDir, log);
   ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
-  const { chunks, upkeep } = openChunkStore(config, meta, metrics.registry, log);
+  const { chunks, start, routes } = await openChunkStore(config, meta, metrics.registry, log);
   // One signal stops every background loop of this process.
   const abort = new AbortController();
-  const upkept = upkeep?.start(abort.signal);
+  const upkept = start?.(abort.signal);
 
   const s3Metrics = createS3Metrics(metrics.registry);
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
@@ -57,6 +73,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/s3/keys", keyRoutes(meta));
   app.route("/v1/s3/buckets", bucketRoutes(meta));
+  if (routes) app.route("/v1/s3/repair", routes);
   const admin = serveApp(app, config.admin, log);
   return {
     address: admin.address,
@@ -78,20 +95,56 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
+/** A storage node down longer than this is lost, by default: its copies are made again on the others. */
+export const DEFAULT_NODE_GRACE_MS = 5 * 60 * 1000;
+
+/** The chunk store, and what it runs in the background (until the signal aborts) and serves on the admin API. */
+interface OpenedChunks {
+  chunks: ChunkStore;
+  start?: (signal: AbortSignal) => Promise<void>;
+  routes?: Hono;
+}
+
 /**
- * The storage nodes, with their upkeep, when replication is configured;
- * otherwise the data dir, swept of what interrupted uploads left.
+ * The storage nodes, with their upkeep and rebalance passes, when replication
+ * is configured — a fixed list, or the controller's storage nodes, followed
+ * (asked once before the gateway serves); otherwise the data dir, swept of
+ * what interrupted uploads left.
  */
-function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): { chunks: ChunkStore; upkeep?: ChunkUpkeep } {
-  if (config.replication) {
-    const owner = meta.gatewayId();
-    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum, gateway: owner });
+async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): Promise<OpenedChunks> {
+  const replication = config.replication;
+  if (replication) {
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token, owner }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const owner = meta.gatewayId();
+    const membership = replication.nodes
+      ? undefined
+      : new ControllerMembership({
+          // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
+          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
+          graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
+          cachePath: join(config.dataDir, "storage-nodes.json"),
+          log: chunkLog,
+        });
+    if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
+    // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
+    const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
+    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: config.gcEveryMs ?? UPKEEP_EVERY_MS, owner, referenced: () => meta.referencedChunks() } });
-    registerReplicationGauges(registry, chunks, upkeep);
-    return { chunks, upkeep };
+    logNodes();
+    const referenced = () => meta.referencedChunks();
+    const throttle = new RepairThrottle(replication.repairBytesPerSecond);
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { throttle, collect: { firstMs: 0, everyMs: config.gcEveryMs ?? UPKEEP_EVERY_MS, owner, referenced } });
+    const rebalance = new ChunkRebalance(chunks, chunkLog, { referenced, throttle, everyMs: UPKEEP_EVERY_MS });
+    // A node that joins, returns, is drained or lost moves copies: pass at once.
+    membership?.onChange(() => {
+      logNodes();
+      void rebalance.trigger();
+    });
+    registerReplicationGauges(registry, { store: chunks, upkeep, rebalance });
+    const start = async (signal: AbortSignal) => {
+      await Promise.all([upkeep.start(signal), rebalance.run(signal), membership?.start(signal)]);
+    };
+    return { chunks, start, routes: repairRoutes({ store: chunks, upkeep, rebalance }) };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   const referenced = meta.referencedChunks();

@@ -17,6 +17,7 @@ export default defineCommand({
     name: { type: "string", description: "node name (default: host name)" },
     advertise: { type: "string", description: "address other nodes reach this agent at (default: listen address)" },
     roles: { type: "string", description: "comma-separated roles: storage,compute,nbd (default all)" },
+    zone: { type: "string", description: "failure domain of this node (rack, room, site): LightningStor puts a chunk's copies in different zones" },
     "heartbeat-interval": { type: "string", description: "ms between heartbeats (default 5000)" },
     accel: { type: "string", description: "VM acceleration: auto (KVM if a probe guest runs on it), kvm, tcg (default auto)" },
     qemu: { type: "string", description: "QEMU system emulator for VMs (default qemu-system-x86_64)", valueHint: "PATH" },
@@ -39,6 +40,7 @@ export default defineCommand({
         name: option(sources, "name") ?? defaultNodeName(),
         advertise: option(sources, "advertise"),
         roles,
+        zone: zoneOption(option(sources, "zone")),
         heartbeatMs: numberOption(sources, "heartbeat-interval", 5000),
         logLevel,
         accel,
@@ -49,3 +51,9 @@ export default defineCommand({
     await runUntilSignal(server, log);
   },
 });
+
+/** `--zone`, a DNS label like node names; undefined when not given. */
+function zoneOption(zone: string | undefined): string | undefined {
+  if (zone !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(zone)) throw new CliError(`--zone: "${zone}" must be a DNS label (a-z, 0-9, -)`);
+  return zone;
+}

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { startS3Gateway } from "../../lightningstor/server.ts";
+import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs } from "../args.ts";
@@ -19,10 +19,13 @@ export default defineCommand({
     domain: { type: "string", description: "enable virtual-hosted-style requests to BUCKET.DOMAIN" },
     "access-key": { type: "string", description: "ensure this access key exists (with --secret-key; prefer PHOTON_ACCESS_KEY)" },
     "secret-key": { type: "string", description: "its secret (prefer PHOTON_SECRET_KEY)" },
-    "storage-nodes": { type: "string", description: "replicate chunks over these agents (comma-separated admin URLs) instead of keeping them in the data dir", valueHint: "URL,URL,…" },
-    replicas: { type: "string", description: "copies of each chunk with --storage-nodes (default min(3, nodes))" },
+    controller: { type: "string", description: "replicate chunks over the controller's agents with the storage role, following joins, drains and losses", valueHint: "URL" },
+    "storage-nodes": { type: "string", description: "replicate chunks over these agents (comma-separated admin URLs) instead: a fixed list, overrides --controller", valueHint: "URL,URL,…" },
+    replicas: { type: "string", description: "copies of each chunk (default 3; with --storage-nodes min(3, nodes))" },
     "write-quorum": { type: "string", description: "copies fsynced before a write is acknowledged (default a majority of --replicas)" },
-    "gc-every": { type: "string", description: "with --storage-nodes: collect this gateway's unreferenced chunk copies at least this old, this often (default 3600)", valueHint: "SECONDS" },
+    "gc-every": { type: "string", description: "with storage nodes: collect this gateway's unreferenced chunk copies at least this old, this often (default 3600)", valueHint: "SECONDS" },
+    "node-grace": { type: "string", description: `ms a storage node may be down before its copies are made again elsewhere (default ${DEFAULT_NODE_GRACE_MS})` },
+    "repair-rate": { type: "string", description: "MiB/s repairs and rebalancing may write (default 64), so client traffic keeps its speed" },
   },
   async run({ args }) {
     const { sources, log } = commandContext(args, "s3-gateway");
@@ -49,18 +52,32 @@ export default defineCommand({
   },
 });
 
-/** `--storage-nodes` with its replica count and write quorum; undefined without storage nodes. */
-function replicationOptions(sources: OptionSources): { nodes: string[]; replicas: number; writeQuorum: number } | undefined {
+/**
+ * Replication from `--storage-nodes` (a fixed list) or `--controller` (its
+ * storage nodes), with the replica count, write quorum, grace and repair
+ * rate; undefined with neither (chunks stay in the data dir).
+ */
+function replicationOptions(sources: OptionSources): GatewayReplication | undefined {
   const list = option(sources, "storage-nodes");
-  if (list === undefined) return undefined;
-  const nodes = list.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter((url) => url !== "");
-  for (const url of nodes) if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError(`--storage-nodes: "${url}" is not an http(s)://host:port URL`);
-  if (nodes.length === 0) throw new CliError("--storage-nodes names no node");
-  const replicas = numberOption(sources, "replicas", Math.min(3, nodes.length));
-  if (replicas < 1 || replicas > nodes.length) throw new CliError(`--replicas must be between 1 and the ${nodes.length} storage nodes`);
+  const controllerUrl = option(sources, "controller")?.replace(/\/+$/, "");
+  if (list === undefined && controllerUrl === undefined) return undefined;
+  const nodes = list?.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter((url) => url !== "");
+  for (const url of nodes ?? []) if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError(`--storage-nodes: "${url}" is not an http(s)://host:port URL`);
+  if (nodes?.length === 0) throw new CliError("--storage-nodes names no node");
+  if (!nodes && !/^https?:\/\/[^/]+$/.test(controllerUrl!)) throw new CliError(`--controller: "${controllerUrl}" is not an http(s)://host:port URL`);
+  const replicas = numberOption(sources, "replicas", nodes ? Math.min(3, nodes.length) : 3);
+  if (replicas < 1 || (nodes && replicas > nodes.length)) throw new CliError(`--replicas must be between 1 and the ${nodes?.length} storage nodes`);
   const writeQuorum = numberOption(sources, "write-quorum", Math.floor(replicas / 2) + 1);
   if (writeQuorum < 1 || writeQuorum > replicas) throw new CliError(`--write-quorum must be between 1 and --replicas (${replicas})`);
-  return { nodes, replicas, writeQuorum };
+  const repairMiB = numberOption(sources, "repair-rate", 64);
+  if (repairMiB <= 0) throw new CliError("--repair-rate must be above zero");
+  return {
+    ...(nodes ? { nodes } : { controllerUrl }),
+    replicas,
+    writeQuorum,
+    graceMs: numberOption(sources, "node-grace", DEFAULT_NODE_GRACE_MS),
+    repairBytesPerSecond: repairMiB * 2 ** 20,
+  };
 }
 
 /** `--gc-every` in milliseconds. */

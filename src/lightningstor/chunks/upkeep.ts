@@ -1,12 +1,15 @@
 import type { Logger } from "../../util/log.ts";
 import { runPeriodically } from "../../util/schedule.ts";
 import { collectGarbage } from "./gc.ts";
+import { RepairThrottle } from "./repair-throttle.ts";
 import type { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
 
 /** When ChunkUpkeep works. */
 export interface UpkeepOptions {
   /** How often chunks known to lack copies are completed (default 1 s). */
   repairEveryMs?: number;
+  /** Paces the copies written (shared with the rebalance pass); default 64 MiB/s. */
+  throttle?: RepairThrottle;
   /**
    * Garbage collection (gc.ts: only copies this gateway, `owner`, wrote) and
    * anti-entropy against what the metadata references, every `everyMs`, first
@@ -30,6 +33,7 @@ type Held = "present" | "absent" | "unknown";
  */
 export class ChunkUpkeep {
   private readonly repairEveryMs: number;
+  readonly throttle: RepairThrottle;
   /** Chunks whose copies are being rewritten right now (for /metrics). */
   repairing = 0;
   /** Unhealthy nodes being probed now (one probe each at a time). */
@@ -41,6 +45,7 @@ export class ChunkUpkeep {
     private readonly options: UpkeepOptions = {},
   ) {
     this.repairEveryMs = options.repairEveryMs ?? 1000;
+    this.throttle = options.throttle ?? new RepairThrottle();
   }
 
   /** Runs the upkeep until `signal` aborts; resolves once every loop has stopped. */
@@ -61,17 +66,18 @@ export class ChunkUpkeep {
     const { store } = this;
     this.probeUnhealthy();
     for (const id of store.queue.ids()) {
-      const { targets, held } = await this.placementStatus(id);
-      const missing = targets.filter((_, i) => held[i] === "absent");
-      if (missing.length === 0) {
-        if (held.every((h) => h === "present")) store.queue.remove(id);
-        continue;
-      }
-      this.repairing++;
+      if (!store.claim(id)) continue; // a rebalance pass has it
       try {
-        await this.complete(id, missing);
+        const { targets, held } = await this.placementStatus(id);
+        const missing = targets.filter((_, i) => held[i] === "absent");
+        if (missing.length === 0) {
+          if (held.every((h) => h === "present") && targets.length === store.replicas) store.queue.remove(id);
+          continue;
+        }
+        this.repairing++;
+        await this.complete(id, missing).finally(() => this.repairing--);
       } finally {
-        this.repairing--;
+        store.release(id);
       }
     }
   }
@@ -106,7 +112,9 @@ export class ChunkUpkeep {
       store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
       return;
     }
-    await store.repair(id, copy.bytes, [...new Set([...missing, ...copy.needRepair])]);
+    const to = [...new Set([...missing, ...copy.needRepair])];
+    await this.throttle.take(copy.bytes.length * to.length);
+    await store.repair(id, copy.bytes, to);
   }
 
   /**
