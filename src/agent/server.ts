@@ -1,7 +1,9 @@
 import { hostname } from "node:os";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import { ControllerClient } from "../controller/client.ts";
 import { VolumeClient } from "../coronafs/client.ts";
 import { localVolumesRole } from "../coronafs/server.ts";
@@ -32,6 +34,10 @@ export interface AgentConfig {
   accel: VmHostRoleOptions["accel"];
   /** The QEMU system emulator for VMs. */
   qemuBinary: string;
+  /** The admin API serves HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
+  /** The CA the https:// servers this mode calls are verified against. */
+  ca?: TrustedCa;
 }
 
 /** What a role may use of the agent it runs in. */
@@ -68,9 +74,12 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     app.route("/", role.routes);
     await role.start(abort.signal);
   }
-  const server = serveApp(app, config.listen, log);
-  selfUrl = `http://${localHost(config.listen.hostname)}:${server.address.port}`;
-  const advertise = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
+  const server = serveApp(app, config.listen, log, { tls: config.tls });
+  const scheme = config.tls ? "https" : "http";
+  selfUrl = `${scheme}://${localHost(config.listen.hostname)}:${server.address.port}`;
+  // With TLS the scheme goes with the address: the controller and the gateway call it as given.
+  const advertised = config.advertise ?? `${config.listen.hostname}:${server.address.port}`;
+  const advertise = config.tls && !/^https?:\/\//.test(advertised) ? `https://${advertised}` : advertised;
   const report = () => ({
     name: config.name,
     advertise,
@@ -82,7 +91,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   app.get("/v1/node", (c) => c.json(report()));
 
   const loop = runRegistration({
-    client: new ControllerClient(config.controllerUrl, config.token),
+    client: new ControllerClient(config.controllerUrl, config.token, config.ca),
     report,
     heartbeatMs: config.heartbeatMs,
     maxBackoffMs: Math.max(config.heartbeatMs * 8, 5000),
@@ -111,7 +120,7 @@ const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: Agen
       accel: config.accel,
       log,
       metrics: agent.metrics,
-      localVolumes: () => new VolumeClient(agent.selfUrl(), config.token),
+      localVolumes: () => new VolumeClient(agent.selfUrl(), config.token, config.ca),
     }),
 };
 

@@ -8,6 +8,17 @@ export const commonArgs = {
   "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
 } as const satisfies ArgsDef;
 
+/** TLS for a server mode's listeners. */
+export const serverTlsArgs = {
+  "tls-cert": { type: "string", description: "serve HTTPS with this PEM certificate chain (reread on SIGHUP)", valueHint: "FILE" },
+  "tls-key": { type: "string", description: "the PEM private key of --tls-cert (reread on SIGHUP)", valueHint: "FILE" },
+} as const satisfies ArgsDef;
+
+/** The CA a server mode's own clients (to other nodes) trust. */
+export const serverCaArgs = {
+  ca: { type: "string", description: "verify the https:// servers this mode calls against these PEM CA certificates", valueHint: "FILE" },
+} as const satisfies ArgsDef;
+
 /**
  * Arguments of client commands that talk to an admin API: only what they use
  * (no `--config`; PHOTON_CONFIG still applies). The data dir only says where
@@ -15,6 +26,7 @@ export const commonArgs = {
  */
 export const clientArgs = {
   server: { type: "string", description: "admin API URL (default http://127.0.0.1:7070, the local controller)", valueHint: "URL" },
+  ca: { type: "string", description: "verify an https:// server against these PEM CA certificates (default: the system's)", valueHint: "FILE" },
   token: commonArgs.token,
   "data-dir": { type: "string", description: "read the token from DIR/cluster-token when neither --token nor PHOTON_TOKEN is set", valueHint: "DIR" },
   json: { type: "boolean", description: "print JSON instead of a table (and errors as JSON on stderr)" },

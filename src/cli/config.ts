@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { parseListen, type ListenAddress } from "../http/serve.ts";
+import { ServerCertificate } from "../http/server-certificate.ts";
 import { readTokenFile } from "../util/token.ts";
 import { CliError } from "./errors.ts";
 
@@ -80,4 +82,31 @@ export function requireToken(sources: OptionSources): string {
     );
   }
   return token;
+}
+
+/** `--ca FILE`: the CA certificates (PEM) clients verify https:// servers against; undefined for the system's. */
+export function caOption(sources: OptionSources): TrustedCa {
+  const path = option(sources, "ca");
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`--ca: ${(err as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new CliError(`--ca: ${path} holds no PEM certificate`);
+  return text;
+}
+
+/** `--tls-cert` and `--tls-key`: both (the listeners serve TLS) or neither. */
+export function certificateOption(sources: OptionSources): ServerCertificate | undefined {
+  const cert = option(sources, "tls-cert");
+  const key = option(sources, "tls-key");
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new CliError("--tls-cert and --tls-key go together");
+  try {
+    return new ServerCertificate(resolve(cert), resolve(key));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }

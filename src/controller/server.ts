@@ -4,7 +4,9 @@ import { Gauge } from "prom-client";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import type { Logger } from "../util/log.ts";
 import { plasmaProblem } from "../plasmavmc/errors.ts";
 import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
@@ -31,6 +33,10 @@ export interface ControllerConfig {
   artifacts?: ArtifactConfig;
   /** vCPUs per host CPU the scheduler hands out. */
   cpuRatio: number;
+  /** The admin API serves HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
+  /** The CA the https:// servers this mode calls are verified against. */
+  ca?: TrustedCa;
 }
 
 /** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
@@ -87,7 +93,7 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     }
   }, Math.max(50, Math.floor(config.nodeTimeoutMs / 4)));
 
-  const server = serveApp(app, config.listen, log);
+  const server = serveApp(app, config.listen, log, { tls: config.tls });
   return {
     address: server.address,
     async stop() {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import type { Logger, LogLevel } from "../util/log.ts";
 import { startNbdServer, type NbdServer } from "./nbd/server.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
@@ -22,6 +23,8 @@ export interface NbdExportConfig {
   admin: ListenAddress;
   token: string;
   logLevel: LogLevel;
+  /** The admin API serves HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
 }
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
@@ -33,7 +36,7 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/volumes", volumes.routes);
   // Image uploads stream up to the largest volume.
-  const admin = serveApp(app, config.admin, log);
+  const admin = serveApp(app, config.admin, log, { tls: config.tls });
   return {
     address: admin.address,
     async stop() {

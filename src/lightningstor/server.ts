@@ -4,7 +4,9 @@ import type { Hono } from "hono";
 import type { Registry } from "prom-client";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
@@ -40,10 +42,14 @@ export interface S3GatewayConfig {
   replication?: GatewayReplication;
   /** How often unreferenced copies on storage nodes are collected, and how old they must be (default an hour). */
   gcEveryMs?: number;
+  /** The S3 API and the admin API serve HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
+  /** The CA https:// storage nodes and the controller are verified against. */
+  ca?: TrustedCa;
 }
 
 /** Replication as the gateway is started with it: a fixed node list, or the controller's storage nodes. */
-export type GatewayReplication = Omit<ReplicationConfig, "token" | "membership"> & {
+export type GatewayReplication = Omit<ReplicationConfig, "token" | "membership" | "ca"> & {
   /** The controller whose agents with the storage role are the storage nodes (when `nodes` is not given). */
   controllerUrl?: string;
   /** A node down this long is lost: its copies are made again elsewhere (default 5 min). */
@@ -67,14 +73,14 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 
   const s3Metrics = createS3Metrics(metrics.registry);
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
-  const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason));
-  log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
+  const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason), config.tls);
+  log.info("listening", { kind: "s3", url: `${config.tls ? "https" : "http"}://${formatHost(config.listen.hostname)}:${s3.port}` });
 
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/s3/keys", keyRoutes(meta));
   app.route("/v1/s3/buckets", bucketRoutes(meta));
   if (routes) app.route("/v1/s3/repair", routes);
-  const admin = serveApp(app, config.admin, log);
+  const admin = serveApp(app, config.admin, log, { tls: config.tls });
   return {
     address: admin.address,
     async stop() {
@@ -120,7 +126,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
       ? undefined
       : new ControllerMembership({
           // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
-          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
+          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token, config.ca).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
           graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
           cachePath: join(config.dataDir, "storage-nodes.json"),
           log: chunkLog,
@@ -128,7 +134,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
     if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
     // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
     const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
-    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner, ca: config.ca }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
     logNodes();
     const referenced = () => meta.referencedChunks();

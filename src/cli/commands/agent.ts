@@ -1,8 +1,8 @@
 import { defineCommand } from "citty";
 import { defaultNodeName, startAgent } from "../../agent/server.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option, requireToken } from "../config.ts";
+import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, requireToken } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -12,6 +12,8 @@ export default defineCommand({
   meta: { name: "agent", description: "Run a worker agent (admin API; default 127.0.0.1:7071)" },
   args: {
     ...commonArgs,
+    ...serverTlsArgs,
+    ...serverCaArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7071)", valueHint: "HOST:PORT" },
     controller: { type: "string", description: "controller URL (default http://127.0.0.1:7070)", valueHint: "URL" },
     name: { type: "string", description: "node name (default: host name)" },
@@ -25,6 +27,7 @@ export default defineCommand({
   async run({ args }) {
     const { sources, log, logLevel } = commandContext(args, "agent");
     const dataDir = dataDirOption(sources);
+    const tls = certificateOption(sources);
     ensureDir(dataDir);
     const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
     const unknown = roles.filter((r) => !["storage", "compute", "nbd"].includes(r));
@@ -34,6 +37,8 @@ export default defineCommand({
     const server = await startAgent(
       {
         dataDir,
+        tls,
+        ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7071"),
         token: requireToken(sources),
         controllerUrl: option(sources, "controller") ?? "http://127.0.0.1:7070",
@@ -48,7 +53,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log);
+    await runUntilSignal(server, log, { certificate: tls });
   },
 });
 

@@ -4,8 +4,8 @@ import { startController } from "../../controller/server.ts";
 import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
-import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -15,6 +15,8 @@ export default defineCommand({
   meta: { name: "controller", description: "Run the controller (control API; default 127.0.0.1:7070)" },
   args: {
     ...commonArgs,
+    ...serverTlsArgs,
+    ...serverCaArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7070)", valueHint: "HOST:PORT" },
     "node-timeout": { type: "string", description: "mark a node down after this many ms without heartbeat (default 15000)" },
     coronafs: { type: "string", description: "admin API of the central CoronaFS nbd-export (volumes, image bases)", valueHint: "URL" },
@@ -28,6 +30,7 @@ export default defineCommand({
   async run({ args }) {
     const { sources, log } = commandContext(args, "controller");
     const dataDir = dataDirOption(sources);
+    const tls = certificateOption(sources);
     ensureDir(dataDir);
     const token = option(sources, "token") ?? ensureTokenFile(dataDir).token;
     const cpuRatio = numberOption(sources, "cpu-ratio", 4);
@@ -35,6 +38,8 @@ export default defineCommand({
     const server = startController(
       {
         dataDir,
+        tls,
+        ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7070"),
         token,
         nodeTimeoutMs: numberOption(sources, "node-timeout", 15_000),
@@ -45,7 +50,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log);
+    await runUntilSignal(server, log, { certificate: tls });
   },
 });
 

@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
-import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -13,6 +13,8 @@ export default defineCommand({
   meta: { name: "s3-gateway", description: "Serve the LightningStor S3 API (default 127.0.0.1:9000; admin 127.0.0.1:7073)" },
   args: {
     ...commonArgs,
+    ...serverTlsArgs,
+    ...serverCaArgs,
     listen: { type: "string", description: "S3 address (default 127.0.0.1:9000)", valueHint: "HOST:PORT" },
     admin: { type: "string", description: "admin API address (default 127.0.0.1:7073)", valueHint: "HOST:PORT" },
     region: { type: "string", description: "region name clients sign for (default us-east-1)" },
@@ -30,6 +32,7 @@ export default defineCommand({
   async run({ args }) {
     const { sources, log } = commandContext(args, "s3-gateway");
     const dataDir = dataDirOption(sources);
+    const tls = certificateOption(sources);
     ensureDir(dataDir);
     const accessKey = option(sources, "access-key");
     const secretKey = option(sources, "secret-key");
@@ -37,6 +40,8 @@ export default defineCommand({
     const server = await startS3Gateway(
       {
         dataDir,
+        tls,
+        ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:9000"),
         admin: listenOption(sources, "admin", "127.0.0.1:7073"),
         token: option(sources, "token") ?? ensureTokenFile(dataDir).token,
@@ -48,7 +53,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log);
+    await runUntilSignal(server, log, { certificate: tls });
   },
 });
 

@@ -1,3 +1,4 @@
+import { fetchTls, type TrustedCa } from "../../http/client-tls.ts";
 import { type BlockChecksums, wholeChecksum } from "../../util/checked-range.ts";
 import { ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
 import { NodeHealth } from "./node-health.ts";
@@ -50,6 +51,8 @@ export class ChunkNodeClient {
     private readonly token: string,
     readonly deadlines: NodeDeadlines = DEFAULT_DEADLINES,
     readonly health = new NodeHealth(),
+    /** The CA https:// nodes are verified against. */
+    private readonly ca?: TrustedCa,
   ) {}
 
   /**
@@ -164,6 +167,7 @@ export class ChunkNodeClient {
         headers: { authorization: `Bearer ${this.token}`, ...init.headers },
         signal: abort.signal,
         duplex: "half",
+        ...fetchTls(this.ca),
       } as RequestInit);
       if (init.answerMs !== undefined) clearTimeout(timer);
       this.health.succeeded(node);

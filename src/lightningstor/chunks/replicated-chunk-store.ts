@@ -1,4 +1,5 @@
 import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
 import { newChunkId } from "./chunk-ids.ts";
@@ -30,6 +31,8 @@ export interface ReplicationConfig {
   deadlines?: Partial<NodeDeadlines>;
   /** The gateway's id, carried by the ids of the chunks it writes (chunk-ids.ts, gc.ts). */
   owner?: string;
+  /** The CA https:// nodes are verified against. */
+  ca?: TrustedCa;
 }
 
 /**
@@ -64,7 +67,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     if (!config.membership && fixed.length === 0) throw new Error("replication needs at least one storage node");
     if (!(config.replicas >= 1 && (config.membership || config.replicas <= fixed.length))) throw new Error(`replicas must be between 1 and the number of storage nodes (${fixed.length})`);
     if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
-    this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines });
+    this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines }, undefined, config.ca);
     this.membership = config.membership ?? staticMembership(fixed);
   }
 
