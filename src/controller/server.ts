@@ -70,6 +70,7 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
         coronafsUrl: config.coronafsUrl,
         s3Endpoint: config.artifacts?.endpoint,
         s3AdminUrl: config.s3AdminUrl,
+        ca: config.ca,
         counts: () => plasmaCounts(meta.db),
       }),
     ),
@@ -84,6 +85,7 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
       nodes: () => store.list(),
       cpuRatio: config.cpuRatio,
       log,
+      ca: config.ca,
     }),
   );
 

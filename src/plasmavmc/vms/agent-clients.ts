@@ -1,5 +1,6 @@
 import { VolumeClient } from "../../coronafs/client.ts";
 import { AdminClient } from "../../http/admin-client.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 
 /** What the controller asks an agent's VM host to run (docs/plasmavmc-agent.md). */
 export interface VmLaunch {
@@ -47,7 +48,7 @@ export interface AgentClients {
   vms: VmHostClient;
 }
 
-export function agentClients(advertise: string, token: string): AgentClients {
+export function agentClients(advertise: string, token: string, ca?: TrustedCa): AgentClients {
   const url = advertise.startsWith("http") ? advertise : `http://${advertise}`;
-  return { volumes: new VolumeClient(url, token), vms: new VmHostClient(url, token) };
+  return { volumes: new VolumeClient(url, token, ca), vms: new VmHostClient(url, token, ca) };
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import type { TrustedCa } from "../../http/client-tls.ts";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
@@ -41,6 +42,8 @@ export interface VmServiceOptions {
   volumes: VolumeService;
   nodes: () => ComputeNode[];
   token: string;
+  /** The CA https:// agents are verified against. */
+  ca?: TrustedCa;
   cpuRatio: number;
   log: Logger;
 }
@@ -86,7 +89,7 @@ export class VmService {
   private agent(nodeName: string): AgentClients {
     const node = this.options.nodes().find((n) => n.name === nodeName);
     if (!node) throw new PlasmaError("unavailable", `node ${nodeName} is not registered`);
-    return agentClients(node.advertise, this.options.token);
+    return agentClients(node.advertise, this.options.token, this.options.ca);
   }
 
   /** Runs one operation on a VM at a time. */
