@@ -64,7 +64,8 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
   app.get("/v1/status", async (c) =>
     c.json(
       await collectStatus({
-        selfUrl: new URL(c.req.url).origin,
+        // Behind the TLS front the app sees plain http: the scheme is the listener's.
+        selfUrl: new URL(c.req.url).origin.replace(/^http:/, config.tls ? "https:" : "http:"),
         token: config.token,
         nodes: () => store.list(),
         coronafsUrl: config.coronafsUrl,

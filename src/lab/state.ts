@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { commandLine, isAlive } from "./processes.ts";
 import type { ChildStatus } from "./supervisor.ts";
@@ -58,6 +59,8 @@ export interface LabState {
   endpoints: LabEndpoint[];
   tokenFile: string;
   s3KeyFile: string;
+  /** `lab up --tls`: the lab CA every service's certificate is signed by (clients pass it as --ca). */
+  ca?: string;
   /** Every service process, its PID and restarts: `lab down` stops these even if `lab up` died. */
   children: ChildStatus[];
 }
@@ -97,7 +100,7 @@ function labProcessAlive(pid: number): boolean {
 }
 
 /** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD. */
-export async function endpointUp(url: string): Promise<boolean> {
+export async function endpointUp(url: string, ca?: TrustedCa): Promise<boolean> {
   const parsed = new URL(url.replace("/<volume>", "/"));
   if (parsed.protocol === "nbd:") {
     const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || 10809), socket: { data() {} } }).catch(() => undefined);
@@ -105,7 +108,7 @@ export async function endpointUp(url: string): Promise<boolean> {
     return socket !== undefined;
   }
   const path = url.endsWith("/") ? "healthz" : "/healthz";
-  return fetch(url + path, { signal: AbortSignal.timeout(2000) }).then(
+  return fetch(url + path, { signal: AbortSignal.timeout(2000), ...fetchTls(ca) }).then(
     () => true,
     () => false,
   );

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { fetchTls } from "../http/client-tls.ts";
 import { isAlive } from "./processes.ts";
 import { endpointUp, type LabEndpoint, type LabState } from "./state.ts";
 import type { ChildStatus } from "./supervisor.ts";
@@ -18,13 +19,14 @@ export interface LabStatus extends LabState {
 
 /** Probes every service and endpoint of a running lab. */
 export async function labStatus(state: LabState, dir: string): Promise<LabStatus> {
+  const ca = state.ca === undefined ? undefined : readFileSync(state.ca, "utf8");
   const services = await Promise.all(
     state.children.map(async (c) => {
-      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false));
+      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000), ...fetchTls(ca) }).then((r) => r.ok, () => false));
       return { ...c, healthy: ok };
     }),
   );
-  const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url) })));
+  const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url, ca) })));
   return { ...state, services, endpoints, usage: usage(state, dir) };
 }
 
@@ -32,7 +34,7 @@ export async function labStatus(state: LabState, dir: string): Promise<LabStatus
 export function usage(state: LabState, dir: string): Record<string, string> {
   const lines: Record<string, string> = {
     environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, AWS_* for the lab`,
-    controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list`,
+    controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list${state.ca ? ` --ca ${state.ca}` : ""}`,
     S3: `${state.s3Url}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
     volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}; then qemu-img info ${state.nbdUrl}/NAME`,
   };
@@ -64,5 +66,7 @@ export function envLines(state: LabState, binaryDir: string): string[] {
     }
   }
   lines.push(`export AWS_ENDPOINT_URL=${quote(state.s3Url)}`, `export AWS_REGION='us-east-1'`);
+  // A TLS lab: photon's client commands and awscli trust the lab CA.
+  if (state.ca) lines.push(`export PHOTON_CA=${quote(state.ca)}`, `export AWS_CA_BUNDLE=${quote(state.ca)}`);
   return lines;
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
@@ -9,7 +9,8 @@ import { findLabChildren, pdeathsigPrefix, terminate } from "./processes.ts";
 import { parseDelay, parseRate } from "./shaping.ts";
 import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
 import { logFileFor, Supervisor } from "./supervisor.ts";
-import { computeTopology, inSubnet, labId, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
+import { ensureCa, issueCertificate } from "./certificates.ts";
+import { computeTopology, inSubnet, labId, labTlsFiles, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
 
 /** What `photon lab up` starts: the topology's inputs and the links' shaping. */
 export interface LabConfig extends Omit<TopologyOptions, "subnet"> {
@@ -44,6 +45,7 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   const first = topology.nodes[0]!;
   ensureDir(config.dir);
   for (const node of topology.nodes) ensureDir(node.dataDir);
+  if (config.tls) makeLabCertificates(config.dir, topology);
   ensureTokenFile(first.dataDir);
   const tokenFile = join(first.dataDir, tokenFileName);
   for (const node of topology.nodes.slice(1)) {
@@ -53,6 +55,7 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   const state = initialState(config, topology, tokenFile);
   const supervisor = new Supervisor(log, {
     prefix: pdeathsigPrefix(),
+    ca: state.ca === undefined ? undefined : readFileSync(state.ca, "utf8"),
     checkBindable: topology.network === "loopback",
     signal,
     onChange: () => save(),
@@ -93,6 +96,14 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   return { state: { ...state, children: supervisor.status() }, stop };
 }
 
+/** The lab's CA (kept across runs, so clients keep trusting it) and each node's certificate for its address. */
+function makeLabCertificates(dir: string, topology: Topology): void {
+  const files = labTlsFiles(dir);
+  ensureDir(files.dir);
+  const ca = ensureCa(files.dir);
+  for (const node of topology.nodes) issueCertificate(ca, files.dir, node.name, [node.address, "localhost"]);
+}
+
 /** The given subnet (refused if an address on this host is in it), or a free one. */
 function chooseSubnet(config: LabConfig): string {
   const addresses = hostIpv4Addresses();
@@ -130,6 +141,7 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
     s3KeyFile: join(first.dataDir, "root-key"),
     children: [],
   };
+  if (config.tls) state.ca = labTlsFiles(config.dir).ca;
   if (t.network === "netns") Object.assign(state, { subnet: t.subnet, bridge: t.bridge, hostAddress: t.hostAddress, linkRate: config.linkRate, linkDelay: config.linkDelay });
   return state;
 }
