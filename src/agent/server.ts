@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import type { TokenLike } from "../util/token.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import type { TrustedCa } from "../http/client-tls.ts";
@@ -20,7 +21,7 @@ import { runRegistration } from "./registration.ts";
 export interface AgentConfig {
   dataDir: string;
   listen: ListenAddress;
-  token: string;
+  token: TokenLike;
   controllerUrl: string;
   name: string;
   /** host:port other nodes use to reach this agent; defaults to the listen address. */

@@ -5,6 +5,7 @@ export const commonArgs = {
   config: { type: "string", description: "TOML config file (keys are the long flag names)", valueHint: "FILE" },
   "data-dir": { type: "string", description: "data directory (default /var/lib/photon as root, else ./photon-data)", valueHint: "DIR" },
   token: { type: "string", description: "cluster token (prefer PHOTON_TOKEN or the data dir's cluster-token file)" },
+  "token-file": { type: "string", description: "cluster token file, one token a line: the first is sent, all are accepted (rotation); reread on SIGHUP (default <data-dir>/cluster-token)", valueHint: "FILE" },
   "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
 } as const satisfies ArgsDef;
 

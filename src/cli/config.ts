@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { TrustedCa } from "../http/client-tls.ts";
 import { parseListen, type ListenAddress } from "../http/serve.ts";
 import { ServerCertificate } from "../http/server-certificate.ts";
-import { readTokenFile } from "../util/token.ts";
+import { ClusterToken, ensureTokenFile, readTokenFile, tokenFileName } from "../util/token.ts";
 import { CliError } from "./errors.ts";
 
 /** Where option values come from, in precedence order: flag > `PHOTON_*` env > config file > default. */
@@ -71,6 +71,26 @@ export function dataDirOption(sources: OptionSources): string {
 /** The cluster token: `--token`, `PHOTON_TOKEN`, config, then `<data-dir>/cluster-token`. */
 export function tokenOption(sources: OptionSources): string | undefined {
   return option(sources, "token") ?? readTokenFile(dataDirOption(sources));
+}
+
+/**
+ * A server mode's cluster token: `--token` (fixed), else the lines of
+ * `--token-file` or `<data-dir>/cluster-token` (reread on SIGHUP). `create`
+ * makes the data dir's file when it is missing (the controller and the
+ * central services); an agent must be given the cluster's.
+ */
+export function clusterTokenOption(sources: OptionSources, create: boolean): ClusterToken {
+  const given = option(sources, "token");
+  if (given !== undefined) return new ClusterToken([given]);
+  const dataDir = dataDirOption(sources);
+  const file = option(sources, "token-file") ?? `${dataDir}/${tokenFileName}`;
+  if (create && option(sources, "token-file") === undefined) ensureTokenFile(dataDir);
+  if (!existsSync(file)) requireToken(sources);
+  try {
+    return ClusterToken.fromFile(resolve(file));
+  } catch (err) {
+    throw new CliError(`--token-file: ${(err as Error).message}`);
+  }
 }
 
 /** Like {@link tokenOption}, but a missing token is an error that says where to put one. */

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { TokenLike } from "../util/token.ts";
 import { count, eq, sql } from "drizzle-orm";
 import { Gauge } from "prom-client";
 import { openMetadataDb, type MetadataDb } from "../db/open.ts";
@@ -22,7 +23,7 @@ import { collectStatus } from "./status.ts";
 export interface ControllerConfig {
   dataDir: string;
   listen: ListenAddress;
-  token: string;
+  token: TokenLike;
   /** A node is marked down after this long without a heartbeat. */
   nodeTimeoutMs: number;
   /** The central CoronaFS export's admin API, where volumes and image bases live. */

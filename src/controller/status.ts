@@ -1,4 +1,5 @@
 import { VolumeClient } from "../coronafs/client.ts";
+import { sentToken, type TokenLike } from "../util/token.ts";
 import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import type { VolumeInfo } from "../coronafs/volumes/json.ts";
 import type { NodeRow } from "./schema.ts";
@@ -35,7 +36,7 @@ export interface ClusterStatus {
 export interface StatusSources {
   /** This controller's own URL, as the request reached it. */
   selfUrl: string;
-  token: string;
+  token: TokenLike;
   nodes(): NodeRow[];
   coronafsUrl?: string;
   s3Endpoint?: string;
@@ -115,7 +116,7 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
 }
 
 /** The count and provisioned bytes of the central store's volumes, or why they could not be listed. */
-async function volumeTotals(coronafsUrl: string, token: string, timeoutMs: number, ca: TrustedCa): Promise<{ count: number; bytes: number } | Error> {
+async function volumeTotals(coronafsUrl: string, token: TokenLike, timeoutMs: number, ca: TrustedCa): Promise<{ count: number; bytes: number } | Error> {
   try {
     const { volumes } = await new VolumeClient(coronafsUrl, token, ca).request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes", undefined, AbortSignal.timeout(timeoutMs));
     return { count: volumes.length, bytes: volumes.reduce((sum, v) => sum + v.sizeBytes, 0) };
@@ -125,9 +126,9 @@ async function volumeTotals(coronafsUrl: string, token: string, timeoutMs: numbe
 }
 
 /** The gateway's replication gauges (a replica-less gateway has none: all zero), or why they could not be read. */
-async function replicationHealth(adminUrl: string, token: string, timeoutMs: number, ca: TrustedCa): Promise<ClusterStatus["replication"] | Error> {
+async function replicationHealth(adminUrl: string, token: TokenLike, timeoutMs: number, ca: TrustedCa): Promise<ClusterStatus["replication"] | Error> {
   try {
-    const response = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs), ...fetchTls(ca) });
+    const response = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${sentToken(token)}` }, signal: AbortSignal.timeout(timeoutMs), ...fetchTls(ca) });
     if (!response.ok) return new Error(`HTTP ${response.status} from ${adminUrl}/metrics`);
     const text = await response.text();
     const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);

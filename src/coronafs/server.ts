@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { TokenLike } from "../util/token.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
@@ -21,7 +22,7 @@ export interface NbdExportConfig {
   /** NBD over a unix socket; undefined disables it. */
   socket?: string;
   admin: ListenAddress;
-  token: string;
+  token: TokenLike;
   logLevel: LogLevel;
   /** The admin API serves HTTPS with this certificate (reloadable). */
   tls?: ServerCertificate;

@@ -1,3 +1,4 @@
+import { sentToken, type TokenLike } from "../util/token.ts";
 import { fetchTls, type TrustedCa } from "./client-tls.ts";
 
 /** An error answered by an admin API, carrying its problem document. */
@@ -59,7 +60,7 @@ export class AdminClient {
   readonly baseUrl: string;
   constructor(
     baseUrl: string,
-    protected readonly token: string,
+    protected readonly token: TokenLike,
     /** The CA an https:// server's certificate is verified against. */
     protected readonly ca?: TrustedCa,
   ) {
@@ -71,13 +72,18 @@ export class AdminClient {
     const response = await this.send(path, {
       method,
       headers: {
-        authorization: `Bearer ${this.token}`,
+        authorization: this.authorization(),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
     return this.parse<T>(method, path, response);
+  }
+
+  /** The `authorization` header: the cluster token this process sends. */
+  protected authorization(): string {
+    return `Bearer ${sentToken(this.token)}`;
   }
 
   /**

@@ -8,6 +8,7 @@ import type { TrustedCa } from "../http/client-tls.ts";
 import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { ServerCertificate } from "../http/server-certificate.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { TokenLike } from "../util/token.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
@@ -32,7 +33,7 @@ export interface S3GatewayConfig {
   dataDir: string;
   listen: ListenAddress;
   admin: ListenAddress;
-  token: string;
+  token: TokenLike;
   region: string;
   /** Enables virtual-hosted-style requests to `bucket.<domain>`. */
   domain?: string;

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { TokenLike } from "../util/token.ts";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { VolumeClient } from "../coronafs/client.ts";
 import { ApiError } from "../http/admin-client.ts";
@@ -16,7 +17,7 @@ import { VolumeService } from "./volumes/volume-service.ts";
 /** What PlasmaVMC needs from the controller that runs it. */
 export interface PlasmaVmcOptions {
   db: BunSQLiteDatabase<Record<string, unknown>>;
-  token: string;
+  token: TokenLike;
   /** The central CoronaFS export's admin API (node01's nbd-export). */
   coronafsUrl?: string;
   /** The S3 endpoint, key and bucket for image artifacts. */

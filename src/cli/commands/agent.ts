@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { defaultNodeName, startAgent } from "../../agent/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
-import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, requireToken } from "../config.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, numberOption, option } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -29,6 +29,7 @@ export default defineCommand({
     const dataDir = dataDirOption(sources);
     const tls = certificateOption(sources);
     ensureDir(dataDir);
+    const token = clusterTokenOption(sources, false);
     const roles = (option(sources, "roles") ?? "storage,compute,nbd").split(",").map((r) => r.trim());
     const unknown = roles.filter((r) => !["storage", "compute", "nbd"].includes(r));
     if (unknown.length > 0) throw new CliError(`--roles: unknown role(s) ${unknown.join(", ")}`);
@@ -40,7 +41,7 @@ export default defineCommand({
         tls,
         ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7071"),
-        token: requireToken(sources),
+        token,
         controllerUrl: option(sources, "controller") ?? "http://127.0.0.1:7070",
         name: option(sources, "name") ?? defaultNodeName(),
         advertise: option(sources, "advertise"),
@@ -53,7 +54,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log, { certificate: tls });
+    await runUntilSignal(server, log, { certificate: tls, token });
   },
 });
 

@@ -3,9 +3,8 @@ import { readFileSync } from "node:fs";
 import { startController } from "../../controller/server.ts";
 import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
-import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -32,7 +31,7 @@ export default defineCommand({
     const dataDir = dataDirOption(sources);
     const tls = certificateOption(sources);
     ensureDir(dataDir);
-    const token = option(sources, "token") ?? ensureTokenFile(dataDir).token;
+    const token = clusterTokenOption(sources, true);
     const cpuRatio = numberOption(sources, "cpu-ratio", 4);
     if (!(cpuRatio > 0)) throw new CliError("--cpu-ratio: expected a positive number");
     const server = startController(
@@ -50,7 +49,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log, { certificate: tls });
+    await runUntilSignal(server, log, { certificate: tls, token });
   },
 });
 

@@ -2,9 +2,8 @@ import { defineCommand } from "citty";
 import { join } from "node:path";
 import { startNbdExport } from "../../coronafs/server.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs, serverTlsArgs } from "../args.ts";
-import { certificateOption, dataDirOption, listenOption, option } from "../config.ts";
+import { certificateOption, clusterTokenOption, dataDirOption, listenOption, option } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { runUntilSignal } from "../run-server.ts";
 
@@ -23,6 +22,7 @@ export default defineCommand({
     const dataDir = dataDirOption(sources);
     const tls = certificateOption(sources);
     ensureDir(dataDir);
+    const token = clusterTokenOption(sources, true);
     const listen = option(sources, "listen");
     const socket = option(sources, "socket") ?? join(dataDir, "nbd.sock");
     const server = startNbdExport(
@@ -32,11 +32,11 @@ export default defineCommand({
         listen: listen === "none" ? undefined : listenOption(sources, "listen", "127.0.0.1:10809"),
         socket: socket === "none" ? undefined : socket,
         admin: listenOption(sources, "admin", "127.0.0.1:7072"),
-        token: option(sources, "token") ?? ensureTokenFile(dataDir).token,
+        token,
         logLevel,
       },
       log,
     );
-    await runUntilSignal(server, log, { certificate: tls });
+    await runUntilSignal(server, log, { certificate: tls, token });
   },
 });

@@ -1,9 +1,8 @@
 import { defineCommand } from "citty";
 import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { ensureTokenFile } from "../../util/token.ts";
 import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
-import { caOption, certificateOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -34,6 +33,7 @@ export default defineCommand({
     const dataDir = dataDirOption(sources);
     const tls = certificateOption(sources);
     ensureDir(dataDir);
+    const token = clusterTokenOption(sources, true);
     const accessKey = option(sources, "access-key");
     const secretKey = option(sources, "secret-key");
     if ((accessKey === undefined) !== (secretKey === undefined)) throw new CliError("--access-key and --secret-key go together");
@@ -44,7 +44,7 @@ export default defineCommand({
         ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:9000"),
         admin: listenOption(sources, "admin", "127.0.0.1:7073"),
-        token: option(sources, "token") ?? ensureTokenFile(dataDir).token,
+        token,
         region: option(sources, "region") ?? "us-east-1",
         domain: option(sources, "domain")?.toLowerCase(),
         rootKey: accessKey && secretKey ? { accessKey, secretKey } : undefined,
@@ -53,7 +53,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log, { certificate: tls });
+    await runUntilSignal(server, log, { certificate: tls, token });
   },
 });
 

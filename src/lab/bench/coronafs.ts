@@ -29,8 +29,8 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
   const settings = ctx.quick ? { size: "64M", runtimeSeconds: 1, rampSeconds: 0 } : { size: "1G", runtimeSeconds: 10, rampSeconds: 1 };
   const { worker, secondTarget } = ctx.roles;
   const name = `bench-${Date.now().toString(36)}`;
-  const central = new VolumeClient(ctx.state.nbdAdminUrl, ctx.token);
-  const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token);
+  const central = new VolumeClient(ctx.state.nbdAdminUrl, ctx.token, ctx.ca);
+  const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token, ctx.ca);
   const localFile = join(worker.dataDir, `${name}.fio`);
   const controllerUri = `${ctx.state.nbdUrl}/${name}`;
   const nbdkitSocket = join(worker.dataDir, `${name}.nbdkit.sock`);

@@ -1,6 +1,7 @@
 import { fetchTls, type TrustedCa } from "../../http/client-tls.ts";
 import { type BlockChecksums, wholeChecksum } from "../../util/checked-range.ts";
 import { ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
+import { sentToken, type TokenLike } from "../../util/token.ts";
 import { NodeHealth } from "./node-health.ts";
 import { BLOCKS_HEADER, CRC_HEADER, formatCrc, listReply, parseBlocks, parseCrc, storedReply } from "./chunk-protocol.ts";
 
@@ -48,7 +49,7 @@ export const DEFAULT_DEADLINES: NodeDeadlines = { answerMs: 5_000, progressMs: 5
  */
 export class ChunkNodeClient {
   constructor(
-    private readonly token: string,
+    private readonly token: TokenLike,
     readonly deadlines: NodeDeadlines = DEFAULT_DEADLINES,
     readonly health = new NodeHealth(),
     /** The CA https:// nodes are verified against. */
@@ -164,7 +165,7 @@ export class ChunkNodeClient {
       const response = await fetch(`${node}/v1/chunks${path}`, {
         method,
         body: init.body,
-        headers: { authorization: `Bearer ${this.token}`, ...init.headers },
+        headers: { authorization: `Bearer ${sentToken(this.token)}`, ...init.headers },
         signal: abort.signal,
         duplex: "half",
         ...fetchTls(this.ca),

@@ -1,4 +1,5 @@
 import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
+import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
@@ -26,7 +27,7 @@ export interface ReplicationConfig {
   /** Copies that must be fsynced before a put resolves (W). */
   writeQuorum: number;
   /** The cluster token the nodes' chunk API wants. */
-  token: string;
+  token: TokenLike;
   /** How long a node may take before it is passed over (chunk-node-client.ts). */
   deadlines?: Partial<NodeDeadlines>;
   /** The gateway's id, carried by the ids of the chunks it writes (chunk-ids.ts, gc.ts). */

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { VolumeClient } from "../../coronafs/client.ts";
@@ -41,7 +42,7 @@ export interface VmServiceOptions {
   images: ImageService;
   volumes: VolumeService;
   nodes: () => ComputeNode[];
-  token: string;
+  token: TokenLike;
   /** The CA https:// agents are verified against. */
   ca?: TrustedCa;
   cpuRatio: number;
