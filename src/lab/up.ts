@@ -1,7 +1,9 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
+import { sleepUnlessAborted } from "../util/schedule.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
 import { cleanUpLab } from "./down.ts";
 import { createLabNetwork, hostIpv4Addresses, removeLabNetwork } from "./network.ts";
@@ -53,9 +55,10 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   }
 
   const state = initialState(config, topology, tokenFile);
+  const ca = state.ca === undefined ? undefined : readFileSync(state.ca, "utf8");
   const supervisor = new Supervisor(log, {
     prefix: pdeathsigPrefix(),
-    ca: state.ca === undefined ? undefined : readFileSync(state.ca, "utf8"),
+    ca,
     checkBindable: topology.network === "loopback",
     signal,
     onChange: () => save(),
@@ -87,6 +90,8 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
         netns: topology.nodes.find((n) => n.name === service.node)!.netns,
       });
     }
+    // The gateway starts before the agents: the lab is up once S3 could store a PUT.
+    await waitForS3Ready(topology.s3Url, ca, signal);
   } catch (err) {
     await stop();
     throw err;
@@ -94,6 +99,16 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   state.phase = "up";
   save();
   return { state: { ...state, children: supervisor.status() }, stop };
+}
+
+/** Waits until the gateway's ready probe answers 200: it knows enough storage nodes, up and answering, for a write quorum. */
+async function waitForS3Ready(s3Url: string, ca: TrustedCa, signal: AbortSignal, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = () => fetch(`${s3Url}/health/ready`, { signal: AbortSignal.timeout(2_000), ...fetchTls(ca) }).then((r) => r.ok, () => false);
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`S3 at ${s3Url} did not become ready (enough storage nodes for a write) within ${timeoutMs / 1000} s; see the s3-gateway log`);
+    if (!(await sleepUnlessAborted(200, signal))) throw new Error(`start abandoned (${String(signal.reason)})`);
+  }
 }
 
 /** The lab's CA (kept across runs, so clients keep trusting it) and each node's certificate for its address. */

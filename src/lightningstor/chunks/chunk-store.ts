@@ -78,6 +78,8 @@ export interface ChunkStore {
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */
   delete(id: string): Promise<boolean>;
+  /** Whether a put could be acknowledged now (enough storage nodes known and answering); the S3 ready probe says so. */
+  writable(): boolean;
 }
 
 /** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */

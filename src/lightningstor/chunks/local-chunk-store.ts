@@ -21,6 +21,11 @@ const WRITE_SLICE = 1024 * 1024;
  * (chunk-file.ts), and every read is checked against them.
  */
 export class LocalChunkStore implements ChunkStore {
+  /** The data dir is always there to write to (a full disk is a put's own error). */
+  writable(): boolean {
+    return true;
+  }
+
   /** Subdirectories, each ready (created, its entry durable) once its promise resolves; a mkdir per chunk is measurable. */
   private readonly subdirs = new Map<string, Promise<void>>();
 

@@ -106,6 +106,13 @@ export class ReplicatedChunkStore implements ChunkStore {
     return this.config.replicas;
   }
 
+  /** W nodes that may take copies, up and not passed over after a failed call. */
+  writable(): boolean {
+    const candidates = placeable(this.membership.nodes()).filter((node) => node.state === "up");
+    const unhealthy = new Set(this.client.health.unhealthy(candidates.map((node) => node.id)));
+    return candidates.filter((node) => !unhealthy.has(node.id)).length >= this.config.writeQuorum;
+  }
+
   /** The R nodes a chunk's copies belong on (placement.ts): neither lost nor drained, weighted by capacity, spread over zones. */
   targets(id: string): string[] {
     return placeCopies(placeable(this.membership.nodes()), id, this.config.replicas);

@@ -36,11 +36,12 @@ export interface S3AppOptions {
 
 /**
  * Unauthenticated health probes, as MinIO's load balancers use them: live (the
- * process answers) and ready (its metadata can be read). Only an anonymous
+ * process answers) and ready (its metadata can be read and a PUT could be
+ * stored: enough storage nodes known and answering). Only an anonymous
  * GET/HEAD is a probe, so a signed request for a bucket named `health` or
  * `minio` still reaches it; a probe reveals nothing but its status.
  */
-function healthProbe(request: Request, path: string, meta: S3Metadata): Response | undefined {
+function healthProbe(request: Request, path: string, meta: S3Metadata, chunks: ChunkStore): Response | undefined {
   if (request.method !== "GET" && request.method !== "HEAD") return undefined;
   if (request.headers.has("authorization") || new URL(request.url).searchParams.has("X-Amz-Signature")) return undefined;
   const probe = /^\/(?:minio\/)?health\/(live|ready)$/.exec(path)?.[1];
@@ -48,6 +49,7 @@ function healthProbe(request: Request, path: string, meta: S3Metadata): Response
   if (probe === "ready") {
     try {
       meta.keys.secretFor("");
+      if (!chunks.writable()) return new Response(null, { status: 503 });
     } catch {
       return new Response(null, { status: 503 });
     }
@@ -65,7 +67,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
-    const probe = healthProbe(request, url.pathname, meta);
+    const probe = healthProbe(request, url.pathname, meta, chunks);
     if (probe) return probe;
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
