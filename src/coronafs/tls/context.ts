@@ -127,9 +127,9 @@ export class TlsContext {
   }
 }
 
-function newContext(method: Pointer | null): Pointer {
+function newContext(method: Pointer | bigint | null): Pointer {
   const { ssl } = openssl();
-  const ctx = ssl.SSL_CTX_new(method);
+  const ctx = ssl.SSL_CTX_new(method as Pointer) as Pointer | null;
   if (!ctx) throw new TlsError(takeErrors("SSL_CTX_new failed"));
   ssl.SSL_CTX_ctrl(ctx, SSL.CTRL_SET_MIN_PROTO_VERSION, SSL.TLS1_2_VERSION, null);
   ssl.SSL_CTX_set_options(ctx, SSL.OP_NO_RENEGOTIATION);

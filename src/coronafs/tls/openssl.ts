@@ -1,4 +1,4 @@
-import { CString, dlopen, FFIType, type Pointer } from "bun:ffi";
+import { CString, dlopen, type Pointer } from "bun:ffi";
 
 /**
  * The system's OpenSSL 3 (libssl3) through bun:ffi: the calls Photon's NBD
@@ -7,9 +7,14 @@ import { CString, dlopen, FFIType, type Pointer } from "bun:ffi";
  * descriptor; OpenSSL over memory BIOs does both (session.ts). Loaded on first
  * use, so a server without TLS never opens the library.
  */
-const { ptr: P, i32, i64, u64, void: V, function: F } = FFIType;
+const P = "ptr";
+const i32 = "i32";
+const i64 = "i64";
+const u64 = "u64";
+const V = "void";
+const F = "function";
 
-const sslSymbols = {
+const loadSsl = () => dlopen("libssl.so.3", {
   TLS_server_method: { args: [], returns: P },
   TLS_client_method: { args: [], returns: P },
   SSL_CTX_new: { args: [P], returns: P },
@@ -43,9 +48,9 @@ const sslSymbols = {
   SSL_set1_host: { args: [P, P], returns: i32 },
   SSL_get1_peer_certificate: { args: [P], returns: P },
   SSL_get_verify_result: { args: [P], returns: i64 },
-} as const;
+}).symbols;
 
-const cryptoSymbols = {
+const loadCrypto = () => dlopen("libcrypto.so.3", {
   BIO_s_mem: { args: [], returns: P },
   BIO_new: { args: [P], returns: P },
   BIO_write: { args: [P, P, i32], returns: i32 },
@@ -57,19 +62,16 @@ const cryptoSymbols = {
   X509_NAME_get_text_by_NID: { args: [P, i32, P, i32], returns: i32 },
   X509_free: { args: [P], returns: V },
   X509_verify_cert_error_string: { args: [i64], returns: P },
-} as const;
+}).symbols;
 
-type Libs = {
-  ssl: ReturnType<typeof dlopen<typeof sslSymbols>>["symbols"];
-  crypto: ReturnType<typeof dlopen<typeof cryptoSymbols>>["symbols"];
-};
+type Libs = { ssl: ReturnType<typeof loadSsl>; crypto: ReturnType<typeof loadCrypto> };
 let libs: Libs | undefined;
 
 /** The OpenSSL entry points; throws a clear error when libssl3 is missing. */
 export function openssl(): Libs {
   if (libs) return libs;
   try {
-    libs = { ssl: dlopen("libssl.so.3", sslSymbols).symbols, crypto: dlopen("libcrypto.so.3", cryptoSymbols).symbols };
+    libs = { ssl: loadSsl(), crypto: loadCrypto() };
   } catch (err) {
     throw new TlsError(`NBD TLS needs OpenSSL 3 (Debian package libssl3): ${(err as Error).message}`);
   }
@@ -113,7 +115,7 @@ export function takeErrors(fallback: string): string {
   const { crypto } = openssl();
   const messages: string[] = [];
   const text = Buffer.alloc(256);
-  for (let code = crypto.ERR_get_error(); code !== 0 && code !== 0n; code = crypto.ERR_get_error()) {
+  for (let code = crypto.ERR_get_error(); code !== 0n; code = crypto.ERR_get_error()) {
     crypto.ERR_error_string_n(code, text, text.length);
     messages.push(text.toString("latin1", 0, Math.max(text.indexOf(0), 0)));
   }
@@ -121,6 +123,6 @@ export function takeErrors(fallback: string): string {
 }
 
 /** A C string returned by OpenSSL, or undefined for NULL. */
-export function readCString(at: Pointer | null): string | undefined {
-  return at ? new CString(at).toString() : undefined;
+export function readCString(at: Pointer | bigint | null): string | undefined {
+  return at ? new CString(at as Pointer).toString() : undefined;
 }

@@ -26,17 +26,17 @@ export class TlsSession {
     /** The context it was made from, when on the thread that made it (not after a hand-over). */
     private readonly context?: TlsContext,
   ) {
-    this.rbio = openssl().ssl.SSL_get_rbio(ssl)!;
-    this.wbio = openssl().ssl.SSL_get_wbio(ssl)!;
+    this.rbio = openssl().ssl.SSL_get_rbio(ssl) as Pointer;
+    this.wbio = openssl().ssl.SSL_get_wbio(ssl) as Pointer;
   }
 
   /** A new server or client session; `serverName` (client) is checked against the certificate and sent as SNI. */
   static create(context: TlsContext, serverName?: string): TlsSession {
     const { ssl, crypto } = openssl();
-    const handle = ssl.SSL_new(context.ctx);
+    const handle = ssl.SSL_new(context.ctx) as Pointer | null;
     if (!handle) throw new TlsError(takeErrors("SSL_new failed"));
     // The SSL object owns both BIOs from here on (SSL_free frees them).
-    ssl.SSL_set_bio(handle, crypto.BIO_new(crypto.BIO_s_mem()), crypto.BIO_new(crypto.BIO_s_mem()));
+    ssl.SSL_set_bio(handle, crypto.BIO_new(crypto.BIO_s_mem() as Pointer) as Pointer, crypto.BIO_new(crypto.BIO_s_mem() as Pointer) as Pointer);
     const session = new TlsSession(handle, context);
     if (context.role === "server") ssl.SSL_set_accept_state(handle);
     else {
@@ -121,11 +121,11 @@ export class TlsSession {
     const { ssl, crypto } = openssl();
     const psk = this.context?.takePskIdentity(this.ssl) ?? readCString(ssl.SSL_get_psk_identity(this.ssl));
     if (psk !== undefined) return psk;
-    const cert = ssl.SSL_get1_peer_certificate(this.ssl);
+    const cert = ssl.SSL_get1_peer_certificate(this.ssl) as Pointer | null;
     if (!cert) return undefined;
     try {
       const text = Buffer.alloc(256);
-      const n = crypto.X509_NAME_get_text_by_NID(crypto.X509_get_subject_name(cert), SSL.NID_commonName, text, text.length);
+      const n = crypto.X509_NAME_get_text_by_NID(crypto.X509_get_subject_name(cert) as Pointer, SSL.NID_commonName, text, text.length);
       return n > 0 ? text.toString("utf8", 0, n) : undefined;
     } finally {
       crypto.X509_free(cert);
