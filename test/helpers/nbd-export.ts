@@ -21,12 +21,12 @@ export interface TestExport {
 }
 
 /** Starts `photon nbd-export` in a fresh temp dir; extra args are appended (e.g. under strace via `wrap`). */
-export async function startExport(options: { wrap?: string[]; dir?: string; token?: string } = {}): Promise<TestExport> {
+export async function startExport(options: { wrap?: string[]; dir?: string; token?: string; args?: string[] } = {}): Promise<TestExport> {
   const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-nbd-");
   const dataDir = join(dir.path, "data");
   const socket = join(dir.path, "nbd.sock");
   const token = options.token ?? "test-token-" + crypto.randomUUID();
-  const args = ["nbd-export", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--socket", socket, "--admin", "127.0.0.1:0"];
+  const args = ["nbd-export", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--socket", socket, "--admin", "127.0.0.1:0", ...(options.args ?? [])];
   const proc = startPhoton(args, { env: { PHOTON_TOKEN: token }, binary: options.wrap?.[0], prefix: options.wrap?.slice(1) });
   const admin = await proc.url();
   const nbdUrl = await proc.url("nbd");

@@ -1,4 +1,9 @@
 import type { Socket } from "bun";
+import { join } from "node:path";
+import { TlsContext, type TlsClientCredentials } from "../tls/context.ts";
+import { TlsError } from "../tls/openssl.ts";
+import { readPskFile } from "../tls/psk-file.ts";
+import { TlsSession } from "../tls/session.ts";
 import { ByteReader } from "./byte-reader.ts";
 import {
   type NbdExtent,
@@ -25,8 +30,14 @@ import {
   writeU64,
 } from "./protocol.ts";
 
-/** Where to connect: a URI (`nbd://host:port/name`, `nbd+unix:///name?socket=PATH`) or parts. */
-export type NbdTarget = { uri: string } | { host: string; port: number; exportName: string } | { socket: string; exportName: string };
+/** Where to connect, parsed: TCP or a unix socket, and TLS credentials when the URI was `nbds`. */
+export type NbdEndpoint = ({ host: string; port: number } | { socket: string }) & { exportName: string; tls?: TlsClientCredentials };
+
+/**
+ * Where to connect: a URI (`nbd://host:port/name`, `nbd+unix:///name?socket=PATH`,
+ * and with TLS `nbds://…`, `nbds+unix://…`) or parts.
+ */
+export type NbdTarget = { uri: string } | NbdEndpoint;
 
 /** Options of {@link NbdClient.connect}. */
 export interface NbdClientOptions {
@@ -36,6 +47,8 @@ export interface NbdClientOptions {
   structuredReplies?: boolean;
   /** Select the base:allocation meta context (default true; needs structured replies). */
   baseAllocation?: boolean;
+  /** Negotiate TLS with these credentials (overrides the URI's). */
+  tls?: TlsClientCredentials;
 }
 
 /** An error answered by the server (or a broken connection), with the NBD errno. */
@@ -61,17 +74,51 @@ interface Pending {
   error?: NbdClientError;
 }
 
-/** Parses an NBD URI into a target. */
-export function parseNbdUri(uri: string): { host: string; port: number; exportName: string } | { socket: string; exportName: string } {
+/**
+ * Parses an NBD URI (the NBD URI spec, as libnbd reads it) into an endpoint.
+ * `nbds` schemes take libnbd's TLS parameters: `tls-psk-file` with the
+ * user of the URI (or `tls-username`), or `tls-certificates=DIR` (ca-cert.pem, and client-cert.pem
+ * with client-key.pem when present), and `tls-hostname`.
+ */
+export function parseNbdUri(uri: string): NbdEndpoint {
   const url = new URL(uri);
   const exportName = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  if (url.protocol === "nbd+unix:") {
+  const tls = url.protocol.startsWith("nbds") ? uriTlsCredentials(uri, url) : undefined;
+  if (url.protocol === "nbd+unix:" || url.protocol === "nbds+unix:") {
     const socket = url.searchParams.get("socket");
     if (!socket) throw new NbdClientError(`${uri}: nbd+unix URIs need ?socket=PATH`);
-    return { socket, exportName };
+    return { socket, exportName, tls };
   }
-  if (url.protocol === "nbd:") return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 10809), exportName };
-  throw new NbdClientError(`${uri}: unsupported scheme ${url.protocol} (nbd: or nbd+unix:)`);
+  if (url.protocol === "nbd:" || url.protocol === "nbds:") {
+    return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 10809), exportName, tls };
+  }
+  throw new NbdClientError(`${uri}: unsupported scheme ${url.protocol} (nbd:, nbds:, nbd+unix: or nbds+unix:)`);
+}
+
+function uriTlsCredentials(uri: string, url: URL): TlsClientCredentials {
+  const params = url.searchParams;
+  const pskFile = params.get("tls-psk-file");
+  const certificates = params.get("tls-certificates");
+  const serverName = params.get("tls-hostname") ?? undefined;
+  if (pskFile) {
+    // libnbd takes the user from the URI (nbds://alice@host/…); tls-username also works.
+    const identity = params.get("tls-username") ?? decodeURIComponent(url.username);
+    if (!identity) throw new NbdClientError(`${uri}: tls-psk-file needs a user (nbds://USER@host/…)`);
+    const key = readPskFile(pskFile).get(identity);
+    if (!key) throw new NbdClientError(`${uri}: ${pskFile} has no key for "${identity}"`);
+    return { psk: { identity, key }, serverName };
+  }
+  if (certificates) {
+    const client = join(certificates, "client-cert.pem");
+    const hasClientCert = Bun.file(client).size > 0;
+    return {
+      caFile: join(certificates, "ca-cert.pem"),
+      certFile: hasClientCert ? client : undefined,
+      keyFile: hasClientCert ? join(certificates, "client-key.pem") : undefined,
+      serverName,
+    };
+  }
+  throw new NbdClientError(`${uri}: nbds URIs need tls-psk-file and tls-username, or tls-certificates`);
 }
 
 /**
@@ -96,6 +143,8 @@ export class NbdClient {
   /** Bytes the socket did not take yet, sent on drain in order. */
   private unsent: Uint8Array[] = [];
   private closed = false;
+  /** Set after NBD_OPT_STARTTLS was acknowledged; `tlsUp` settles when its handshake ends. */
+  private tls: { context: TlsContext; session: TlsSession; up: PromiseWithResolvers<void> } | undefined;
 
   private constructor(private readonly options: NbdClientOptions) {
     this.window = options.window ?? 16;
@@ -107,16 +156,20 @@ export class NbdClient {
     const t = "uri" in target ? parseNbdUri(target.uri) : target;
     const client = new NbdClient(options);
     const handlers = {
-      data: (_s: Socket<undefined>, chunk: Buffer) => client.reader.push(chunk),
+      data: (_s: Socket<undefined>, chunk: Buffer) => client.receive(chunk),
       drain: () => client.drain(),
-      close: () => client.fail(new NbdClientError("connection closed by the server")),
+      close: () => {
+        client.fail(new NbdClientError("connection closed by the server"));
+        client.freeTls();
+      },
       error: (_s: Socket<undefined>, err: Error) => client.fail(new NbdClientError(`connection error: ${err.message}`)),
     };
     client.socket = "socket" in t
       ? await Bun.connect({ unix: t.socket, socket: handlers })
       : await Bun.connect({ hostname: t.host, port: t.port, socket: handlers });
     try {
-      await client.handshake(t.exportName);
+      const tls = options.tls ?? t.tls;
+      await client.handshake(t.exportName, tls && { ...tls, serverName: tls.serverName ?? ("host" in t ? t.host : undefined) });
     } catch (err) {
       client.socket.end();
       throw err;
@@ -125,14 +178,16 @@ export class NbdClient {
     return client;
   }
 
-  private async handshake(exportName: string): Promise<void> {
+  private async handshake(exportName: string, tls: TlsClientCredentials | undefined): Promise<void> {
     const hello = await this.reader.read(18);
     if (hello.readBigUInt64BE(0) !== NBDMAGIC || hello.readBigUInt64BE(8) !== IHAVEOPT) throw new NbdClientError("not a newstyle NBD server");
     const serverFlags = hello.readUInt16BE(16);
     if (!(serverFlags & FLAG_FIXED_NEWSTYLE)) throw new NbdClientError("server does not speak fixed newstyle");
     const clientFlags = Buffer.alloc(4);
     clientFlags.writeUInt32BE(FLAG_C_FIXED_NEWSTYLE | (serverFlags & FLAG_NO_ZEROES ? FLAG_C_NO_ZEROES : 0));
-    this.socket.write(clientFlags);
+    this.send(clientFlags);
+    // "A client that prefers to use TLS ... SHOULD send NBD_OPT_STARTTLS as the first option" (proto.md).
+    if (tls) await this.startTls(tls);
 
     if (this.options.structuredReplies !== false) {
       const structured = await this.option(OPT.STRUCTURED_REPLY, Buffer.alloc(0));
@@ -173,13 +228,58 @@ export class NbdClient {
     }
   }
 
+  /** NBD_OPT_STARTTLS, then the TLS handshake; a refusal or a failed handshake ends the session. */
+  private async startTls(credentials: TlsClientCredentials): Promise<void> {
+    const [reply] = await this.option(OPT.STARTTLS, Buffer.alloc(0));
+    if (reply!.type !== REP.ACK) throw new NbdClientError(`server refused TLS: ${reply!.data.toString() || `error 0x${reply!.type.toString(16)}`}`);
+    const context = TlsContext.client(credentials);
+    this.tls = { context, session: TlsSession.create(context, credentials.serverName), up: Promise.withResolvers<void>() };
+    this.flushTls();
+    await this.tls.up.promise;
+  }
+
+  /** Bytes from the socket: straight to the reader, or through TLS. */
+  private receive(chunk: Buffer): void {
+    const tls = this.tls;
+    if (!tls) return this.reader.push(chunk);
+    try {
+      tls.session.pushCiphertext(chunk, 0, chunk.length);
+      for (;;) {
+        const plain = Buffer.allocUnsafe(64 * 1024);
+        const n = tls.session.readPlaintext(plain, 0, plain.length);
+        if (n === -1) return this.fail(new NbdClientError("server closed TLS"));
+        if (n === 0) break;
+        this.reader.push(plain.subarray(0, n));
+      }
+      this.flushTls();
+      if (tls.session.handshakeDone) tls.up.resolve();
+    } catch (err) {
+      if (!(err instanceof TlsError)) throw err;
+      const error = new NbdClientError(`TLS handshake with the server failed: ${err.message}`);
+      tls.up.reject(error);
+      this.fail(error);
+      this.socket.end();
+    }
+  }
+
+  private flushTls(): void {
+    const out = this.tls?.session.takeCiphertext();
+    if (out) this.sendRaw(out);
+  }
+
+  private freeTls(): void {
+    this.tls?.session.free();
+    this.tls?.context.free();
+    this.tls = undefined;
+  }
+
   /** Sends an option and collects its replies up to the final one. */
   private async option(option: number, data: Buffer): Promise<{ type: number; data: Buffer }[]> {
     const header = Buffer.alloc(16);
     header.writeBigUInt64BE(IHAVEOPT, 0);
     header.writeUInt32BE(option, 8);
     header.writeUInt32BE(data.length, 12);
-    this.socket.write(Buffer.concat([header, data]));
+    this.send(Buffer.concat([header, data]));
     const replies: { type: number; data: Buffer }[] = [];
     for (;;) {
       const head = await this.reader.read(20);
@@ -256,6 +356,12 @@ export class NbdClient {
   }
 
   private send(data: Uint8Array): void {
+    if (!this.tls) return this.sendRaw(data);
+    this.tls.session.writePlaintext(data, 0, data.length);
+    this.flushTls();
+  }
+
+  private sendRaw(data: Uint8Array): void {
     if (this.unsent.length > 0) {
       this.unsent.push(Buffer.from(data));
       return;
@@ -299,6 +405,8 @@ export class NbdClient {
     disc.writeUInt16BE(CMD.DISC, 6);
     this.closed = true;
     this.send(disc);
+    this.tls?.session.shutdown();
+    this.flushTls();
     this.socket.end();
   }
 

@@ -136,7 +136,8 @@ export function startNbdServer(
       }
     } catch (err) {
       if (!(err instanceof TlsError)) throw err;
-      log.warn("TLS handshake or record failed", { conn: state.id, error: err.message });
+      // A PSK client's identity is known even when its key was wrong or unknown.
+      log.warn("TLS handshake or record failed", { conn: state.id, identity: tls.peerIdentity(), error: err.message });
       flushTls(socket, tls); // the alert tells the client why
       return close(socket, "TLS failed");
     }

@@ -58,9 +58,9 @@ export class TlsContext {
         const callback = new JSCallback(
           (session: Pointer, identityAt: Pointer | null, out: Pointer, max: number) => {
             const identity = readCString(identityAt) ?? "";
-            const length = copyKey(psk.get(identity), out, max);
-            if (length > 0) context.pskIdentities.set(session as unknown as number, identity);
-            return length;
+            // Kept even when unknown: the handshake then fails, and the log says who tried.
+            context.pskIdentities.set(session as unknown as number, identity);
+            return copyKey(psk.get(identity), out, max);
           },
           { args: ["ptr", "ptr", "ptr", "u32"], returns: "u32" },
         );
@@ -113,7 +113,7 @@ export class TlsContext {
     return context;
   }
 
-  /** The PSK identity a server session was keyed with (forgotten once read, and when the session is freed). */
+  /** The PSK identity a server session's client offered (forgotten once read, and when the session is freed). */
   takePskIdentity(session: Pointer): string | undefined {
     const identity = this.pskIdentities.get(session as unknown as number);
     this.pskIdentities.delete(session as unknown as number);
