@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ByteReader } from "../../src/coronafs/nbd/byte-reader.ts";
 import { NbdClient } from "../../src/coronafs/nbd/client.ts";
@@ -192,6 +192,28 @@ describe("NBD over TLS with X.509", () => {
     } finally {
       await client.close();
     }
+  });
+
+  test("fio's nbd engine runs verified writes over TLS with the CA in libnbd's default place", async () => {
+    // fio does not let libnbd read files named in a URI (tls-psk-file, tls-certificates: "local file
+    // access is not allowed"), so the CA goes where libnbd looks by default, $HOME/.pki/libnbd; libnbd
+    // sends no client certificate from there, so this export does not ask for one.
+    await using open = await startExport({ args: ["--tls", "require", "--tls-cert", join(creds.serverDir, "server-cert.pem"), "--tls-key", join(creds.serverDir, "server-key.pem")] });
+    await open.createVolume("vm-1", 4 * MiB);
+    const home = join(scratch.path, "fio-home");
+    mkdirSync(join(home, ".pki", "libnbd"), { recursive: true });
+    cpSync(creds.caFile, join(home, ".pki", "libnbd", "ca-cert.pem"));
+    const fio = Bun.spawn(
+      ["fio", "--name=tls", "--ioengine=nbd", `--uri=nbds://127.0.0.1:${open.tcpPort}/vm-1`, "--rw=randwrite", "--bs=4k", "--size=2M", "--iodepth=4", "--verify=crc32c", "--output-format=json"],
+      { env: { ...process.env, HOME: home }, stdout: "pipe", stderr: "pipe" },
+    );
+    const [stdout, stderr, code] = await Promise.all([new Response(fio.stdout).text(), new Response(fio.stderr).text(), fio.exited]);
+    expect(code, stderr).toBe(0);
+    const job = (JSON.parse(stdout.slice(stdout.indexOf("{"))) as { jobs: { error: number; write: { io_bytes: number }; read: { io_bytes: number } }[] }).jobs[0]!;
+    expect(job.error).toBe(0);
+    expect(job.write.io_bytes).toBe(2 * MiB);
+    expect(job.read.io_bytes).toBe(2 * MiB); // the verify pass read everything back
+    await open.proc.waitForLog((l) => l.msg === "TLS established", "fio's connection was TLS");
   });
 
   test("a client without a certificate is refused when peers are verified", async () => {
