@@ -6,7 +6,7 @@ import { NbdClient } from "../../src/coronafs/nbd/client.ts";
 import { TlsContext } from "../../src/coronafs/tls/context.ts";
 import { TlsSession } from "../../src/coronafs/tls/session.ts";
 import { mustRun, run, startExport, type TestExport } from "../helpers/nbd-export.ts";
-import { runPhoton, tempDir } from "../helpers/photon.ts";
+import { runPhoton, startPhoton, tempDir } from "../helpers/photon.ts";
 import { makeTlsCredentials, type TlsCredentials } from "../helpers/tls-credentials.ts";
 
 const MiB = 1024 * 1024;
@@ -252,6 +252,19 @@ describe("NBD unix socket access", () => {
     const st = statSync(plain.socket);
     expect(st.mode & 0o777).toBe(0o660);
     expect(st.uid).toBe(Number((await mustRun(["id", "-u", "nobody"])).trim()));
+    expect(st.gid).toBe(Number((await mustRun(["getent", "group", "disk"])).split(":")[2]));
+  });
+
+  test("an agent's node-local socket gets the mode and group of its --nbd-socket-* flags", async () => {
+    const dataDir = join(scratch.path, "agent");
+    await using agent = startPhoton(
+      ["agent", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--controller", "http://127.0.0.1:1", "--roles", "nbd", "--nbd-socket-mode", "0640", "--nbd-socket-group", "disk"],
+      { env: { PHOTON_TOKEN: "agent-token" } },
+    );
+    const url = await agent.url("nbd-unix");
+    const st = statSync(new URL(url).searchParams.get("socket")!);
+    expect(st.mode & 0o777).toBe(0o640);
+    expect(st.uid).toBe(process.getuid!());
     expect(st.gid).toBe(Number((await mustRun(["getent", "group", "disk"])).split(":")[2]));
   });
 

@@ -197,9 +197,11 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   /** Says close_notify (when the connection still works) and frees the session. */
   const closeTls = (connection: Connection, tls: TlsSession) => {
     tls.shutdown();
-    connection.closed = false;
-    sendTlsOutput(connection, tls);
-    connection.closed = true;
+    const { cipher } = tlsBuffers!;
+    // One try without blocking (sendFrom's "more" is MSG_DONTWAIT; the shutdown that follows pushes
+    // it out): a client that is gone or not reading gets no close_notify.
+    const n = tls.readCiphertext(cipher, 0, cipher.length);
+    if (n > 0) sendFrom(connection.fd, cipher, 0, n, true);
     tls.free();
     connection.tls = undefined;
   };

@@ -176,6 +176,7 @@ export function startNbdServer(
             state.tls = undefined;
             workers.attach(negotiated.export.name, spec, socketFd(socket), negotiated, rest, tls, () => socket.terminate()).catch((err: Error) => {
               log.error("cannot start transmission", { conn: state.id, export: negotiated.export.name, error: err.message });
+              if (tls) TlsSession.adopt(tls).free(); // no worker took it
               socket.terminate();
             });
           },
