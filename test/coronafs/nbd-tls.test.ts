@@ -12,7 +12,7 @@ import { makeTlsCredentials, type TlsCredentials } from "../helpers/tls-credenti
 const MiB = 1024 * 1024;
 const scratch = tempDir("photon-nbd-tls-");
 let creds: TlsCredentials;
-/** TLS required, PSK keys for alice (rw on vm-*), bob (ro on vm-*) and carol (no rule). */
+/** TLS required, PSK keys for alice (rw on vm-*), bob (ro on vm-*) and carol (no rule), and a server certificate. */
 let psk: TestExport;
 /** TLS required, X.509, client certificates verified against the test CA. */
 let x509: TestExport;
@@ -24,10 +24,8 @@ beforeAll(async () => {
   const access = join(scratch.path, "access");
   writeFileSync(access, "alice vm-* rw\nbob   vm-* ro\n");
   [psk, x509, plain] = await Promise.all([
-    startExport({ args: ["--tls", "require", "--tls-psk", creds.pskFile, "--tls-access", access] }),
-    startExport({
-      args: ["--tls", "require", "--tls-cert", join(creds.serverDir, "server-cert.pem"), "--tls-key", join(creds.serverDir, "server-key.pem"), "--tls-verify-peer", "--tls-ca", creds.caFile],
-    }),
+    startExport({ args: ["--tls", "require", "--tls-psk", creds.pskFile, "--tls-access", access, ...serverCert()] }),
+    startExport({ args: ["--tls", "require", ...serverCert(), "--tls-verify-peer", "--tls-ca", creds.caFile] }),
     startExport({ args: ["--socket-mode", "0660", "--socket-owner", "nobody", "--socket-group", "disk"] }),
   ]);
   await Promise.all([psk.createVolume("vm-1", 16 * MiB), psk.createVolume("other", MiB), x509.createVolume("vm-1", 4 * MiB), plain.createVolume("healthy", MiB)]);
@@ -37,6 +35,7 @@ afterAll(async () => {
   scratch[Symbol.dispose]();
 });
 
+const serverCert = () => ["--tls-cert", join(creds.serverDir, "server-cert.pem"), "--tls-key", join(creds.serverDir, "server-key.pem")];
 const pskUri = (ex: TestExport, user: string, name: string, keys = creds.pskFile) => `nbds://${user}@127.0.0.1:${ex.tcpPort}/${name}?tls-psk-file=${keys}`;
 
 /** qemu's --object and --image-opts for an NBD export over TLS. */
@@ -153,6 +152,14 @@ describe("per-identity volume access", () => {
     const list = await mustRun(["nbdinfo", "--list", pskUri(psk, "alice", "")]);
     expect(list).toContain("vm-1");
     expect(list).not.toContain("other");
+  });
+
+  test("a certificate client without a verified identity may open nothing (PSK users of the same server still can)", async () => {
+    const result = await run(["nbdinfo", "--size", `nbds://127.0.0.1:${psk.tcpPort}/vm-1?tls-certificates=${creds.caOnlyDir}`]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("server policy prevents NBD_OPT_GO"); // libnbd on NBD_REP_ERR_POLICY
+    await psk.proc.waitForLog((l) => l.msg === "export refused by the access list" && l.identity === undefined, "the refusal logged");
+    await stillServing();
   });
 
   test("a read-only identity reads, sees NBD_FLAG_READ_ONLY, and its writes fail with EPERM", async () => {

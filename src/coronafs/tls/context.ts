@@ -66,6 +66,11 @@ export class TlsContext {
         );
         context.callbacks.push(callback);
         ssl.SSL_CTX_set_psk_server_callback(context.ctx, callback.ptr!);
+        // In TLS 1.3 OpenSSL ties a callback's PSK to SHA-256: a server that also has a certificate
+        // would otherwise pick a SHA-384 suite from a GnuTLS client's list, reject the PSK and
+        // fall back to its certificate, which a PSK-only client cannot use.
+        check(ssl.SSL_CTX_set_ciphersuites(context.ctx, cstr(PSK_FIRST_SUITES)), "cannot set the TLS 1.3 ciphersuites");
+        ssl.SSL_CTX_set_options(context.ctx, SSL.OP_CIPHER_SERVER_PREFERENCE);
       }
       if (!x509 && !psk) throw new TlsError("TLS needs a certificate and key, or a PSK file");
     } catch (err) {
@@ -126,6 +131,9 @@ export class TlsContext {
     for (const callback of this.callbacks.splice(0)) callback.close();
   }
 }
+
+/** TLS 1.3 suites with the SHA-256 ones first (see the PSK server callback). */
+const PSK_FIRST_SUITES = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 
 function newContext(method: Pointer | bigint | null): Pointer {
   const { ssl } = openssl();
