@@ -212,7 +212,7 @@ describe("NBD over TLS with X.509", () => {
     cpSync(creds.caFile, join(home, ".pki", "libnbd", "ca-cert.pem"));
     const fio = Bun.spawn(
       ["fio", "--name=tls", "--ioengine=nbd", `--uri=nbds://127.0.0.1:${open.tcpPort}/vm-1`, "--rw=randwrite", "--bs=4k", "--size=2M", "--iodepth=4", "--verify=crc32c", "--output-format=json"],
-      { env: { ...process.env, HOME: home }, stdout: "pipe", stderr: "pipe" },
+      { env: { ...process.env, HOME: home }, cwd: home, stdout: "pipe", stderr: "pipe" }, // cwd: fio leaves its verify state there
     );
     const [stdout, stderr, code] = await Promise.all([new Response(fio.stdout).text(), new Response(fio.stderr).text(), fio.exited]);
     expect(code, stderr).toBe(0);
