@@ -1,10 +1,8 @@
-import type { Socket } from "bun";
-import { join } from "node:path";
-import { TlsContext, type TlsClientCredentials } from "../tls/context.ts";
-import { TlsError } from "../tls/openssl.ts";
-import { readPskFile } from "../tls/psk-file.ts";
-import { TlsSession } from "../tls/session.ts";
+import type { TlsClientCredentials } from "../tls/context.ts";
 import { ByteReader } from "./byte-reader.ts";
+import { ClientConnection } from "./client-connection.ts";
+import { NbdClientError } from "./client-error.ts";
+import { parseNbdUri, type NbdTarget } from "./uri.ts";
 import {
   type NbdExtent,
   BASE_ALLOCATION,
@@ -30,14 +28,8 @@ import {
   writeU64,
 } from "./protocol.ts";
 
-/** Where to connect, parsed: TCP or a unix socket, and TLS credentials when the URI was `nbds`. */
-export type NbdEndpoint = ({ host: string; port: number } | { socket: string }) & { exportName: string; tls?: TlsClientCredentials };
-
-/**
- * Where to connect: a URI (`nbd://host:port/name`, `nbd+unix:///name?socket=PATH`,
- * and with TLS `nbds://…`, `nbds+unix://…`) or parts.
- */
-export type NbdTarget = { uri: string } | NbdEndpoint;
+/** The client's errors are part of its API. */
+export { NbdClientError } from "./client-error.ts";
 
 /** Options of {@link NbdClient.connect}. */
 export interface NbdClientOptions {
@@ -49,17 +41,6 @@ export interface NbdClientOptions {
   baseAllocation?: boolean;
   /** Negotiate TLS with these credentials (overrides the URI's). */
   tls?: TlsClientCredentials;
-}
-
-/** An error answered by the server (or a broken connection), with the NBD errno. */
-export class NbdClientError extends Error {
-  constructor(
-    message: string,
-    readonly errno?: number,
-  ) {
-    super(message);
-    this.name = "NbdClientError";
-  }
 }
 
 interface Pending {
@@ -75,53 +56,6 @@ interface Pending {
 }
 
 /**
- * Parses an NBD URI (the NBD URI spec, as libnbd reads it) into an endpoint.
- * `nbds` schemes take libnbd's TLS parameters: `tls-psk-file` with the
- * user of the URI (or `tls-username`), or `tls-certificates=DIR` (ca-cert.pem, and client-cert.pem
- * with client-key.pem when present), and `tls-hostname`.
- */
-export function parseNbdUri(uri: string): NbdEndpoint {
-  const url = new URL(uri);
-  const exportName = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  const tls = url.protocol.startsWith("nbds") ? uriTlsCredentials(uri, url) : undefined;
-  if (url.protocol === "nbd+unix:" || url.protocol === "nbds+unix:") {
-    const socket = url.searchParams.get("socket");
-    if (!socket) throw new NbdClientError(`${uri}: nbd+unix URIs need ?socket=PATH`);
-    return { socket, exportName, tls };
-  }
-  if (url.protocol === "nbd:" || url.protocol === "nbds:") {
-    return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 10809), exportName, tls };
-  }
-  throw new NbdClientError(`${uri}: unsupported scheme ${url.protocol} (nbd:, nbds:, nbd+unix: or nbds+unix:)`);
-}
-
-function uriTlsCredentials(uri: string, url: URL): TlsClientCredentials {
-  const params = url.searchParams;
-  const pskFile = params.get("tls-psk-file");
-  const certificates = params.get("tls-certificates");
-  const serverName = params.get("tls-hostname") ?? undefined;
-  if (pskFile) {
-    // libnbd takes the user from the URI (nbds://alice@host/…); tls-username also works.
-    const identity = params.get("tls-username") ?? decodeURIComponent(url.username);
-    if (!identity) throw new NbdClientError(`${uri}: tls-psk-file needs a user (nbds://USER@host/…)`);
-    const key = readPskFile(pskFile).get(identity);
-    if (!key) throw new NbdClientError(`${uri}: ${pskFile} has no key for "${identity}"`);
-    return { psk: { identity, key }, serverName };
-  }
-  if (certificates) {
-    const client = join(certificates, "client-cert.pem");
-    const hasClientCert = Bun.file(client).size > 0;
-    return {
-      caFile: join(certificates, "ca-cert.pem"),
-      certFile: hasClientCert ? client : undefined,
-      keyFile: hasClientCert ? join(certificates, "client-key.pem") : undefined,
-      serverName,
-    };
-  }
-  throw new NbdClientError(`${uri}: nbds URIs need tls-psk-file and tls-username, or tls-certificates`);
-}
-
-/**
  * Photon's NBD client: fixed newstyle handshake with NBD_OPT_GO, structured
  * replies and base:allocation when the server offers them, and pipelined
  * requests with a bounded window (replies may come back in any order).
@@ -134,17 +68,13 @@ export class NbdClient {
   blockSizes = { minimum: 1, preferred: 4096, maximum: 32 * 1024 * 1024 };
 
   private readonly reader = new ByteReader();
-  private socket!: Socket<undefined>;
+  private connection!: ClientConnection;
   private readonly pending = new Map<number, Pending>();
   private nextHandle = 1;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private readonly outstanding = new Set<Promise<unknown>>();
-  /** Bytes the socket did not take yet, sent on drain in order. */
-  private unsent: Uint8Array[] = [];
   private closed = false;
-  /** Set after NBD_OPT_STARTTLS was acknowledged; `tlsUp` settles when its handshake ends. */
-  private tls: { context: TlsContext; session: TlsSession; up: PromiseWithResolvers<void> } | undefined;
 
   private constructor(private readonly options: NbdClientOptions) {
     this.window = options.window ?? 16;
@@ -155,23 +85,12 @@ export class NbdClient {
   static async connect(target: NbdTarget, options: NbdClientOptions = {}): Promise<NbdClient> {
     const t = "uri" in target ? parseNbdUri(target.uri) : target;
     const client = new NbdClient(options);
-    const handlers = {
-      data: (_s: Socket<undefined>, chunk: Buffer) => client.receive(chunk),
-      drain: () => client.drain(),
-      close: () => {
-        client.fail(new NbdClientError("connection closed by the server"));
-        client.freeTls();
-      },
-      error: (_s: Socket<undefined>, err: Error) => client.fail(new NbdClientError(`connection error: ${err.message}`)),
-    };
-    client.socket = "socket" in t
-      ? await Bun.connect({ unix: t.socket, socket: handlers })
-      : await Bun.connect({ hostname: t.host, port: t.port, socket: handlers });
+    client.connection = await ClientConnection.open(t, client.reader, (error) => client.fail(error));
     try {
       const tls = options.tls ?? t.tls;
       await client.handshake(t.exportName, tls && { ...tls, serverName: tls.serverName ?? ("host" in t ? t.host : undefined) });
     } catch (err) {
-      client.socket.end();
+      client.connection.end();
       throw err;
     }
     void client.receiveLoop();
@@ -232,45 +151,7 @@ export class NbdClient {
   private async startTls(credentials: TlsClientCredentials): Promise<void> {
     const [reply] = await this.option(OPT.STARTTLS, Buffer.alloc(0));
     if (reply!.type !== REP.ACK) throw new NbdClientError(`server refused TLS: ${reply!.data.toString() || `error 0x${reply!.type.toString(16)}`}`);
-    const context = TlsContext.client(credentials);
-    this.tls = { context, session: TlsSession.create(context, credentials.serverName), up: Promise.withResolvers<void>() };
-    this.flushTls();
-    await this.tls.up.promise;
-  }
-
-  /** Bytes from the socket: straight to the reader, or through TLS. */
-  private receive(chunk: Buffer): void {
-    const tls = this.tls;
-    if (!tls) return this.reader.push(chunk);
-    try {
-      tls.session.pushCiphertext(chunk, 0, chunk.length);
-      for (;;) {
-        const plain = Buffer.allocUnsafe(64 * 1024);
-        const n = tls.session.readPlaintext(plain, 0, plain.length);
-        if (n === -1) return this.fail(new NbdClientError("server closed TLS"));
-        if (n === 0) break;
-        this.reader.push(plain.subarray(0, n));
-      }
-      this.flushTls();
-      if (tls.session.handshakeDone) tls.up.resolve();
-    } catch (err) {
-      if (!(err instanceof TlsError)) throw err;
-      const error = new NbdClientError(`TLS handshake with the server failed: ${err.message}`);
-      tls.up.reject(error);
-      this.fail(error);
-      this.socket.end();
-    }
-  }
-
-  private flushTls(): void {
-    const out = this.tls?.session.takeCiphertext();
-    if (out) this.sendRaw(out);
-  }
-
-  private freeTls(): void {
-    this.tls?.session.free();
-    this.tls?.context.free();
-    this.tls = undefined;
+    await this.connection.startTls(credentials);
   }
 
   /** Sends an option and collects its replies up to the final one. */
@@ -356,30 +237,7 @@ export class NbdClient {
   }
 
   private send(data: Uint8Array): void {
-    if (!this.tls) return this.sendRaw(data);
-    this.tls.session.writePlaintext(data, 0, data.length);
-    this.flushTls();
-  }
-
-  private sendRaw(data: Uint8Array): void {
-    if (this.unsent.length > 0) {
-      this.unsent.push(Buffer.from(data));
-      return;
-    }
-    const written = Math.max(this.socket.write(data), 0);
-    if (written < data.length) this.unsent.push(Buffer.from(data.subarray(written)));
-  }
-
-  private drain(): void {
-    while (this.unsent.length > 0) {
-      const head = this.unsent[0]!;
-      const written = Math.max(this.socket.write(head), 0);
-      if (written < head.length) {
-        this.unsent[0] = head.subarray(written);
-        return;
-      }
-      this.unsent.shift();
-    }
+    this.connection.send(data);
   }
 
   private slot(): Promise<void> {
@@ -405,9 +263,7 @@ export class NbdClient {
     disc.writeUInt16BE(CMD.DISC, 6);
     this.closed = true;
     this.send(disc);
-    this.tls?.session.shutdown();
-    this.flushTls();
-    this.socket.end();
+    this.connection.end();
   }
 
   // ---- replies ----
