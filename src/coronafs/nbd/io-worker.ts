@@ -173,6 +173,7 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
       }
     } catch (err) {
       if (!(err instanceof TlsError)) throw err;
+      log.warn("TLS record failed", { conn: connection.id, error: err.message });
       end(connection, `TLS failed: ${err.message}`);
     }
     sendTlsOutput(connection, tls);
