@@ -121,6 +121,13 @@ describe("NBD over TLS-PSK", () => {
     await stillServing();
   });
 
+  test("with --tls allow, plaintext and TLS clients are both served", async () => {
+    await using allow = await startExport({ args: ["--tls", "allow", "--tls-psk", creds.pskFile] });
+    await allow.createVolume("vm-1", MiB);
+    expect(await mustRun(["nbdinfo", allow.tcpUri("vm-1")])).toContain("without TLS");
+    expect(await mustRun(["nbdinfo", pskUri(allow, "bob", "vm-1")])).toContain("with TLS");
+  });
+
   test("STARTTLS on a server without TLS is refused with NBD_REP_ERR_POLICY", async () => {
     const conn = await rawConnection(plain.tcpPort);
     expect(await startTlsRaw(conn)).toBe(0x80000002);
