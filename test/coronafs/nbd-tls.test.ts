@@ -24,8 +24,8 @@ beforeAll(async () => {
   const access = join(scratch.path, "access");
   writeFileSync(access, "alice vm-* rw\nbob   vm-* ro\n");
   [psk, x509, plain] = await Promise.all([
-    startExport({ args: ["--tls", "require", "--tls-psk", creds.pskFile, "--tls-access", access, ...serverCert()] }),
-    startExport({ args: ["--tls", "require", ...serverCert(), "--tls-verify-peer", "--tls-ca", creds.caFile] }),
+    startExport({ args: ["--tls", "require", "--tls-psk", creds.pskFile, "--tls-access", access, ...serverCert()], ca: creds.caFile }),
+    startExport({ args: ["--tls", "require", ...serverCert(), "--tls-verify-peer", "--tls-ca", creds.caFile], ca: creds.caFile }),
     startExport({ args: ["--socket-mode", "0660", "--socket-owner", "nobody", "--socket-group", "disk"] }),
   ]);
   await Promise.all([psk.createVolume("vm-1", 16 * MiB), psk.createVolume("other", MiB), x509.createVolume("vm-1", 4 * MiB), plain.createVolume("healthy", MiB)]);
@@ -212,7 +212,7 @@ describe("NBD over TLS with X.509", () => {
     // fio does not let libnbd read files named in a URI (tls-psk-file, tls-certificates: "local file
     // access is not allowed"), so the CA goes where libnbd looks by default, $HOME/.pki/libnbd; libnbd
     // sends no client certificate from there, so this export does not ask for one.
-    await using open = await startExport({ args: ["--tls", "require", "--tls-cert", join(creds.serverDir, "server-cert.pem"), "--tls-key", join(creds.serverDir, "server-key.pem")] });
+    await using open = await startExport({ args: ["--tls", "require", ...serverCert()], ca: creds.caFile });
     await open.createVolume("vm-1", 4 * MiB);
     const home = join(scratch.path, "fio-home");
     mkdirSync(join(home, ".pki", "libnbd"), { recursive: true });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
 
@@ -20,8 +21,12 @@ export interface TestExport {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts `photon nbd-export` in a fresh temp dir; extra args are appended (e.g. under strace via `wrap`). */
-export async function startExport(options: { wrap?: string[]; dir?: string; token?: string; args?: string[] } = {}): Promise<TestExport> {
+/**
+ * Starts `photon nbd-export` in a fresh temp dir; `args` are appended, `wrap` runs it under
+ * another program (strace); `ca` is the PEM file the admin API's certificate is checked against
+ * when `args` give it one (--tls-cert).
+ */
+export async function startExport(options: { wrap?: string[]; dir?: string; token?: string; args?: string[]; ca?: string } = {}): Promise<TestExport> {
   const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-nbd-");
   const dataDir = join(dir.path, "data");
   const socket = join(dir.path, "nbd.sock");
@@ -37,6 +42,7 @@ export async function startExport(options: { wrap?: string[]; dir?: string; toke
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ...(options.ca ? { tls: { ca: readFileSync(options.ca, "utf8") } } : {}),
     });
   return {
     proc,
