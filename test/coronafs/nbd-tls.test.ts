@@ -144,6 +144,7 @@ describe("NBD over TLS-PSK", () => {
     await conn.reader.read(18);
     conn.write(hello);
     await conn.ended;
+    await plain.proc.waitForLog((l) => String(l.msg).startsWith("TLS ClientHello instead of NBD client flags"), "the refusal logged");
     const info = await mustRun(["nbdinfo", "--size", plain.tcpUri("healthy")]);
     expect(Number(info.trim())).toBe(MiB);
   });

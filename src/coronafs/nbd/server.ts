@@ -193,7 +193,8 @@ export function startNbdServer(
       try {
         if (state.tls) receiveTls(socket, state.tls, chunk);
         else if (state.handshake.expectsClientFlags && chunk[0] === TLS_HANDSHAKE_RECORD) {
-          close(socket, "a TLS ClientHello instead of NBD client flags: NBD negotiates TLS with NBD_OPT_STARTTLS");
+          log.warn("TLS ClientHello instead of NBD client flags: NBD negotiates TLS with NBD_OPT_STARTTLS", { conn: state.id });
+          close(socket, "TLS without NBD_OPT_STARTTLS");
         } else state.handshake.feed(chunk);
       } catch (err) {
         log.error("connection failed", { conn: state.id, err });
