@@ -34,7 +34,7 @@ export interface NbdExportConfig {
 }
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
-export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
+export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer & { setNbdSecurity(next: NbdSecurity): void } {
   const metrics = createHttpMetrics();
   registerDataDirMetrics(metrics.registry, config.dataDir);
   const volumes = openVolumeService(config.dataDir, log, config.logLevel, metrics.registry);
@@ -45,6 +45,7 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
   const admin = serveApp(app, config.admin, log, { tls: config.tls });
   return {
     address: admin.address,
+    setNbdSecurity: (next) => volumes.setNbdSecurity(next),
     async stop() {
       await admin.stop();
       await volumes.stop();
@@ -57,6 +58,8 @@ export interface VolumeService {
   routes: Hono;
   /** Starts the NBD listeners; the routes report their URIs from then on. */
   serve(listeners: NbdListeners, security?: NbdSecurity): void;
+  /** New NBD TLS settings for new connections (see NbdServer.setSecurity). */
+  setNbdSecurity(next: NbdSecurity): void;
   stop(): Promise<void>;
 }
 
@@ -87,6 +90,9 @@ export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLev
     routes,
     serve(listeners, security) {
       nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel, security);
+    },
+    setNbdSecurity(next) {
+      nbd?.setSecurity(next);
     },
     async stop() {
       await nbd?.stop();

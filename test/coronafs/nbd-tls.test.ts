@@ -188,6 +188,36 @@ describe("per-identity volume access", () => {
   });
 });
 
+describe("SIGHUP", () => {
+  test("new PSK keys and access rules apply to new connections; open ones go on; bad files change nothing", async () => {
+    const dir = join(scratch.path, "reload");
+    mkdirSync(dir);
+    const keys = join(dir, "keys.psk");
+    const access = join(dir, "access");
+    await mustRun(["psktool", "-u", "alice", "-p", keys]);
+    writeFileSync(access, "alice * rw\n");
+    await using ex = await startExport({ args: ["--tls", "require", "--tls-psk", keys, "--tls-access", access] });
+    await ex.createVolume("vm-1", MiB);
+    const open = await NbdClient.connect({ uri: pskUri(ex, "alice", "vm-1", keys) });
+    try {
+      expect((await run(["nbdinfo", "--size", pskUri(ex, "dave", "vm-1", keys)])).code).not.toBe(0);
+      await mustRun(["psktool", "-u", "dave", "-p", keys]);
+      writeFileSync(access, "alice * rw\ndave vm-* ro\n");
+      ex.proc.proc.kill("SIGHUP");
+      await ex.proc.waitForLog((l) => l.msg === "SIGHUP: reread the NBD TLS settings", "the reload");
+      expect(Number((await mustRun(["nbdinfo", "--size", pskUri(ex, "dave", "vm-1", keys)])).trim())).toBe(MiB);
+      writeFileSync(access, "dave vm-* maybe\n");
+      ex.proc.proc.kill("SIGHUP");
+      await ex.proc.waitForLog((l) => l.msg === "SIGHUP: the NBD TLS settings were not reread; the previous ones stay", "the refused reload");
+      expect(Number((await mustRun(["nbdinfo", "--size", pskUri(ex, "dave", "vm-1", keys)])).trim())).toBe(MiB);
+      await open.write(0, Buffer.alloc(4096, 0x21));
+      expect((await open.read(0, 4096)).every((b) => b === 0x21)).toBe(true);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 describe("NBD over TLS with X.509", () => {
   const x509Object = (dir: string) => `tls-creds-x509,dir=${dir}`;
 

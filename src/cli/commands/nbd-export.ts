@@ -23,8 +23,8 @@ export default defineCommand({
     "socket-group": { type: "string", description: "unix socket group (group name or gid)", valueHint: "GROUP" },
     admin: { type: "string", description: "admin API address (default 127.0.0.1:7072)", valueHint: "HOST:PORT" },
     tls: { type: "string", description: "NBD TLS (NBD_OPT_STARTTLS): off, allow or require (default off)", valueHint: "MODE" },
-    "tls-cert": { ...serverTlsArgs["tls-cert"], description: "PEM certificate chain: HTTPS on the admin API (reread on SIGHUP) and, with --tls, NBD's X.509" },
-    "tls-key": { ...serverTlsArgs["tls-key"], description: "the PEM private key of --tls-cert (for NBD read at start)" },
+    "tls-cert": { ...serverTlsArgs["tls-cert"], description: "PEM certificate chain: HTTPS on the admin API and, with --tls, NBD's X.509 (reread on SIGHUP)" },
+    "tls-key": { ...serverTlsArgs["tls-key"], description: "the PEM private key of --tls-cert (reread on SIGHUP)" },
     "tls-verify-peer": { type: "boolean", description: "require client certificates signed by --tls-ca" },
     "tls-ca": { type: "string", description: "CA that signs client certificates (with --tls-verify-peer)", valueHint: "FILE" },
     "tls-psk": { type: "string", description: "TLS-PSK keys, psktool format (identity:hexkey lines)", valueHint: "FILE" },
@@ -52,6 +52,16 @@ export default defineCommand({
       },
       log,
     );
+    // SIGHUP also rereads NBD's TLS files (new keys, access rules, certificate) for new
+    // connections, so that no VM's connection has to end for them; bad files change nothing.
+    process.on("SIGHUP", () => {
+      try {
+        server.setNbdSecurity(securityOption(sources));
+        log.info("SIGHUP: reread the NBD TLS settings");
+      } catch (err) {
+        log.error("SIGHUP: the NBD TLS settings were not reread; the previous ones stay", { error: (err as Error).message });
+      }
+    });
     await runUntilSignal(server, log, { certificate: tls, token });
   },
 });

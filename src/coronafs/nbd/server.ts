@@ -42,6 +42,8 @@ export interface NbdServer {
   stats(): NbdStatsSnapshot;
   /** Ends every connection to an export and waits until its image is closed (forced volume delete). */
   disconnect(exportName: string): Promise<void>;
+  /** New TLS settings and access list (SIGHUP) for the connections that start from now on. */
+  setSecurity(next: NbdSecurity): void;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,10 @@ interface ConnectionState {
 
 type NbdSocket = Socket<ConnectionState>;
 
+function checkSecurity(security: NbdSecurity): void {
+  if (security.tls !== "off" && !security.context) throw new Error(`NBD TLS mode "${security.tls}" needs TLS credentials`);
+}
+
 /** The first byte of a TLS handshake record (a client that speaks TLS at once, without STARTTLS). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
@@ -76,7 +82,9 @@ export function startNbdServer(
   logLevel: LogLevel = "info",
   security: NbdSecurity = { tls: "off" },
 ): NbdServer {
-  if (security.tls !== "off" && !security.context) throw new Error(`NBD TLS mode "${security.tls}" needs TLS credentials`);
+  checkSecurity(security);
+  /** Contexts replaced by `setSecurity`: sessions made from them may still be running. */
+  const retired: TlsContext[] = [];
   let nextId = 1;
   const workers = new VolumeWorkers(log, logLevel, new NbdStats());
   const handshaking = new Set<NbdSocket>();
@@ -154,6 +162,8 @@ export function startNbdServer(
   const handlers = {
     open(socket: NbdSocket) {
       const state: ConnectionState = { id: nextId++, handshake: undefined!, backlog: [], closing: false, handedOff: false, tls: undefined };
+      // The settings in force when the connection opened stay its settings.
+      const { context } = security;
       socket.data = state;
       handshaking.add(socket);
       state.handshake = new Handshake(
@@ -162,7 +172,7 @@ export function startNbdServer(
           send: (data) => send(socket, data),
           close: (reason) => close(socket, reason),
           startTls: (rest) => {
-            state.tls = TlsSession.create(security.context!);
+            state.tls = TlsSession.create(context!);
             if (rest.length > 0) receiveTls(socket, state.tls, rest);
           },
           enterTransmission: (negotiated, rest) => {
@@ -245,13 +255,18 @@ export function startNbdServer(
     totalConnections: () => workers.totalConnections(),
     stats: () => workers.stats.snapshot(),
     disconnect: (name) => workers.disconnect(name),
+    setSecurity(next) {
+      checkSecurity(next);
+      if (security.context && security.context !== next.context) retired.push(security.context);
+      security = next;
+    },
     async stop() {
       tcp?.stop(true);
       unix?.stop(true);
       for (const socket of handshaking) socket.end();
       // Workers finish the request at hand, end their connections, flush and close the images.
       await workers.stopAll();
-      security.context?.free();
+      for (const context of [...retired, security.context]) context?.free();
       if (listen.unixPath && existsSync(listen.unixPath)) unlinkSync(listen.unixPath);
     },
   };
