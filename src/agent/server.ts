@@ -8,6 +8,7 @@ import type { ServerCertificate } from "../http/server-certificate.ts";
 import { ControllerClient } from "../controller/client.ts";
 import { VolumeClient } from "../coronafs/client.ts";
 import { localVolumesRole } from "../coronafs/server.ts";
+import type { UnixSocketAccess } from "../coronafs/nbd/unix-socket.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
 import { storageNodeRole } from "../lightningstor/storage-node.ts";
 import { vmHostRole, type VmHostRoleOptions } from "../plasmavmc/vm-host/role.ts";
@@ -39,6 +40,8 @@ export interface AgentConfig {
   tls?: ServerCertificate;
   /** The CA the https:// servers this mode calls are verified against. */
   ca?: TrustedCa;
+  /** Mode and owner of the node-local NBD socket (so only QEMU's user can open it). */
+  nbdSocketAccess?: UnixSocketAccess;
 }
 
 /** What a role may use of the agent it runs in. */
@@ -113,7 +116,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 /** The roles an agent can run, by their `--roles` name. */
 const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: AgentContext) => WorkerRole> = {
   storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
-  nbd: (config, log, agent) => localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics }),
+  nbd: (config, log, agent) =>
+    localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics, socketAccess: config.nbdSocketAccess }),
   compute: (config, log, agent) =>
     vmHostRole({
       dataDir: config.dataDir,

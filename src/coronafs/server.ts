@@ -5,7 +5,8 @@ import { createHttpMetrics, registerDataDirMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
 import type { ServerCertificate } from "../http/server-certificate.ts";
 import type { Logger, LogLevel } from "../util/log.ts";
-import { startNbdServer, type NbdServer } from "./nbd/server.ts";
+import { startNbdServer, type NbdListenOptions, type NbdSecurity, type NbdServer } from "./nbd/server.ts";
+import type { UnixSocketAccess } from "./nbd/unix-socket.ts";
 import type { WorkerRole } from "../http/worker-role.ts";
 import { volumeRoutes } from "./volumes/routes.ts";
 import { VolumeStore } from "./volumes/store.ts";
@@ -21,6 +22,10 @@ export interface NbdExportConfig {
   listen?: ListenAddress;
   /** NBD over a unix socket; undefined disables it. */
   socket?: string;
+  /** Mode and owner of the unix socket. */
+  socketAccess?: UnixSocketAccess;
+  /** TLS and per-identity access (loaded by nbd/security.ts). */
+  security: NbdSecurity;
   admin: ListenAddress;
   token: TokenLike;
   logLevel: LogLevel;
@@ -29,17 +34,18 @@ export interface NbdExportConfig {
 }
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
-export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer {
+export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer & { setNbdSecurity(next: NbdSecurity): void } {
   const metrics = createHttpMetrics();
   registerDataDirMetrics(metrics.registry, config.dataDir);
   const volumes = openVolumeService(config.dataDir, log, config.logLevel, metrics.registry);
-  volumes.serve({ tcp: config.listen, unixPath: config.socket });
+  volumes.serve({ tcp: config.listen, unixPath: config.socket, unixAccess: config.socketAccess }, config.security);
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/volumes", volumes.routes);
   // Image uploads stream up to the largest volume.
   const admin = serveApp(app, config.admin, log, { tls: config.tls });
   return {
     address: admin.address,
+    setNbdSecurity: (next) => volumes.setNbdSecurity(next),
     async stop() {
       await admin.stop();
       await volumes.stop();
@@ -51,15 +57,14 @@ export function startNbdExport(config: NbdExportConfig, log: Logger): RunningSer
 export interface VolumeService {
   routes: Hono;
   /** Starts the NBD listeners; the routes report their URIs from then on. */
-  serve(listeners: NbdListeners): void;
+  serve(listeners: NbdListeners, security?: NbdSecurity): void;
+  /** New NBD TLS settings for new connections (see NbdServer.setSecurity). */
+  setNbdSecurity(next: NbdSecurity): void;
   stop(): Promise<void>;
 }
 
 /** Where a volume service's NBD server listens; either may be left out. */
-export interface NbdListeners {
-  tcp?: ListenAddress;
-  unixPath?: string;
-}
+export type NbdListeners = NbdListenOptions;
 
 /**
  * A volume store in `dataDir` (`volumes/` and its SQLite file) and the
@@ -83,8 +88,11 @@ export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLev
   });
   return {
     routes,
-    serve(listeners) {
-      nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel);
+    serve(listeners, security) {
+      nbd = startNbdServer(store, listeners, log.child({ kind: "nbd" }), logLevel, security);
+    },
+    setNbdSecurity(next) {
+      nbd?.setSecurity(next);
     },
     async stop() {
       await nbd?.stop();
@@ -96,16 +104,23 @@ export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLev
 /**
  * CoronaFS's role on a worker ("nbd"): node-local volumes under
  * `<dataDir>/local-volumes`, materialized there from another export and
- * exported on the unix socket `<dataDir>/local-nbd.sock` only.
+ * exported on the unix socket `<dataDir>/local-nbd.sock` only, with the
+ * mode and owner `socketAccess` gives it (so only QEMU's user can open it).
  */
-export function localVolumesRole(options: { dataDir: string; log: Logger; logLevel: LogLevel; metrics: Registry }): WorkerRole {
+export function localVolumesRole(options: {
+  dataDir: string;
+  log: Logger;
+  logLevel: LogLevel;
+  metrics: Registry;
+  socketAccess?: UnixSocketAccess;
+}): WorkerRole {
   const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel, options.metrics);
   let stopped: Promise<void> = Promise.resolve();
   return {
     name: "nbd",
     routes: new Hono().route("/v1/volumes", service.routes),
     async start(signal) {
-      service.serve({ unixPath: join(options.dataDir, "local-nbd.sock") });
+      service.serve({ unixPath: join(options.dataDir, "local-nbd.sock"), unixAccess: options.socketAccess });
       stopped = new Promise((resolve) => signal.addEventListener("abort", () => resolve(service.stop()), { once: true }));
     },
     stopped: () => stopped,

@@ -6,6 +6,7 @@ import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenO
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
+import { socketAccessOption } from "../socket-access.ts";
 
 /** `photon agent`: a worker that registers and heartbeats with the controller. */
 export default defineCommand({
@@ -23,6 +24,9 @@ export default defineCommand({
     "heartbeat-interval": { type: "string", description: "ms between heartbeats (default 5000)" },
     accel: { type: "string", description: "VM acceleration: auto (KVM if a probe guest runs on it), kvm, tcg (default auto)" },
     qemu: { type: "string", description: "QEMU system emulator for VMs (default qemu-system-x86_64)", valueHint: "PATH" },
+    "nbd-socket-mode": { type: "string", description: "permissions of the node-local NBD socket (octal, e.g. 0660)", valueHint: "MODE" },
+    "nbd-socket-owner": { type: "string", description: "owner of the node-local NBD socket (user name or uid)", valueHint: "USER" },
+    "nbd-socket-group": { type: "string", description: "group of the node-local NBD socket, e.g. QEMU's (name or gid)", valueHint: "GROUP" },
   },
   async run({ args }) {
     const { sources, log, logLevel } = commandContext(args, "agent");
@@ -51,6 +55,7 @@ export default defineCommand({
         logLevel,
         accel,
         qemuBinary: option(sources, "qemu") ?? "qemu-system-x86_64",
+        nbdSocketAccess: socketAccessOption(sources, "nbd-socket"),
       },
       log,
     );

@@ -25,7 +25,7 @@ const createSchema = z.strictObject({
   format: z.enum(["raw", "qcow2"]).optional(),
   backing: z.string().optional(),
   /** Materialize: a raw copy of what this NBD export holds (its size), e.g. a controller export's volume. */
-  source: z.string().regex(/^nbd(\+unix)?:\/\//, "expected an nbd:// or nbd+unix:// URI").optional(),
+  source: z.string().regex(/^nbds?(\+unix)?:\/\//, "expected an nbd://, nbds://, nbd+unix:// or nbds+unix:// URI").optional(),
 });
 const resizeSchema = z.strictObject({ size });
 
