@@ -40,6 +40,8 @@ export interface AgentConfig {
   tls?: ServerCertificate;
   /** The CA the https:// servers this mode calls are verified against. */
   ca?: TrustedCa;
+  /** The file `ca` was read from: also what `nbds://` sources of node-local volumes are verified against. */
+  caFile?: string;
   /** Mode and owner of the node-local NBD socket (so only QEMU's user can open it). */
   nbdSocketAccess?: UnixSocketAccess;
 }
@@ -117,7 +119,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: AgentContext) => WorkerRole> = {
   storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
   nbd: (config, log, agent) =>
-    localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics, socketAccess: config.nbdSocketAccess }),
+    localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics, socketAccess: config.nbdSocketAccess, caFile: config.caFile }),
   compute: (config, log, agent) =>
     vmHostRole({
       dataDir: config.dataDir,

@@ -31,13 +31,15 @@ export interface NbdExportConfig {
   logLevel: LogLevel;
   /** The admin API serves HTTPS with this certificate (reloadable). */
   tls?: ServerCertificate;
+  /** The CA (`--ca`) an `nbds://` source of a materialize is verified against, when its URI names none. */
+  caFile?: string;
 }
 
 /** Starts `photon nbd-export`: the volume store, its NBD listeners and its admin API. */
 export function startNbdExport(config: NbdExportConfig, log: Logger): RunningServer & { setNbdSecurity(next: NbdSecurity): void } {
   const metrics = createHttpMetrics();
   registerDataDirMetrics(metrics.registry, config.dataDir);
-  const volumes = openVolumeService(config.dataDir, log, config.logLevel, metrics.registry);
+  const volumes = openVolumeService(config.dataDir, log, config.logLevel, metrics.registry, config.caFile);
   volumes.serve({ tcp: config.listen, unixPath: config.socket, unixAccess: config.socketAccess }, config.security);
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/volumes", volumes.routes);
@@ -70,9 +72,10 @@ export type NbdListeners = NbdListenOptions;
  * A volume store in `dataDir` (`volumes/` and its SQLite file) and the
  * `/v1/volumes` routes that manage it — the nbd-export's, and an agent's
  * node-local one. Opening it starts nothing; `serve` starts the NBD server.
- * Its figures go on `metrics` (see metrics.ts).
+ * Its figures go on `metrics` (see metrics.ts); `caFile` verifies `nbds://`
+ * sources that name no credentials.
  */
-export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLevel, metrics: Registry): VolumeService {
+export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLevel, metrics: Registry, caFile?: string): VolumeService {
   const store = new VolumeStore(dataDir, log, volumeFormats([join(dataDir, "volumes")]));
   let nbd: NbdServer | undefined;
   registerVolumeMetrics(metrics, store, () => nbd);
@@ -83,9 +86,12 @@ export function openVolumeService(dataDir: string, log: Logger, logLevel: LogLev
     get unixPath() {
       return nbd?.unixPath;
     },
+    get tlsRequired() {
+      return nbd?.tlsMode() === "require";
+    },
     connections: (name) => nbd?.connections(name) ?? 0,
     disconnect: async (name) => nbd?.disconnect(name),
-  });
+  }, caFile === undefined ? undefined : { caFile });
   return {
     routes,
     serve(listeners, security) {
@@ -113,8 +119,10 @@ export function localVolumesRole(options: {
   logLevel: LogLevel;
   metrics: Registry;
   socketAccess?: UnixSocketAccess;
+  /** The agent's `--ca`: verifies `nbds://` sources (the central export with TLS) that name no credentials. */
+  caFile?: string;
 }): WorkerRole {
-  const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel, options.metrics);
+  const service = openVolumeService(join(options.dataDir, "local-volumes"), options.log, options.logLevel, options.metrics, options.caFile);
   let stopped: Promise<void> = Promise.resolve();
   return {
     name: "nbd",

@@ -52,7 +52,7 @@ export interface LabState {
   nodes: LabNode[];
   controllerUrl: string;
   nbdAdminUrl: string;
-  /** The central export over TCP, `nbd://host:port` (append `/<volume>`). */
+  /** The central export over TCP, `nbd://host:port`, or `nbds://host:port` in a TLS lab (append `/<volume>`). */
   nbdUrl: string;
   s3Url: string;
   s3AdminUrl: string;
@@ -61,8 +61,20 @@ export interface LabState {
   s3KeyFile: string;
   /** `lab up --tls`: the lab CA every service's certificate is signed by (clients pass it as --ca). */
   ca?: string;
+  /** `lab up --tls`: the NBD clients' `tls-certificates` directory (the lab CA as `ca-cert.pem`), see {@link nbdClientUri}. */
+  nbdTlsDir?: string;
   /** Every service process, its PID and restarts: `lab down` stops these even if `lab up` died. */
   children: ChildStatus[];
+}
+
+/**
+ * The URI of `volume` on the lab's central export for libnbd clients (nbdinfo,
+ * nbdcopy, fio's nbd engine) and Photon's: in a TLS lab `nbds://` with the
+ * lab CA's `tls-certificates` directory.
+ */
+export function nbdClientUri(state: Pick<LabState, "nbdUrl" | "nbdTlsDir">, volume: string): string {
+  const uri = `${state.nbdUrl}/${encodeURIComponent(volume)}`;
+  return state.nbdTlsDir === undefined ? uri : `${uri}?tls-certificates=${state.nbdTlsDir}`;
 }
 
 /** `argv` as run on `node`: inside its namespace when it has one. */
@@ -102,7 +114,7 @@ function labProcessAlive(pid: number): boolean {
 /** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD. */
 export async function endpointUp(url: string, ca?: TrustedCa): Promise<boolean> {
   const parsed = new URL(url.replace("/<volume>", "/"));
-  if (parsed.protocol === "nbd:") {
+  if (parsed.protocol === "nbd:" || parsed.protocol === "nbds:") {
     const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || 10809), socket: { data() {} } }).catch(() => undefined);
     socket?.end();
     return socket !== undefined;

@@ -17,7 +17,7 @@ export interface TopologyOptions {
   basePort: number;
   nbdPort: number;
   s3Port: number;
-  /** Every HTTP listener on TLS, with the certificates of {@link labTlsFiles}. */
+  /** Every HTTP listener on TLS, and the central NBD export too (`--tls require`), with the certificates of {@link labTlsFiles}. */
   tls?: boolean;
 }
 
@@ -103,9 +103,25 @@ export function inSubnet(address: string, subnet: string): boolean {
 }
 
 /** Where a TLS lab keeps its CA and each node's certificate (made by `lab up --tls`). */
-export function labTlsFiles(dir: string): { dir: string; ca: string; cert(node: string): string; key(node: string): string } {
+export interface LabTlsFiles {
+  dir: string;
+  ca: string;
+  cert(node: string): string;
+  key(node: string): string;
+  /** NBD clients' `tls-certificates` directory (libnbd's URIs, QEMU's `tls-creds-x509,dir=`): the CA as `ca-cert.pem`. */
+  nbdClientDir: string;
+}
+
+/** The files of {@link LabTlsFiles} under `dir/tls`. */
+export function labTlsFiles(dir: string): LabTlsFiles {
   const tlsDir = join(dir, "tls");
-  return { dir: tlsDir, ca: join(tlsDir, "ca.pem"), cert: (node) => join(tlsDir, `${node}.pem`), key: (node) => join(tlsDir, `${node}-key.pem`) };
+  return {
+    dir: tlsDir,
+    ca: join(tlsDir, "ca.pem"),
+    cert: (node) => join(tlsDir, `${node}.pem`),
+    key: (node) => join(tlsDir, `${node}-key.pem`),
+    nbdClientDir: join(tlsDir, "nbd-client"),
+  };
 }
 
 /** Linux's limit on interface names (IFNAMSIZ - 1). */
@@ -121,6 +137,8 @@ export function computeTopology(options: TopologyOptions): Topology {
   // TLS: each node's listeners present its certificate; its clients trust the lab CA.
   const serverTls = (node: NodePlan) => (options.tls ? ["--tls-cert", files.cert(node.name), "--tls-key", files.key(node.name)] : []);
   const clientTls = options.tls ? ["--ca", files.ca] : [];
+  // The central export requires NBD TLS with node01's certificate; it verifies its own nbds:// URI with --ca when it builds image bases.
+  const nbdTls = options.tls ? ["--tls", "require", ...clientTls] : [];
   const base = netns ? rangeStart + parseSubnet(options.subnet!) * 256 : 0;
   const nodes: NodePlan[] = Array.from({ length: options.nodes }, (_, i) => {
     const index = i + 1;
@@ -147,7 +165,7 @@ export function computeTopology(options: TopologyOptions): Topology {
     {
       node: first.name,
       mode: "nbd-export",
-      args: [...dataDir(first), "--admin", hostPort(nbdAdmin), "--listen", hostPort(nbd), "--socket", join(first.dataDir, "nbd.sock")],
+      args: [...dataDir(first), "--admin", hostPort(nbdAdmin), "--listen", hostPort(nbd), "--socket", join(first.dataDir, "nbd.sock"), ...nbdTls],
       listens: [nbdAdmin, nbd],
       healthUrl: `${nbdAdminUrl}/healthz`,
     },
@@ -183,7 +201,7 @@ export function computeTopology(options: TopologyOptions): Topology {
       };
     }),
   ];
-  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url("nbd", nbd.host, nbd.port), s3Url, s3AdminUrl };
+  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url(options.tls ? "nbds" : "nbd", nbd.host, nbd.port), s3Url, s3AdminUrl };
   if (netns) Object.assign(topology, { subnet: options.subnet, bridge: `phbr${id}`, hostAddress: intToIp(base + 1) });
   return topology;
 }

@@ -111,12 +111,18 @@ async function waitForS3Ready(s3Url: string, ca: TrustedCa, signal: AbortSignal,
   }
 }
 
-/** The lab's CA (kept across runs, so clients keep trusting it) and each node's certificate for its address. */
+/**
+ * The lab's CA (kept across runs, so clients keep trusting it), each node's certificate for its address,
+ * and the CA again as `ca-cert.pem` in a directory of its own: what libnbd's `tls-certificates` and QEMU's
+ * `tls-creds-x509,dir=` read.
+ */
 function makeLabCertificates(dir: string, topology: Topology): void {
   const files = labTlsFiles(dir);
   ensureDir(files.dir);
   const ca = ensureCa(files.dir);
   for (const node of topology.nodes) issueCertificate(ca, files.dir, node.name, [node.address, "localhost"]);
+  ensureDir(files.nbdClientDir);
+  copyFileSync(ca.cert, join(files.nbdClientDir, "ca-cert.pem"));
 }
 
 /** The given subnet (refused if an address on this host is in it), or a free one. */
@@ -134,7 +140,7 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
   const endpoints: LabEndpoint[] = [
     { node: first.name, service: "controller", url: t.controllerUrl },
     { node: first.name, service: "nbd-export admin", url: t.nbdAdminUrl },
-    { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>` },
+    { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>${config.tls ? `?tls-certificates=${labTlsFiles(config.dir).nbdClientDir}` : ""}` },
     { node: first.name, service: "s3-gateway admin", url: t.s3AdminUrl },
     { node: first.name, service: "S3", url: t.s3Url },
     ...t.nodes.map((n) => ({ node: n.name, service: "agent", url: n.agentUrl })),
@@ -156,7 +162,7 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
     s3KeyFile: join(first.dataDir, "root-key"),
     children: [],
   };
-  if (config.tls) state.ca = labTlsFiles(config.dir).ca;
+  if (config.tls) Object.assign(state, { ca: labTlsFiles(config.dir).ca, nbdTlsDir: labTlsFiles(config.dir).nbdClientDir });
   if (t.network === "netns") Object.assign(state, { subnet: t.subnet, bridge: t.bridge, hostAddress: t.hostAddress, linkRate: config.linkRate, linkDelay: config.linkDelay });
   return state;
 }

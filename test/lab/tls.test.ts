@@ -1,7 +1,11 @@
 import { expect, test } from "bun:test";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { Agent } from "node:https";
+import { join } from "node:path";
+import { NbdClient } from "../../src/coronafs/nbd/client.ts";
+import { ensureCa } from "../../src/lab/certificates.ts";
+import { nbdClientUri } from "../../src/lab/state.ts";
 import { runPhoton, tempDir } from "../helpers/photon.ts";
 import { labCleanup, labEnv, labStatus, loopbackLab } from "./harness.ts";
 
@@ -51,4 +55,65 @@ test("lab up --tls: every service on HTTPS with the lab CA; lab status, S3 throu
   const untrusting = await runPhoton(["status"], { env: { PHOTON_SERVER: env.PHOTON_SERVER!, PHOTON_TOKEN: env.PHOTON_TOKEN! } });
   expect(untrusting.code).not.toBe(0);
   expect(untrusting.stderr).toContain("pass --ca");
+});
+
+test("lab up --tls: the central NBD export requires TLS; qemu-img, nbdinfo and an agent's materialize reach it over nbds with the lab CA", async () => {
+  using dir = tempDir("wt-lab-nbdtls-");
+  await using _cleanup = labCleanup(dir.path);
+  const { lab, state } = await loopbackLab(dir.path, 2, ["--tls"]);
+  await using _lab = lab;
+  expect(state.nbdUrl).toStartWith("nbds://");
+  const env = await labEnv(dir.path);
+  expect(env.PHOTON_NBD_URL).toBe(state.nbdUrl);
+  expect(env.PHOTON_NBD_TLS_DIR).toBe(state.nbdTlsDir!);
+  const photonEnv = { env: { PHOTON_TOKEN: env.PHOTON_TOKEN!, PHOTON_CA: env.PHOTON_CA! } };
+
+  const created = await runPhoton(["volume", "create", "tlsvol", "--size", "8M", "--json", "--server", state.nbdAdminUrl], photonEnv);
+  expect(created.stderr).toBe("");
+  const central = JSON.parse(created.stdout) as { uris: { tcp: string } };
+  expect(central.uris.tcp).toBe(`${state.nbdUrl}/tlsvol`);
+  const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const writer = await NbdClient.connect({ uri: nbdClientUri(state, "tlsvol") });
+  await writer.write(1024 * 1024, Buffer.from(data));
+  await writer.flush();
+  await writer.close();
+
+  // Plaintext is refused (FORCEDTLS: NBD_REP_ERR_TLS_REQD), and so is a client trusting another CA.
+  const plain = Bun.spawnSync(["qemu-img", "info", `nbd://${new URL(state.nbdUrl).host}/tlsvol`], { stdout: "pipe", stderr: "pipe" });
+  expect(plain.exitCode).not.toBe(0);
+  expect(plain.stderr.toString()).toContain("TLS");
+  using otherCa = tempDir("wt-lab-otherca-");
+  copyFileSync(ensureCa(otherCa.path, "another CA").cert, join(otherCa.path, "ca-cert.pem"));
+  const untrusting = Bun.spawnSync(["nbdinfo", "--size", `${state.nbdUrl}/tlsvol?tls-certificates=${otherCa.path}`], { stdout: "pipe", stderr: "pipe" });
+  expect(untrusting.exitCode).not.toBe(0);
+
+  // With what `lab env` gives: QEMU's tls-creds-x509 object, and libnbd's tls-certificates directory.
+  const info = Bun.spawnSync(
+    ["qemu-img", "info", "--output=json", "--object", env.PHOTON_NBD_QEMU_OBJECT!, "--image-opts", `${env.PHOTON_NBD_QEMU_OPTS},export=tlsvol`],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  expect(info.stderr.toString()).toBe("");
+  expect(JSON.parse(info.stdout.toString())["virtual-size"]).toBe(8 * 1024 * 1024);
+  const size = Bun.spawnSync(["nbdinfo", "--size", nbdClientUri(state, "tlsvol")], { stdout: "pipe", stderr: "pipe" });
+  expect(size.stderr.toString()).toBe("");
+  expect(size.stdout.toString().trim()).toBe(String(8 * 1024 * 1024));
+
+  // node02's agent pulls the bare nbds:// URI the export printed, verifying it with its --ca, and serves the copy on its unix socket.
+  const local = await runPhoton(["volume", "create", "tlsvol", "--from", central.uris.tcp, "--json", "--server", state.nodes[1]!.agentUrl], photonEnv);
+  expect(local.stderr).toBe("");
+  const copy = await NbdClient.connect({ uri: (JSON.parse(local.stdout) as { uris: { unix: string } }).uris.unix });
+  const source = await NbdClient.connect({ uri: nbdClientUri(state, "tlsvol") });
+  try {
+    expect(copy.size).toBe(source.size);
+    for (let offset = 0; offset < source.size; offset += 1024 * 1024) {
+      expect(Bun.hash(await copy.read(offset, 1024 * 1024))).toBe(Bun.hash(await source.read(offset, 1024 * 1024)));
+    }
+    expect(Buffer.from(await copy.read(1024 * 1024, data.length)).equals(Buffer.from(data))).toBe(true);
+  } finally {
+    await copy.close();
+    await source.close();
+  }
+
+  const { status } = await labStatus(dir.path);
+  expect(status.endpoints.find((e) => e.service === "nbd-export NBD")).toMatchObject({ url: `${state.nbdUrl}/<volume>?tls-certificates=${state.nbdTlsDir}`, up: true });
 });

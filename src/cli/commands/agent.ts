@@ -44,6 +44,7 @@ export default defineCommand({
         dataDir,
         tls,
         ca: caOption(sources),
+        caFile: option(sources, "ca"),
         listen: listenOption(sources, "listen", "127.0.0.1:7071"),
         token,
         controllerUrl: option(sources, "controller") ?? "http://127.0.0.1:7070",

@@ -4,8 +4,8 @@ import { loadNbdSecurity, NbdTlsConfigError } from "../../coronafs/nbd/security.
 import type { TlsMode } from "../../coronafs/nbd/handshake.ts";
 import { startNbdExport } from "../../coronafs/server.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { commonArgs, serverTlsArgs } from "../args.ts";
-import { certificateOption, clusterTokenOption, dataDirOption, listenOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -16,6 +16,7 @@ export default defineCommand({
   meta: { name: "nbd-export", description: "Serve CoronaFS volumes over NBD (default 127.0.0.1:10809; admin 127.0.0.1:7072)" },
   args: {
     ...commonArgs,
+    ca: { ...serverCaArgs.ca, description: "verify nbds:// sources of a materialize (e.g. this export's own TCP URI with --tls require) against these PEM CA certificates", valueHint: "FILE" },
     listen: { type: "string", description: "NBD TCP address, or 'none' (default 127.0.0.1:10809)", valueHint: "HOST:PORT" },
     socket: { type: "string", description: "NBD unix socket path, or 'none' (default <data-dir>/nbd.sock)", valueHint: "PATH" },
     "socket-mode": { type: "string", description: "unix socket permissions (octal, e.g. 0660; default from the umask)", valueHint: "MODE" },
@@ -42,6 +43,7 @@ export default defineCommand({
       {
         dataDir,
         tls,
+        caFile: caFileOption(sources),
         listen: listen === "none" ? undefined : listenOption(sources, "listen", "127.0.0.1:10809"),
         socket: socket === "none" ? undefined : socket,
         socketAccess: socketAccessOption(sources, "socket"),
@@ -65,6 +67,12 @@ export default defineCommand({
     await runUntilSignal(server, log, { certificate: tls, token });
   },
 });
+
+/** `--ca`, checked to be a PEM certificate file; its path is what OpenSSL loads. */
+function caFileOption(sources: OptionSources): string | undefined {
+  caOption(sources);
+  return option(sources, "ca");
+}
 
 function securityOption(sources: OptionSources) {
   const mode = option(sources, "tls") ?? "off";

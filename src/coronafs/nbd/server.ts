@@ -44,6 +44,8 @@ export interface NbdServer {
   disconnect(exportName: string): Promise<void>;
   /** New TLS settings and access list (SIGHUP) for the connections that start from now on. */
   setSecurity(next: NbdSecurity): void;
+  /** The TLS mode new connections get. */
+  tlsMode(): TlsMode;
   stop(): Promise<void>;
 }
 
@@ -260,6 +262,7 @@ export function startNbdServer(
       if (security.context && security.context !== next.context) retired.push(security.context);
       security = next;
     },
+    tlsMode: () => security.tls,
     async stop() {
       tcp?.stop(true);
       unix?.stop(true);

@@ -16,12 +16,14 @@ export type NbdTarget = { uri: string } | NbdEndpoint;
  * Parses an NBD URI (the NBD URI spec, as libnbd reads it) into an endpoint.
  * `nbds` schemes take libnbd's TLS parameters: `tls-psk-file` with the
  * user of the URI (or `tls-username`), or `tls-certificates=DIR` (ca-cert.pem, and client-cert.pem
- * with client-key.pem when present), and `tls-hostname`.
+ * with client-key.pem when present), and `tls-hostname`. An `nbds` URI with
+ * neither (as an exporter prints it) takes `fallbackTls`: the CA this process
+ * was given, as libnbd falls back to its default certificates directory.
  */
-export function parseNbdUri(uri: string): NbdEndpoint {
+export function parseNbdUri(uri: string, fallbackTls?: TlsClientCredentials): NbdEndpoint {
   const url = new URL(uri);
   const exportName = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  const tls = url.protocol.startsWith("nbds") ? uriTlsCredentials(uri, url) : undefined;
+  const tls = url.protocol.startsWith("nbds") ? uriTlsCredentials(uri, url, fallbackTls) : undefined;
   if (url.protocol === "nbd+unix:" || url.protocol === "nbds+unix:") {
     const socket = url.searchParams.get("socket");
     if (!socket) throw new NbdClientError(`${uri}: nbd+unix URIs need ?socket=PATH`);
@@ -33,7 +35,7 @@ export function parseNbdUri(uri: string): NbdEndpoint {
   throw new NbdClientError(`${uri}: unsupported scheme ${url.protocol} (nbd:, nbds:, nbd+unix: or nbds+unix:)`);
 }
 
-function uriTlsCredentials(uri: string, url: URL): TlsClientCredentials {
+function uriTlsCredentials(uri: string, url: URL, fallback: TlsClientCredentials | undefined): TlsClientCredentials {
   const params = url.searchParams;
   const pskFile = params.get("tls-psk-file");
   const certificates = params.get("tls-certificates");
@@ -56,5 +58,6 @@ function uriTlsCredentials(uri: string, url: URL): TlsClientCredentials {
       serverName,
     };
   }
+  if (fallback) return { ...fallback, serverName: serverName ?? fallback.serverName };
   throw new NbdClientError(`${uri}: nbds URIs need tls-psk-file and tls-username, or tls-certificates`);
 }

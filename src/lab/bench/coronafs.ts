@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { VolumeClient } from "../../coronafs/client.ts";
-import { onNode, type LabNode } from "../state.ts";
+import { nbdClientUri, onNode, type LabNode } from "../state.ts";
 import type { BenchContext, SectionPlan, Step } from "./context.ts";
 import { fillWithFio, runFio, type FioJob, type FioTarget } from "./fio.ts";
 import { waitForSocket } from "./process.ts";
@@ -32,7 +32,9 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
   const central = new VolumeClient(ctx.state.nbdAdminUrl, ctx.token, ctx.ca);
   const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token, ctx.ca);
   const localFile = join(worker.dataDir, `${name}.fio`);
-  const controllerUri = `${ctx.state.nbdUrl}/${name}`;
+  // fio (libnbd) reads the lab CA from the URI; the agents verify the bare nbds:// URI with their --ca, as PlasmaVMC's pulls do.
+  const controllerUri = nbdClientUri(ctx.state, name);
+  const sourceUri = `${ctx.state.nbdUrl}/${name}`;
   const nbdkitSocket = join(worker.dataDir, `${name}.nbdkit.sock`);
   const targets: Partial<Record<Column, FioTarget>> = {
     local: { file: localFile },
@@ -59,7 +61,7 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
     label: `materialize ${settings.size} onto ${node.name}`,
     async run() {
       const started = performance.now();
-      const volume = await agent(node).create({ name, source: controllerUri });
+      const volume = await agent(node).create({ name, source: sourceUri });
       const seconds = (performance.now() - started) / 1000;
       materialized.push(node);
       const bytes = volume.sizeBytes;
