@@ -51,6 +51,16 @@ describe("lab topology", () => {
     for (const s of t.services) expect(s.args.slice(0, 2)).toEqual(["--data-dir", `/tmp/lab-a/${s.node}`]);
   });
 
+  test("tls: the central export requires NBD TLS with node01's certificate and verifies nbds:// sources with the lab CA", () => {
+    const t = computeTopology({ ...netns, tls: true });
+    expect(t.nbdUrl).toBe("nbds://198.18.7.11:10809");
+    const exporter = t.services.find((s) => s.mode === "nbd-export")!;
+    const arg = (flag: string) => exporter.args[exporter.args.indexOf(flag) + 1];
+    expect([arg("--tls"), arg("--tls-cert"), arg("--tls-key"), arg("--ca")]).toEqual(["require", "/tmp/lab-a/tls/node01.pem", "/tmp/lab-a/tls/node01-key.pem", "/tmp/lab-a/tls/ca.pem"]);
+    for (const agent of t.services.filter((s) => s.mode === "agent")) expect(agent.args[agent.args.indexOf("--ca") + 1]).toBe("/tmp/lab-a/tls/ca.pem");
+    expect(computeTopology(netns).services.find((s) => s.mode === "nbd-export")!.args).not.toContain("--tls");
+  });
+
   test("loopback: node N binds 127.0.1.N and has no namespace", () => {
     const t = computeTopology({ ...netns, network: "loopback", subnet: undefined, nodes: 3, basePort: 21000 });
     expect(t.nodes.map((n) => n.address)).toEqual(["127.0.1.1", "127.0.1.2", "127.0.1.3"]);

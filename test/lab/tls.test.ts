@@ -57,7 +57,7 @@ test("lab up --tls: every service on HTTPS with the lab CA; lab status, S3 throu
   expect(untrusting.stderr).toContain("pass --ca");
 });
 
-test("lab up --tls: the central NBD export requires TLS; qemu-img, nbdinfo and an agent's materialize reach it over nbds with the lab CA", async () => {
+test("lab up --tls: the central NBD export requires TLS; qemu-img, nbdinfo, an agent's materialize and an image's base build reach it over nbds with the lab CA", async () => {
   using dir = tempDir("wt-lab-nbdtls-");
   await using _cleanup = labCleanup(dir.path);
   const { lab, state } = await loopbackLab(dir.path, 2, ["--tls"]);
@@ -112,6 +112,23 @@ test("lab up --tls: the central NBD export requires TLS; qemu-img, nbdinfo and a
   } finally {
     await copy.close();
     await source.close();
+  }
+
+  // PlasmaVMC: a qcow2 image's raw base is built by the central export reading its own nbds:// URI (verified with its --ca).
+  using images = tempDir("wt-lab-tls-image-");
+  const qcow2 = join(images.path, "tiny.qcow2");
+  expect(Bun.spawnSync(["qemu-img", "create", "-f", "qcow2", qcow2, "4M"]).exitCode).toBe(0);
+  expect(Bun.spawnSync(["qemu-io", "-f", "qcow2", "-c", "write -P 0x42 1M 64k", qcow2]).exitCode).toBe(0);
+  const controllerEnv = { env: { ...photonEnv.env, PHOTON_SERVER: env.PHOTON_SERVER! } };
+  const image = await runPhoton(["image", "create", "tiny", "--from", qcow2, "--json"], controllerEnv);
+  expect(image.code).toBe(0);
+  const cloned = await runPhoton(["volume", "create", "fromimg", "--image", "tiny", "--json"], controllerEnv);
+  expect(cloned.stderr).toBe("");
+  const clone = await NbdClient.connect({ uri: nbdClientUri(state, "fromimg") });
+  try {
+    expect(Buffer.from(await clone.read(1024 * 1024, 64 * 1024)).equals(Buffer.alloc(64 * 1024, 0x42))).toBe(true);
+  } finally {
+    await clone.close();
   }
 
   const { status } = await labStatus(dir.path);
