@@ -37,7 +37,7 @@ export interface RepairStatusJson {
   nodes: { name: string; state: string; drained: boolean; healthy: boolean }[];
 }
 
-/** The cluster: `gateway` is the one running now (replaced by `startGateway`). */
+/** The cluster: `gateway` is the one running now (replaced by `startGateway`); `controller` may be replaced by a restarted one on its address. */
 export interface MemberCluster {
   controller: TestController;
   nodes: MemberNode[];
@@ -84,19 +84,19 @@ export async function startMemberCluster(dir: string, options: MemberClusterOpti
     credentials,
     gateway: undefined as unknown as MemberGateway,
     async startGateway(args = []) {
-      const all = ["--controller", controller.url, "--replicas", "3", ...(options.gatewayArgs ?? []), ...args];
+      const all = ["--controller", cluster.controller.url, "--replicas", "3", ...(options.gatewayArgs ?? []), ...args];
       const proc = startPhoton(["s3-gateway", "--data-dir", gatewayDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", ...all], {
-        env: { PHOTON_TOKEN: controller.token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
+        env: { PHOTON_TOKEN: cluster.controller.token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
       });
       const endpoint = await proc.url("s3");
       cluster.gateway = { proc, endpoint, admin: await proc.url(), credentials, s3: new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials }) };
       return cluster.gateway;
     },
     async restartNode(node) {
-      node.proc = await startAgent(controller, node.dataDir, node.name, node.port, agentArgs(nodes.indexOf(node)));
+      node.proc = await startAgent(cluster.controller, node.dataDir, node.name, node.port, agentArgs(nodes.indexOf(node)));
     },
     async repairStatus() {
-      const { code, stdout, stderr } = await runPhoton(["s3", "repair", "status", "--server", cluster.gateway.admin, "--json"], { env: { PHOTON_TOKEN: controller.token } });
+      const { code, stdout, stderr } = await runPhoton(["s3", "repair", "status", "--server", cluster.gateway.admin, "--json"], { env: { PHOTON_TOKEN: cluster.controller.token } });
       if (code !== 0) throw new Error(`photon s3 repair status failed: ${stderr}`);
       return JSON.parse(stdout) as RepairStatusJson;
     },
@@ -107,7 +107,7 @@ export async function startMemberCluster(dir: string, options: MemberClusterOpti
         if (node.proc.proc.exitCode === null && node.proc.proc.signalCode === null) process.kill(node.proc.proc.pid, "SIGCONT");
         await node.proc[Symbol.asyncDispose]();
       }
-      await controller.proc[Symbol.asyncDispose]();
+      await cluster.controller.proc[Symbol.asyncDispose]();
     },
   };
   await cluster.startGateway();
@@ -144,11 +144,10 @@ export function referencedChunks(gatewayDir: string): Set<string> {
   }
 }
 
-/** True once every chunk the gateway references has a copy on each of `nodes` (the live ones, `nodes.length` = R). */
-export function everyReferencedChunkOn(cluster: MemberCluster, nodes: MemberNode[]): boolean {
-  const copies = copiesByChunk(nodes);
-  const names = nodes.map((n) => n.name).sort();
-  return [...referencedChunks(cluster.gatewayDir)].every((id) => JSON.stringify((copies.get(id) ?? []).slice().sort()) === JSON.stringify(names));
+/** True once every chunk the gateway references has exactly `copies` copies on `nodes` (R = 3 on three nodes: one on each). */
+export function everyReferencedChunkHas(cluster: MemberCluster, nodes: MemberNode[], copies = 3): boolean {
+  const held = copiesByChunk(nodes);
+  return [...referencedChunks(cluster.gatewayDir)].every((id) => held.get(id)?.length === copies);
 }
 
 /** Failures the gateway counted against `node` on `/metrics` (`photon_chunk_failures_total`, every kind). */

@@ -3,7 +3,7 @@ import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, createReadStream, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { chunkIdsOn, everyReferencedChunkOn, failuresOf, referencedChunks, startMemberCluster, type MemberCluster, type MemberNode } from "../helpers/member-cluster.ts";
+import { chunkIdsOn, everyReferencedChunkHas, failuresOf, referencedChunks, startMemberCluster, type MemberCluster, type MemberNode } from "../helpers/member-cluster.ts";
 import { tempDir, waitFor } from "../helpers/photon.ts";
 import { rclone } from "../helpers/rclone.ts";
 
@@ -110,7 +110,7 @@ describe("rclone against a cluster with a failing storage node", () => {
     const live = cluster.nodes.filter((n) => n !== lost);
     await waitFor(async () => (await cluster.repairStatus()).nodes.find((n) => n.name === "node2")?.state === "lost", "node2 lost past its grace");
     await waitFor(async () => (await cluster.repairStatus()).underReplicated === 0, "nothing under-replicated", 300_000);
-    await waitFor(() => everyReferencedChunkOn(cluster, live), "a copy of every chunk on each live node", 300_000);
+    await waitFor(() => everyReferencedChunkHas(cluster, live), "a copy of every chunk on each live node", 300_000);
     // Both 300 MiB objects, in 5 MiB parts: 120 chunks, each with three copies.
     const referenced = referencedChunks(cluster.gatewayDir);
     expect(referenced.size).toBe(120);

@@ -98,6 +98,12 @@ export class ReplicatedChunkStore implements ChunkStore {
     return false;
   }
 
+  /** Whether a write this process began before `time` may still be under way (`writing`): it was placed by the storage nodes as they were then. */
+  writingBefore(time: number, isReferenced: (id: string) => boolean): boolean {
+    for (const [id, issuedAt] of this.issued) if (issuedAt < time && this.writing(id, isReferenced)) return true;
+    return false;
+  }
+
   get replicas(): number {
     return this.config.replicas;
   }
@@ -175,6 +181,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       }
     } catch (err) {
       for (const copy of copies) copy.fail(err as Error);
+      this.issued.delete(id); // no longer under way
       await this.removeLanded(id, targets, attempts);
       throw noRoom(err);
     }
@@ -192,6 +199,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       await quorum(checked, this.config.writeQuorum, (failures) => new ChunkUnavailableError(id, `fewer than ${this.config.writeQuorum} copies stored (${failures.map((f, i) => `${targets[i]}: ${f}`).join("; ")})`));
     } catch (err) {
       // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
+      this.issued.delete(id);
       await this.removeLanded(id, targets, attempts);
       throw noRoom(err);
     }
@@ -382,6 +390,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
+    this.issued.delete(id); // a write given up, or an object deleted: not under way
     const nodes = this.nodes;
     const deletes = nodes.map((node) =>
       this.client.delete(node, id).catch((err: unknown) => {
