@@ -7,7 +7,8 @@
  * the same loop from the moment the gateway counts the node lost (past its
  * grace) until every chunk has three copies again on the others, at the
  * gateway's --repair-rate (its default unless given). Prints both throughputs,
- * their ratio, the repair's duration and bytes, and the gateway's peak RSS.
+ * their ratio, the repair's duration and bytes, and the gateway's peak RSS
+ * after each phase.
  *
  *   node_modules/.bin/bun bench/s3-repair.ts [--objects 256] [--size 4] [--jobs 4] [--seconds 15] [--repair-rate MiB/s]
  */
@@ -81,11 +82,13 @@ try {
   // The third copies may land after the acknowledgements: wait for them.
   await when(() => everyReferencedChunkHas(cluster, cluster.nodes));
   const pids = [cluster.gateway.proc.proc.pid, cluster.controller.proc.proc.pid, ...cluster.nodes.map((n) => n.proc.proc.pid)];
+  const rssLoaded = peakRssMiB(cluster.gateway.proc.proc.pid);
   await quiesce(pids, 10_000);
 
   const baselineStart = performance.now();
   const baseline = await getLoop(cluster, Bun.sleep(Number(flags.seconds) * 1000));
   const baselineRate = throughput(baseline, baselineStart, performance.now());
+  const rssBaseline = peakRssMiB(cluster.gateway.proc.proc.pid);
   await quiesce(pids, 10_000);
 
   const lost = cluster.nodes[0]!;
@@ -115,7 +118,9 @@ try {
         ["repair: seconds (lost → every chunk at 3 copies)", seconds.toFixed(1)],
         ["repair: MiB/s", (repairedMiB / seconds).toFixed(1)],
         ["node killed → lost, seconds", ((from - killedAt) / 1000).toFixed(1)],
-        ["gateway peak RSS, MiB", peakRssMiB(cluster.gateway.proc.proc.pid).toFixed(0)],
+        ["gateway peak RSS after loading, MiB", rssLoaded.toFixed(0)],
+        ["gateway peak RSS after the GETs without repair, MiB", rssBaseline.toFixed(0)],
+        ["gateway peak RSS after the repair, MiB", peakRssMiB(cluster.gateway.proc.proc.pid).toFixed(0)],
       ],
     ),
   );

@@ -35,6 +35,8 @@ export interface RepairStatusJson {
   repairing: number;
   misplaced: number;
   nodes: { name: string; state: string; drained: boolean; healthy: boolean }[];
+  /** The rebalance pass running now, if any, with the copies it wrote so far. */
+  pass: { current?: { copied: number } };
 }
 
 /** The cluster: `gateway` is the one running now (replaced by `startGateway`); `controller` may be replaced by a restarted one on its address. */

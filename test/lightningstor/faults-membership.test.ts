@@ -95,4 +95,22 @@ describe("membership changes under load", () => {
     await waitFor(async () => (await cluster.repairStatus()).misplaced === 0 && (await cluster.repairStatus()).underReplicated === 0, "copies back in place", 120_000);
     await expectAllReadBack();
   }, 240_000);
+
+  test("a gateway killed (SIGKILL) while it re-creates a lost node's copies finishes the work after its restart", async () => {
+    const lost = cluster.nodes[0]!;
+    const live = cluster.nodes.slice(1);
+    // Slow repairs (1 MiB/s), so the kill lands in the middle of the pass.
+    cluster.gateway.s3.destroy();
+    expect(await cluster.gateway.proc.stop()).toBe(0);
+    await cluster.startGateway(["--repair-rate", "1"]);
+    await lost.proc.stop("SIGKILL");
+    await waitFor(async () => ((await cluster.repairStatus()).pass.current?.copied ?? 0) > 0, "the pass to have made some copies again", 60_000);
+    expect(everyReferencedChunkHas(cluster, live)).toBe(false);
+    await cluster.gateway.proc.stop("SIGKILL");
+
+    await cluster.startGateway();
+    await waitFor(() => everyReferencedChunkHas(cluster, live), "every chunk at three copies on the live nodes", 120_000);
+    await waitFor(async () => (await cluster.repairStatus()).underReplicated === 0, "nothing under-replicated");
+    await expectAllReadBack();
+  }, 240_000);
 });
