@@ -181,7 +181,6 @@ export class ReplicatedChunkStore implements ChunkStore {
       }
     } catch (err) {
       for (const copy of copies) copy.fail(err as Error);
-      this.issued.delete(id); // no longer under way
       await this.removeLanded(id, targets, attempts);
       throw noRoom(err);
     }
@@ -199,7 +198,6 @@ export class ReplicatedChunkStore implements ChunkStore {
       await quorum(checked, this.config.writeQuorum, (failures) => new ChunkUnavailableError(id, `fewer than ${this.config.writeQuorum} copies stored (${failures.map((f, i) => `${targets[i]}: ${f}`).join("; ")})`));
     } catch (err) {
       // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
-      this.issued.delete(id);
       await this.removeLanded(id, targets, attempts);
       throw noRoom(err);
     }
@@ -229,8 +227,9 @@ export class ReplicatedChunkStore implements ChunkStore {
     }
   }
 
-  /** Deletes the copies that `attempts` stored. */
+  /** Deletes the copies that `attempts` stored, of a write given up. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
+    this.issued.delete(id); // the write was given up: no longer under way
     const results = await Promise.allSettled(attempts);
     await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
   }
