@@ -227,10 +227,10 @@ export class ReplicatedChunkStore implements ChunkStore {
     }
   }
 
-  /** Deletes the copies that `attempts` stored, of a write given up. */
+  /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
-    this.issued.delete(id); // the write was given up: no longer under way
     const results = await Promise.allSettled(attempts);
+    this.issued.delete(id); // the write was given up: no longer under way
     await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
   }
 
