@@ -102,6 +102,12 @@ export class ReplicatedChunkStore implements ChunkStore {
     return false;
   }
 
+  /** Whether a write this process began before `time` may still be under way (`writing`): it was placed by the storage nodes as they were then. */
+  writingBefore(time: number, isReferenced: (id: string) => boolean): boolean {
+    for (const [id, issuedAt] of this.issued) if (issuedAt < time && this.writing(id, isReferenced)) return true;
+    return false;
+  }
+
   get replicas(): number {
     return this.config.replicas;
   }
@@ -235,6 +241,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(attempts);
+    this.issued.delete(id); // the write was given up: no longer under way
     await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
   }
 
@@ -393,6 +400,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
+    this.issued.delete(id); // a write given up, or an object deleted: not under way
     const nodes = this.nodes;
     const deletes = nodes.map((node) =>
       this.client.delete(node, id).catch((err: unknown) => {
