@@ -59,7 +59,8 @@ export class LocalChunkStore implements ChunkStore {
     const path = this.pathOf(id);
     const subdir = await this.subdir(id);
     if (existsSync(path)) throw new Error(`chunk ${id} already exists`);
-    const tmp = `${path}.tmp`; // ids are fresh, so is this name
+    // Unique: a chained PUT that bypassed a stalled hop can meet that hop's own write of the same chunk here.
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     const file = await open(tmp, "wx", 0o640);
     let size = 0;
     let crc = 0;
