@@ -8,7 +8,10 @@
  * Each cell is the median of --reps runs, the two servers taking turns; each
  * phase starts once both servers are idle (see quiesce).
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N]
+ *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--replication-mode chain|fanout|auto] [--photon PATH]
+ *
+ * `--photon` runs another build of the binary (e.g. an older commit's, to
+ * compare with this one against the same ceiling).
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -20,7 +23,15 @@ import type { Subprocess } from "bun";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
 import { peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
 
-const flags = parseArgs({ options: { reps: { type: "string", default: "11" }, "storage-nodes": { type: "string", default: "0" } } }).values;
+const flags = parseArgs({
+  options: {
+    reps: { type: "string", default: "11" },
+    "storage-nodes": { type: "string", default: "0" },
+    "replication-mode": { type: "string" },
+    photon: { type: "string", default: resolve(import.meta.dir, "../dist/photon") },
+  },
+}).values;
+const photonBinary = resolve(flags.photon);
 const reps = Number(flags.reps);
 /** With N > 0, the gateway replicates over N agents on this host (default copies and quorum) instead of its data dir. */
 const storageNodes = Number(flags["storage-nodes"]);
@@ -50,8 +61,7 @@ const helpers: Subprocess[] = [];
 
 /** A controller and `count` agents (storage nodes) on this host; their admin URLs. */
 async function startStorageNodes(count: number): Promise<string[]> {
-  const photon = resolve(import.meta.dir, "../dist/photon");
-  const spawn = (args: string[]) => helpers.push(Bun.spawn([photon, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
+  const spawn = (args: string[]) => helpers.push(Bun.spawn([photonBinary, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
   spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", "127.0.0.1:19100"]);
   const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${19111 + i}`);
   for (const [i, url] of urls.entries()) {
@@ -62,9 +72,10 @@ async function startStorageNodes(count: number): Promise<string[]> {
 }
 
 async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = []) {
-  const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(",")] : [];
+  const mode = flags["replication-mode"] ? ["--replication-mode", flags["replication-mode"]] : [];
+  const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(","), ...mode] : [];
   const proc = Bun.spawn(
-    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn", ...replication],
+    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn", ...replication],
     { env: photonEnv, stdout: "inherit", stderr: "inherit" },
   );
   const endpoint = `http://127.0.0.1:${port}`;
@@ -170,7 +181,7 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   };
   return [row("up"), row("down")];
 });
-const layout = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host` : "";
+const layout = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host${flags["replication-mode"] ? ` (${flags["replication-mode"]})` : ""}` : "";
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`);

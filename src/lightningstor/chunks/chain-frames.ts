@@ -92,7 +92,7 @@ export function encodeFrames(data: Uint8Array): Uint8Array[] {
  * of the wrong length, bytes after the end or a body that stops before it
  * throw FrameError before any byte of the offending frame is yielded.
  */
-export async function* decodeFrames(source: AsyncIterable<Uint8Array>): AsyncGenerator<Frame> {
+export async function* decodeFrames(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Frame> {
   let head = Buffer.alloc(FRAME_HEADER_SIZE);
   let headFill = 0;
   let length = -1; // of the frame being read; -1 while its header is
