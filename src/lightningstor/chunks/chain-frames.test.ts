@@ -43,7 +43,7 @@ describe("chained PUT frames", () => {
     const data = randomBytes(BLOCK_SIZE + 10);
     const wire = Buffer.concat(encodeFrames(data));
     const badEnd = Buffer.from(wire);
-    badEnd.writeUInt32BE(badEnd.readUInt32BE(badEnd.length - 4) ^ 1, badEnd.length - 4);
+    badEnd.writeUInt32BE((badEnd.readUInt32BE(badEnd.length - 4) ^ 1) >>> 0, badEnd.length - 4);
     expect((await decode([badEnd])).error?.message).toContain("end frame");
     expect((await decode([wire.subarray(0, wire.length - 3)])).error?.message).toContain("before its end frame");
     expect((await decode([wire, Buffer.from([0])])).error?.message).toContain("after the end frame");

@@ -1,4 +1,9 @@
+import { crc32Combine, crc32Shift } from "../../util/crc32-combine.ts";
 import { BLOCK_SIZE } from "./chunk-file.ts";
+
+/** Appends a whole block to a running CRC32. */
+const BLOCK_SHIFT = crc32Shift(BLOCK_SIZE);
+const append = (crc: number, blockCrc: number, length: number) => crc32Combine(crc, blockCrc, length === BLOCK_SIZE ? BLOCK_SHIFT : crc32Shift(length));
 
 /**
  * The body of a chained PUT (chain-hop.ts): the chunk's bytes cut into frames
@@ -44,13 +49,12 @@ export class FrameEncoder {
   private held: Uint8Array[] = [];
   private fill = 0;
   private crc = 0;
-  /** The CRC32 and size of everything pushed so far. */
+  /** The CRC32 of the blocks framed so far (all of it after `end`), and the bytes pushed. */
   crc32 = 0;
   size = 0;
 
   push(piece: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    this.crc32 = Bun.hash.crc32(piece, this.crc32);
     this.size += piece.length;
     while (piece.length > 0) {
       const take = Math.min(BLOCK_SIZE - this.fill, piece.length);
@@ -74,6 +78,7 @@ export class FrameEncoder {
 
   private flush(out: Uint8Array[]): void {
     out.push(header(this.fill, this.crc), ...this.held);
+    this.crc32 = append(this.crc32, this.crc, this.fill);
     this.held = [];
     this.fill = 0;
     this.crc = 0;
@@ -134,7 +139,7 @@ export async function* decodeFrames(source: AsyncIterable<Uint8Array> | Iterable
       fill += take;
       if (fill < length) continue;
       if ((crc >>> 0) !== expected) throw new FrameError(`block ${size / BLOCK_SIZE} (bytes ${size}-${size + length - 1}) does not match its CRC32`);
-      for (const p of parts) whole = Bun.hash.crc32(p, whole);
+      whole = append(whole, crc, length);
       size += length;
       yield { header: head, parts, length };
       head = Buffer.alloc(FRAME_HEADER_SIZE);
