@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
-import { peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
+import { cpuTicks, peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
 
 const flags = parseArgs({
   options: {
@@ -121,22 +121,38 @@ async function timed(count: number, concurrency: number, op: (i: number) => Prom
   return (performance.now() - started) / 1000;
 }
 
-/** One profile on one server: seconds up and down, each timed once both servers are idle. */
-async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number) {
+/** CPU seconds the processes used (threads included) while `run` ran. */
+async function cpuOf<T>(pids: number[], run: () => Promise<T>): Promise<{ result: T; cpu: number }> {
+  const ticks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const before = ticks();
+  const result = await run();
+  return { result, cpu: (ticks() - before) / 100 };
+}
+
+/**
+ * One profile on one server (whose processes are `pids`): seconds up and
+ * down, each timed once both servers are idle, and the CPU seconds the
+ * server spent — the measure a loaded host distorts least.
+ */
+async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number, pids: number[]) {
   const body = profile.size === 256 * MiB ? data[0]! : data[1]!;
   const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
   await quiesce(serverPids);
-  const up = await timed(profile.count, profile.concurrency, async (i) => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
-  });
+  const up = await cpuOf(pids, () =>
+    timed(profile.count, profile.concurrency, async (i) => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
+    }),
+  );
   await quiesce(serverPids);
-  const down = await timed(profile.count, profile.concurrency, async (i) => {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
-    for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
-      // drain
-    }
-  });
-  return { up, down };
+  const down = await cpuOf(pids, () =>
+    timed(profile.count, profile.concurrency, async (i) => {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
+      for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
+        // drain
+      }
+    }),
+  );
+  return { up: up.result, down: down.result, upCpu: up.cpu, downCpu: down.cpu };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -152,14 +168,18 @@ const clients = {
 };
 await clients.photon.send(new CreateBucketCommand({ Bucket: "photon" }));
 const results = profiles.map((profile) => {
-  return { profile, ceiling: { up: [] as number[], down: [] as number[] }, photon: { up: [] as number[], down: [] as number[] } };
+  const runs = () => ({ up: [] as number[], down: [] as number[], upCpu: [] as number[], downCpu: [] as number[] });
+  return { profile, ceiling: runs(), photon: runs() };
 });
+const pidsOf = { ceiling: [ceiling.proc.pid], photon: [photon.proc.pid, ...helpers.map((p) => p.pid)] };
 for (const result of results) {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of rep % 2 === 0 ? (["ceiling", "photon"] as const) : (["photon", "ceiling"] as const)) {
-      const r = await runProfile(clients[name], name, result.profile, data, rep);
+      const r = await runProfile(clients[name], name, result.profile, data, rep, pidsOf[name]);
       result[name].up.push(r.up);
       result[name].down.push(r.down);
+      result[name].upCpu.push(r.upCpu);
+      result[name].downCpu.push(r.downCpu);
       console.error(`${name}: ${result.profile.name}: up ${r.up.toFixed(2)} s, down ${r.down.toFixed(2)} s`);
     }
   }
@@ -177,13 +197,14 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const row = (dir: "up" | "down") => {
     const ph = median(p[dir]);
     const ce = median(c[dir]);
-    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${(mib / ph).toFixed(0)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${(mib / ce).toFixed(0)} MiB/s`, `${(ce / ph).toFixed(2)}×`];
+    const cpu = (runs: { upCpu: number[]; downCpu: number[] }) => `${((median(dir === "up" ? runs.upCpu : runs.downCpu) * 1024) / mib).toFixed(2)}`;
+    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${(mib / ph).toFixed(0)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${(mib / ce).toFixed(0)} MiB/s`, `${(ce / ph).toFixed(2)}×`, cpu(p), cpu(c)];
   };
   return [row("up"), row("down")];
 });
 const layout = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host${flags["replication-mode"] ? ` (${flags["replication-mode"]})` : ""}` : "";
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
-console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
+console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling", "photon CPU s/GiB", "ceiling CPU s/GiB"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
 const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>
