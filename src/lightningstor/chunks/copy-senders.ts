@@ -21,6 +21,17 @@ export interface CopySender {
 }
 
 /**
+ * `attempts` settle while the body is still being sent, before the put looks
+ * at them (it counts them once every byte is out): each is marked handled here
+ * so an early failure is not reported as an unhandled rejection — the put
+ * reads every one of them, the failures included.
+ */
+function awaitedLater<T>(attempts: Promise<T>[]): Promise<T>[] {
+  for (const attempt of attempts) attempt.catch(() => undefined);
+  return attempts;
+}
+
+/**
  * Fan-out: a PUT per target, each copy fed as fast as its node takes it (the
  * slowest sets the pace; one that fails, or takes nothing for `progressMs`,
  * drops out). A node is marked unhealthy when it failed, not when the sender
@@ -44,7 +55,7 @@ export function fanOutSender(client: ChunkNodeClient, id: string, targets: strin
     return { copy, attempt };
   });
   return {
-    attempts: copies.map((c) => c.attempt),
+    attempts: awaitedLater(copies.map((c) => c.attempt)),
     push: async (piece) => void (await Promise.all(copies.map(({ copy }) => copy.push(piece)))),
     taking: () => copies.filter(({ copy }) => !copy.stopped).length,
     fail: (err) => copies.forEach(({ copy }) => copy.fail(err)),
@@ -87,7 +98,7 @@ export function chainSender(client: ChunkNodeClient, id: string, targets: string
     }
   })();
   return {
-    attempts: settled.map((s) => s.promise),
+    attempts: awaitedLater(settled.map((s) => s.promise)),
     push: async (piece) => {
       for (const frame of encoder.push(piece)) await copy.push(frame);
     },
