@@ -110,6 +110,15 @@ describe("chained replication", () => {
     }
   });
 
+  test("an object of several chunks, chained at once, reads back identical from copies on every node", async () => {
+    const before = nodes.map((n) => copies(n).size);
+    const body = randomBytes(40 * MiB + 1); // three chunks in flight together
+    await s3.send(new PutObjectCommand({ Bucket: "chain", Key: "three", Body: body }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: "chain", Key: "three" }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+    await waitFor(() => nodes.every((n, i) => copies(n).size === before[i]! + 3), "three more copies on every node");
+  });
+
   test("a chained PUT with a wrong token is refused, and nothing is stored or forwarded", async () => {
     const data = randomBytes(200_000);
     const chain = nodes.map((n) => n.url);
