@@ -37,6 +37,8 @@ const reps = Number(flags.reps);
 const storageNodes = Number(flags["storage-nodes"]);
 
 const MiB = 1024 * 1024;
+/** A loopback address of this run's own (127.64.0.0/10), so runs beside others on the host do not meet on a port. */
+const host = `127.${64 + Math.floor(Math.random() * 64)}.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
 const credentials = { accessKeyId: "PHBENCHKEY000000000A", secretAccessKey: "bench-" + crypto.randomUUID() };
 
@@ -51,9 +53,9 @@ async function reachable(endpoint: string): Promise<void> {
 
 /** The ceiling (bench/s3-ceiling.ts), a process of its own like the gateway. */
 async function startCeiling() {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "s3-ceiling.ts"), join(dir, "ceiling"), "19001"], { stdout: "inherit", stderr: "inherit" });
-  await reachable("http://127.0.0.1:19001/");
-  return { endpoint: "http://127.0.0.1:19001", proc };
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "s3-ceiling.ts"), join(dir, "ceiling"), "19001", host], { stdout: "inherit", stderr: "inherit" });
+  await reachable(`http://${host}:19001/`);
+  return { endpoint: `http://${host}:19001`, proc };
 }
 
 const photonEnv = { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey };
@@ -62,10 +64,10 @@ const helpers: Subprocess[] = [];
 /** A controller and `count` agents (storage nodes) on this host; their admin URLs. */
 async function startStorageNodes(count: number): Promise<string[]> {
   const spawn = (args: string[]) => helpers.push(Bun.spawn([photonBinary, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
-  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", "127.0.0.1:19100"]);
-  const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${19111 + i}`);
+  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", `${host}:19100`]);
+  const urls = Array.from({ length: count }, (_, i) => `http://${host}:${19111 + i}`);
   for (const [i, url] of urls.entries()) {
-    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", "http://127.0.0.1:19100", "--name", `agent${i + 1}`]);
+    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", `http://${host}:19100`, "--name", `agent${i + 1}`]);
     await reachable(`${url}/healthz`);
   }
   return urls;
@@ -75,10 +77,10 @@ async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = [
   const mode = flags["replication-mode"] ? ["--replication-mode", flags["replication-mode"]] : [];
   const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(","), ...mode] : [];
   const proc = Bun.spawn(
-    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn", ...replication],
+    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `${host}:${port}`, "--admin", `${host}:0`, "--log-level", "warn", ...replication],
     { env: photonEnv, stdout: "inherit", stderr: "inherit" },
   );
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${host}:${port}`;
   await reachable(`${endpoint}/`);
   return { endpoint, proc };
 }
