@@ -42,8 +42,8 @@ function header(length: number, crc32: number): Uint8Array {
 
 /**
  * Cuts pieces of any size into frames. Each block is held (at most
- * BLOCK_SIZE bytes, not copied) until its CRC32 is known, since the header
- * leads; `push` and `end` return what is ready to send, in order.
+ * BLOCK_SIZE bytes) until its CRC32 is known, since the header leads, then
+ * sent as one piece; `push` and `end` return what is ready to send, in order.
  */
 export class FrameEncoder {
   private held: Uint8Array[] = [];
@@ -77,7 +77,8 @@ export class FrameEncoder {
   }
 
   private flush(out: Uint8Array[]): void {
-    out.push(header(this.fill, this.crc), ...this.held);
+    // One piece per frame: a write per block on the socket rather than one per piece it arrived in.
+    out.push(Buffer.concat([header(this.fill, this.crc), ...this.held]));
     this.crc32 = append(this.crc32, this.crc, this.fill);
     this.held = [];
     this.fill = 0;

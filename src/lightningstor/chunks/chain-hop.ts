@@ -34,7 +34,8 @@ export async function chainHop(context: ChainHopContext, id: string, chain: stri
   const downstream = next.length > 0 ? new NextHop(context.client, id, next, progressMs, reply) : undefined;
   async function* verified(): AsyncGenerator<Uint8Array> {
     for await (const frame of decodeFrames(body)) {
-      if (downstream) for (const piece of [frame.header, ...frame.parts]) await downstream.copy.push(piece);
+      // Forwarded as one piece (one write on the socket), once checked.
+      if (downstream) await downstream.copy.push(Buffer.concat([frame.header, ...frame.parts]));
       yield* frame.parts;
     }
     downstream?.copy.end();
