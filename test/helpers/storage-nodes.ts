@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, startController, type TestController } from "./cluster.ts";
 import { startPhoton, type PhotonProcess } from "./photon.ts";
@@ -32,7 +32,7 @@ export async function startStorageNodes(dir: string, count = 3): Promise<{ contr
 }
 
 /** The chunk files a node holds (temp files excluded), by path. */
-export function nodeChunkFiles(node: StorageNode): string[] {
+export function nodeChunkFiles(node: Pick<StorageNode, "dataDir">): string[] {
   const root = join(node.dataDir, "chunks");
   if (!existsSync(root)) return [];
   return readdirSync(root, { recursive: true, encoding: "utf8" })
@@ -41,7 +41,10 @@ export function nodeChunkFiles(node: StorageNode): string[] {
 }
 
 /** The chunk ids a node holds. */
-export const nodeChunkIds = (node: StorageNode): string[] => nodeChunkFiles(node).map((f) => f.split("/").pop()!);
+export const nodeChunkIds = (node: Pick<StorageNode, "dataDir">): string[] => nodeChunkFiles(node).map((f) => f.split("/").pop()!);
+
+/** A node's complete chunk files, id → bytes. */
+export const nodeCopies = (node: Pick<StorageNode, "dataDir">): Map<string, Buffer> => new Map(nodeChunkFiles(node).map((f) => [f.split("/").pop()!, readFileSync(f)]));
 
 /** A gateway over storage nodes on its own data dir (kept across restarts), with an SDK client. */
 export interface NodeGateway {

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { placement } from "../../src/lightningstor/chunks/placement.ts";
 import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
 import { authed, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
+import { nodeCopies } from "../helpers/storage-nodes.ts";
 import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
 
 /**
@@ -33,13 +34,7 @@ const nodes: Node[] = [];
 let gw: TestGateway;
 let s3: S3Client;
 
-/** A node's complete chunk files (ids → bytes). */
-function copies(node: Node): Map<string, Buffer> {
-  const root = join(node.dataDir, "chunks");
-  if (!existsSync(root)) return new Map();
-  const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.includes("/") && !f.endsWith(".tmp"));
-  return new Map(files.map((f) => [f.split("/").pop()!, readFileSync(join(root, f))]));
-}
+const copies = nodeCopies;
 
 /** The id of a chunk being written on a node (its temporary file), if any. */
 function writing(node: Node, known: Set<string>): string | undefined {

@@ -7,6 +7,7 @@ import { encodeFrames, FRAME_HEADER_SIZE } from "../../src/lightningstor/chunks/
 import { startController, type TestController } from "../helpers/cluster.ts";
 import { run } from "../helpers/nbd-export.ts";
 import { authed, startPhoton, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
+import { nodeCopies } from "../helpers/storage-nodes.ts";
 import { startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
 import { fdPath, readTrace } from "../helpers/strace.ts";
 
@@ -33,13 +34,7 @@ const nodes: Node[] = [];
 let gw: TestGateway;
 let s3: S3Client;
 
-/** A node's chunk files (ids → bytes), temporary files of writes under way excluded. */
-function copies(node: Node): Map<string, Buffer> {
-  const root = join(node.dataDir, "chunks");
-  if (!existsSync(root)) return new Map();
-  const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.includes("/") && !f.endsWith(".tmp"));
-  return new Map(files.map((f) => [f.split("/").pop()!, readFileSync(join(root, f))]));
-}
+const copies = nodeCopies;
 
 /** Sends a chained PUT straight to a node. */
 const chainedPut = (node: Node, id: string, chain: string[], body: Uint8Array, token = controller.token) =>
