@@ -8,6 +8,11 @@ export const commonArgs = {
   "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
 } as const satisfies ArgsDef;
 
+/** `--metadata` of the modes that keep metadata in a database (controller, s3-gateway). */
+export const metadataArg = {
+  metadata: { type: "string", description: "sqlite (default: a file in the data dir) or postgres://USER@HOST/DB (shared by several processes)", valueHint: "sqlite|URL" },
+} as const satisfies ArgsDef;
+
 /**
  * Arguments of client commands that talk to an admin API: only what they use
  * (no `--config`; PHOTON_CONFIG still applies). The data dir only says where

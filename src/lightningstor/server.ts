@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
+import { redactUrl, type MetadataEngine } from "../db/engine.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
@@ -21,6 +22,8 @@ import { listenRaw } from "./http/listener.ts";
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
   dataDir: string;
+  /** Where buckets, objects and keys are kept: SQLite in the data dir, or a PostgreSQL that gateways share. */
+  metadata: MetadataEngine;
   listen: ListenAddress;
   admin: ListenAddress;
   token: string;
@@ -38,10 +41,11 @@ export const rootKeyFile = "root-key";
 
 /** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
 export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
-  const meta = new S3Metadata(config.dataDir, log);
-  ensureRootKey(config, meta, log);
+  const meta = await S3Metadata.open(config.dataDir, config.metadata, log);
+  if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
+  await ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
-  const { chunks, upkeep } = openChunkStore(config, meta, metrics.registry, log);
+  const { chunks, upkeep } = await openChunkStore(config, meta, metrics.registry, log);
   // One signal stops every background loop of this process.
   const abort = new AbortController();
   const upkept = upkeep?.start(abort.signal);
@@ -61,7 +65,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
       await s3.stop();
       abort.abort();
       await upkept;
-      meta.close();
+      await meta.close();
     },
   };
 }
@@ -77,33 +81,33 @@ const UPKEEP_EVERY_MS = 60 * 60 * 1000;
  * The storage nodes, with their upkeep, when replication is configured;
  * otherwise the data dir, swept of what interrupted uploads left.
  */
-function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): { chunks: ChunkStore; upkeep?: ChunkUpkeep } {
+async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): Promise<{ chunks: ChunkStore; upkeep?: ChunkUpkeep }> {
   if (config.replication) {
     log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), await meta.repairQueue(chunkLog));
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
     const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
     registerReplicationGauges(registry, chunks, upkeep);
     return { chunks, upkeep };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
-  const referenced = meta.referencedChunks();
+  const referenced = await meta.referencedChunks();
   const swept = chunks.sweep((id) => referenced.has(id));
   if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
   return { chunks };
 }
 
 /** The configured key is a root key; otherwise the first start makes one and writes it to `root-key`. */
-function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {
+async function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): Promise<void> {
   if (config.rootKey) {
-    meta.keys.ensureRoot(config.rootKey.accessKey, config.rootKey.secretKey);
+    await meta.keys.ensureRoot(config.rootKey.accessKey, config.rootKey.secretKey);
     return;
   }
-  if (meta.keys.list().length > 0) return;
+  if ((await meta.keys.list()).length > 0) return;
   const path = join(config.dataDir, rootKeyFile);
   const key = existsSync(path) ? parseRootKey(readFileSync(path, "utf8")) : generateKey();
-  meta.keys.ensureRoot(key.accessKey, key.secretKey);
+  await meta.keys.ensureRoot(key.accessKey, key.secretKey);
   writeFileAtomic(path, `AWS_ACCESS_KEY_ID=${key.accessKey}\nAWS_SECRET_ACCESS_KEY=${key.secretKey}\n`, 0o600);
   log.info("created the root S3 key", { accessKey: key.accessKey, file: path });
 }

@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { startS3Gateway } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
-import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, metadataArg } from "../args.ts";
+import { dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -13,6 +13,7 @@ export default defineCommand({
   meta: { name: "s3-gateway", description: "Serve the LightningStor S3 API (default 127.0.0.1:9000; admin 127.0.0.1:7073)" },
   args: {
     ...commonArgs,
+    ...metadataArg,
     listen: { type: "string", description: "S3 address (default 127.0.0.1:9000)", valueHint: "HOST:PORT" },
     admin: { type: "string", description: "admin API address (default 127.0.0.1:7073)", valueHint: "HOST:PORT" },
     region: { type: "string", description: "region name clients sign for (default us-east-1)" },
@@ -33,6 +34,7 @@ export default defineCommand({
     const server = await startS3Gateway(
       {
         dataDir,
+        metadata: metadataOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:9000"),
         admin: listenOption(sources, "admin", "127.0.0.1:7073"),
         token: option(sources, "token") ?? ensureTokenFile(dataDir).token,

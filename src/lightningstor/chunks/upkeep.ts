@@ -11,7 +11,7 @@ export interface UpkeepOptions {
    * every `everyMs`, first `firstMs` after start (default `everyMs`); not run
    * when absent. Copies younger than `everyMs` are never collected.
    */
-  collect?: { firstMs?: number; everyMs: number; referenced: () => ReadonlySet<string> };
+  collect?: { firstMs?: number; everyMs: number; referenced: () => Promise<ReadonlySet<string>> };
 }
 
 /** What a node says of a copy it should hold. */
@@ -46,7 +46,7 @@ export class ChunkUpkeep {
     const every = this.repairEveryMs;
     const loops = [runPeriodically(() => this.completeCopies(), { firstMs: every, everyMs: every, signal })];
     const collect = this.options.collect;
-    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced()), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
+    if (collect) loops.push(runPeriodically(async () => this.collect(await collect.referenced()), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
     await Promise.all(loops);
   }
 

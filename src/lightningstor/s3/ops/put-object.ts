@@ -30,8 +30,8 @@ export async function storeBody(ctx: S3Context) {
  * body is read (to fail fast) and again in that transaction (to be atomic).
  */
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
-  requireBucket(ctx, bucket);
-  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
+  await requireBucket(ctx, bucket);
+  checkWriteConditions(ctx.request.headers, await ctx.meta.getObject(bucket, key));
   const body = await storeBody(ctx);
   const row: ObjectRow = {
     bucket,
@@ -57,7 +57,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
 export async function commitObject(ctx: S3Context, row: ObjectRow): Promise<void> {
   let replaced: { id: string }[];
   try {
-    replaced = ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
+    replaced = await ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
   } catch (err) {
     await deleteChunks(ctx, row.chunks);
     throw err;

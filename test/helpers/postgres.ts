@@ -1,0 +1,94 @@
+import { SQL } from "bun";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Debian's PostgreSQL 15 server binaries (scripts/setup installs `postgresql`). */
+const BIN = "/usr/lib/postgresql/15/bin";
+
+/**
+ * A throwaway PostgreSQL cluster: initdb in a temp dir, the server on a unix
+ * socket in that dir (no TCP port), trust auth for the `photon` role.
+ * `stop()` shuts it down and removes the dir.
+ */
+export interface TestPostgres {
+  dir: string;
+  /** A URL for database `db` (`postgres://photon@localhost/db?host=<dir>`). */
+  url(db?: string): string;
+  /** Creates a fresh, empty database and returns its URL. */
+  createDatabase(): Promise<string>;
+  /** Stops the server (fast shutdown: open connections are closed) and starts it again on the same data. */
+  restart(): void;
+  stop(): void;
+}
+
+/** initdb refuses to run as root: there, the server runs as the `postgres` user. */
+function asServerUser(args: string[]): string[] {
+  return process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...args] : args;
+}
+
+function run(args: string[]): void {
+  const result = Bun.spawnSync(asServerUser(args), { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(`${args[0]} failed (${result.exitCode}): ${result.stderr.toString()}${result.stdout.toString()}`);
+}
+
+/** Starts a new cluster in a temp dir. */
+export function startPostgres(): TestPostgres {
+  const dir = mkdtempSync(join(tmpdir(), "photon-pg-"));
+  if (process.getuid?.() === 0) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()));
+  const data = join(dir, "data");
+  run([`${BIN}/initdb`, "-D", data, "--auth=trust", "-U", "photon", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
+  const start = () => run([`${BIN}/pg_ctl`, "-D", data, "-l", join(dir, "server.log"), "-w", "-o", `-k ${dir} -c listen_addresses= -c max_connections=200`, "start"]);
+  start();
+  const url = (db = "postgres") => `postgres://photon@localhost/${db}?host=${dir}`;
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run([`${BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  process.once("exit", stop);
+  return {
+    dir,
+    url,
+    async createDatabase() {
+      const name = `photon_${crypto.randomUUID().replaceAll("-", "")}`;
+      const admin = new SQL(url());
+      try {
+        await admin.unsafe(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.close();
+      }
+      return url(name);
+    },
+    restart() {
+      run([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]);
+      start();
+    },
+    stop,
+  };
+}
+
+let shared: TestPostgres | undefined;
+
+/** One cluster for the whole test process, started on first use and stopped at exit. */
+export function sharedPostgres(): TestPostgres {
+  shared ??= startPostgres();
+  return shared;
+}
+
+/**
+ * The metadata engine the S3 and controller suites run against:
+ * `PHOTON_TEST_METADATA=postgres` runs them on PostgreSQL (scripts/test does,
+ * for a representative set of files), otherwise on the default SQLite.
+ */
+export const testMetadata: "sqlite" | "postgres" = process.env.PHOTON_TEST_METADATA === "postgres" ? "postgres" : "sqlite";
+
+/** The `--metadata` arguments for a new server under test: a fresh database on PostgreSQL, none for SQLite. */
+export async function metadataArgs(): Promise<string[]> {
+  return testMetadata === "postgres" ? ["--metadata", await sharedPostgres().createDatabase()] : [];
+}
