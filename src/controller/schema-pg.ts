@@ -19,3 +19,4 @@ export const nodes = pgTable("nodes", {
 });
 
 export * from "../plasmavmc/schema-pg.ts";
+export { leases } from "../db/pg-leases.ts";

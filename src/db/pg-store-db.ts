@@ -45,6 +45,15 @@ export async function openPgStoreDb<S extends Record<string, unknown>>(url: stri
       const prepared = (query as unknown as PgPreparable<R>).prepare(name);
       return async (params: Record<string, unknown>) => (await prepared.execute(params))[0];
     },
+    // Taken when free or expired, renewed by its holder; the database's clock decides (pg-leases.ts).
+    async holdLease(name, holder, ttlMs) {
+      const rows: unknown[] = await client`
+        INSERT INTO leases (name, holder, expires_at) VALUES (${name}, ${holder}, now() + ${ttlMs}::float8 * interval '1 millisecond')
+        ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+        WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < now()
+        RETURNING holder`;
+      return rows.length > 0;
+    },
     scrubbing: (fn) => fn(),
     close: () => client.close(),
   };

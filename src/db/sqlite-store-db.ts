@@ -32,6 +32,7 @@ export function openSqliteStoreDb<S extends Record<string, unknown>>(path: strin
       const prepared = query.prepare();
       return async (params: Record<string, unknown>) => prepared.get(params) as R | undefined;
     },
+    holdLease: async () => true,
     // Not a turn of `serial`: `fn` makes its own transactions.
     async scrubbing(fn) {
       sqlite.run("PRAGMA secure_delete = ON");

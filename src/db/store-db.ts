@@ -35,6 +35,12 @@ export interface StoreDb<S extends Record<string, unknown>> {
   /** Prepares a read once; the returned function gives its first row for the placeholders' values. */
   lookup<R>(name: string, query: PreparableQuery<R>): (params: Record<string, unknown>) => Promise<R | undefined>;
   /**
+   * Takes or renews the lease on duty `name` for `holder` until `ttlMs` from
+   * now; false while another holder's lease runs. With SQLite the one process
+   * on the file always holds it.
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
    * Runs `fn` so that the bytes it overwrites or deletes leave no copy in the
    * database files (SQLite: secure_delete, then a WAL checkpoint).
    */

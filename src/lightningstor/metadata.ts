@@ -28,6 +28,11 @@ export interface BucketSummary {
 
 type Chunks = { id: string; size: number }[];
 
+/** A repair queue whose table other gateways may add to: `refresh` reads their additions in. */
+export interface SharedRepairQueue extends RepairQueue {
+  refresh(): Promise<void>;
+}
+
 /**
  * Buckets, objects and access keys of an s3-gateway: in its SQLite file, or
  * in a PostgreSQL database that several gateways share (each change one
@@ -59,6 +64,11 @@ export class S3Metadata {
     const meta = new S3Metadata(store, new KeyStore(store, SecretBox.fromFile(join(dataDir, secretsKeyFile), (sealedRows?.n ?? 0) === 0)));
     await meta.sealPlaintextSecrets(log);
     return meta;
+  }
+
+  /** Takes or renews the lease on a duty shared by the gateways on this database (StoreDb.holdLease). */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.store.holdLease(name, holder, ttlMs);
   }
 
   /** Which engine holds the metadata (several gateways can share only PostgreSQL). */
@@ -255,12 +265,14 @@ export class S3Metadata {
    * The durable repair queue (a RepairQueue over the `repair_queue` table),
    * loaded once: the ids are mirrored in memory, so asking about a chunk
    * that is not queued (every delete does) costs no query. Each change is
-   * written in the background, in order; a failed write is logged.
+   * written in the background, in order; a failed write is logged. Gateways
+   * sharing a database share the table: `refresh` takes in what the others queued.
    */
-  async repairQueue(log: Logger): Promise<RepairQueue> {
-    const { store } = this;
+  async repairQueue(log: Logger): Promise<SharedRepairQueue> {
+    const { store, db } = this;
     const { repairQueue: table } = this.tables;
-    const queued = new Set((await this.db.select({ id: table.chunkId }).from(table).orderBy(asc(table.queuedAt))).map((r) => r.id));
+    const stored = async () => (await db.select({ id: table.chunkId }).from(table).orderBy(asc(table.queuedAt))).map((r) => r.id);
+    const queued = new Set(await stored());
     const persist = (what: string, id: string, change: Parameters<typeof store.write>[0]) =>
       void store.write(change).catch((err: unknown) => log.error(`could not ${what} the repair queue`, { chunk: id, err: String(err) }));
     return {
@@ -272,6 +284,9 @@ export class S3Metadata {
       remove(id: string) {
         if (!queued.delete(id)) return;
         persist("remove from", id, (db) => db.delete(table).where(eq(table.chunkId, id)));
+      },
+      async refresh() {
+        for (const id of await stored()) queued.add(id);
       },
       has: (id: string) => queued.has(id),
       ids: () => [...queued],

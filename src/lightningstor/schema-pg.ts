@@ -84,12 +84,4 @@ export const repairQueue = pgTable("repair_queue", {
   queuedAt: timestampMs("queued_at").notNull(),
 });
 
-/**
- * Who runs upkeep (repair, garbage collection) among the gateways sharing
- * the database: one row per duty, held until `expiresAt` and renewed by its holder.
- */
-export const leases = pgTable("leases", {
-  name: text("name").primaryKey(),
-  holder: text("holder").notNull(),
-  expiresAt: timestampMs("expires_at").notNull(),
-});
+export { leases } from "../db/pg-leases.ts";

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
 import { redactUrl, type MetadataEngine } from "../db/engine.ts";
@@ -14,7 +15,8 @@ import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
 import { ChunkUpkeep } from "./chunks/upkeep.ts";
 import { bucketRoutes, generateKey, keyRoutes } from "./access-routes.ts";
-import { S3Metadata } from "./metadata.ts";
+import { S3Metadata, type SharedRepairQueue } from "./metadata.ts";
+import { runUpkeepUnderLease } from "./upkeep-lease.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
@@ -48,7 +50,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   const { chunks, upkeep } = await openChunkStore(config, meta, metrics.registry, log);
   // One signal stops every background loop of this process.
   const abort = new AbortController();
-  const upkept = upkeep?.start(abort.signal);
+  const upkept = upkeep && runUpkeepUnderLease({ ...upkeep, meta, holder: `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, log }, abort.signal);
 
   const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: createS3Metrics(metrics.registry) });
   const s3 = await listenRaw(handler, config.listen, log);
@@ -81,15 +83,21 @@ const UPKEEP_EVERY_MS = 60 * 60 * 1000;
  * The storage nodes, with their upkeep, when replication is configured;
  * otherwise the data dir, swept of what interrupted uploads left.
  */
-async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): Promise<{ chunks: ChunkStore; upkeep?: ChunkUpkeep }> {
+async function openChunkStore(
+  config: S3GatewayConfig,
+  meta: S3Metadata,
+  registry: Registry,
+  log: Logger,
+): Promise<{ chunks: ChunkStore; upkeep?: { upkeep: ChunkUpkeep; queue: SharedRepairQueue } }> {
   if (config.replication) {
     log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
     const chunkLog = log.child({ kind: "chunks" });
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), await meta.repairQueue(chunkLog));
+    const queue = await meta.repairQueue(chunkLog);
+    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), queue);
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
     const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
     registerReplicationGauges(registry, chunks, upkeep);
-    return { chunks, upkeep };
+    return { chunks, upkeep: { upkeep, queue } };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   const referenced = await meta.referencedChunks();

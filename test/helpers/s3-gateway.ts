@@ -20,14 +20,18 @@ export interface TestGateway {
 /**
  * Starts a gateway in a fresh temp dir: `wrap` runs it under another program
  * (e.g. strace), `args` are added to its command line, `token` is the cluster
- * token. Its metadata is on the suite's engine (postgres.ts: `testMetadata`)
- * unless `args` name one.
+ * token, `prepare` sees the data dir before the gateway starts, `credentials`
+ * is its root key (a random secret by default). Its metadata
+ * is on the suite's engine (postgres.ts: `testMetadata`) unless `args` name one.
  */
-export async function startGateway(options: { wrap?: string[]; args?: string[]; token?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  options: { wrap?: string[]; args?: string[]; token?: string; prepare?: (dataDir: string) => void; credentials?: TestGateway["credentials"] } = {},
+): Promise<TestGateway> {
   const dir = tempDir("photon-s3-");
   const dataDir = join(dir.path, "data");
+  options.prepare?.(dataDir);
   const token = options.token ?? "test-token-" + crypto.randomUUID();
-  const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
+  const credentials = options.credentials ?? { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
   const args = options.args ?? [];
   const metadata = args.includes("--metadata") ? [] : await metadataArgs();
   const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test", ...metadata, ...args], {

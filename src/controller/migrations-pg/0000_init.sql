@@ -1,3 +1,9 @@
+CREATE TABLE "leases" (
+	"name" text PRIMARY KEY NOT NULL,
+	"holder" text NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "nodes" (
 	"id" text PRIMARY KEY NOT NULL,
 	"name" text NOT NULL,

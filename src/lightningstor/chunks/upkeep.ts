@@ -46,7 +46,7 @@ export class ChunkUpkeep {
     const every = this.repairEveryMs;
     const loops = [runPeriodically(() => this.completeCopies(), { firstMs: every, everyMs: every, signal })];
     const collect = this.options.collect;
-    if (collect) loops.push(runPeriodically(async () => this.collect(await collect.referenced()), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
+    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
     await Promise.all(loops);
   }
 
@@ -151,8 +151,9 @@ export class ChunkUpkeep {
    * ones may be writes whose metadata is not committed yet); referenced chunks
    * missing a copy get it back.
    */
-  private async collect(referenced: ReadonlySet<string>): Promise<void> {
+  private async collect(references: () => Promise<ReadonlySet<string>>): Promise<void> {
     try {
+      const referenced = await references();
       const removed = await this.sweep((id) => referenced.has(id), this.options.collect!.everyMs);
       if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
       const short = await this.checkCopies(referenced);

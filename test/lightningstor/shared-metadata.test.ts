@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
+import { createHash, randomBytes } from "node:crypto";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { secretsKeyFile } from "../../src/lightningstor/metadata.ts";
+import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
+import { tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { s3Error, startGateway, type TestGateway } from "../helpers/s3-gateway.ts";
+
+/**
+ * Two s3-gateways on one PostgreSQL database and the same three storage
+ * nodes (agents): one namespace, whichever gateway a client talks to. All of
+ * it the compiled binary, a real PostgreSQL server and the AWS SDK.
+ */
+
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const BUCKET = "shared";
+
+let dir: ReturnType<typeof tempDir>;
+let pg: TestPostgres;
+let controller: TestController;
+const agents: PhotonProcess[] = [];
+let gatewayArgs: string[];
+let a: TestGateway;
+let b: TestGateway;
+let s3a: S3Client;
+let s3b: S3Client;
+
+/** A second gateway on the same database: it needs the first one's secrets key to open the keys stored there (and keeps its root key). */
+function startSecondGateway(first: TestGateway): Promise<TestGateway> {
+  return startGateway({
+    token: controller.token,
+    args: gatewayArgs,
+    credentials: first.credentials,
+    prepare: (dataDir) => {
+      mkdirSync(dataDir, { recursive: true });
+      copyFileSync(join(first.dataDir, secretsKeyFile), join(dataDir, secretsKeyFile));
+    },
+  });
+}
+
+async function body(s3: S3Client, key: string): Promise<Uint8Array> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+beforeAll(async () => {
+  dir = tempDir("photon-shared-");
+  pg = startPostgres();
+  controller = await startController(join(dir.path, "controller"));
+  const nodes: string[] = [];
+  for (const name of ["store1", "store2", "store3"]) {
+    const agent = await startAgent(controller, join(dir.path, name), name);
+    agents.push(agent);
+    nodes.push(await agent.url());
+  }
+  gatewayArgs = ["--metadata", await pg.createDatabase(), "--storage-nodes", nodes.join(",")];
+  a = await startGateway({ token: controller.token, args: gatewayArgs });
+  b = await startSecondGateway(a);
+  s3a = a.client();
+  s3b = b.client();
+  await s3a.send(new CreateBucketCommand({ Bucket: BUCKET }));
+});
+
+afterAll(async () => {
+  s3a.destroy();
+  s3b.destroy();
+  for (const gw of [a, b]) await gw?.[Symbol.asyncDispose]();
+  for (const agent of agents) await agent[Symbol.asyncDispose]();
+  await controller?.proc[Symbol.asyncDispose]();
+  pg?.stop();
+  dir[Symbol.dispose]();
+});
+
+describe("two gateways, one namespace (PostgreSQL metadata)", () => {
+  test("a bucket and an object made through one gateway are listed and read through the other, and a delete through it is seen by the first", async () => {
+    const data = randomBytes(100_000);
+    await s3a.send(new PutObjectCommand({ Bucket: BUCKET, Key: "hello/a.bin", Body: data, ContentType: "application/x-test" }));
+    expect(sha256(await body(s3b, "hello/a.bin"))).toBe(sha256(data));
+    const listed = await s3b.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "hello/" }));
+    expect(listed.Contents?.map((o) => o.Key)).toEqual(["hello/a.bin"]);
+    await s3b.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "hello/a.bin" }));
+    expect(await s3Error(s3a.send(new GetObjectCommand({ Bucket: BUCKET, Key: "hello/a.bin" })))).toEqual({ name: "NoSuchKey", status: 404 });
+  });
+
+  test("concurrent If-None-Match: * PUTs of one key through both gateways: exactly one wins, and both serve the winner", async () => {
+    const bodies = Array.from({ length: 8 }, () => randomBytes(20_000));
+    const results = await Promise.allSettled(
+      bodies.map((data, i) => (i % 2 === 0 ? s3a : s3b).send(new PutObjectCommand({ Bucket: BUCKET, Key: "race", Body: data, IfNoneMatch: "*" }))),
+    );
+    const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+    expect(won.length).toBe(1);
+    for (const r of results) if (r.status === "rejected") expect((r.reason as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(412);
+    const winner = sha256(bodies[won[0]!]!);
+    expect([sha256(await body(s3a, "race")), sha256(await body(s3b, "race"))]).toEqual([winner, winner]);
+  });
+
+  test("a part uploaded through one gateway and replaced through the other: the completed object has the replacement", async () => {
+    const { UploadId } = await s3a.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "multi" }));
+    const [first, replacement, last] = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024), randomBytes(1000)];
+    await s3a.send(new UploadPartCommand({ Bucket: BUCKET, Key: "multi", UploadId, PartNumber: 1, Body: first }));
+    const one = await s3b.send(new UploadPartCommand({ Bucket: BUCKET, Key: "multi", UploadId, PartNumber: 1, Body: replacement }));
+    const two = await s3a.send(new UploadPartCommand({ Bucket: BUCKET, Key: "multi", UploadId, PartNumber: 2, Body: last }));
+    await s3b.send(
+      new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: "multi", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: one.ETag }, { PartNumber: 2, ETag: two.ETag }] } }),
+    );
+    expect(sha256(await body(s3a, "multi"))).toBe(sha256(Buffer.concat([replacement, last])));
+  });
+
+  test("exactly one gateway runs the chunk upkeep; when it is killed (-9) mid-upload the other serves everything acknowledged and takes the upkeep over", async () => {
+    const holders = () => [a, b].filter((gw) => gw.proc.lines.some((l) => l.msg.startsWith("this gateway runs the chunk upkeep")));
+    expect((await waitFor(() => holders().length === 1 && holders(), "an upkeep lease holder")).length).toBe(1);
+    const [holder] = holders();
+    const [victim, survivor, victimS3, survivorS3] = holder === a ? [a, b, s3a, s3b] : [b, a, s3b, s3a];
+
+    const acknowledged = new Map<string, string>();
+    let failed = 0;
+    const writes = Array.from({ length: 40 }, async (_, i) => {
+      const data = randomBytes(50_000 + i);
+      try {
+        await victimS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `kill/${i}`, Body: data }));
+        acknowledged.set(`kill/${i}`, sha256(data));
+      } catch {
+        failed++;
+      }
+    });
+    await waitFor(() => acknowledged.size >= 5, "a few acknowledged PUTs");
+    victim.proc.proc.kill("SIGKILL");
+    await Promise.all(writes);
+    expect(acknowledged.size).toBeGreaterThanOrEqual(5);
+    expect(acknowledged.size + failed).toBe(40);
+    for (const [key, digest] of acknowledged) expect(sha256(await body(survivorS3, key))).toBe(digest);
+
+    // The lease runs out (15 s) and the survivor takes the upkeep over.
+    await survivor.proc.waitForLog((l) => l.msg.startsWith("this gateway runs the chunk upkeep"), "the survivor taking the upkeep lease");
+  }, 90_000);
+});
