@@ -71,11 +71,6 @@ export class S3Metadata {
     return this.store.holdLease(name, holder, ttlMs);
   }
 
-  /** Which engine holds the metadata (several gateways can share only PostgreSQL). */
-  get engine(): StoreDb<typeof schema>["engine"] {
-    return this.store.engine;
-  }
-
   private get db() {
     return this.store.db;
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
+import { CompleteMultipartUploadCommand, CreateBucketCommand, DeleteBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -107,6 +107,16 @@ describe("two gateways, one namespace (PostgreSQL metadata)", () => {
       new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: "multi", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: one.ETag }, { PartNumber: 2, ETag: two.ETag }] } }),
     );
     expect(sha256(await body(s3a, "multi"))).toBe(sha256(Buffer.concat([replacement, last])));
+  });
+
+  test("a bucket with an upload in progress through one gateway is not deleted through the other (BucketNotEmpty), and the upload completes", async () => {
+    await s3b.send(new CreateBucketCommand({ Bucket: "busy" }));
+    const { UploadId } = await s3b.send(new CreateMultipartUploadCommand({ Bucket: "busy", Key: "k" }));
+    expect(await s3Error(s3a.send(new DeleteBucketCommand({ Bucket: "busy" })))).toEqual({ name: "BucketNotEmpty", status: 409 });
+    const part = await s3b.send(new UploadPartCommand({ Bucket: "busy", Key: "k", UploadId, PartNumber: 1, Body: "data" }));
+    await s3b.send(new CompleteMultipartUploadCommand({ Bucket: "busy", Key: "k", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    const out = await s3a.send(new GetObjectCommand({ Bucket: "busy", Key: "k" }));
+    expect(await out.Body!.transformToString()).toBe("data");
   });
 
   test("exactly one gateway runs the chunk upkeep; when it is killed (-9) mid-upload the other serves everything acknowledged and takes the upkeep over", async () => {
