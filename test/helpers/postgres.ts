@@ -88,7 +88,19 @@ export function sharedPostgres(): TestPostgres {
  */
 export const testMetadata: "sqlite" | "postgres" = process.env.PHOTON_TEST_METADATA === "postgres" ? "postgres" : "sqlite";
 
-/** The `--metadata` arguments for a new server under test: a fresh database on PostgreSQL, none for SQLite. */
-export async function metadataArgs(): Promise<string[]> {
-  return testMetadata === "postgres" ? ["--metadata", await sharedPostgres().createDatabase()] : [];
+const databases = new Map<string, string>();
+
+/**
+ * The `--metadata` arguments for a server under test: none for SQLite; on
+ * PostgreSQL a fresh database, or the one already made for `dataDir` (a
+ * restarted server finds its metadata again).
+ */
+export async function metadataArgs(dataDir?: string): Promise<string[]> {
+  if (testMetadata === "sqlite") return [];
+  let url = dataDir === undefined ? undefined : databases.get(dataDir);
+  if (url === undefined) {
+    url = await sharedPostgres().createDatabase();
+    if (dataDir !== undefined) databases.set(dataDir, url);
+  }
+  return ["--metadata", url];
 }

@@ -4,8 +4,8 @@ import { startController } from "../../controller/server.ts";
 import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { ensureTokenFile } from "../../util/token.ts";
-import { commonArgs } from "../args.ts";
-import { dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, metadataArg } from "../args.ts";
+import { dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -15,6 +15,7 @@ export default defineCommand({
   meta: { name: "controller", description: "Run the controller (control API; default 127.0.0.1:7070)" },
   args: {
     ...commonArgs,
+    ...metadataArg,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7070)", valueHint: "HOST:PORT" },
     "node-timeout": { type: "string", description: "mark a node down after this many ms without heartbeat (default 15000)" },
     coronafs: { type: "string", description: "admin API of the central CoronaFS nbd-export (volumes, image bases)", valueHint: "URL" },
@@ -32,9 +33,10 @@ export default defineCommand({
     const token = option(sources, "token") ?? ensureTokenFile(dataDir).token;
     const cpuRatio = numberOption(sources, "cpu-ratio", 4);
     if (!(cpuRatio > 0)) throw new CliError("--cpu-ratio: expected a positive number");
-    const server = startController(
+    const server = await startController(
       {
         dataDir,
+        metadata: metadataOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7070"),
         token,
         nodeTimeoutMs: numberOption(sources, "node-timeout", 15_000),
