@@ -3,7 +3,7 @@ import { count, eq, sum } from "drizzle-orm";
 import { Gauge } from "prom-client";
 import { redactUrl, type MetadataEngine } from "../db/engine.ts";
 import { openStoreDb } from "../db/open-store-db.ts";
-import type { StoreDb } from "../db/store-db.ts";
+import type { StoreDb, StoreSchemas } from "../db/store-db.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
@@ -18,6 +18,12 @@ import { NodeStore } from "./node-store.ts";
 import * as schema from "./schema.ts";
 import * as pgSchema from "./schema-pg.ts";
 import { collectStatus } from "./status.ts";
+
+/** The controller's SQLite metadata file in its data dir. */
+export const controllerMetadataFile = "controller.db";
+
+/** The controller's schema and migrations for each engine. */
+export const controllerSchemas: StoreSchemas<typeof schema> = { schema, migrations: controllerMigrations, pgSchema, pgMigrations: controllerPgMigrations };
 
 /** The controller's configuration, parsed once by the CLI. */
 export interface ControllerConfig {
@@ -40,7 +46,7 @@ export interface ControllerConfig {
 
 /** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
 export async function startController(config: ControllerConfig, log: Logger): Promise<RunningServer> {
-  const meta = await openStoreDb(config.metadata, join(config.dataDir, "controller.db"), { schema, migrations: controllerMigrations, pgSchema, pgMigrations: controllerPgMigrations });
+  const meta = await openStoreDb(config.metadata, join(config.dataDir, controllerMetadataFile), controllerSchemas);
   const store = new NodeStore(meta);
   if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
   const metrics = createHttpMetrics();

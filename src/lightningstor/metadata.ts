@@ -3,7 +3,7 @@ import { and, asc, count, eq, gt, sql, sum } from "drizzle-orm";
 import type { MetadataEngine } from "../db/engine.ts";
 import { isForeignKeyViolation, openStoreDb } from "../db/open-store-db.ts";
 import { startsWith } from "../db/sql.ts";
-import type { StoreDb } from "../db/store-db.ts";
+import type { StoreDb, StoreSchemas } from "../db/store-db.ts";
 import type { Logger } from "../util/log.ts";
 import { SecretBox } from "../util/secret-box.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
@@ -13,6 +13,12 @@ import { lightningstorPgMigrations } from "./migrations-pg/index.ts";
 import * as schema from "./schema.ts";
 import * as pgSchema from "./schema-pg.ts";
 import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
+
+/** The gateway's SQLite metadata file in its data dir. */
+export const s3MetadataFile = "s3-gateway.db";
+
+/** The gateway's schema and migrations for each engine. */
+export const lightningstorSchemas: StoreSchemas<typeof schema> = { schema, migrations: lightningstorMigrations, pgSchema, pgMigrations: lightningstorPgMigrations };
 
 /** The file in the data dir holding the key that seals S3 secrets in the database (mode 0600). */
 export const secretsKeyFile = "s3-secrets.key";
@@ -57,7 +63,7 @@ export class S3Metadata {
 
   /** Opens the gateway's metadata on its engine (SQLite in `dataDir` by default). */
   static async open(dataDir: string, engine: MetadataEngine = { kind: "sqlite" }, log?: Logger): Promise<S3Metadata> {
-    const store = await openStoreDb(engine, join(dataDir, "s3-gateway.db"), { schema, migrations: lightningstorMigrations, pgSchema, pgMigrations: lightningstorPgMigrations });
+    const store = await openStoreDb(engine, join(dataDir, s3MetadataFile), lightningstorSchemas);
     const { accessKeys } = store.tables;
     // A new key file only while no secret is sealed yet: a lost one must not be silently replaced.
     const [sealedRows] = await store.db.select({ n: count() }).from(accessKeys).where(eq(accessKeys.secretSealed, true));
