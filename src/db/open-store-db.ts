@@ -15,3 +15,19 @@ export function isForeignKeyViolation(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether a failure means the metadata database is away (restarting,
+ * unreachable, refusing connections) rather than that the request was
+ * wrong: callers answer 503 and the client tries again. SQLSTATE classes 08
+ * (connection exception) and 57P (operator intervention: shutdown, restart),
+ * and the Bun SQL client's own connection errors.
+ */
+export function isMetadataUnavailable(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { errno, code } = e as { errno?: unknown; code?: unknown };
+    if (typeof errno === "string" && /^(08|57P)/.test(errno)) return true;
+    if (typeof code === "string" && /^ERR_POSTGRES_(CONNECTION_|.*TIMEOUT)/.test(code)) return true;
+  }
+  return false;
+}

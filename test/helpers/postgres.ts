@@ -17,8 +17,10 @@ export interface TestPostgres {
   url(db?: string): string;
   /** Creates a fresh, empty database and returns its URL. */
   createDatabase(): Promise<string>;
-  /** Stops the server (fast shutdown: open connections are closed) and starts it again on the same data. */
-  restart(): void;
+  /** Stops the server (fast shutdown: open connections are closed), keeping its data. */
+  stopServer(): void;
+  /** Starts the stopped server again on the same data and socket. */
+  startServer(): void;
   stop(): void;
 }
 
@@ -65,10 +67,8 @@ export function startPostgres(): TestPostgres {
       }
       return url(name);
     },
-    restart() {
-      run([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]);
-      start();
-    },
+    stopServer: () => run([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]),
+    startServer: start,
     stop,
   };
 }

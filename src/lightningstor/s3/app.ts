@@ -1,6 +1,7 @@
 import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
 import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
+import { isMetadataUnavailable } from "../../db/open-store-db.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authorize, principalOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
@@ -148,7 +149,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     } catch (err) {
       const s3 = asS3Error(err);
       if (s3.code === "InternalError") log.error("S3 request failed", { method: request.method, path: url.pathname, err });
-      else if (s3.code === "ServiceUnavailable") log.warn("S3 request failed: storage nodes unavailable", { method: request.method, path: url.pathname, error: String(err) });
+      else if (s3.code === "ServiceUnavailable") log.warn(`S3 request failed: ${s3.message}`, { method: request.method, path: url.pathname, error: String(err) });
       response = errorResponse(s3, url.pathname, requestId, request.method);
     }
     response.headers.set("x-amz-request-id", requestId);
@@ -163,5 +164,6 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
 function asS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
+  if (isMetadataUnavailable(err)) return new S3Error("ServiceUnavailable", "the metadata database does not answer; please try again");
   return new S3Error("InternalError", "we encountered an internal error; please try again");
 }

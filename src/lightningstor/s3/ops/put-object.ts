@@ -1,4 +1,5 @@
 import type { ObjectRow } from "../../schema.ts";
+import { isMetadataUnavailable } from "../../../db/open-store-db.ts";
 import { receiveBody } from "../body.ts";
 import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
@@ -59,7 +60,8 @@ export async function commitObject(ctx: S3Context, row: ObjectRow): Promise<void
   try {
     replaced = await ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
   } catch (err) {
-    await deleteChunks(ctx, row.chunks);
+    // A database that went away mid-commit may have committed: the chunks stay, for GC to take if unreferenced.
+    if (!isMetadataUnavailable(err)) await deleteChunks(ctx, row.chunks);
     throw err;
   }
   await deleteChunks(ctx, replaced);
