@@ -29,6 +29,17 @@ function asServerUser(args: string[]): string[] {
   return process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...args] : args;
 }
 
+/**
+ * A guardian shell that stops the cluster and removes its dir once this
+ * process has gone, however it went (bun test does not run `exit`
+ * handlers): a cluster never outlives its test run.
+ */
+function guard(dir: string, data: string): void {
+  const stop = asServerUser([`${BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]).map((arg) => `'${arg}'`).join(" ");
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; [ -d '${data}' ] && ${stop} >/dev/null 2>&1; rm -rf '${dir}'`;
+  Bun.spawn(["sh", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
+}
+
 function run(args: string[]): void {
   const result = Bun.spawnSync(asServerUser(args), { stdout: "pipe", stderr: "pipe" });
   if (result.exitCode !== 0) throw new Error(`${args[0]} failed (${result.exitCode}): ${result.stderr.toString()}${result.stdout.toString()}`);
@@ -42,6 +53,7 @@ export function startPostgres(): TestPostgres {
   run([`${BIN}/initdb`, "-D", data, "--auth=trust", "-U", "photon", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
   const start = () => run([`${BIN}/pg_ctl`, "-D", data, "-l", join(dir, "server.log"), "-w", "-o", `-k ${dir} -c listen_addresses= -c max_connections=200`, "start"]);
   start();
+  guard(dir, data);
   const url = (db = "postgres") => `postgres://photon@localhost/${db}?host=${dir}`;
   let stopped = false;
   const stop = () => {
@@ -53,7 +65,6 @@ export function startPostgres(): TestPostgres {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  process.once("exit", stop);
   return {
     dir,
     url,
@@ -75,7 +86,7 @@ export function startPostgres(): TestPostgres {
 
 let shared: TestPostgres | undefined;
 
-/** One cluster for the whole test process, started on first use and stopped at exit. */
+/** One cluster for the whole test process, started on first use and stopped once the process has gone (guard). */
 export function sharedPostgres(): TestPostgres {
   shared ??= startPostgres();
   return shared;
