@@ -5,7 +5,9 @@ import { Serial, type Db, type PreparableQuery, type StoreDb, type StoreSchemas 
  * A StoreDb over the mode's SQLite file (openMetadataDb). bun:sqlite is
  * synchronous and has one connection, so a transaction whose callback
  * awaits holds `serial` from BEGIN IMMEDIATE to COMMIT: no other change can
- * slip into it and share its fate. Reads need no turn.
+ * slip into it and share its fate. Reads need no turn: on the one
+ * connection they may see an open transaction's rows before its COMMIT, so
+ * store transactions make their checks (which may throw) before their writes.
  */
 export function openSqliteStoreDb<S extends Record<string, unknown>>(path: string, schemas: StoreSchemas<S>): StoreDb<S> {
   const meta = openMetadataDb(path, schemas.schema, schemas.migrations);
