@@ -5,9 +5,12 @@
  * that machine noise hits them alike; dirty pages are synced before each job.
  * Prints MiB/s or IOPS, the ratios and each exporter's peak RSS, then the same
  * jobs on a qcow2 overlay of the file (Photon vs qemu-nbd), then the time to
- * materialize the volume onto an agent (Photon vs nbdcopy into a file, both flushed).
+ * materialize the volume onto an agent (Photon vs nbdcopy into a file, both flushed),
+ * then NBD over TLS on TCP loopback (tls.ts: Photon vs nbdkit with the same credentials).
+ * `--baseline BIN` adds another Photon binary (say, main's) to the raw table, so
+ * that a change can be shown not to move the plaintext rows in the same run.
  *
- *   node_modules/.bin/bun bench/nbd.ts [--seconds 3] [--reps 3] [--peers photon,nbdkit,qemu-nbd,local] [--no-qcow2] [--no-materialize] [--jobs 0,1]
+ *   node_modules/.bin/bun bench/nbd.ts [--seconds 3] [--reps 3] [--peers photon,nbdkit,qemu-nbd,local] [--no-qcow2] [--no-materialize] [--no-tls] [--jobs 0,1] [--baseline BIN]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +19,7 @@ import { parseArgs } from "node:util";
 import { runFio, type FioJob, type FioResult } from "../src/lab/bench/fio.ts";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
 import { peakRssMiB, stop, waitForSocket } from "../src/lab/bench/process.ts";
+import { benchTls } from "./tls.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +28,8 @@ const { values } = parseArgs({
     peers: { type: "string", default: "photon,nbdkit,qemu-nbd,local" },
     "no-qcow2": { type: "boolean", default: false },
     "no-materialize": { type: "boolean", default: false },
+    "no-tls": { type: "boolean", default: false },
+    baseline: { type: "string" },
     jobs: { type: "string" },
   },
 });
@@ -46,21 +52,23 @@ const dir = mkdtempSync(join(tmpdir(), "photon-bench-nbd-"));
 const token = "bench-token-" + crypto.randomUUID();
 
 /** A running exporter, or local fio on the file. */
-interface Target {
+export interface Target {
   name: string;
   fio: { uri: string } | { file: string };
+  /** How fio is started for it (e.g. with the HOME where libnbd finds a CA). */
+  wrap?: (argv: string[]) => string[];
   pid?: number;
   stop(): Promise<void>;
 }
 
-async function startPhoton(volume: string): Promise<Target> {
-  const sock = join(dir, `photon-${volume}.sock`);
+async function startPhoton(volume: string, binary = photon, name = "photon"): Promise<Target> {
+  const sock = join(dir, `${name}-${volume}.sock`);
   const proc = Bun.spawn(
-    [photon, "nbd-export", "--data-dir", join(dir, "photon"), "--listen", "none", "--socket", sock, "--admin", "127.0.0.1:0", "--log-level", "warn"],
+    [binary, "nbd-export", "--data-dir", join(dir, "photon"), "--listen", "none", "--socket", sock, "--admin", "127.0.0.1:0", "--log-level", "warn"],
     { stdout: "inherit", stderr: "inherit", env: { ...process.env, PHOTON_TOKEN: token } },
   );
   await waitForSocket(sock);
-  return { name: "photon", fio: { uri: `nbd+unix:///${volume}?socket=${sock}` }, pid: proc.pid, stop: () => stop(proc) };
+  return { name, fio: { uri: `nbd+unix:///${volume}?socket=${sock}` }, pid: proc.pid, stop: () => stop(proc) };
 }
 
 async function startPeer(name: string, cmd: string[], sock: string): Promise<Target> {
@@ -80,7 +88,7 @@ async function measure(targets: Target[]): Promise<Record<string, FioResult[]>> 
       for (let i = 0; i < targets.length; i++) {
         const target = targets[(i + rep) % targets.length]!;
         await sync();
-        samples[target.name]!.push(await runFio(job, target.fio, seconds));
+        samples[target.name]!.push(await runFio(job, target.fio, seconds, "1G", { wrap: target.wrap }));
       }
     }
     for (const t of targets) {
@@ -140,6 +148,7 @@ const started = performance.now();
 // Raw: every exporter serves the same file at once; jobs run one at a time.
 const targets: Target[] = [];
 if (peerNames.includes("photon")) targets.push(await startPhoton("bench"));
+if (values.baseline) targets.push(await startPhoton("bench", resolve(values.baseline), "baseline"));
 if (peerNames.includes("nbdkit")) targets.push(await startPeer("nbdkit", ["nbdkit", "-f", "-U", join(dir, "nbdkit.sock"), "file", raw], join(dir, "nbdkit.sock")));
 if (peerNames.includes("qemu-nbd")) {
   targets.push(await startPeer("qemu-nbd", ["qemu-nbd", "-t", "-e", "0", "-f", "raw", "-k", join(dir, "qemu.sock"), raw], join(dir, "qemu.sock")));
@@ -155,8 +164,14 @@ const ratio = (job: FioJob, i: number, peer: string) =>
 console.log(`\n### Raw export (unix socket, fio nbd engine, median of ${reps} × ${seconds} s)\n`);
 console.log(
   markdownTable(
-    ["job", ...names, "photon / nbdkit", "photon / local"],
-    jobs.map((job, i) => [job.name, ...names.map((n) => cell(job, rawResults[n]![i]!)), ratio(job, i, "nbdkit"), ratio(job, i, "local")]),
+    ["job", ...names, "photon / nbdkit", "photon / local", ...(values.baseline ? ["photon / baseline"] : [])],
+    jobs.map((job, i) => [
+      job.name,
+      ...names.map((n) => cell(job, rawResults[n]![i]!)),
+      ratio(job, i, "nbdkit"),
+      ratio(job, i, "local"),
+      ...(values.baseline ? [ratio(job, i, "baseline")] : []),
+    ]),
   ),
 );
 console.log("\nPeak RSS: " + Object.entries(rss).map(([n, v]) => `${n} ${v.toFixed(0)} MiB`).join(", "));
@@ -188,6 +203,7 @@ if (!values["no-qcow2"] && rawResults.photon) {
   console.log(`\nPeak RSS: photon ${photonRss.toFixed(0)} MiB, qemu-nbd ${qemuRss.toFixed(0)} MiB`);
 }
 if (!values["no-materialize"]) await materialize();
+if (!values["no-tls"]) await benchTls({ dir, photon, token, raw, jobs, reps, measure, cell, value });
 console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s of measurement)`);
 rmSync(dir, { recursive: true, force: true });
 

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { MetadataSettingError, parseMetadataEngine, type MetadataEngine } from "../db/engine.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { parseListen, type ListenAddress } from "../http/serve.ts";
-import { readTokenFile } from "../util/token.ts";
+import { ServerCertificate } from "../http/server-certificate.ts";
+import { ClusterToken, ensureTokenFile, readTokenFile, tokenFileName } from "../util/token.ts";
 import { CliError } from "./errors.ts";
 
 /** Where option values come from, in precedence order: flag > `PHOTON_*` env > config file > default. */
@@ -82,6 +84,26 @@ export function tokenOption(sources: OptionSources): string | undefined {
   return option(sources, "token") ?? readTokenFile(dataDirOption(sources));
 }
 
+/**
+ * A server mode's cluster token: `--token` (fixed), else the lines of
+ * `--token-file` or `<data-dir>/cluster-token` (reread on SIGHUP). `create`
+ * makes the data dir's file when it is missing (the controller and the
+ * central services); an agent must be given the cluster's.
+ */
+export function clusterTokenOption(sources: OptionSources, create: boolean): ClusterToken {
+  const given = option(sources, "token");
+  if (given !== undefined) return new ClusterToken([given]);
+  const dataDir = dataDirOption(sources);
+  const file = option(sources, "token-file") ?? `${dataDir}/${tokenFileName}`;
+  if (create && option(sources, "token-file") === undefined) ensureTokenFile(dataDir);
+  if (!existsSync(file)) requireToken(sources);
+  try {
+    return ClusterToken.fromFile(resolve(file));
+  } catch (err) {
+    throw new CliError(`--token-file: ${(err as Error).message}`);
+  }
+}
+
 /** Like {@link tokenOption}, but a missing token is an error that says where to put one. */
 export function requireToken(sources: OptionSources): string {
   const token = tokenOption(sources);
@@ -91,4 +113,31 @@ export function requireToken(sources: OptionSources): string {
     );
   }
   return token;
+}
+
+/** `--ca FILE`: the CA certificates (PEM) clients verify https:// servers against; undefined for the system's. */
+export function caOption(sources: OptionSources): TrustedCa {
+  const path = option(sources, "ca");
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`--ca: ${(err as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new CliError(`--ca: ${path} holds no PEM certificate`);
+  return text;
+}
+
+/** `--tls-cert` and `--tls-key`: both (the listeners serve TLS) or neither. */
+export function certificateOption(sources: OptionSources): ServerCertificate | undefined {
+  const cert = option(sources, "tls-cert");
+  const key = option(sources, "tls-key");
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new CliError("--tls-cert and --tls-key go together");
+  try {
+    return new ServerCertificate(resolve(cert), resolve(key));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }

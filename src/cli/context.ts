@@ -1,6 +1,7 @@
 import { createLogger, type Logger, type LogLevel } from "../util/log.ts";
 import { CliError } from "./errors.ts";
-import { loadSources, option, requireToken, type OptionSources } from "./config.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
+import { caOption, loadSources, option, requireToken, type OptionSources } from "./config.ts";
 
 const levels = ["debug", "info", "warn", "error"] as const;
 
@@ -22,17 +23,17 @@ export function commandContext(flags: Record<string, unknown>, mode?: string): C
 }
 
 /** Server URL and token for a client command. */
-export function clientTarget(sources: OptionSources, defaultServer = "http://127.0.0.1:7070"): { server: string; token: string } {
+export function clientTarget(sources: OptionSources, defaultServer = "http://127.0.0.1:7070"): { server: string; token: string; ca: TrustedCa } {
   const server = option(sources, "server") ?? defaultServer;
   if (!/^https?:\/\//.test(server)) throw new CliError(`--server: "${server}" is not a URL; write it with its scheme, e.g. http://${server.replace(/^[a-z]*:\/*/i, "")}`);
   if (!URL.canParse(server)) throw new CliError(`--server: "${server}" is not a valid URL`);
-  return { server, token: requireToken(sources) };
+  return { server, token: requireToken(sources), ca: caOption(sources) };
 }
 
 /** The admin client of a client command: server and token from flags, environment or config. */
-export function adminClient<T>(args: Record<string, unknown>, Client: new (server: string, token: string) => T, defaultServer?: string): T {
-  const { server, token } = clientTarget(commandContext(args).sources, defaultServer);
-  return new Client(server, token);
+export function adminClient<T>(args: Record<string, unknown>, Client: new (server: string, token: string, ca: TrustedCa) => T, defaultServer?: string): T {
+  const { server, token, ca } = clientTarget(commandContext(args).sources, defaultServer);
+  return new Client(server, token, ca);
 }
 
 /** The `NAME` positional of a command about one `what` (`volume`, `VM`, …). */

@@ -13,6 +13,7 @@ export const nodeReportSchema = z.strictObject({
   name: nodeName,
   advertise: z.string().min(1).max(255),
   roles: z.array(z.enum(["storage", "compute", "nbd"])).max(8),
+  zone: nodeName.optional(),
   capacity: z.strictObject({ cpus: count, memoryBytes: count, diskBytes: count, diskFreeBytes: count }),
   version: z.string().max(64),
 });

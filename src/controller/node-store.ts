@@ -7,6 +7,8 @@ export interface NodeReport {
   name: string;
   advertise: string;
   roles: string[];
+  /** Failure domain (`--zone`); absent when the agent was started without one. */
+  zone?: string;
   capacity: { cpus: number; memoryBytes: number; diskBytes: number; diskFreeBytes: number };
   version: string;
 }
@@ -109,6 +111,7 @@ function reportFields(report: NodeReport) {
     name: report.name,
     advertise: report.advertise,
     roles: report.roles,
+    zone: report.zone ?? null,
     cpus: report.capacity.cpus,
     memoryBytes: report.capacity.memoryBytes,
     diskBytes: report.capacity.diskBytes,

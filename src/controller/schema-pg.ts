@@ -7,6 +7,7 @@ export const nodes = pgTable("nodes", {
   name: text("name").notNull().unique(),
   advertise: text("advertise").notNull(),
   roles: jsonText("roles").$type<string[]>().notNull(),
+  zone: text("zone"),
   cpus: integer("cpus").notNull(),
   memoryBytes: bigNumber("memory_bytes").notNull(),
   diskBytes: bigNumber("disk_bytes").notNull(),

@@ -7,6 +7,8 @@ export const nodes = sqliteTable("nodes", {
   /** Address other nodes use to reach this node's agent (host:port). */
   advertise: text("advertise").notNull(),
   roles: text("roles", { mode: "json" }).$type<string[]>().notNull(),
+  /** Failure domain (rack, room, site) the agent was started with (`--zone`); LightningStor spreads a chunk's copies across zones. */
+  zone: text("zone"),
   cpus: integer("cpus").notNull(),
   memoryBytes: integer("memory_bytes").notNull(),
   diskBytes: integer("disk_bytes").notNull(),

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { TokenLike } from "../util/token.ts";
 import { count, eq, sum } from "drizzle-orm";
 import { Gauge } from "prom-client";
 import { redactUrl, type MetadataEngine } from "../db/engine.ts";
@@ -6,7 +7,9 @@ import { openStoreDb } from "../db/open-store-db.ts";
 import type { StoreDb, StoreSchemas } from "../db/store-db.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import type { Logger } from "../util/log.ts";
 import { plasmaProblem } from "../plasmavmc/errors.ts";
 import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
@@ -31,7 +34,7 @@ export interface ControllerConfig {
   /** Where nodes, images, volumes and VMs are kept: SQLite in the data dir, or PostgreSQL. */
   metadata: MetadataEngine;
   listen: ListenAddress;
-  token: string;
+  token: TokenLike;
   /** A node is marked down after this long without a heartbeat. */
   nodeTimeoutMs: number;
   /** The central CoronaFS export's admin API, where volumes and image bases live. */
@@ -42,6 +45,10 @@ export interface ControllerConfig {
   artifacts?: ArtifactConfig;
   /** vCPUs per host CPU the scheduler hands out. */
   cpuRatio: number;
+  /** The admin API serves HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
+  /** The CA the https:// servers this mode calls are verified against. */
+  ca?: TrustedCa;
 }
 
 /** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
@@ -70,12 +77,14 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   app.get("/v1/status", async (c) =>
     c.json(
       await collectStatus({
-        selfUrl: new URL(c.req.url).origin,
+        // Behind the TLS front the app sees plain http: the scheme is the listener's.
+        selfUrl: new URL(c.req.url).origin.replace(/^http:/, config.tls ? "https:" : "http:"),
         token: config.token,
         nodes: () => store.list(),
         coronafsUrl: config.coronafsUrl,
         s3Endpoint: config.artifacts?.endpoint,
         s3AdminUrl: config.s3AdminUrl,
+        ca: config.ca,
         counts: () => plasmaCounts(meta),
       }),
     ),
@@ -90,6 +99,7 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
       nodes: () => store.list(),
       cpuRatio: config.cpuRatio,
       log,
+      ca: config.ca,
     }),
   );
 
@@ -102,7 +112,7 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     );
   }, Math.max(50, Math.floor(config.nodeTimeoutMs / 4)));
 
-  const server = serveApp(app, config.listen, log);
+  const server = serveApp(app, config.listen, log, { tls: config.tls });
   return {
     address: server.address,
     async stop() {

@@ -1,4 +1,6 @@
 import { VolumeClient } from "../coronafs/client.ts";
+import { sentToken, type TokenLike } from "../util/token.ts";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import type { VolumeInfo } from "../coronafs/volumes/json.ts";
 import type { NodeRow } from "./schema.ts";
 
@@ -34,7 +36,7 @@ export interface ClusterStatus {
 export interface StatusSources {
   /** This controller's own URL, as the request reached it. */
   selfUrl: string;
-  token: string;
+  token: TokenLike;
   nodes(): Promise<NodeRow[]>;
   coronafsUrl?: string;
   s3Endpoint?: string;
@@ -44,6 +46,8 @@ export interface StatusSources {
   counts(): Promise<{ images: { count: number; bytes: number }; vms: { count: number; running: number } }>;
   /** How long one probe may take. */
   timeoutMs?: number;
+  /** The CA https:// services are verified against. */
+  ca?: TrustedCa;
 }
 
 /**
@@ -58,7 +62,7 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
   const nodes = await sources.nodes();
   const probe = async (url: string, init: RequestInit = {}, anyAnswer = false): Promise<{ health: ServiceHealth; detail?: string; response?: Response }> => {
     try {
-      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), ...fetchTls(sources.ca) });
       if (response.ok || anyAnswer) return { health: "ok", response };
       return { health: "failing", detail: `HTTP ${response.status}` };
     } catch (err) {
@@ -79,8 +83,8 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
   }
   const [services, volumes, replication] = await Promise.all([
     Promise.all(checks),
-    sources.coronafsUrl ? volumeTotals(sources.coronafsUrl, sources.token, timeoutMs) : undefined,
-    sources.s3AdminUrl ? replicationHealth(sources.s3AdminUrl, sources.token, timeoutMs) : undefined,
+    sources.coronafsUrl ? volumeTotals(sources.coronafsUrl, sources.token, timeoutMs, sources.ca) : undefined,
+    sources.s3AdminUrl ? replicationHealth(sources.s3AdminUrl, sources.token, timeoutMs, sources.ca) : undefined,
   ]);
   if (sources.s3AdminUrl) {
     const failed = replication instanceof Error ? { health: "unreachable" as const, detail: replication.message } : { health: "ok" as const };
@@ -112,9 +116,9 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
 }
 
 /** The count and provisioned bytes of the central store's volumes, or why they could not be listed. */
-async function volumeTotals(coronafsUrl: string, token: string, timeoutMs: number): Promise<{ count: number; bytes: number } | Error> {
+async function volumeTotals(coronafsUrl: string, token: TokenLike, timeoutMs: number, ca: TrustedCa): Promise<{ count: number; bytes: number } | Error> {
   try {
-    const { volumes } = await new VolumeClient(coronafsUrl, token).request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes", undefined, AbortSignal.timeout(timeoutMs));
+    const { volumes } = await new VolumeClient(coronafsUrl, token, ca).request<{ volumes: VolumeInfo[] }>("GET", "/v1/volumes", undefined, AbortSignal.timeout(timeoutMs));
     return { count: volumes.length, bytes: volumes.reduce((sum, v) => sum + v.sizeBytes, 0) };
   } catch (err) {
     return err as Error;
@@ -122,9 +126,9 @@ async function volumeTotals(coronafsUrl: string, token: string, timeoutMs: numbe
 }
 
 /** The gateway's replication gauges (a replica-less gateway has none: all zero), or why they could not be read. */
-async function replicationHealth(adminUrl: string, token: string, timeoutMs: number): Promise<ClusterStatus["replication"] | Error> {
+async function replicationHealth(adminUrl: string, token: TokenLike, timeoutMs: number, ca: TrustedCa): Promise<ClusterStatus["replication"] | Error> {
   try {
-    const response = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${adminUrl}/metrics`, { headers: { authorization: `Bearer ${sentToken(token)}` }, signal: AbortSignal.timeout(timeoutMs), ...fetchTls(ca) });
     if (!response.ok) return new Error(`HTTP ${response.status} from ${adminUrl}/metrics`);
     const text = await response.text();
     const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);

@@ -24,7 +24,7 @@ export class VolumeClient extends AdminClient {
     const response = await this.send(`/v1/volumes/${encodeURIComponent(name)}/image?${query}`, {
       method: "PUT",
       headers: {
-        authorization: `Bearer ${this.token}`,
+        authorization: this.authorization(),
         "content-type": "application/octet-stream",
         ...(options.size === undefined ? {} : { "content-length": String(options.size) }),
       },
@@ -36,7 +36,7 @@ export class VolumeClient extends AdminClient {
   /** The file of a volume as stored (raw or qcow2 bytes), streamed, with its size and format (the `x-photon-*` headers); throws on a refusal. */
   exportStream = async (name: string) => {
     const path = `/v1/volumes/${encodeURIComponent(name)}/image`;
-    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` } });
+    const response = await this.send(path, { headers: { authorization: this.authorization() } });
     if (!response.ok || !response.body) await this.parse("GET", path, response);
     return { body: response.body!, size: Number(response.headers.get("content-length")), format: response.headers.get("x-photon-format") as "raw" | "qcow2" };
   };

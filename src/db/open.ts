@@ -3,12 +3,15 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ensureDir } from "../util/fs.ts";
+import { DiskReserve } from "./disk-reserve.ts";
 import { applyMigrations, type Migration } from "./migrate.ts";
 
 /** An open metadata database: the drizzle handle and the raw connection. */
 export interface MetadataDb<S extends Record<string, unknown>> {
   db: BunSQLiteDatabase<S>;
   sqlite: Database;
+  /** Space held back beside the file so deletes commit on a full disk (disk-reserve.ts). */
+  reserve: DiskReserve;
   close(): void;
 }
 
@@ -16,9 +19,9 @@ export interface MetadataDb<S extends Record<string, unknown>> {
  * Opens (creating if needed) a mode's SQLite file with the settings every
  * mode uses: WAL, synchronous=FULL (a commit is fsynced before it returns, so
  * an acknowledged metadata change survives power loss), a busy timeout, and
- * the embedded migrations applied. The file is private (0600) from its
- * creation, and so are its -wal and -shm files (SQLite gives them the
- * database file's mode): it may hold secrets.
+ * the embedded migrations applied; and a reserve of disk space for deletes.
+ * The file is private (0600) from its creation, and so are its -wal and -shm
+ * files (SQLite gives them the database file's mode): it may hold secrets.
  */
 export function openMetadataDb<S extends Record<string, unknown>>(
   path: string,
@@ -33,7 +36,9 @@ export function openMetadataDb<S extends Record<string, unknown>>(
   sqlite.run("PRAGMA busy_timeout = 5000");
   sqlite.run("PRAGMA foreign_keys = ON");
   applyMigrations(sqlite, migrations);
-  return { db: drizzle({ client: sqlite, schema }), sqlite, close: () => sqlite.close() };
+  const reserve = new DiskReserve(`${path}-reserve`);
+  reserve.ensure();
+  return { db: drizzle({ client: sqlite, schema }), sqlite, reserve, close: () => sqlite.close() };
 }
 
 /**

@@ -55,6 +55,8 @@ export async function openPgStoreDb<S extends Record<string, unknown>>(url: stri
       return rows.length > 0;
     },
     scrubbing: (fn) => fn(),
+    freeing: (fn) => fn(),
+    reserveInPlace: () => true,
     close: () => client.close(),
   };
 }

@@ -25,7 +25,8 @@ export function openSqliteStoreDb<S extends Record<string, unknown>>(path: strin
           sqlite.run("COMMIT");
           return result;
         } catch (err) {
-          sqlite.run("ROLLBACK");
+          // A COMMIT that failed (a full disk) may have rolled back already.
+          if (sqlite.inTransaction) sqlite.run("ROLLBACK");
           throw err;
         }
       }),
@@ -46,6 +47,8 @@ export function openSqliteStoreDb<S extends Record<string, unknown>>(path: strin
         sqlite.run("PRAGMA secure_delete = OFF");
       }
     },
+    freeing: (fn) => meta.reserve.freeingAsync(fn),
+    reserveInPlace: () => meta.reserve.ensure(),
     close: async () => meta.close(),
   };
 }

@@ -45,6 +45,18 @@ export interface StoreDb<S extends Record<string, unknown>> {
    * database files (SQLite: secure_delete, then a WAL checkpoint).
    */
   scrubbing<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`, a change that frees space (a delete), so that it commits on a
+   * full disk: SQLite gives up the space held back beside its file
+   * (disk-reserve.ts) while the disk is too full for it, and runs it again.
+   * PostgreSQL's disk is its server's: `fn` runs once.
+   */
+  freeing<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Whether the space held back for deletes is in place (put back now if
+   * there is room): new data waits for it. Always true with PostgreSQL.
+   */
+  reserveInPlace(): boolean;
   close(): Promise<void>;
 }
 

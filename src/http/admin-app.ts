@@ -3,14 +3,14 @@ import type { Server } from "bun";
 import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../util/log.ts";
-import { secretsEqual } from "../util/token.ts";
+import { tokenAccepts, type TokenLike } from "../util/token.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { ProblemError, problemResponse, problems } from "./problem.ts";
 
 /** What every admin API needs. */
 export interface AdminAppOptions {
-  /** The cluster token required on `/v1/*` and `/metrics`. */
-  token: string;
+  /** The cluster token required on `/v1/*` and `/metrics` (any of them, during a rotation). */
+  token: TokenLike;
   log: Logger;
   metrics: HttpMetrics;
   /** Collects extra gauges right before `/metrics` is rendered. */
@@ -52,7 +52,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw problems.unauthorized("missing bearer token");
-    if (!secretsEqual(match[1] ?? "", token)) throw problems.unauthorized("invalid token");
+    if (!tokenAccepts(token, match[1] ?? "")) throw problems.unauthorized("invalid token");
     // Long operations (a materialize, a VM start under TCG) send nothing until they finish: Bun's idle timer must not cut them off.
     (c.env as Server<unknown> | undefined)?.timeout?.(c.req.raw, 0);
     await next();

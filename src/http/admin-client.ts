@@ -1,3 +1,6 @@
+import { sentToken, type TokenLike } from "../util/token.ts";
+import { fetchTls, type TrustedCa } from "./client-tls.ts";
+
 /** An error answered by an admin API, carrying its problem document. */
 export class ApiError extends Error {
   constructor(
@@ -32,6 +35,13 @@ const connectionFailures: Record<string, string> = {
   ETIMEDOUT: "timed out",
   Timeout: "timed out",
   ECONNRESET: "connection reset",
+  EPROTO: "TLS handshake failed: does the server speak TLS on this port?",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed: pass --ca",
+  SELF_SIGNED_CERT_IN_CHAIN: "its certificate is not signed by a trusted CA: pass --ca",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its certificate is not signed by a trusted CA: pass --ca",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by a trusted CA: pass --ca",
+  CERT_HAS_EXPIRED: "its certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "its certificate does not name this host",
   ConnectionClosed: "connection closed",
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
@@ -50,7 +60,9 @@ export class AdminClient {
   readonly baseUrl: string;
   constructor(
     baseUrl: string,
-    protected readonly token: string,
+    protected readonly token: TokenLike,
+    /** The CA an https:// server's certificate is verified against. */
+    protected readonly ca?: TrustedCa,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
@@ -60,13 +72,18 @@ export class AdminClient {
     const response = await this.send(path, {
       method,
       headers: {
-        authorization: `Bearer ${this.token}`,
+        authorization: this.authorization(),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
     return this.parse<T>(method, path, response);
+  }
+
+  /** The `authorization` header: the cluster token this process sends. */
+  protected authorization(): string {
+    return `Bearer ${sentToken(this.token)}`;
   }
 
   /**
@@ -76,7 +93,7 @@ export class AdminClient {
    */
   protected async send(path: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.baseUrl + path, { ...init, timeout: false } as RequestInit);
+      return await fetch(this.baseUrl + path, { ...init, timeout: false, ...fetchTls(this.ca) } as RequestInit);
     } catch (err) {
       throw asUnreachable(err, this.baseUrl) ?? err;
     }

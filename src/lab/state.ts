@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { commandLine, isAlive } from "./processes.ts";
 import type { ChildStatus } from "./supervisor.ts";
@@ -51,15 +52,29 @@ export interface LabState {
   nodes: LabNode[];
   controllerUrl: string;
   nbdAdminUrl: string;
-  /** The central export over TCP, `nbd://host:port` (append `/<volume>`). */
+  /** The central export over TCP, `nbd://host:port`, or `nbds://host:port` in a TLS lab (append `/<volume>`). */
   nbdUrl: string;
   s3Url: string;
   s3AdminUrl: string;
   endpoints: LabEndpoint[];
   tokenFile: string;
   s3KeyFile: string;
+  /** `lab up --tls`: the lab CA every service's certificate is signed by (clients pass it as --ca). */
+  ca?: string;
+  /** `lab up --tls`: the NBD clients' `tls-certificates` directory (the lab CA as `ca-cert.pem`), see {@link nbdClientUri}. */
+  nbdTlsDir?: string;
   /** Every service process, its PID and restarts: `lab down` stops these even if `lab up` died. */
   children: ChildStatus[];
+}
+
+/**
+ * The URI of `volume` on the lab's central export for libnbd clients (nbdinfo,
+ * nbdcopy, fio's nbd engine) and Photon's: in a TLS lab `nbds://` with the
+ * lab CA's `tls-certificates` directory.
+ */
+export function nbdClientUri(state: Pick<LabState, "nbdUrl" | "nbdTlsDir">, volume: string): string {
+  const uri = `${state.nbdUrl}/${encodeURIComponent(volume)}`;
+  return state.nbdTlsDir === undefined ? uri : `${uri}?tls-certificates=${state.nbdTlsDir}`;
 }
 
 /** `argv` as run on `node`: inside its namespace when it has one. */
@@ -97,15 +112,15 @@ function labProcessAlive(pid: number): boolean {
 }
 
 /** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD. */
-export async function endpointUp(url: string): Promise<boolean> {
+export async function endpointUp(url: string, ca?: TrustedCa): Promise<boolean> {
   const parsed = new URL(url.replace("/<volume>", "/"));
-  if (parsed.protocol === "nbd:") {
+  if (parsed.protocol === "nbd:" || parsed.protocol === "nbds:") {
     const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || 10809), socket: { data() {} } }).catch(() => undefined);
     socket?.end();
     return socket !== undefined;
   }
   const path = url.endsWith("/") ? "healthz" : "/healthz";
-  return fetch(url + path, { signal: AbortSignal.timeout(2000) }).then(
+  return fetch(url + path, { signal: AbortSignal.timeout(2000), ...fetchTls(ca) }).then(
     () => true,
     () => false,
   );

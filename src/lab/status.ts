@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
+import { fetchTls } from "../http/client-tls.ts";
 import { isAlive } from "./processes.ts";
-import { endpointUp, type LabEndpoint, type LabState } from "./state.ts";
+import { endpointUp, nbdClientUri, type LabEndpoint, type LabState } from "./state.ts";
 import type { ChildStatus } from "./supervisor.ts";
 
 /** One service as `lab status` reports it. */
@@ -18,13 +19,14 @@ export interface LabStatus extends LabState {
 
 /** Probes every service and endpoint of a running lab. */
 export async function labStatus(state: LabState, dir: string): Promise<LabStatus> {
+  const ca = state.ca === undefined ? undefined : readFileSync(state.ca, "utf8");
   const services = await Promise.all(
     state.children.map(async (c) => {
-      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false));
+      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000), ...fetchTls(ca) }).then((r) => r.ok, () => false));
       return { ...c, healthy: ok };
     }),
   );
-  const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url) })));
+  const endpoints = await Promise.all(state.endpoints.map(async (e) => ({ ...e, up: await endpointUp(e.url, ca) })));
   return { ...state, services, endpoints, usage: usage(state, dir) };
 }
 
@@ -32,10 +34,14 @@ export async function labStatus(state: LabState, dir: string): Promise<LabStatus
 export function usage(state: LabState, dir: string): Record<string, string> {
   const lines: Record<string, string> = {
     environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, AWS_* for the lab`,
-    controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list`,
+    controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list${state.ca ? ` --ca ${state.ca}` : ""}`,
     S3: `${state.s3Url}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
-    volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}; then qemu-img info ${state.nbdUrl}/NAME`,
+    volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}${state.ca ? ` --ca ${state.ca}` : ""}; then nbdinfo '${nbdClientUri(state, "NAME")}'`,
   };
+  const qemu = qemuNbd(state);
+  lines["qemu-img"] = qemu
+    ? `qemu-img info --object ${qemu.object} --image-opts ${qemu.options},export=NAME   (TLS: the lab CA in ${state.nbdTlsDir})`
+    : `qemu-img info ${state.nbdUrl}/NAME`;
   const node2 = state.nodes[1] ?? state.nodes[0]!;
   if (node2.netns) lines["enter a node"] = `ip netns exec ${node2.netns} bash   (each node: photon-${state.id}-nodeNN)`;
   if (state.linkRate || state.linkDelay) lines.links = `shaped: ${[state.linkRate, state.linkDelay].filter(Boolean).join(", ")} each way`;
@@ -64,5 +70,27 @@ export function envLines(state: LabState, binaryDir: string): string[] {
     }
   }
   lines.push(`export AWS_ENDPOINT_URL=${quote(state.s3Url)}`, `export AWS_REGION='us-east-1'`);
+  lines.push(`export PHOTON_NBD_URL=${quote(state.nbdUrl)}`);
+  // A TLS lab: photon's client commands and awscli trust the lab CA; NBD clients get its tls-certificates
+  // directory (nbds://…?tls-certificates=DIR) and QEMU's options for it.
+  if (state.ca) lines.push(`export PHOTON_CA=${quote(state.ca)}`, `export AWS_CA_BUNDLE=${quote(state.ca)}`);
+  const qemu = qemuNbd(state);
+  if (qemu) {
+    lines.push(`export PHOTON_NBD_TLS_DIR=${quote(state.nbdTlsDir!)}`);
+    lines.push(`export PHOTON_NBD_QEMU_OBJECT=${quote(qemu.object)}`, `export PHOTON_NBD_QEMU_OPTS=${quote(qemu.options)}`);
+  }
   return lines;
+}
+
+/**
+ * QEMU's way to the central export over TLS (its nbd: URIs take no credentials):
+ * `qemu-img info --object OBJECT --image-opts OPTIONS,export=NAME`. Undefined in a plaintext lab.
+ */
+export function qemuNbd(state: Pick<LabState, "nbdUrl" | "nbdTlsDir">): { object: string; options: string } | undefined {
+  if (state.nbdTlsDir === undefined) return undefined;
+  const { hostname, port } = new URL(state.nbdUrl);
+  return {
+    object: `tls-creds-x509,id=photon-lab-tls,dir=${state.nbdTlsDir},endpoint=client`,
+    options: `driver=nbd,server.type=inet,server.host=${hostname},server.port=${port || 10809},tls-creds=photon-lab-tls`,
+  };
 }

@@ -1,4 +1,5 @@
 import { closeSync, openSync } from "node:fs";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { Logger } from "../util/log.ts";
@@ -42,6 +43,8 @@ export interface SupervisorOptions {
   /** Aborting it abandons a start that is still waiting for health. */
   signal: AbortSignal;
   healthTimeoutMs?: number;
+  /** A TLS lab's CA (PEM), which the health checks verify the services against. */
+  ca?: TrustedCa;
 }
 
 /** Restart delays after a crash: 0.5 s doubling to 30 s; a child up for a minute starts over. */
@@ -103,7 +106,7 @@ class Child {
       if (this.options.signal.aborted) throw new Error(`${spec.node} ${spec.mode}: start abandoned (${String(this.options.signal.reason)})`);
       if (spec.listens.every((l) => listensOn(proc.pid, l.host, l.port))) {
         // Bounded: an address that accepts and never answers must not hang the lab.
-        const ok = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+        const ok = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(2_000), ...fetchTls(this.options.ca) }).then((r) => r.ok, () => false);
         if (ok && proc.exitCode === null) return;
       }
       await Bun.sleep(50);

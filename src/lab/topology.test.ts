@@ -41,7 +41,7 @@ describe("lab topology", () => {
     expect(t.nbdUrl).toBe("nbd://198.18.7.11:10809");
     expect(t.s3Url).toBe("http://198.18.7.11:9000");
     const gateway = t.services.find((s) => s.mode === "s3-gateway")!;
-    expect(gateway.args[gateway.args.indexOf("--storage-nodes") + 1]).toBe(t.nodes.map((n) => `http://${n.address}:7071`).join(","));
+    expect(gateway.args[gateway.args.indexOf("--controller") + 1]).toBe(t.controllerUrl);
     expect(gateway.listens).toEqual([{ host: "198.18.7.11", port: 7073 }, { host: "198.18.7.11", port: 9000 }]);
     const controller = t.services.find((s) => s.mode === "controller")!;
     expect(controller.args.slice(4)).toEqual(["--coronafs", t.nbdAdminUrl, "--s3-endpoint", t.s3Url, "--s3-key-file", "/tmp/lab-a/node01/root-key", "--s3-admin", t.s3AdminUrl]);
@@ -49,6 +49,16 @@ describe("lab topology", () => {
     expect(agent3.args).toEqual(["--data-dir", "/tmp/lab-a/node03", "--listen", "198.18.7.13:7071", "--advertise", "198.18.7.13:7071", "--controller", "http://198.18.7.11:7070", "--name", "node03"]);
     expect(agent3.healthUrl).toBe("http://198.18.7.13:7071/healthz");
     for (const s of t.services) expect(s.args.slice(0, 2)).toEqual(["--data-dir", `/tmp/lab-a/${s.node}`]);
+  });
+
+  test("tls: the central export requires NBD TLS with node01's certificate and verifies nbds:// sources with the lab CA", () => {
+    const t = computeTopology({ ...netns, tls: true });
+    expect(t.nbdUrl).toBe("nbds://198.18.7.11:10809");
+    const exporter = t.services.find((s) => s.mode === "nbd-export")!;
+    const arg = (flag: string) => exporter.args[exporter.args.indexOf(flag) + 1];
+    expect([arg("--tls"), arg("--tls-cert"), arg("--tls-key"), arg("--ca")]).toEqual(["require", "/tmp/lab-a/tls/node01.pem", "/tmp/lab-a/tls/node01-key.pem", "/tmp/lab-a/tls/ca.pem"]);
+    for (const agent of t.services.filter((s) => s.mode === "agent")) expect(agent.args[agent.args.indexOf("--ca") + 1]).toBe("/tmp/lab-a/tls/ca.pem");
+    expect(computeTopology(netns).services.find((s) => s.mode === "nbd-export")!.args).not.toContain("--tls");
   });
 
   test("loopback: node N binds 127.0.1.N and has no namespace", () => {

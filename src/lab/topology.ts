@@ -17,6 +17,8 @@ export interface TopologyOptions {
   basePort: number;
   nbdPort: number;
   s3Port: number;
+  /** Every HTTP listener on TLS, and the central NBD export too (`--tls require`), with the certificates of {@link labTlsFiles}. */
+  tls?: boolean;
 }
 
 /** One node: its address, and in netns mode its namespace and the two ends of its veth. */
@@ -100,6 +102,28 @@ export function inSubnet(address: string, subnet: string): boolean {
   return subnetIndexOf(address) === parseSubnet(subnet);
 }
 
+/** Where a TLS lab keeps its CA and each node's certificate (made by `lab up --tls`). */
+export interface LabTlsFiles {
+  dir: string;
+  ca: string;
+  cert(node: string): string;
+  key(node: string): string;
+  /** NBD clients' `tls-certificates` directory (libnbd's URIs, QEMU's `tls-creds-x509,dir=`): the CA as `ca-cert.pem`. */
+  nbdClientDir: string;
+}
+
+/** The files of {@link LabTlsFiles} under `dir/tls`. */
+export function labTlsFiles(dir: string): LabTlsFiles {
+  const tlsDir = join(dir, "tls");
+  return {
+    dir: tlsDir,
+    ca: join(tlsDir, "ca.pem"),
+    cert: (node) => join(tlsDir, `${node}.pem`),
+    key: (node) => join(tlsDir, `${node}-key.pem`),
+    nbdClientDir: join(tlsDir, "nbd-client"),
+  };
+}
+
 /** Linux's limit on interface names (IFNAMSIZ - 1). */
 export const maxInterfaceName = 15;
 
@@ -108,12 +132,19 @@ export function computeTopology(options: TopologyOptions): Topology {
   const id = labId(options.dir);
   const netns = options.network === "netns";
   if (netns && !options.subnet) throw new Error("netns topology needs a subnet");
+  const http = options.tls ? "https" : "http";
+  const files = labTlsFiles(options.dir);
+  // TLS: each node's listeners present its certificate; its clients trust the lab CA.
+  const serverTls = (node: NodePlan) => (options.tls ? ["--tls-cert", files.cert(node.name), "--tls-key", files.key(node.name)] : []);
+  const clientTls = options.tls ? ["--ca", files.ca] : [];
+  // The central export requires NBD TLS with node01's certificate; it verifies its own nbds:// URI with --ca when it builds image bases.
+  const nbdTls = options.tls ? ["--tls", "require", ...clientTls] : [];
   const base = netns ? rangeStart + parseSubnet(options.subnet!) * 256 : 0;
   const nodes: NodePlan[] = Array.from({ length: options.nodes }, (_, i) => {
     const index = i + 1;
     const name = nodeName(index);
     const address = netns ? intToIp(base + 10 + index) : `127.0.1.${index}`;
-    const node: NodePlan = { index, name, address, dataDir: join(options.dir, name), agentUrl: url("http", address, options.basePort + 1) };
+    const node: NodePlan = { index, name, address, dataDir: join(options.dir, name), agentUrl: url(http, address, options.basePort + 1) };
     if (netns) Object.assign(node, { netns: `photon-${id}-${name}`, vethHost: `ph${id}n${String(index).padStart(2, "0")}`, vethNode: "eth0" });
     return node;
   });
@@ -124,24 +155,26 @@ export function computeTopology(options: TopologyOptions): Topology {
   const s3Admin = at(options.basePort + 3);
   const nbd = at(options.nbdPort);
   const s3 = at(options.s3Port);
-  const controllerUrl = url("http", controller.host, controller.port);
-  const nbdAdminUrl = url("http", nbdAdmin.host, nbdAdmin.port);
-  const s3AdminUrl = url("http", s3Admin.host, s3Admin.port);
-  const dataDir = (node: NodePlan) => ["--data-dir", node.dataDir];
+  const controllerUrl = url(http, controller.host, controller.port);
+  const nbdAdminUrl = url(http, nbdAdmin.host, nbdAdmin.port);
+  const s3AdminUrl = url(http, s3Admin.host, s3Admin.port);
+  const s3Url = url(http, s3.host, s3.port);
+  const dataDir = (node: NodePlan) => ["--data-dir", node.dataDir, ...serverTls(node)];
   const services: ServicePlan[] = [
     // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
     {
       node: first.name,
       mode: "nbd-export",
-      args: [...dataDir(first), "--admin", hostPort(nbdAdmin), "--listen", hostPort(nbd), "--socket", join(first.dataDir, "nbd.sock")],
+      args: [...dataDir(first), "--admin", hostPort(nbdAdmin), "--listen", hostPort(nbd), "--socket", join(first.dataDir, "nbd.sock"), ...nbdTls],
       listens: [nbdAdmin, nbd],
       healthUrl: `${nbdAdminUrl}/healthz`,
     },
-    // …and the S3 gateway, its chunks replicated over every node's agent.
+    // …and the S3 gateway, its chunks replicated over the agents the controller knows with the storage role
+    // (every node's; the gateway follows them as they register, whichever starts first).
     {
       node: first.name,
       mode: "s3-gateway",
-      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--storage-nodes", nodes.map((n) => n.agentUrl).join(",")],
+      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--controller", controllerUrl, "--replicas", String(Math.min(3, nodes.length)), ...clientTls],
       listens: [s3Admin, s3],
       healthUrl: `${s3AdminUrl}/healthz`,
     },
@@ -152,7 +185,7 @@ export function computeTopology(options: TopologyOptions): Topology {
       mode: "controller",
       args: [
         ...dataDir(first), "--listen", hostPort(controller),
-        "--coronafs", nbdAdminUrl, "--s3-endpoint", url("http", s3.host, s3.port), "--s3-key-file", join(first.dataDir, "root-key"), "--s3-admin", s3AdminUrl,
+        "--coronafs", nbdAdminUrl, "--s3-endpoint", s3Url, "--s3-key-file", join(first.dataDir, "root-key"), "--s3-admin", s3AdminUrl, ...clientTls,
       ],
       listens: [controller],
       healthUrl: `${controllerUrl}/healthz`,
@@ -162,13 +195,13 @@ export function computeTopology(options: TopologyOptions): Topology {
       return {
         node: node.name,
         mode: "agent",
-        args: [...dataDir(node), "--listen", hostPort(listen), "--advertise", hostPort(listen), "--controller", controllerUrl, "--name", node.name],
+        args: [...dataDir(node), "--listen", hostPort(listen), "--advertise", hostPort(listen), "--controller", controllerUrl, "--name", node.name, ...clientTls],
         listens: [listen],
         healthUrl: `${node.agentUrl}/healthz`,
       };
     }),
   ];
-  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url("nbd", nbd.host, nbd.port), s3Url: url("http", s3.host, s3.port), s3AdminUrl };
+  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url(options.tls ? "nbds" : "nbd", nbd.host, nbd.port), s3Url, s3AdminUrl };
   if (netns) Object.assign(topology, { subnet: options.subnet, bridge: `phbr${id}`, hostAddress: intToIp(base + 1) });
   return topology;
 }

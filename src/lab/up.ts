@@ -1,7 +1,9 @@
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
 import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
+import { sleepUnlessAborted } from "../util/schedule.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
 import { cleanUpLab } from "./down.ts";
 import { createLabNetwork, hostIpv4Addresses, removeLabNetwork } from "./network.ts";
@@ -9,7 +11,8 @@ import { findLabChildren, pdeathsigPrefix, terminate } from "./processes.ts";
 import { parseDelay, parseRate } from "./shaping.ts";
 import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
 import { logFileFor, Supervisor } from "./supervisor.ts";
-import { computeTopology, inSubnet, labId, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
+import { ensureCa, issueCertificate } from "./certificates.ts";
+import { computeTopology, inSubnet, labId, labTlsFiles, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
 
 /** What `photon lab up` starts: the topology's inputs and the links' shaping. */
 export interface LabConfig extends Omit<TopologyOptions, "subnet"> {
@@ -44,6 +47,7 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   const first = topology.nodes[0]!;
   ensureDir(config.dir);
   for (const node of topology.nodes) ensureDir(node.dataDir);
+  if (config.tls) makeLabCertificates(config.dir, topology);
   ensureTokenFile(first.dataDir);
   const tokenFile = join(first.dataDir, tokenFileName);
   for (const node of topology.nodes.slice(1)) {
@@ -51,8 +55,10 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   }
 
   const state = initialState(config, topology, tokenFile);
+  const ca = state.ca === undefined ? undefined : readFileSync(state.ca, "utf8");
   const supervisor = new Supervisor(log, {
     prefix: pdeathsigPrefix(),
+    ca,
     checkBindable: topology.network === "loopback",
     signal,
     onChange: () => save(),
@@ -84,6 +90,8 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
         netns: topology.nodes.find((n) => n.name === service.node)!.netns,
       });
     }
+    // The gateway starts before the agents: the lab is up once S3 could store a PUT.
+    await waitForS3Ready(topology.s3Url, ca, signal);
   } catch (err) {
     await stop();
     throw err;
@@ -91,6 +99,30 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   state.phase = "up";
   save();
   return { state: { ...state, children: supervisor.status() }, stop };
+}
+
+/** Waits until the gateway's ready probe answers 200: it knows enough storage nodes, up and answering, for a write quorum. */
+async function waitForS3Ready(s3Url: string, ca: TrustedCa, signal: AbortSignal, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = () => fetch(`${s3Url}/health/ready`, { signal: AbortSignal.timeout(2_000), ...fetchTls(ca) }).then((r) => r.ok, () => false);
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`S3 at ${s3Url} did not become ready (enough storage nodes for a write) within ${timeoutMs / 1000} s; see the s3-gateway log`);
+    if (!(await sleepUnlessAborted(200, signal))) throw new Error(`start abandoned (${String(signal.reason)})`);
+  }
+}
+
+/**
+ * The lab's CA (kept across runs, so clients keep trusting it), each node's certificate for its address,
+ * and the CA again as `ca-cert.pem` in a directory of its own: what libnbd's `tls-certificates` and QEMU's
+ * `tls-creds-x509,dir=` read.
+ */
+function makeLabCertificates(dir: string, topology: Topology): void {
+  const files = labTlsFiles(dir);
+  ensureDir(files.dir);
+  const ca = ensureCa(files.dir);
+  for (const node of topology.nodes) issueCertificate(ca, files.dir, node.name, [node.address, "localhost"]);
+  ensureDir(files.nbdClientDir);
+  copyFileSync(ca.cert, join(files.nbdClientDir, "ca-cert.pem"));
 }
 
 /** The given subnet (refused if an address on this host is in it), or a free one. */
@@ -108,7 +140,7 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
   const endpoints: LabEndpoint[] = [
     { node: first.name, service: "controller", url: t.controllerUrl },
     { node: first.name, service: "nbd-export admin", url: t.nbdAdminUrl },
-    { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>` },
+    { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>${config.tls ? `?tls-certificates=${labTlsFiles(config.dir).nbdClientDir}` : ""}` },
     { node: first.name, service: "s3-gateway admin", url: t.s3AdminUrl },
     { node: first.name, service: "S3", url: t.s3Url },
     ...t.nodes.map((n) => ({ node: n.name, service: "agent", url: n.agentUrl })),
@@ -130,6 +162,7 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
     s3KeyFile: join(first.dataDir, "root-key"),
     children: [],
   };
+  if (config.tls) Object.assign(state, { ca: labTlsFiles(config.dir).ca, nbdTlsDir: labTlsFiles(config.dir).nbdClientDir });
   if (t.network === "netns") Object.assign(state, { subnet: t.subnet, bridge: t.bridge, hostAddress: t.hostAddress, linkRate: config.linkRate, linkDelay: config.linkDelay });
   return state;
 }

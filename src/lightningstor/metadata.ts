@@ -3,9 +3,10 @@ import { and, asc, count, eq, gt, sql, sum } from "drizzle-orm";
 import type { MetadataEngine } from "../db/engine.ts";
 import { isForeignKeyViolation, openStoreDb } from "../db/open-store-db.ts";
 import { startsWith } from "../db/sql.ts";
-import type { StoreDb, StoreSchemas } from "../db/store-db.ts";
+import type { Db, StoreDb, StoreSchemas } from "../db/store-db.ts";
 import type { Logger } from "../util/log.ts";
 import { SecretBox } from "../util/secret-box.ts";
+import { newOwnerId } from "./chunks/chunk-ids.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
 import { KeyStore } from "./key-store.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
@@ -134,12 +135,13 @@ export class S3Metadata {
   }
 
   /**
-   * "missing", "not-empty" or "deleted". An object another gateway commits
-   * into the bucket meanwhile makes the delete break its foreign key: not-empty.
+   * "missing", "not-empty" or "deleted"; commits on a full disk (StoreDb.freeing).
+   * An object another gateway commits into the bucket meanwhile makes the
+   * delete break its foreign key: not-empty.
    */
   async deleteBucket(name: string): Promise<"missing" | "not-empty" | "deleted"> {
     try {
-      return await this.store.transaction(async (tx) => {
+      return await this.freeing(async (tx) => {
         if ((await tx.select().from(this.tables.buckets).where(eq(this.tables.buckets.name, name))).length === 0) return "missing";
         if ((await tx.select({ key: this.tables.objects.key }).from(this.tables.objects).where(eq(this.tables.objects.bucket, name)).limit(1)).length > 0) return "not-empty";
         await tx.delete(this.tables.buckets).where(eq(this.tables.buckets.name, name));
@@ -172,10 +174,22 @@ export class S3Metadata {
     }, [objectLock(row.bucket, row.key)]);
   }
 
-  /** Removes an object; returns its chunks (empty when there was none). */
+  /** Removes an object; returns its chunks (empty when there was none). Commits on a full disk. */
   async deleteObject(bucket: string, key: string): Promise<Chunks> {
-    const [removed] = await this.store.write((db) => db.delete(this.tables.objects).where(and(eq(this.tables.objects.bucket, bucket), eq(this.tables.objects.key, key))).returning());
+    const [removed] = await this.store.freeing(() =>
+      this.store.write((db) => db.delete(this.tables.objects).where(and(eq(this.tables.objects.bucket, bucket), eq(this.tables.objects.key, key))).returning()),
+    );
     return removed?.chunks ?? [];
+  }
+
+  /** A transaction that frees space: it commits on a full disk (StoreDb.freeing). */
+  private freeing<T>(fn: (tx: Db<typeof schema>) => Promise<T>, locks?: readonly string[]): Promise<T> {
+    return this.store.freeing(() => this.store.transaction(fn, locks));
+  }
+
+  /** Whether the space held back for deletes is in place (put back now if there is room): writes wait for it. */
+  reserveInPlace(): boolean {
+    return this.store.reserveInPlace();
   }
 
   /** Objects in key order after `after`, starting with `prefix` (case-sensitive, literal), at most `limit`. */
@@ -227,9 +241,9 @@ export class S3Metadata {
     return this.db.select().from(this.tables.parts).where(eq(this.tables.parts.uploadId, uploadId)).orderBy(asc(this.tables.parts.partNumber));
   }
 
-  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). */
+  /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). Commits on a full disk. */
   deleteUpload(uploadId: string): Promise<PartRow[]> {
-    return this.store.transaction(async (tx) => {
+    return this.freeing(async (tx) => {
       const removed = await tx.delete(this.tables.parts).where(eq(this.tables.parts.uploadId, uploadId)).returning();
       await tx.delete(this.tables.uploads).where(eq(this.tables.uploads.id, uploadId));
       return removed;
@@ -260,6 +274,24 @@ export class S3Metadata {
     for (const row of await this.db.select({ chunks: this.tables.objects.chunks }).from(this.tables.objects)) for (const c of row.chunks) ids.add(c.id);
     for (const row of await this.db.select({ chunks: this.tables.parts.chunks }).from(this.tables.parts)) for (const c of row.chunks) ids.add(c.id);
     return ids;
+  }
+
+  /**
+   * This gateway's id, made at the first start and kept: the owner its chunk
+   * ids carry (chunks/chunk-ids.ts). Gateways sharing a PostgreSQL database
+   * are one namespace and share one id (the first to start makes it). A
+   * gateway upgraded from before ids had owners gets one too; its older
+   * chunks name none and are never collected.
+   */
+  gatewayId(): Promise<string> {
+    const { settings } = this.tables;
+    return this.store.transaction(async (tx) => {
+      const [row] = await tx.select({ value: settings.value }).from(settings).where(eq(settings.name, "gateway_id"));
+      if (row) return row.value;
+      const id = newOwnerId();
+      await tx.insert(settings).values({ name: "gateway_id", value: id });
+      return id;
+    }, ["setting:gateway_id"]);
   }
 
   /**

@@ -84,4 +84,9 @@ export const repairQueue = pgTable("repair_queue", {
   queuedAt: timestampMs("queued_at").notNull(),
 });
 
+export const settings = pgTable("settings", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+});
+
 export { leases } from "../db/pg-leases.ts";

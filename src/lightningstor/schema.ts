@@ -115,3 +115,13 @@ export const repairQueue = sqliteTable("repair_queue", {
   reason: text("reason").notNull(),
   queuedAt: integer("queued_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/**
+ * This gateway's own settings, one row each. `gateway_id`: made at the first
+ * start and kept, it names the chunks this gateway writes (chunks/chunk-ids.ts)
+ * so that it collects only those when several gateways share storage nodes.
+ */
+export const settings = sqliteTable("settings", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+});

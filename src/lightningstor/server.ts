@@ -1,15 +1,24 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import type { Hono } from "hono";
 import type { Registry } from "prom-client";
 import { redactUrl, type MetadataEngine } from "../db/engine.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { formatHost, serveApp, type ListenAddress, type RunningServer } from "../http/serve.ts";
+import type { ServerCertificate } from "../http/server-certificate.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { TokenLike } from "../util/token.ts";
 import type { Logger } from "../util/log.ts";
 import type { ChunkStore } from "./chunks/chunk-store.ts";
 import { LocalChunkStore } from "./chunks/local-chunk-store.ts";
+import { AdminClient } from "../http/admin-client.ts";
+import { ControllerMembership, type RegisteredNode } from "./chunks/membership-controller.ts";
+import { ChunkRebalance } from "./chunks/rebalance.ts";
+import { repairRoutes } from "./chunks/repair-routes.ts";
+import { RepairThrottle } from "./chunks/repair-throttle.ts";
 import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
 import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
@@ -20,6 +29,7 @@ import { runUpkeepUnderLease } from "./upkeep-lease.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
+import { DEFAULT_LIMITS } from "./http/listener-limits.ts";
 
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
@@ -28,15 +38,31 @@ export interface S3GatewayConfig {
   metadata: MetadataEngine;
   listen: ListenAddress;
   admin: ListenAddress;
-  token: string;
+  token: TokenLike;
   region: string;
   /** Enables virtual-hosted-style requests to `bucket.<domain>`. */
   domain?: string;
   /** A key to ensure exists (scripted setups); otherwise a root key is made on first start. */
   rootKey?: { accessKey: string; secretKey: string };
   /** Chunks on storage nodes (agents) instead of in the data dir. */
-  replication?: Omit<ReplicationConfig, "token">;
+  replication?: GatewayReplication;
+  /** How often unreferenced copies on storage nodes are collected, and how old they must be (default an hour). */
+  gcEveryMs?: number;
+  /** The S3 API and the admin API serve HTTPS with this certificate (reloadable). */
+  tls?: ServerCertificate;
+  /** The CA https:// storage nodes and the controller are verified against. */
+  ca?: TrustedCa;
 }
+
+/** Replication as the gateway is started with it: a fixed node list, or the controller's storage nodes. */
+export type GatewayReplication = Omit<ReplicationConfig, "token" | "membership" | "ca"> & {
+  /** The controller whose agents with the storage role are the storage nodes (when `nodes` is not given). */
+  controllerUrl?: string;
+  /** A node down this long is lost: its copies are made again elsewhere (default 5 min). */
+  graceMs?: number;
+  /** Bytes a second repairs may write (default 64 MiB/s). */
+  repairBytesPerSecond?: number;
+};
 
 /** The file holding the root key, in shell-sourceable form (mode 0600). */
 export const rootKeyFile = "root-key";
@@ -47,19 +73,21 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
   await ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
-  const { chunks, upkeep } = await openChunkStore(config, meta, metrics.registry, log);
+  const { chunks, start, routes } = await openChunkStore(config, meta, metrics.registry, log);
   // One signal stops every background loop of this process.
   const abort = new AbortController();
-  const upkept = upkeep && runUpkeepUnderLease({ ...upkeep, meta, holder: `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`, log }, abort.signal);
+  const upkept = start?.(abort.signal);
 
-  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: createS3Metrics(metrics.registry) });
-  const s3 = await listenRaw(handler, config.listen, log);
-  log.info("listening", { kind: "s3", url: `http://${formatHost(config.listen.hostname)}:${s3.port}` });
+  const s3Metrics = createS3Metrics(metrics.registry);
+  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
+  const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason), config.tls);
+  log.info("listening", { kind: "s3", url: `${config.tls ? "https" : "http"}://${formatHost(config.listen.hostname)}:${s3.port}` });
 
   const app = createAdminApp({ token: config.token, log, metrics });
   app.route("/v1/s3/keys", keyRoutes(meta));
   app.route("/v1/s3/buckets", bucketRoutes(meta));
-  const admin = serveApp(app, config.admin, log);
+  if (routes) app.route("/v1/s3/repair", routes);
+  const admin = serveApp(app, config.admin, log, { tls: config.tls });
   return {
     address: admin.address,
     async stop() {
@@ -73,31 +101,76 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
 }
 
 /**
- * Upkeep of the copies on storage nodes, at start and then hourly:
- * unreferenced copies at least an hour old go, referenced chunks missing a
- * copy get it back (upkeep.ts). The repair queue is worked every second.
+ * Upkeep of the copies on storage nodes, at start and then hourly unless
+ * configured: unreferenced copies this gateway wrote, at least that old, go
+ * (gc.ts); referenced chunks missing a copy get it back (upkeep.ts). The
+ * repair queue is worked every second.
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
 
 /**
- * The storage nodes, with their upkeep, when replication is configured;
- * otherwise the data dir, swept of what interrupted uploads left.
+ * With metadata on PostgreSQL, unreferenced copies younger than this are never
+ * collected: the lease holder's collection cannot see which chunks another
+ * gateway is writing for an object or part not yet committed (a PUT's ids are
+ * known only in its own process), so it leaves them the day a write may take.
  */
-async function openChunkStore(
-  config: S3GatewayConfig,
-  meta: S3Metadata,
-  registry: Registry,
-  log: Logger,
-): Promise<{ chunks: ChunkStore; upkeep?: { upkeep: ChunkUpkeep; queue: SharedRepairQueue } }> {
-  if (config.replication) {
-    log.info("chunks are replicated", { nodes: config.replication.nodes, replicas: config.replication.replicas, writeQuorum: config.replication.writeQuorum });
+const SHARED_GC_MIN_AGE_MS = 24 * 60 * 60 * 1000;
+
+/** A storage node down longer than this is lost, by default: its copies are made again on the others. */
+export const DEFAULT_NODE_GRACE_MS = 5 * 60 * 1000;
+
+/** The chunk store, and what it runs in the background (until the signal aborts) and serves on the admin API. */
+interface OpenedChunks {
+  chunks: ChunkStore;
+  start?: (signal: AbortSignal) => Promise<void>;
+  routes?: Hono;
+}
+
+/**
+ * The storage nodes, with their upkeep and rebalance passes, when replication
+ * is configured — a fixed list, or the controller's storage nodes, followed
+ * (asked once before the gateway serves); otherwise the data dir, swept of
+ * what interrupted uploads left.
+ */
+async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): Promise<OpenedChunks> {
+  const replication = config.replication;
+  if (replication) {
     const chunkLog = log.child({ kind: "chunks" });
+    const owner = await meta.gatewayId();
+    const membership = replication.nodes
+      ? undefined
+      : new ControllerMembership({
+          // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
+          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token, config.ca).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
+          graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
+          cachePath: join(config.dataDir, "storage-nodes.json"),
+          log: chunkLog,
+        });
+    if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
+    // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
+    const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
     const queue = await meta.repairQueue(chunkLog);
-    const chunks = new ReplicatedChunkStore({ ...config.replication, token: config.token }, chunkLog, new ReplicationFailures(chunkLog, registry), queue);
+    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner, ca: config.ca }, chunkLog, new ReplicationFailures(chunkLog, registry), queue);
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { collect: { firstMs: 0, everyMs: UPKEEP_EVERY_MS, referenced: () => meta.referencedChunks() } });
-    registerReplicationGauges(registry, chunks, upkeep);
-    return { chunks, upkeep: { upkeep, queue } };
+    logNodes();
+    const referenced = () => meta.referencedChunks();
+    const throttle = new RepairThrottle(replication.repairBytesPerSecond);
+    const everyMs = config.gcEveryMs ?? UPKEEP_EVERY_MS;
+    // Gateways sharing PostgreSQL share the owner id, and only the lease holder collects: it cannot know which ids the others are writing now.
+    const minAgeMs = config.metadata.kind === "postgres" ? Math.max(everyMs, SHARED_GC_MIN_AGE_MS) : everyMs;
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { throttle, collect: { firstMs: 0, everyMs, minAgeMs, owner, referenced } });
+    const rebalance = new ChunkRebalance(chunks, chunkLog, { referenced, throttle, everyMs: UPKEEP_EVERY_MS });
+    // A node that joins, returns, is drained or lost moves copies: pass at once.
+    membership?.onChange(() => {
+      logNodes();
+      void rebalance.trigger();
+    });
+    registerReplicationGauges(registry, { store: chunks, upkeep, rebalance });
+    const holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+    const start = async (signal: AbortSignal) => {
+      await Promise.all([runUpkeepUnderLease({ upkeep, queue, meta, holder, log }, signal), rebalance.run(signal), membership?.start(signal)]);
+    };
+    return { chunks, start, routes: repairRoutes({ store: chunks, upkeep, rebalance }) };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
   const referenced = await meta.referencedChunks();

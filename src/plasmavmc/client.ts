@@ -13,7 +13,7 @@ export class ImageClient extends AdminClient {
     const path = `/v1/images/${encodeURIComponent(name)}?source=${encodeURIComponent(label)}`;
     const response = await this.send(path, {
       method: "PUT",
-      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream", "content-length": String(size) },
+      headers: { authorization: this.authorization(), "content-type": "application/octet-stream", "content-length": String(size) },
       body,
       duplex: "half",
     } as RequestInit);
@@ -35,7 +35,7 @@ export class VmClient extends AdminClient {
   /** The serial console as text; with `follow`, a stream that lasts until the VM stops. */
   console = async (name: string, follow: boolean): Promise<ReadableStream<Uint8Array>> => {
     const path = `/v1/vms/${encodeURIComponent(name)}/console${follow ? "?follow=true" : ""}`;
-    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` } });
+    const response = await this.send(path, { headers: { authorization: this.authorization() } });
     if (!response.ok || !response.body) await this.parse("GET", path, response);
     return response.body!;
   };

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureTokenFile, generateToken, readTokenFile, secretsEqual } from "./token.ts";
+import { ClusterToken, ensureTokenFile, generateToken, parseTokenFile, readTokenFile, secretsEqual } from "./token.ts";
 
 describe("cluster token", () => {
   test("is created once with mode 0600 and then reused", () => {
@@ -30,5 +30,41 @@ describe("cluster token", () => {
     expect(secretsEqual("abc", "abd")).toBe(false);
     expect(secretsEqual("abc", "abcd")).toBe(false);
     expect(secretsEqual("", "x")).toBe(false);
+  });
+});
+
+describe("ClusterToken (rotation)", () => {
+  test("sends the first line of its file, accepts every line, and follows the file on reload", () => {
+    const dir = mkdtempSync(join(tmpdir(), "token-"));
+    try {
+      const file = join(dir, "cluster-token");
+      writeFileSync(file, "old-token\n");
+      const token = ClusterToken.fromFile(file);
+      expect([token.sent, token.accepts("old-token"), token.accepts("new-token")]).toEqual(["old-token", true, false]);
+      writeFileSync(file, "old-token\nnew-token\n\n");
+      token.reload();
+      expect([token.sent, token.count, token.accepts("old-token"), token.accepts("new-token")]).toEqual(["old-token", 2, true, true]);
+      writeFileSync(file, "new-token\n");
+      token.reload();
+      expect([token.sent, token.accepts("old-token"), token.accepts("new-token")]).toEqual(["new-token", false, true]);
+      expect(readTokenFile(dir)).toBe("new-token");
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test("an empty file is refused on reload and the tokens in use stay", () => {
+    const dir = mkdtempSync(join(tmpdir(), "token-"));
+    try {
+      const file = join(dir, "cluster-token");
+      writeFileSync(file, "a\nb\n");
+      const token = ClusterToken.fromFile(file);
+      writeFileSync(file, "\n");
+      expect(() => token.reload()).toThrow("holds no token");
+      expect([token.sent, token.accepts("b")]).toEqual(["a", true]);
+      expect(parseTokenFile(" x \n\n y\n")).toEqual(["x", "y"]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });

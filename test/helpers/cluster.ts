@@ -26,10 +26,10 @@ export async function startController(dataDir: string, extra: string[] = [], lis
   return { proc, url, token, dataDir };
 }
 
-/** Starts an agent that heartbeats every 100 ms (on `port`, 0 for any); the token comes through the environment. */
-export async function startAgent(controller: { url: string; token: string }, dataDir: string, name: string, port = 0): Promise<PhotonProcess> {
+/** Starts an agent that heartbeats every 100 ms (on `port`, 0 for any), `extra` added to its arguments; the token comes through the environment. */
+export async function startAgent(controller: { url: string; token: string }, dataDir: string, name: string, port = 0, extra: string[] = []): Promise<PhotonProcess> {
   const proc = startPhoton(
-    ["agent", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--controller", controller.url, "--name", name, "--heartbeat-interval", "100"],
+    ["agent", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--controller", controller.url, "--name", name, "--heartbeat-interval", "100", ...extra],
     { env: { PHOTON_TOKEN: controller.token } },
   );
   await proc.url();

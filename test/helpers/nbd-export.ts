@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
 
@@ -20,13 +21,17 @@ export interface TestExport {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts `photon nbd-export` in a fresh temp dir; extra args are appended (e.g. under strace via `wrap`). */
-export async function startExport(options: { wrap?: string[]; dir?: string; token?: string } = {}): Promise<TestExport> {
+/**
+ * Starts `photon nbd-export` in a fresh temp dir; `args` are appended, `wrap` runs it under
+ * another program (strace); `ca` is the PEM file the admin API's certificate is checked against
+ * when `args` give it one (--tls-cert).
+ */
+export async function startExport(options: { wrap?: string[]; dir?: string; token?: string; args?: string[]; ca?: string } = {}): Promise<TestExport> {
   const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-nbd-");
   const dataDir = join(dir.path, "data");
   const socket = join(dir.path, "nbd.sock");
   const token = options.token ?? "test-token-" + crypto.randomUUID();
-  const args = ["nbd-export", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--socket", socket, "--admin", "127.0.0.1:0"];
+  const args = ["nbd-export", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--socket", socket, "--admin", "127.0.0.1:0", ...(options.args ?? [])];
   const proc = startPhoton(args, { env: { PHOTON_TOKEN: token }, binary: options.wrap?.[0], prefix: options.wrap?.slice(1) });
   const admin = await proc.url();
   const nbdUrl = await proc.url("nbd");
@@ -37,6 +42,7 @@ export async function startExport(options: { wrap?: string[]; dir?: string; toke
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ...(options.ca ? { tls: { ca: readFileSync(options.ca, "utf8") } } : {}),
     });
   return {
     proc,

@@ -21,13 +21,14 @@ export interface TestGateway {
  * Starts a gateway in a fresh temp dir: `wrap` runs it under another program
  * (e.g. strace), `args` are added to its command line, `token` is the cluster
  * token, `prepare` sees the data dir before the gateway starts, `credentials`
- * is its root key (a random secret by default). Its metadata
+ * is its root key (a random secret by default), `dir` holds its data dir
+ * instead of a fresh temp dir (left in place when disposed). Its metadata
  * is on the suite's engine (postgres.ts: `testMetadata`) unless `args` name one.
  */
 export async function startGateway(
-  options: { wrap?: string[]; args?: string[]; token?: string; prepare?: (dataDir: string) => void; credentials?: TestGateway["credentials"] } = {},
+  options: { wrap?: string[]; args?: string[]; token?: string; dir?: string; prepare?: (dataDir: string) => void; credentials?: TestGateway["credentials"] } = {},
 ): Promise<TestGateway> {
-  const dir = tempDir("photon-s3-");
+  const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-s3-");
   const dataDir = join(dir.path, "data");
   options.prepare?.(dataDir);
   const token = options.token ?? "test-token-" + crypto.randomUUID();

@@ -33,6 +33,24 @@ export async function labUp(dir: string, args: string[]): Promise<{ lab: PhotonP
   return { lab, state };
 }
 
+/**
+ * A loopback lab on a random block of ports (below the ephemeral range). Loopback addresses
+ * are shared with everything on this host, so `lab up` bind-tests them and refuses ports
+ * another process holds: then another block is tried.
+ */
+export async function loopbackLab(dir: string, nodes = 3, extra: string[] = []): Promise<{ lab: PhotonProcess; state: LabState; ports: string[] }> {
+  for (let attempt = 0; ; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 1_200) * 10;
+    const ports = ["--base-port", String(base), "--nbd-port", String(base + 8), "--s3-port", String(base + 9)];
+    try {
+      return { ...(await labUp(dir, ["--network", "loopback", "--nodes", String(nodes), ...ports, ...extra])), ports };
+    } catch (err) {
+      if (attempt < 5 && /already in use/.test((err as Error).message)) continue;
+      throw err;
+    }
+  }
+}
+
 /** Runs `lab down` when disposed: a failed test leaves no lab, namespace or bridge behind. */
 export function labCleanup(dir: string): AsyncDisposable {
   return { [Symbol.asyncDispose]: async () => void (await runPhoton(["lab", "down", "--dir", dir])) };

@@ -1,25 +1,6 @@
 import { expect, test } from "bun:test";
-import type { LabState } from "../../src/lab/state.ts";
-import { runPhoton, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
-import { expectNothingLeft, labCleanup, labEnv, labStatus, labUp, nbdVolume, s3RoundTrip } from "./harness.ts";
-
-/**
- * A loopback lab on a random block of ports (below the ephemeral range). Loopback addresses
- * are shared with everything on this host, so `lab up` bind-tests them and refuses ports
- * another process holds: then another block is tried.
- */
-async function loopbackLab(dir: string, nodes = 3): Promise<{ lab: PhotonProcess; state: LabState; ports: string[] }> {
-  for (let attempt = 0; ; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 1_200) * 10;
-    const ports = ["--base-port", String(base), "--nbd-port", String(base + 8), "--s3-port", String(base + 9)];
-    try {
-      return { ...(await labUp(dir, ["--network", "loopback", "--nodes", String(nodes), ...ports])), ports };
-    } catch (err) {
-      if (attempt < 5 && /already in use/.test((err as Error).message)) continue;
-      throw err;
-    }
-  }
-}
+import { runPhoton, tempDir, waitFor } from "../helpers/photon.ts";
+import { expectNothingLeft, labCleanup, labEnv, labStatus, loopbackLab, nbdVolume, s3RoundTrip } from "./harness.ts";
 
 test("loopback lab: node N on 127.0.1.N serves S3 and NBD to the host, restarts a killed service, refuses a second lab on its ports, and lab down leaves nothing", async () => {
   using dir = tempDir("wt-lab-loopback-");

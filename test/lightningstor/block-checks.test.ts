@@ -1,5 +1,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+} from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -77,6 +85,20 @@ describe("block checksums on a standalone gateway", () => {
     expect(await s3Error(shared.s3.send(new CopyObjectCommand({ Bucket: "blocks", Key: "copy-of-damaged", CopySource: "blocks/damaged-sdk" })))).toMatchObject({ status: 500 });
     expect(await s3Error(shared.s3.send(new HeadObjectCommand({ Bucket: "blocks", Key: "copy-of-damaged" })))).toMatchObject({ status: 404 });
     expect(body.length).toBe(MiB);
+  });
+
+  test("UploadPartCopy from a damaged source fails and records no part", async () => {
+    await putOneChunk("intact-part-source", MiB);
+    const { file } = await putOneChunk("damaged-part-source", 2 * MiB);
+    flip(file, MiB + 100_000, 16);
+    const { UploadId } = await shared.s3.send(new CreateMultipartUploadCommand({ Bucket: "blocks", Key: "from-damaged" }));
+    const copyPart = (PartNumber: number, source: string, CopySourceRange?: string) =>
+      shared.s3.send(new UploadPartCopyCommand({ Bucket: "blocks", Key: "from-damaged", UploadId, PartNumber, CopySource: `blocks/${source}`, CopySourceRange }));
+    expect(await s3Error(copyPart(1, "damaged-part-source"))).toMatchObject({ status: 500 });
+    expect(await s3Error(copyPart(2, "damaged-part-source", `bytes=${MiB}-${2 * MiB - 1}`))).toMatchObject({ status: 500 });
+    await copyPart(3, "intact-part-source");
+    const parts = await shared.s3.send(new ListPartsCommand({ Bucket: "blocks", Key: "from-damaged", UploadId }));
+    expect(parts.Parts?.map((p) => p.PartNumber)).toEqual([3]);
   });
 
   test("chunks stored in format 1 (before block checksums) are read back after the upgrade, and still checked", async () => {

@@ -145,10 +145,14 @@ describe("s3-gateway over storage nodes", () => {
       const put = s3.send(new PutObjectCommand({ Bucket: "replicated", Key: "no-quorum", Body: randomBytes(1000) }));
       expect(await s3Error(put)).toEqual({ name: "ServiceUnavailable", status: 503 });
       expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: "replicated", Key: "no-quorum" })))).toEqual({ name: "NotFound", status: 404 });
+      // Load balancers are told: not ready while a PUT could not be stored.
+      expect((await fetch(`${gw.endpoint}/health/ready`)).status).toBe(503);
+      expect((await fetch(`${gw.endpoint}/health/live`)).status).toBe(200);
     } finally {
       await restart(nodes[1]!);
       await restart(nodes[2]!);
     }
+    await waitFor(async () => (await fetch(`${gw.endpoint}/health/ready`)).status === 200, "the gateway to be ready again once the nodes answer");
   });
 
   test("deleting an object deletes its copies on every node", async () => {

@@ -3,9 +3,8 @@ import { readFileSync } from "node:fs";
 import { startController } from "../../controller/server.ts";
 import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { ensureTokenFile } from "../../util/token.ts";
-import { commonArgs, metadataArg } from "../args.ts";
-import { dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, metadataArg, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -16,6 +15,8 @@ export default defineCommand({
   args: {
     ...commonArgs,
     ...metadataArg,
+    ...serverTlsArgs,
+    ...serverCaArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7070)", valueHint: "HOST:PORT" },
     "node-timeout": { type: "string", description: "mark a node down after this many ms without heartbeat (default 15000)" },
     coronafs: { type: "string", description: "admin API of the central CoronaFS nbd-export (volumes, image bases)", valueHint: "URL" },
@@ -29,14 +30,17 @@ export default defineCommand({
   async run({ args }) {
     const { sources, log } = commandContext(args, "controller");
     const dataDir = dataDirOption(sources);
+    const tls = certificateOption(sources);
     ensureDir(dataDir);
-    const token = option(sources, "token") ?? ensureTokenFile(dataDir).token;
+    const token = clusterTokenOption(sources, true);
     const cpuRatio = numberOption(sources, "cpu-ratio", 4);
     if (!(cpuRatio > 0)) throw new CliError("--cpu-ratio: expected a positive number");
     const server = await startController(
       {
         dataDir,
         metadata: metadataOption(sources),
+        tls,
+        ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7070"),
         token,
         nodeTimeoutMs: numberOption(sources, "node-timeout", 15_000),
@@ -47,7 +51,7 @@ export default defineCommand({
       },
       log,
     );
-    await runUntilSignal(server, log);
+    await runUntilSignal(server, log, { certificate: tls, token });
   },
 });
 

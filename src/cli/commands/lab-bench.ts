@@ -7,7 +7,7 @@ import { runBenchStorage } from "../../lab/bench/run.ts";
 import { guestDir } from "../../lab/bench/vm.ts";
 import { runS3Load } from "../../lab/bench/s3-load.ts";
 import { readLabState } from "../../lab/state.ts";
-import { option, type OptionSources } from "../config.ts";
+import { caOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 
@@ -53,6 +53,7 @@ const s3Load = defineCommand({
     count: { type: "string", required: true },
     size: { type: "string", required: true, description: "bytes per object" },
     concurrency: { type: "string", default: "1" },
+    ca: { type: "string", description: "PEM CA certificates the endpoint is verified against (a TLS lab's)", valueHint: "FILE" },
   },
   async run({ args }) {
     const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
@@ -61,7 +62,8 @@ const s3Load = defineCommand({
     const count = positiveInteger(args.count, "--count");
     const sizeBytes = positiveInteger(args.size, "--size");
     const concurrency = positiveInteger(args.concurrency, "--concurrency");
-    const result = await runS3Load({ endpoint: args.endpoint, bucket: args.bucket, prefix: args.prefix, count, sizeBytes, concurrency, credentials: { accessKeyId, secretAccessKey } });
+    const ca = caOption(commandContext(args, "lab").sources);
+    const result = await runS3Load({ endpoint: args.endpoint, bucket: args.bucket, prefix: args.prefix, count, sizeBytes, concurrency, credentials: { accessKeyId, secretAccessKey }, ca });
     console.log(JSON.stringify(result));
   },
 });

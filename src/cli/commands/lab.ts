@@ -33,6 +33,7 @@ export default defineCommand({
         "base-port": { type: "string", description: "controller port; each node's agent base+1, node01's nbd-export admin base+2, s3-gateway admin base+3 (default 7070)" },
         "nbd-port": { type: "string", description: "NBD port of node01's export (default 10809)" },
         "s3-port": { type: "string", description: "S3 port of node01's gateway (default 9000)" },
+        tls: { type: "boolean", description: "every HTTP listener on TLS: a lab CA (<dir>/tls/ca.pem, kept) and a certificate per node; clients take --ca <dir>/tls/ca.pem" },
       },
       async run({ args }) {
         const { sources, log } = commandContext(args, "lab");
@@ -57,6 +58,7 @@ export default defineCommand({
               s3Port: numberOption(sources, "s3-port", 9000),
               linkRate,
               linkDelay,
+              tls: args.tls === true,
             },
             log,
             stopping,

@@ -18,6 +18,7 @@ function showNode(json: boolean | undefined, node: NodeInfo): void {
       scheduling: node.scheduling,
       advertise: node.advertise,
       roles: node.roles.join(", "),
+      zone: node.zone ?? "-",
       cpus: node.cpus,
       memory: formatBytes(node.memoryBytes),
       disk: `${formatBytes(node.diskFreeBytes)} free of ${formatBytes(node.diskBytes)}`,
@@ -40,6 +41,7 @@ export default defineCommand({
         print(args.json, nodes, () =>
           renderTable(nodes, [
             ...nodeColumns<NodeInfo>(),
+            { header: "zone", value: (n) => n.zone ?? "-" },
             { header: "advertise", value: (n) => n.advertise },
             { header: "last heartbeat", value: (n) => n.lastHeartbeatAt },
           ]),

@@ -3,6 +3,7 @@ import { repeated } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { print, renderRecord, renderTable } from "../output.ts";
 import { bucketCommand } from "./s3-bucket.ts";
+import { repairCommand } from "./s3-repair.ts";
 import { s3Args, s3Client } from "./s3-args.ts";
 import { accessText, parseAllow, type Grant } from "./s3-rights.ts";
 
@@ -38,7 +39,7 @@ function rightsCommand(verb: "allow" | "deny") {
   });
 }
 
-/** `photon s3 key …` and `photon s3 bucket …`: access keys and buckets of an s3-gateway. */
+/** `photon s3 key …`, `photon s3 bucket …` and `photon s3 repair …`: access keys, buckets and replication repair of an s3-gateway. */
 export default defineCommand({
   meta: { name: "s3", description: "Manage LightningStor S3 access keys, their rights and buckets" },
   subCommands: {
@@ -89,5 +90,6 @@ export default defineCommand({
       },
     }),
     bucket: bucketCommand,
+    repair: repairCommand,
   },
 });

@@ -11,8 +11,8 @@ export default defineCommand({
   meta: { name: "status", description: "Show the cluster at a glance: nodes, services and their health, volumes, images, VMs" },
   args: clientArgs,
   async run({ args }) {
-    const { server, token } = clientTarget(commandContext(args).sources);
-    const status = await new ControllerClient(server, token).status();
+    const { server, token, ca } = clientTarget(commandContext(args).sources);
+    const status = await new ControllerClient(server, token, ca).status();
     print(args.json, status, () => renderStatus(status));
   },
 });

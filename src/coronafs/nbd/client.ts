@@ -1,5 +1,8 @@
-import type { Socket } from "bun";
+import type { TlsClientCredentials } from "../tls/context.ts";
 import { ByteReader } from "./byte-reader.ts";
+import { ClientConnection } from "./client-connection.ts";
+import { NbdClientError } from "./client-error.ts";
+import { parseNbdUri, type NbdTarget } from "./uri.ts";
 import {
   type NbdExtent,
   BASE_ALLOCATION,
@@ -25,8 +28,8 @@ import {
   writeU64,
 } from "./protocol.ts";
 
-/** Where to connect: a URI (`nbd://host:port/name`, `nbd+unix:///name?socket=PATH`) or parts. */
-export type NbdTarget = { uri: string } | { host: string; port: number; exportName: string } | { socket: string; exportName: string };
+/** The client's errors are part of its API. */
+export { NbdClientError } from "./client-error.ts";
 
 /** Options of {@link NbdClient.connect}. */
 export interface NbdClientOptions {
@@ -36,17 +39,8 @@ export interface NbdClientOptions {
   structuredReplies?: boolean;
   /** Select the base:allocation meta context (default true; needs structured replies). */
   baseAllocation?: boolean;
-}
-
-/** An error answered by the server (or a broken connection), with the NBD errno. */
-export class NbdClientError extends Error {
-  constructor(
-    message: string,
-    readonly errno?: number,
-  ) {
-    super(message);
-    this.name = "NbdClientError";
-  }
+  /** Negotiate TLS with these credentials (overrides the URI's). */
+  tls?: TlsClientCredentials;
 }
 
 interface Pending {
@@ -59,19 +53,6 @@ interface Pending {
   data?: Buffer;
   extents?: NbdExtent[];
   error?: NbdClientError;
-}
-
-/** Parses an NBD URI into a target. */
-export function parseNbdUri(uri: string): { host: string; port: number; exportName: string } | { socket: string; exportName: string } {
-  const url = new URL(uri);
-  const exportName = decodeURIComponent(url.pathname.replace(/^\//, ""));
-  if (url.protocol === "nbd+unix:") {
-    const socket = url.searchParams.get("socket");
-    if (!socket) throw new NbdClientError(`${uri}: nbd+unix URIs need ?socket=PATH`);
-    return { socket, exportName };
-  }
-  if (url.protocol === "nbd:") return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 10809), exportName };
-  throw new NbdClientError(`${uri}: unsupported scheme ${url.protocol} (nbd: or nbd+unix:)`);
 }
 
 /**
@@ -87,14 +68,12 @@ export class NbdClient {
   blockSizes = { minimum: 1, preferred: 4096, maximum: 32 * 1024 * 1024 };
 
   private readonly reader = new ByteReader();
-  private socket!: Socket<undefined>;
+  private connection!: ClientConnection;
   private readonly pending = new Map<number, Pending>();
   private nextHandle = 1;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private readonly outstanding = new Set<Promise<unknown>>();
-  /** Bytes the socket did not take yet, sent on drain in order. */
-  private unsent: Uint8Array[] = [];
   private closed = false;
 
   private constructor(private readonly options: NbdClientOptions) {
@@ -106,33 +85,28 @@ export class NbdClient {
   static async connect(target: NbdTarget, options: NbdClientOptions = {}): Promise<NbdClient> {
     const t = "uri" in target ? parseNbdUri(target.uri) : target;
     const client = new NbdClient(options);
-    const handlers = {
-      data: (_s: Socket<undefined>, chunk: Buffer) => client.reader.push(chunk),
-      drain: () => client.drain(),
-      close: () => client.fail(new NbdClientError("connection closed by the server")),
-      error: (_s: Socket<undefined>, err: Error) => client.fail(new NbdClientError(`connection error: ${err.message}`)),
-    };
-    client.socket = "socket" in t
-      ? await Bun.connect({ unix: t.socket, socket: handlers })
-      : await Bun.connect({ hostname: t.host, port: t.port, socket: handlers });
+    client.connection = await ClientConnection.open(t, client.reader, (error) => client.fail(error));
     try {
-      await client.handshake(t.exportName);
+      const tls = options.tls ?? t.tls;
+      await client.handshake(t.exportName, tls && { ...tls, serverName: tls.serverName ?? ("host" in t ? t.host : undefined) });
     } catch (err) {
-      client.socket.end();
+      client.connection.end();
       throw err;
     }
     void client.receiveLoop();
     return client;
   }
 
-  private async handshake(exportName: string): Promise<void> {
+  private async handshake(exportName: string, tls: TlsClientCredentials | undefined): Promise<void> {
     const hello = await this.reader.read(18);
     if (hello.readBigUInt64BE(0) !== NBDMAGIC || hello.readBigUInt64BE(8) !== IHAVEOPT) throw new NbdClientError("not a newstyle NBD server");
     const serverFlags = hello.readUInt16BE(16);
     if (!(serverFlags & FLAG_FIXED_NEWSTYLE)) throw new NbdClientError("server does not speak fixed newstyle");
     const clientFlags = Buffer.alloc(4);
     clientFlags.writeUInt32BE(FLAG_C_FIXED_NEWSTYLE | (serverFlags & FLAG_NO_ZEROES ? FLAG_C_NO_ZEROES : 0));
-    this.socket.write(clientFlags);
+    this.send(clientFlags);
+    // "A client that prefers to use TLS ... SHOULD send NBD_OPT_STARTTLS as the first option" (proto.md).
+    if (tls) await this.startTls(tls);
 
     if (this.options.structuredReplies !== false) {
       const structured = await this.option(OPT.STRUCTURED_REPLY, Buffer.alloc(0));
@@ -173,13 +147,20 @@ export class NbdClient {
     }
   }
 
+  /** NBD_OPT_STARTTLS, then the TLS handshake; a refusal or a failed handshake ends the session. */
+  private async startTls(credentials: TlsClientCredentials): Promise<void> {
+    const [reply] = await this.option(OPT.STARTTLS, Buffer.alloc(0));
+    if (reply!.type !== REP.ACK) throw new NbdClientError(`server refused TLS: ${reply!.data.toString() || `error 0x${reply!.type.toString(16)}`}`);
+    await this.connection.startTls(credentials);
+  }
+
   /** Sends an option and collects its replies up to the final one. */
   private async option(option: number, data: Buffer): Promise<{ type: number; data: Buffer }[]> {
     const header = Buffer.alloc(16);
     header.writeBigUInt64BE(IHAVEOPT, 0);
     header.writeUInt32BE(option, 8);
     header.writeUInt32BE(data.length, 12);
-    this.socket.write(Buffer.concat([header, data]));
+    this.send(Buffer.concat([header, data]));
     const replies: { type: number; data: Buffer }[] = [];
     for (;;) {
       const head = await this.reader.read(20);
@@ -256,24 +237,7 @@ export class NbdClient {
   }
 
   private send(data: Uint8Array): void {
-    if (this.unsent.length > 0) {
-      this.unsent.push(Buffer.from(data));
-      return;
-    }
-    const written = Math.max(this.socket.write(data), 0);
-    if (written < data.length) this.unsent.push(Buffer.from(data.subarray(written)));
-  }
-
-  private drain(): void {
-    while (this.unsent.length > 0) {
-      const head = this.unsent[0]!;
-      const written = Math.max(this.socket.write(head), 0);
-      if (written < head.length) {
-        this.unsent[0] = head.subarray(written);
-        return;
-      }
-      this.unsent.shift();
-    }
+    this.connection.send(data);
   }
 
   private slot(): Promise<void> {
@@ -299,7 +263,7 @@ export class NbdClient {
     disc.writeUInt16BE(CMD.DISC, 6);
     this.closed = true;
     this.send(disc);
-    this.socket.end();
+    this.connection.end();
   }
 
   // ---- replies ----

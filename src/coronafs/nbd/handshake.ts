@@ -1,4 +1,5 @@
 import type { Logger } from "../../util/log.ts";
+import type { AccessList } from "./access.ts";
 import type { ExportInfo, ExportProvider } from "./exports.ts";
 import { blockSizes } from "./exports.ts";
 import {
@@ -30,9 +31,24 @@ export interface Negotiated {
   flags: number;
 }
 
+/** TLS on NBD (proto.md "TLS support"): off is NOTLS mode, require is FORCEDTLS mode, allow takes both. */
+export type TlsMode = "off" | "allow" | "require";
+
+/** Who may do what: the TLS mode, and which identity may open which export. */
+export interface HandshakeSecurity {
+  tls: TlsMode;
+  /** Without it every client may open every export. */
+  access?: AccessList;
+}
+
+/** An export this client may open, or why not (an option error reply). */
+type Opened = { exp: ExportInfo } | { error: number; message: string };
+
 /** How the handshake talks to its connection. */
 export interface HandshakeIo {
   send(data: Uint8Array): void;
+  /** NBD_REP_ACK to STARTTLS was sent: run the TLS handshake, starting with `rest`; then call `tlsEstablished`. */
+  startTls(rest: Buffer): void;
   /** Ends the connection (after sending what was queued). */
   close(reason: string): void;
   /** Called once on NBD_OPT_GO / EXPORT_NAME success, with bytes received after the option. */
@@ -62,16 +78,32 @@ export class Handshake {
   /** The export name base:allocation was selected for, if any. */
   private metaContextExport: string | undefined;
   private done = false;
+  /** Between NBD_REP_ACK to STARTTLS and the end of the TLS handshake: no option is parsed. */
+  private awaitingTls = false;
+  /** Set once TLS is up, with the client's identity (PSK username or certificate CN). */
+  private tls: { identity: string | undefined } | undefined;
 
   constructor(
     private readonly provider: ExportProvider,
     private readonly io: HandshakeIo,
     private readonly log: Logger,
+    private readonly security: HandshakeSecurity = { tls: "off" },
   ) {}
+
+  /** True until the client flags arrived (the first bytes a client sends). */
+  get expectsClientFlags(): boolean {
+    return this.clientFlags === undefined && this.buffered.length === 0;
+  }
+
+  /** The TLS handshake succeeded; option haggling goes on over TLS. */
+  tlsEstablished(identity: string | undefined): void {
+    this.awaitingTls = false;
+    this.tls = { identity };
+  }
 
   feed(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (!this.done) {
+    while (!this.done && !this.awaitingTls) {
       if (this.clientFlags === undefined) {
         if (this.buffered.length < 4) return;
         const flags = this.buffered.readUInt32BE(0);
@@ -102,6 +134,13 @@ export class Handshake {
   }
 
   private handleOption(option: number, data: Buffer): void {
+    if (option === OPT.STARTTLS) return this.startTls(data);
+    // FORCEDTLS: "If the server receives any other option, it MUST reply with NBD_REP_ERR_TLS_REQD".
+    // ABORT keeps its ACK so a client without TLS can still leave cleanly.
+    if (this.security.tls === "require" && !this.tls && option !== OPT.ABORT) {
+      if (option === OPT.EXPORT_NAME) return this.io.close("NBD_OPT_EXPORT_NAME without TLS on a TLS-only server");
+      return this.error(option, REP.ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first");
+    }
     switch (option) {
       case OPT.EXPORT_NAME:
         return this.exportName(data);
@@ -112,7 +151,7 @@ export class Handshake {
       case OPT.LIST:
         if (data.length !== 0) return this.error(option, REP.ERR_INVALID, "NBD_OPT_LIST takes no data");
         // The bytes after the name are "details suitable for direct display": the description.
-        for (const exp of this.provider.listExports()) this.reply(option, REP.SERVER, Buffer.concat([lengthPrefixed(exp.name), Buffer.from(exp.description)]));
+        for (const exp of this.provider.listExports()) if (this.mayOpen(exp.name)) this.reply(option, REP.SERVER, Buffer.concat([lengthPrefixed(exp.name), Buffer.from(exp.description)]));
         return this.reply(option, REP.ACK);
       case OPT.STRUCTURED_REPLY:
         if (data.length !== 0) return this.error(option, REP.ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
@@ -125,7 +164,7 @@ export class Handshake {
       case OPT.SET_META_CONTEXT:
         return this.metaContext(option, data);
       default:
-        // Unknown options (and STARTTLS: this server speaks no TLS) were drained; the session goes on.
+        // Unknown options were drained; the session goes on.
         return this.error(option, REP.ERR_UNSUP, `option ${option} is not supported`);
     }
   }
@@ -133,13 +172,9 @@ export class Handshake {
   /** NBD_OPT_EXPORT_NAME: no error reply is possible, so failure ends the session. */
   private exportName(data: Buffer): void {
     const name = data.toString("utf8");
-    let exp: ExportInfo | undefined;
-    try {
-      exp = this.provider.describe(name);
-    } catch (err) {
-      this.log.warn("export refused", { export: name, error: (err as Error).message });
-    }
-    if (!exp) return this.io.close(`export "${name}" requested with NBD_OPT_EXPORT_NAME is not available`);
+    const opened = this.open(name);
+    if ("error" in opened) return this.io.close(`export "${name}" requested with NBD_OPT_EXPORT_NAME: ${opened.message}`);
+    const exp = opened.exp;
     const flags = transmissionFlags(exp, false);
     const noZeroes = ((this.clientFlags ?? 0) & FLAG_C_NO_ZEROES) !== 0;
     const reply = Buffer.alloc(10 + (noZeroes ? 0 : 124));
@@ -160,16 +195,9 @@ export class Handshake {
     const wanted = new Set<number>();
     for (let i = 0; i < requests; i++) wanted.add(data.readUInt16BE(4 + nameLength + 2 + 2 * i));
 
-    let exp: ExportInfo | undefined;
-    try {
-      exp = this.provider.describe(name);
-    } catch (err) {
-      const message = `export "${name}" cannot be opened: ${(err as Error).message}`;
-      this.log.warn("export refused", { export: name, error: (err as Error).message });
-      return this.error(option, REP.ERR_POLICY, message);
-    }
-    if (!exp) return this.error(option, REP.ERR_UNKNOWN, `export "${name}" does not exist`);
-
+    const opened = this.open(name);
+    if ("error" in opened) return this.error(option, opened.error, opened.message);
+    const exp = opened.exp;
     const flags = transmissionFlags(exp, this.structuredReplies);
     const info = Buffer.alloc(12);
     info.writeUInt16BE(INFO.EXPORT, 0);
@@ -198,13 +226,8 @@ export class Handshake {
     if (!this.structuredReplies) return this.error(option, REP.ERR_INVALID, "negotiate structured replies first");
     const parsed = parseMetaQuery(data);
     if (typeof parsed === "string") return this.error(option, REP.ERR_INVALID, parsed);
-    let exp: ExportInfo | undefined;
-    try {
-      exp = this.provider.describe(parsed.exportName);
-    } catch {
-      exp = undefined;
-    }
-    if (!exp) return this.error(option, REP.ERR_UNKNOWN, `export "${parsed.exportName}" does not exist`);
+    const opened = this.open(parsed.exportName);
+    if ("error" in opened) return this.error(option, opened.error, opened.message);
     const list = option === OPT.LIST_META_CONTEXT;
     const selected =
       (list && parsed.queries.length === 0) || parsed.queries.some((q) => q === "base:" || q === BASE_ALLOCATION);
@@ -217,6 +240,50 @@ export class Handshake {
     // "Issuing this command replaces all previously-set metadata contexts."
     if (!list) this.metaContextExport = selected ? parsed.exportName : undefined;
     this.reply(option, REP.ACK);
+  }
+
+  /** NBD_OPT_STARTTLS (proto.md "TLS support", FORCEDTLS and SELECTIVETLS modes). */
+  private startTls(data: Buffer): void {
+    const option = OPT.STARTTLS;
+    if (this.security.tls === "off") return this.error(option, REP.ERR_POLICY, "TLS is not enabled on this server");
+    if (this.tls) return this.error(option, REP.ERR_INVALID, "TLS is already negotiated");
+    if (data.length !== 0) return this.error(option, REP.ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+    this.reply(option, REP.ACK);
+    // What was negotiated in plaintext could have been forged: it starts over under TLS.
+    this.structuredReplies = false;
+    this.metaContextExport = undefined;
+    this.awaitingTls = true;
+    const rest = this.buffered;
+    this.buffered = Buffer.alloc(0);
+    this.io.startTls(rest);
+  }
+
+  /** Whether this client's identity may open `name` at all (NBD_OPT_LIST shows only those). */
+  private mayOpen(name: string): boolean {
+    return !this.security.access || this.security.access.grant(this.tls?.identity, name) !== undefined;
+  }
+
+  /**
+   * The export `name` as this client may open it. Access is checked before
+   * the export is looked up, so a refused client learns nothing of which exist.
+   */
+  private open(name: string): Opened {
+    const { access } = this.security;
+    const grant = access ? access.grant(this.tls?.identity, name) : "rw";
+    if (!grant) {
+      const who = this.tls?.identity === undefined ? "a client without a TLS identity" : `identity "${this.tls.identity}"`;
+      this.log.warn("export refused by the access list", { export: name, identity: this.tls?.identity });
+      return { error: REP.ERR_POLICY, message: `${who} may not open export "${name}"` };
+    }
+    let exp: ExportInfo | undefined;
+    try {
+      exp = this.provider.describe(name);
+    } catch (err) {
+      this.log.warn("export refused", { export: name, error: (err as Error).message });
+      return { error: REP.ERR_POLICY, message: `export "${name}" cannot be opened: ${(err as Error).message}` };
+    }
+    if (!exp) return { error: REP.ERR_UNKNOWN, message: `export "${name}" does not exist` };
+    return { exp: grant === "ro" && !exp.readOnly ? { ...exp, readOnly: true } : exp };
   }
 
   private finish(negotiated: Negotiated): void {

@@ -20,6 +20,8 @@ import { EAGAIN, EINTR, pollReadable, recvInto, sendFrom, shutdownAndClose } fro
 import type { Negotiated } from "./handshake.ts";
 import { NbdStats } from "./stats.ts";
 import { Transmission } from "./transmission.ts";
+import { TlsError } from "../tls/openssl.ts";
+import { TlsSession, type TlsHandle } from "../tls/session.ts";
 
 /** The first message: what to open and how to talk back. */
 export interface WorkerInit {
@@ -35,7 +37,7 @@ export interface WorkerInit {
 
 /** Control messages from the main thread. */
 export type WorkerControl =
-  | { type: "attach"; id: number; fd: number; negotiated: Negotiated; rest: ArrayBuffer }
+  | { type: "attach"; id: number; fd: number; negotiated: Negotiated; rest: ArrayBuffer; tls: TlsHandle | undefined }
   | { type: "shutdown" };
 
 /** Reports to the main thread. */
@@ -45,11 +47,15 @@ interface Connection {
   id: number;
   fd: number;
   transmission: Transmission;
+  /** The connection's TLS session, continued from the handshake; plaintext connections have none. */
+  tls: TlsSession | undefined;
   closed: boolean;
   reason: string;
 }
 
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
+/** Plaintext is encrypted and sent in slices of this size. */
+const TLS_SEND_SLICE = 256 * 1024;
 /**
  * After answering, a connection's worker polls for the next request this
  * long before sleeping in recv(2), as long as requests keep arriving within
@@ -90,6 +96,8 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
 function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   const connections = new Map<number, Connection>();
   const input = Buffer.allocUnsafe(RECEIVE_BUFFER);
+  /** Decrypted requests and encrypted replies, allocated when the first TLS connection comes. */
+  let tlsBuffers: { plain: Buffer; cipher: Buffer } | undefined;
   const stats = new NbdStats(init.stats);
   let shuttingDown = false;
   let anyClosed = false;
@@ -97,12 +105,15 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
   let only: Connection | undefined;
 
   const attach = (message: Extract<WorkerControl, { type: "attach" }>) => {
-    const connection: Connection = { id: message.id, fd: message.fd, closed: false, reason: "", transmission: undefined! };
+    const tls = message.tls && TlsSession.adopt(message.tls);
+    const connection: Connection = { id: message.id, fd: message.fd, closed: false, reason: "", transmission: undefined!, tls };
+    if (tls) tlsBuffers ??= { plain: Buffer.allocUnsafe(RECEIVE_BUFFER), cipher: Buffer.allocUnsafe(TLS_SEND_SLICE + 64 * 1024) };
     connection.transmission = new Transmission(
       backend,
       message.negotiated,
       {
-        write: (data, offset, length) => writeAll(connection, data, offset, length),
+        // Chosen once per connection: the plaintext path makes no TLS check per request.
+        write: tls ? (data, offset, length) => writeTls(connection, tls, data, offset, length) : (data, offset, length) => writeAll(connection, data, offset, length),
         close: (reason) => end(connection, reason),
       },
       log,
@@ -131,12 +142,50 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
     }
   };
 
+  /** Encrypts and sends all of it, a slice at a time. */
+  const writeTls = (connection: Connection, tls: TlsSession, data: Uint8Array, offset: number, length: number): void => {
+    for (let done = 0; done < length && !connection.closed; done += TLS_SEND_SLICE) {
+      tls.writePlaintext(data, offset + done, Math.min(TLS_SEND_SLICE, length - done));
+      sendTlsOutput(connection, tls);
+    }
+  };
+
+  /** Sends the ciphertext the session has ready (records, alerts, handshake answers). */
+  const sendTlsOutput = (connection: Connection, tls: TlsSession): void => {
+    const { cipher } = tlsBuffers!;
+    for (let n = tls.readCiphertext(cipher, 0, cipher.length); n > 0 && !connection.closed; n = tls.readCiphertext(cipher, 0, cipher.length)) {
+      writeAll(connection, cipher, 0, n);
+    }
+  };
+
+  /** Decrypts `n` received bytes and feeds the requests in them, a buffer-full at a time. */
+  const receiveTls = (connection: Connection, tls: TlsSession, n: number): void => {
+    const { plain } = tlsBuffers!;
+    tls.pushCiphertext(input, 0, n);
+    try {
+      for (let more = true; more && !connection.closed; ) {
+        let used = 0;
+        let got = 0;
+        while (used < plain.length && (got = tls.readPlaintext(plain, used, plain.length - used)) > 0) used += got;
+        if (used > 0) connection.transmission.feed(plain, used);
+        if (got === -1) end(connection, "client closed TLS");
+        more = used === plain.length;
+      }
+    } catch (err) {
+      if (!(err instanceof TlsError)) throw err;
+      log.warn("TLS record failed", { conn: connection.id, error: err.message });
+      end(connection, `TLS failed: ${err.message}`);
+    }
+    sendTlsOutput(connection, tls);
+  };
+
   /** Receives and handles what one connection sent; false when nothing came (timeout). */
   const receive = (connection: Connection, dontWait: boolean): boolean => {
     const n = recvInto(connection.fd, input, 0, dontWait);
     if (n > 0) {
       try {
-        connection.transmission.feed(input, n);
+        if (connection.tls) receiveTls(connection, connection.tls, n);
+        else connection.transmission.feed(input, n);
       } catch (err) {
         log.error("connection failed", { conn: connection.id, err });
         end(connection, "internal error");
@@ -144,6 +193,18 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
     } else if (n === 0) end(connection, "client disconnected");
     else if (n !== -EAGAIN && n !== -EINTR) end(connection, `recv failed (errno ${-n})`);
     return n !== -EAGAIN;
+  };
+
+  /** Says close_notify (when the connection still works) and frees the session. */
+  const closeTls = (connection: Connection, tls: TlsSession) => {
+    tls.shutdown();
+    const { cipher } = tlsBuffers!;
+    // One try without blocking (sendFrom's "more" is MSG_DONTWAIT; the shutdown that follows pushes
+    // it out): a client that is gone or not reading gets no close_notify.
+    const n = tls.readCiphertext(cipher, 0, cipher.length);
+    if (n > 0) sendFrom(connection.fd, cipher, 0, n, true);
+    tls.free();
+    connection.tls = undefined;
   };
 
   /** Reads control messages when flagged, or when `idle` (a message may trail its flag). */
@@ -176,6 +237,7 @@ function serve(init: WorkerInit, backend: BlockBackend, log: Logger): void {
       for (const connection of connections.values()) {
         if (!connection.closed && !shuttingDown) continue;
         connections.delete(connection.id);
+        if (connection.tls) closeTls(connection, connection.tls);
         shutdownAndClose(connection.fd);
         report({ type: "closed", id: connection.id, reason: connection.reason || "server shutting down" });
       }

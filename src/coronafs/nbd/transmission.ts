@@ -160,7 +160,7 @@ export class Transmission {
     const name = commandName; // evaluated only when a message is built
     if ((req.flags & ~allowed) !== 0) return new NbdError(NBD_ERR.EINVAL, `flags 0x${req.flags.toString(16)} not valid for ${name(req.type)}`);
     if (req.flags & CMD_FLAG.DF && !this.structured) return new NbdError(NBD_ERR.EINVAL, "DF requires structured replies");
-    if (writesData.has(req.type) && this.backend.readOnly) return new NbdError(NBD_ERR.EPERM, `${name(req.type)} on a read-only export`);
+    if (writesData.has(req.type) && (this.backend.readOnly || this.negotiated.export.readOnly)) return new NbdError(NBD_ERR.EPERM, `${name(req.type)} on a read-only export`);
     if (req.type === CMD.FLUSH) {
       return req.offset === 0 && req.length === 0 ? undefined : new NbdError(NBD_ERR.EINVAL, "FLUSH offset and length must be zero");
     }

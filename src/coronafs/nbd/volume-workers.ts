@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from "../../util/log.ts";
 import { closeFd, dupFd, dupForWorker, shutdownRead } from "../../util/linux.ts";
 import type { VolumeSpec } from "../backend/open-volume.ts";
 import type { Negotiated } from "./handshake.ts";
+import type { TlsHandle } from "../tls/session.ts";
 import type { NbdStats } from "./stats.ts";
 import { workerEntry } from "../../util/worker-entry.ts";
 import type { WorkerControl, WorkerInit, WorkerReport } from "./io-worker.ts";
@@ -71,9 +72,18 @@ export class VolumeWorkers {
 
   /**
    * Hands a negotiated connection to an I/O worker. `fd` is the socket's
-   * descriptor (duplicated here); `onClosed` runs when the worker is done with it.
+   * descriptor (duplicated here); `tls` its TLS session, which the worker
+   * continues and frees; `onClosed` runs when the worker is done with it.
    */
-  async attach(volume: string, spec: VolumeSpec, fd: number, negotiated: Negotiated, rest: Buffer, onClosed: () => void): Promise<void> {
+  async attach(
+    volume: string,
+    spec: VolumeSpec,
+    fd: number,
+    negotiated: Negotiated,
+    rest: Buffer,
+    tls: TlsHandle | undefined,
+    onClosed: () => void,
+  ): Promise<void> {
     this.attaching.set(volume, (this.attaching.get(volume) ?? 0) + 1);
     let entry: IoWorker;
     try {
@@ -85,7 +95,7 @@ export class VolumeWorkers {
     const id = this.nextId++;
     entry.connections.set(id, { wakeFd: dupFd(fd), onClosed });
     const restCopy = rest.buffer.slice(rest.byteOffset, rest.byteOffset + rest.length) as ArrayBuffer;
-    this.send(entry, { type: "attach", id, fd: dupForWorker(fd, entry.receiveTimeoutMs), negotiated, rest: restCopy });
+    this.send(entry, { type: "attach", id, fd: dupForWorker(fd, entry.receiveTimeoutMs), negotiated, rest: restCopy, tls });
   }
 
   private async sharedWorker(volume: string, spec: VolumeSpec): Promise<IoWorker> {

@@ -3,6 +3,8 @@ import type { VolumeRow } from "../schema.ts";
 /** Where clients reach the exports, for the `uri` fields of volume JSON. */
 export interface ExportEndpoints {
   tcp?: { hostname: string; port: number };
+  /** The exporter requires TLS: its TCP URI is `nbds://` (the client brings the CA or PSK). */
+  tlsRequired?: boolean;
   unixPath?: string;
   connections(name: string): number;
   /** Ends every connection to a volume; resolves once its image is closed. */
@@ -20,7 +22,7 @@ export function volumeJson(row: VolumeRow, endpoints: ExportEndpoints) {
     createdAt: row.createdAt.toISOString(),
     connections: endpoints.connections(row.name),
     uris: {
-      ...(endpoints.tcp ? { tcp: `nbd://${hostForUri(endpoints.tcp.hostname)}:${endpoints.tcp.port}/${name}` } : {}),
+      ...(endpoints.tcp ? { tcp: `${endpoints.tlsRequired ? "nbds" : "nbd"}://${hostForUri(endpoints.tcp.hostname)}:${endpoints.tcp.port}/${name}` } : {}),
       ...(endpoints.unixPath ? { unix: `nbd+unix:///${name}?socket=${endpoints.unixPath}` } : {}),
     },
   };

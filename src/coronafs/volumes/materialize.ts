@@ -1,4 +1,6 @@
 import { NbdClient } from "../nbd/client.ts";
+import { parseNbdUri } from "../nbd/uri.ts";
+import type { TlsClientCredentials } from "../tls/context.ts";
 import { copyExport } from "../nbd/copy.ts";
 import type { VolumeRow } from "../schema.ts";
 import { VolumeError } from "./errors.ts";
@@ -9,17 +11,19 @@ import type { VolumeStore } from "./store.ts";
  * volume, a qcow2 overlay read flattened) holds into a new raw volume of
  * `store`, reading only the ranges that are not zeros, so holes stay holes.
  * Nobody sees the volume before the copy is complete and durable.
- * `onProgress` hears the bytes done (copied or skipped as zeros) of the total.
+ * `onProgress` hears the bytes done (copied or skipped as zeros) of the total;
+ * an `nbds://` source that names no credentials is verified with `sourceTls`.
  */
 export async function materialize(
   store: VolumeStore,
   name: string,
   sourceUri: string,
-  onProgress?: (doneBytes: number, totalBytes: number) => void,
+  options: { onProgress?: (doneBytes: number, totalBytes: number) => void; sourceTls?: TlsClientCredentials } = {},
 ): Promise<VolumeRow & { copiedBytes: number }> {
+  const { onProgress } = options;
   let client: NbdClient;
   try {
-    client = await NbdClient.connect({ uri: sourceUri });
+    client = await NbdClient.connect(parseNbdUri(sourceUri, options.sourceTls));
   } catch (err) {
     throw VolumeError.invalid("source", `cannot open ${sourceUri}: ${(err as Error).message}`);
   }

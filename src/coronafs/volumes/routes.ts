@@ -4,6 +4,7 @@ import { problemOfKind, problemResponse, problems, type ProblemError } from "../
 import { jsonBody } from "../../http/validate.ts";
 import { parseSize } from "../../util/size.ts";
 import type { VolumeRow } from "../schema.ts";
+import type { TlsClientCredentials } from "../tls/context.ts";
 import { VolumeError } from "./errors.ts";
 import { volumeJson, type ExportEndpoints } from "./json.ts";
 import { importImage } from "./import.ts";
@@ -25,7 +26,7 @@ const createSchema = z.strictObject({
   format: z.enum(["raw", "qcow2"]).optional(),
   backing: z.string().optional(),
   /** Materialize: a raw copy of what this NBD export holds (its size), e.g. a controller export's volume. */
-  source: z.string().regex(/^nbd(\+unix)?:\/\//, "expected an nbd:// or nbd+unix:// URI").optional(),
+  source: z.string().regex(/^nbds?(\+unix)?:\/\//, "expected an nbd://, nbds://, nbd+unix:// or nbds+unix:// URI").optional(),
 });
 const resizeSchema = z.strictObject({ size });
 
@@ -39,8 +40,11 @@ export interface VolumeProgress {
   startedAt: string;
 }
 
-/** `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete; progress of a materialize. */
-export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Hono {
+/**
+ * `/v1/volumes`: create (empty, as an overlay, or materialized from another export), list, get, resize, delete; progress of a materialize.
+ * `sourceTls` verifies an `nbds://` source that names no credentials (this process's `--ca`).
+ */
+export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints, sourceTls?: TlsClientCredentials): Hono {
   const app = new Hono();
   const json = (row: VolumeRow) => volumeJson(row, endpoints);
   /** Materializes running now, by volume name. */
@@ -58,10 +62,11 @@ export function volumeRoutes(store: VolumeStore, endpoints: ExportEndpoints): Ho
       const progress: VolumeProgress = { operation: "materialize", source: body.source, doneBytes: 0, totalBytes: 0, startedAt: new Date().toISOString() };
       running.set(body.name, progress);
       try {
-        const row = await materialize(store, body.name, body.source, (done, total) => {
+        const onProgress = (done: number, total: number) => {
           progress.doneBytes = done;
           progress.totalBytes = total;
-        });
+        };
+        const row = await materialize(store, body.name, body.source, { onProgress, sourceTls });
         return c.json({ ...json(row), copiedBytes: row.copiedBytes }, 201);
       } finally {
         running.delete(body.name);

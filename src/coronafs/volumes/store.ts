@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
+import { isDiskFull } from "../../db/disk-reserve.ts";
 import { openMetadataDb, type MetadataDb } from "../../db/open.ts";
 import { ensureDir, fsyncDir } from "../../util/fs.ts";
 import type { Logger } from "../../util/log.ts";
@@ -94,6 +95,8 @@ export class VolumeStore implements ExportProvider {
     if (backing && request.format !== "qcow2") throw VolumeError.invalid("format", "a volume with a backing volume must be qcow2");
     const format = this.formats[request.format];
     if (!format) throw VolumeError.invalid("format", `format ${request.format} is not available`);
+    // The space held back for deletes must be in place first: a new volume never takes the last of the disk.
+    if (!this.meta.reserve.ensure()) throw VolumeError.insufficientStorage(`no space left for volume "${request.name}"`);
 
     const id = crypto.randomUUID();
     const row: VolumeRow = {
@@ -113,6 +116,7 @@ export class VolumeStore implements ExportProvider {
       this.meta.db.insert(schema.volumes).values(row).run();
     } catch (err) {
       rmSync(path, { force: true });
+      if (isDiskFull(err)) throw VolumeError.insufficientStorage(`no space left for volume "${request.name}"`);
       throw err;
     }
     this.log.info("volume created", { volume: row.name, format: row.format, size: row.sizeBytes, backing: row.backing });
@@ -230,7 +234,8 @@ export class VolumeStore implements ExportProvider {
     const row = this.mustGet(name);
     const dependents = this.list().filter((v) => v.backing === name);
     if (dependents.length > 0) throw VolumeError.conflict(`volume "${name}" backs ${dependents.map((v) => v.name).join(", ")}`);
-    this.meta.db.delete(schema.volumes).where(eq(schema.volumes.name, name)).run();
+    // On a full disk the row's delete uses the space held back beside the database (db/disk-reserve.ts).
+    this.meta.reserve.freeing(() => this.meta.db.delete(schema.volumes).where(eq(schema.volumes.name, name)).run());
     rmSync(this.pathOf(row), { force: true });
     fsyncDir(this.dir);
     this.log.info("volume deleted", { volume: name });

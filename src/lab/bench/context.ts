@@ -1,4 +1,5 @@
 import type { LabNode, LabState } from "../state.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 
 /** Which lab node plays which part; the seed's nodes when the lab has them, else the highest-numbered ones. */
 export interface BenchRoles {
@@ -17,6 +18,8 @@ export interface BenchContext {
   state: LabState;
   /** The cluster token (admin APIs). */
   token: string;
+  /** A TLS lab's CA (PEM), which every client of the bench verifies the services against. */
+  ca?: TrustedCa;
   /** The S3 root key. */
   s3Key: { accessKeyId: string; secretAccessKey: string };
   quick: boolean;

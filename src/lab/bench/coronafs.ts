@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VolumeClient } from "../../coronafs/client.ts";
 import { onNode, type LabNode } from "../state.ts";
@@ -29,10 +30,12 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
   const settings = ctx.quick ? { size: "64M", runtimeSeconds: 1, rampSeconds: 0 } : { size: "1G", runtimeSeconds: 10, rampSeconds: 1 };
   const { worker, secondTarget } = ctx.roles;
   const name = `bench-${Date.now().toString(36)}`;
-  const central = new VolumeClient(ctx.state.nbdAdminUrl, ctx.token);
-  const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token);
+  const central = new VolumeClient(ctx.state.nbdAdminUrl, ctx.token, ctx.ca);
+  const agent = (node: LabNode) => new VolumeClient(node.agentUrl, ctx.token, ctx.ca);
   const localFile = join(worker.dataDir, `${name}.fio`);
+  // In a TLS lab nbds://: the agents verify it with their --ca, as PlasmaVMC's pulls do; fio finds the CA in libnbd's default place.
   const controllerUri = `${ctx.state.nbdUrl}/${name}`;
+  const libnbd = libnbdHome(ctx.state.nbdTlsDir);
   const nbdkitSocket = join(worker.dataDir, `${name}.nbdkit.sock`);
   const targets: Partial<Record<Column, FioTarget>> = {
     local: { file: localFile },
@@ -45,8 +48,9 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
   const materialize: Materialization[] = [];
   let secondNodeRead: CoronaSection["secondNodeRead"];
 
+  const wrap = (node: LabNode) => (argv: string[]) => onNode(node, [...libnbd.env, ...argv]);
   const fio = (node: LabNode, job: FioJob, target: FioTarget) =>
-    runFio(job, target, settings.runtimeSeconds, settings.size, { rampSeconds: settings.rampSeconds, wrap: (argv) => onNode(node, argv) });
+    runFio(job, target, settings.runtimeSeconds, settings.size, { rampSeconds: settings.rampSeconds, wrap: wrap(node) });
   const jobSteps = (column: Column): Step[] =>
     Object.entries(coronaJobs).map(([key, job]) => ({
       label: `${columnNames[column]}: ${job.name} (${worker.name})`,
@@ -77,8 +81,8 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
       label: `create and fill a ${settings.size} volume on node01's export`,
       async run() {
         await central.create({ name, size: settings.size });
-        await fillWithFio({ uri: controllerUri }, settings.size, { wrap: (argv) => onNode(worker, argv) });
-        await fillWithFio({ file: localFile }, settings.size, { wrap: (argv) => onNode(worker, argv) });
+        await fillWithFio({ uri: controllerUri }, settings.size, { wrap: wrap(worker) });
+        await fillWithFio({ file: localFile }, settings.size, { wrap: wrap(worker) });
       },
     },
     ...jobSteps("local"),
@@ -101,6 +105,7 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
       nbdkit?.kill("SIGTERM");
       await nbdkit?.exited;
       rmSync(localFile, { force: true });
+      libnbd.remove();
       rmSync(nbdkitSocket, { force: true });
       for (const node of materialized) await agent(node).delete(name, true);
       await central.delete(name, true).catch((err: unknown) => {
@@ -122,4 +127,18 @@ export function planCoronafs(ctx: BenchContext): SectionPlan<CoronaSection> {
       secondNodeRead,
     }),
   };
+}
+
+/**
+ * fio's nbd engine lets libnbd read no file a URI names (`tls-certificates`), so in a TLS lab
+ * the lab CA goes where libnbd looks by default: `$HOME/.pki/libnbd` of a HOME made for fio.
+ * As root libnbd reads /etc/pki/libnbd instead, and libnbd 1.14 without it accepts an unknown
+ * CA: the connection is encrypted all the same, but then fio does not check the certificate.
+ */
+function libnbdHome(nbdTlsDir: string | undefined): { env: string[]; remove(): void } {
+  if (nbdTlsDir === undefined) return { env: [], remove() {} };
+  const home = mkdtempSync(join(tmpdir(), "photon-bench-libnbd-"));
+  mkdirSync(join(home, ".pki", "libnbd"), { recursive: true });
+  copyFileSync(join(nbdTlsDir, "ca-cert.pem"), join(home, ".pki", "libnbd", "ca-cert.pem"));
+  return { env: ["env", `HOME=${home}`], remove: () => rmSync(home, { recursive: true, force: true }) };
 }

@@ -31,6 +31,7 @@ export function planLightningstor(ctx: BenchContext): SectionPlan<LightningSecti
       const argv = [
         ctx.binary, "lab", "s3-load", "--endpoint", ctx.state.s3Url, "--bucket", bucket, "--prefix", `${name}-${Date.now().toString(36)}`,
         "--count", String(p.count), "--size", String(p.sizeBytes), "--concurrency", String(p.concurrency),
+        ...(ctx.state.ca ? ["--ca", ctx.state.ca] : []),
       ];
       // The key goes in the environment, never on a command line other users can read.
       const out = await runChecked(onNode(client, argv), { AWS_ACCESS_KEY_ID: ctx.s3Key.accessKeyId, AWS_SECRET_ACCESS_KEY: ctx.s3Key.secretAccessKey });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { cpus, hostname, release } from "node:os";
 import type { LabState } from "../state.ts";
 import { pickRoles, type BenchContext, type SectionPlan } from "./context.ts";
@@ -36,7 +37,8 @@ export interface BenchRun {
  * error, and its cleanup still runs); the other sections go on.
  */
 export async function runBenchStorage(options: BenchOptions): Promise<BenchRun> {
-  const ctx: BenchContext = { state: options.state, token: options.token, s3Key: options.s3Key, quick: options.quick, binary: options.binary, roles: pickRoles(options.state.nodes) };
+  const ca = options.state.ca === undefined ? undefined : readFileSync(options.state.ca, "utf8");
+  const ctx: BenchContext = { state: options.state, token: options.token, ca, s3Key: options.s3Key, quick: options.quick, binary: options.binary, roles: pickRoles(options.state.nodes) };
   const started = performance.now();
   const generatedAt = new Date().toISOString();
   const vmAvailable = await plasmaVmcAvailable(ctx);

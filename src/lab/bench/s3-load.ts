@@ -10,6 +10,8 @@ export interface S3LoadOptions {
   sizeBytes: number;
   concurrency: number;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** A TLS lab's CA (PEM) the endpoint is verified against. */
+  ca?: string;
 }
 
 /** Seconds the PUT phase and the GET phase took. */
@@ -26,7 +28,14 @@ export interface S3LoadResult {
  */
 export async function runS3Load(options: S3LoadOptions): Promise<S3LoadResult> {
   const { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, DeleteObjectsCommand } = await import("@aws-sdk/client-s3");
-  const s3 = new S3Client({ endpoint: options.endpoint, region: "us-east-1", forcePathStyle: true, credentials: options.credentials });
+  const { Agent } = await import("node:https");
+  const s3 = new S3Client({
+    endpoint: options.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: options.credentials,
+    ...(options.ca === undefined ? {} : { requestHandler: { httpsAgent: new Agent({ ca: options.ca, keepAlive: true }) } }),
+  });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((err: { name?: string }) => {
       if (err.name !== "BucketAlreadyOwnedByYou" && err.name !== "BucketAlreadyExists") throw err;

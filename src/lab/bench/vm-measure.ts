@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import type { TrustedCa } from "../../http/client-tls.ts";
 import { basename } from "node:path";
 import { VolumeClient } from "../../coronafs/client.ts";
 import { ImageClient, VmClient } from "../../plasmavmc/client.ts";
@@ -7,6 +8,7 @@ import { ImageClient, VmClient } from "../../plasmavmc/client.ts";
 export interface VmBenchTarget {
   controllerUrl: string;
   token: string;
+  ca?: TrustedCa;
 }
 
 const MiB = 1024 * 1024;
@@ -14,8 +16,8 @@ const seconds = (from: number) => (performance.now() - from) / 1000;
 
 /** CreateImage of a local file through the controller, then two image-backed CreateVolumes (the seed's "VM Image Path"). */
 export async function measureImagePath(target: VmBenchTarget, file: string, name: string) {
-  const images = new ImageClient(target.controllerUrl, target.token);
-  const volumes = new VolumeClient(target.controllerUrl, target.token);
+  const images = new ImageClient(target.controllerUrl, target.token, target.ca);
+  const volumes = new VolumeClient(target.controllerUrl, target.token, target.ca);
   const size = statSync(file).size;
   let started = performance.now();
   const image = await images.upload(name, Bun.file(file).stream(), size, basename(file));
@@ -68,7 +70,7 @@ export interface GuestRun {
  * time, the result the time until the guest printed `BENCH done`.
  */
 export async function measureVmRun(target: VmBenchTarget, name: string, run: GuestRun) {
-  const vms = new VmClient(target.controllerUrl, target.token);
+  const vms = new VmClient(target.controllerUrl, target.token, target.ca);
   const append = `console=ttyS0 no_timer_check root=/dev/vda2 photon.data=/dev/vdb photon.bench=/dev/vdb photon.bench_mib=${run.benchMib} photon.poweroff=1`;
   await vms.create({ name, image: run.image, memory: "256M", dataDisks: [`${Math.max(64, run.benchMib * 2)}M`], kernel: run.kernel, initrd: run.initrd, append, start: false });
   let result;

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { fetchTls } from "../../http/client-tls.ts";
 import { join, resolve } from "node:path";
 import type { BenchContext, SectionPlan } from "./context.ts";
 import type { NotMeasured, VmImagePath, VmRuntimePath } from "./result.ts";
@@ -15,7 +16,7 @@ export const PLASMAVMC_MISSING = "PlasmaVMC not available (the controller has no
 
 /** Whether the controller serves PlasmaVMC's images API: any answer but 404 on `GET /v1/images`. */
 export async function plasmaVmcAvailable(ctx: BenchContext): Promise<boolean> {
-  const response = await fetch(`${ctx.state.controllerUrl}/v1/images`, { headers: { authorization: `Bearer ${ctx.token}` }, signal: AbortSignal.timeout(5_000) });
+  const response = await fetch(`${ctx.state.controllerUrl}/v1/images`, { headers: { authorization: `Bearer ${ctx.token}` }, signal: AbortSignal.timeout(5_000), ...fetchTls(ctx.ca) });
   await response.body?.cancel();
   return response.status !== 404;
 }
@@ -39,7 +40,7 @@ export function planVm(ctx: BenchContext, available: boolean, guest = guestDir()
     const notMeasured: NotMeasured = { status: "not measured", reason: missing };
     return { steps: [], result: () => ({ vmImage: notMeasured, vmRuntime: notMeasured }) };
   }
-  const target: VmBenchTarget = { controllerUrl: ctx.state.controllerUrl, token: ctx.token };
+  const target: VmBenchTarget = { controllerUrl: ctx.state.controllerUrl, token: ctx.token, ca: ctx.ca };
   const name = `bench-${Date.now().toString(36)}`;
   const node = ctx.roles.worker.name;
   const run = { image: name, kernel: files.kernel, initrd: files.initrd, node, benchMib: ctx.quick ? 8 : 64, timeoutMs: ctx.quick ? 120_000 : 300_000 };

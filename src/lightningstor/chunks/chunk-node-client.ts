@@ -1,5 +1,7 @@
+import { fetchTls, type TrustedCa } from "../../http/client-tls.ts";
 import { type BlockChecksums, wholeChecksum } from "../../util/checked-range.ts";
-import type { ChunkInfo } from "./chunk-store.ts";
+import { ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
+import { sentToken, type TokenLike } from "../../util/token.ts";
 import { NodeHealth } from "./node-health.ts";
 import { BLOCKS_HEADER, CRC_HEADER, formatCrc, listReply, parseBlocks, parseCrc, storedReply } from "./chunk-protocol.ts";
 
@@ -47,9 +49,11 @@ export const DEFAULT_DEADLINES: NodeDeadlines = { answerMs: 5_000, progressMs: 5
  */
 export class ChunkNodeClient {
   constructor(
-    private readonly token: string,
+    private readonly token: TokenLike,
     readonly deadlines: NodeDeadlines = DEFAULT_DEADLINES,
     readonly health = new NodeHealth(),
+    /** The CA https:// nodes are verified against. */
+    private readonly ca?: TrustedCa,
   ) {}
 
   /**
@@ -62,6 +66,7 @@ export class ChunkNodeClient {
   async put(node: string, id: string, body: Uint8Array | ReadableStream<Uint8Array>, crc32?: number, signal?: AbortSignal): Promise<ChunkInfo> {
     const headers: Record<string, string> = crc32 === undefined ? {} : { [CRC_HEADER]: formatCrc(crc32) };
     const response = await this.call(node, "PUT", `/${id}`, { body, headers, ...(signal ? { signal, blame: false } : { deadlineMs: this.deadlines.requestMs }) });
+    if (response.status === 507) throw new ChunkStoreFullError(id, `${node}: ${await response.text()}`);
     if (response.status !== 201) throw new ChunkNodeError(node, `PUT ${id}: status ${response.status}: ${await response.text()}`);
     const stored = storedReply.safeParse(await response.json().catch(() => undefined));
     if (!stored.success || stored.data.id !== id) throw new ChunkNodeError(node, `PUT ${id}: malformed reply`);
@@ -160,9 +165,10 @@ export class ChunkNodeClient {
       const response = await fetch(`${node}/v1/chunks${path}`, {
         method,
         body: init.body,
-        headers: { authorization: `Bearer ${this.token}`, ...init.headers },
+        headers: { authorization: `Bearer ${sentToken(this.token)}`, ...init.headers },
         signal: abort.signal,
         duplex: "half",
+        ...fetchTls(this.ca),
       } as RequestInit);
       if (init.answerMs !== undefined) clearTimeout(timer);
       this.health.succeeded(node);

@@ -2,14 +2,14 @@ import { Hono } from "hono";
 import { problems } from "../../http/problem.ts";
 import { blockEnd, blockStart } from "../../util/checked-range.ts";
 import { BLOCKS_HEADER, CRC_HEADER, formatBlocks, formatCrc, parseCrc } from "./chunk-protocol.ts";
-import { assertChunkId, type ChunkInfo } from "./chunk-store.ts";
+import { assertChunkId, ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
 import type { LocalChunkStore } from "./local-chunk-store.ts";
 
 /**
  * A storage node's chunk API (`/v1/chunks`, cluster token): the s3-gateway's
  * replicas live here. PUT stores a chunk durably (fsynced and renamed before
  * the answer) and refuses it if it does not match the CRC32 the sender
- * computed; GET sends it as stored, with the CRC32 and block checksums it was
+ * computed, or with 507 when the node's disk is full; GET sends it as stored, with the CRC32 and block checksums it was
  * stored with, for the reader to check (a `range: bytes=A-B` is widened to
  * whole blocks and answered 206 with its `content-range`); GET / lists the
  * chunks held, for garbage collection.
@@ -37,6 +37,7 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
     const info = await store.put(id, body as AsyncIterable<Uint8Array>).catch((err: Error) => {
       // The sender went away mid-body (a failed upload): nothing was stored.
       if (err.name === "AbortError") throw problems.badRequest(`the body of chunk ${id} ended early`);
+      if (err instanceof ChunkStoreFullError) throw problems.insufficientStorage(err.message);
       throw err;
     });
     if (expected !== undefined && info.crc32 !== expected) {

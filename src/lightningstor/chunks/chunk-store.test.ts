@@ -9,8 +9,10 @@ import { blockCrcs } from "../../util/checked-range.ts";
 import { createAdminApp } from "../../http/admin-app.ts";
 import { createHttpMetrics } from "../../http/metrics.ts";
 import { createLogger } from "../../util/log.ts";
+import { newChunkId, newOwnerId } from "./chunk-ids.ts";
 import { chunkRoutes } from "./chunk-routes.ts";
 import { ChunkCorruptError, ChunkUnavailableError, type ChunkStore } from "./chunk-store.ts";
+import { collectGarbage } from "./gc.ts";
 import { LocalChunkStore } from "./local-chunk-store.ts";
 import { placement } from "./placement.ts";
 import { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
@@ -212,12 +214,12 @@ describe("replication", () => {
    * Three storage nodes and a store keeping `replicas` copies, `writeQuorum` of
    * them before a put resolves, with its upkeep running every 100 ms.
    */
-  function cluster(replicas: number, writeQuorum: number, log = quiet) {
+  function cluster(replicas: number, writeQuorum: number, log = quiet, owner?: string) {
     const dir = tempDir();
     const nodes = [1, 2, 3].map((n) => ({ dir: join(dir, `node${n}`), ...storageNode(join(dir, `node${n}`)) }));
     const urls = nodes.map((n) => n.url);
     const registry = new Registry();
-    const store = new ReplicatedChunkStore({ nodes: urls, replicas, writeQuorum, token, deadlines: { answerMs: 2000, progressMs: 2000, requestMs: 2000 } }, log, new ReplicationFailures(log, registry));
+    const store = new ReplicatedChunkStore({ nodes: urls, replicas, writeQuorum, token, deadlines: { answerMs: 2000, progressMs: 2000, requestMs: 2000 }, owner }, log, new ReplicationFailures(log, registry));
     const upkeep = new ChunkUpkeep(store, log, { repairEveryMs: 100 });
     void upkeep.start(upkeeps.signal);
     const holders = (id: string) => nodes.filter((n) => chunkFiles(n.dir).some((f) => f.endsWith(id))).map((n) => n.url);
@@ -301,14 +303,30 @@ describe("replication", () => {
     await waitFor(() => holders("ffff000001").length === 3, "the lost copy to come back");
   });
 
-  test("garbage collection removes unreferenced copies old enough, on every node, and nothing else", async () => {
-    const { store, upkeep, holders } = cluster(2, 2);
-    for (const id of ["dddd000001", "dddd000002", "dddd000003"]) await store.put(id, Buffer.from(id));
-    const referenced = (id: string) => id === "dddd000001";
-    expect(await upkeep.sweep(referenced, 60_000)).toBe(0); // too young: may be a write under way
-    expect(await upkeep.sweep(referenced, 0)).toBe(4);
-    expect([holders("dddd000001").length, holders("dddd000002").length, holders("dddd000003").length]).toEqual([2, 0, 0]);
-    expect((await store.get("dddd000001"))!.toString()).toBe("dddd000001");
+  test("garbage collection removes this gateway's unreferenced copies old enough, on every node, and nothing else", async () => {
+    const { store, holders } = cluster(2, 2);
+    const [mine, other] = [newOwnerId(), newOwnerId()];
+    const [kept, orphan, others, legacy] = [newChunkId(mine), newChunkId(mine), newChunkId(other), newChunkId()];
+    for (const id of [kept, orphan, others, legacy]) await store.put(id, Buffer.from(id));
+    const isReferenced = (id: string) => id === kept;
+    expect(await collectGarbage(store, { owner: mine, isReferenced, minAgeMs: 60_000 })).toEqual({ removed: 0, unowned: 0 }); // too young: may be a write under way
+    expect(await collectGarbage(store, { owner: mine, isReferenced, minAgeMs: 0 })).toEqual({ removed: 2, unowned: 2 });
+    // Another gateway's copy and one written before ids named their gateway are kept.
+    expect([kept, orphan, others, legacy].map((id) => holders(id).length)).toEqual([2, 0, 2, 2]);
+    expect((await store.get(kept))!.toString()).toBe(kept);
+  });
+
+  test("garbage collection keeps the chunks of writes under way in this process, however old, until they are referenced or abandoned", async () => {
+    const { store, holders } = cluster(2, 2, quiet, newOwnerId());
+    const streaming = store.newId();
+    await store.put(streaming, Buffer.from("a PUT still streaming its next chunk"));
+    const owner = store.owner!;
+    expect(await collectGarbage(store, { owner, isReferenced: () => false, minAgeMs: 0 })).toEqual({ removed: 0, unowned: 0 });
+    expect(holders(streaming)).toHaveLength(2);
+    // Once referenced it is no write under way any more: when its object goes, so does the copy.
+    expect(await collectGarbage(store, { owner, isReferenced: (id) => id === streaming, minAgeMs: 0 })).toEqual({ removed: 0, unowned: 0 });
+    expect(await collectGarbage(store, { owner, isReferenced: () => false, minAgeMs: 0 })).toEqual({ removed: 2, unowned: 0 });
+    expect(holders(streaming)).toHaveLength(0);
   });
 
   test("without a write quorum a put fails and leaves no copy behind", async () => {

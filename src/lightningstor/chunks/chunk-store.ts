@@ -34,6 +34,14 @@ export class ChunkCorruptError extends Error {
   }
 }
 
+/** No room for a chunk: the disk that was to hold it is full (retrying will not help until space is freed). */
+export class ChunkStoreFullError extends Error {
+  constructor(readonly id: string, detail: string) {
+    super(`no room for chunk ${id}: ${detail}`);
+    this.name = "ChunkStoreFullError";
+  }
+}
+
 /** Too few storage nodes answered to store or read a chunk. */
 export class ChunkUnavailableError extends Error {
   constructor(readonly id: string, detail: string) {
@@ -48,6 +56,8 @@ export class ChunkUnavailableError extends Error {
  * nodes (placement and quorum stay behind it) implement it.
  */
 export interface ChunkStore {
+  /** A fresh id for a chunk to put (chunk-ids.ts): the store knows whose chunks it collects. */
+  newId(): string;
   /**
    * Stores a chunk durably — fsynced and renamed into place before the promise
    * resolves — and returns its size and checksum. Ids are never reused: putting an existing id fails.
@@ -68,6 +78,8 @@ export interface ChunkStore {
   stat(id: string): Promise<ChunkInfo | undefined>;
   /** Removes a chunk; false when there was none. */
   delete(id: string): Promise<boolean>;
+  /** Whether a put could be acknowledged now (enough storage nodes known and answering); the S3 ready probe says so. */
+  writable(): boolean;
 }
 
 /** Chunk ids are what a path segment can safely be: lower-case hex or UUID-like. */

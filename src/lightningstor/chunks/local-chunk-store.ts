@@ -3,8 +3,10 @@ import { mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { blockCrcs, type BlockChecksums } from "../../util/checked-range.ts";
 import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
+import { newChunkId } from "./chunk-ids.ts";
 import { BLOCK_SIZE, chunkTrailer, parseLayout, readLayout } from "./chunk-file.ts";
-import { assertChunkId, ChunkCorruptError, type ChunkFileRange, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
+import { isDiskFull } from "../../db/disk-reserve.ts";
+import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, type ChunkFileRange, type ChunkInfo, type ChunkStore } from "./chunk-store.ts";
 
 /**
  * Largest single write(2). Measured here: one 4 MiB write into the page cache
@@ -19,6 +21,11 @@ const WRITE_SLICE = 1024 * 1024;
  * (chunk-file.ts), and every read is checked against them.
  */
 export class LocalChunkStore implements ChunkStore {
+  /** The data dir is always there to write to (a full disk is a put's own error). */
+  writable(): boolean {
+    return true;
+  }
+
   /** Subdirectories, each ready (created, its entry durable) once its promise resolves; a mkdir per chunk is measurable. */
   private readonly subdirs = new Map<string, Promise<void>>();
 
@@ -41,6 +48,11 @@ export class LocalChunkStore implements ChunkStore {
   private pathOf(id: string): string {
     assertChunkId(id);
     return join(this.dir, id.slice(0, 2), id);
+  }
+
+  /** A plain UUID: a standalone gateway's data dir is its own, swept against its own database. */
+  newId(): string {
+    return newChunkId();
   }
 
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
@@ -84,6 +96,7 @@ export class LocalChunkStore implements ChunkStore {
     } catch (err) {
       await file.close();
       await rm(tmp, { force: true });
+      if (isDiskFull(err)) throw new ChunkStoreFullError(id, `${this.dir}: ${(err as Error).message}`);
       throw err;
     }
     await file.close();

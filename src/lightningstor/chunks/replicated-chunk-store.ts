@@ -1,35 +1,48 @@
 import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
+import type { TokenLike } from "../../util/token.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
+import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { CopyStream } from "./copy-stream.ts";
-import { placement } from "./placement.ts";
+import { placeable, staticMembership, type Membership } from "./membership.ts";
+import { placeCopies, rendezvous } from "./placement.ts";
 import { quorum } from "./quorum.ts";
 import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
 
+/** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
+const WRITE_MAX_MS = 24 * 60 * 60 * 1000;
+
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
-  /** Base URLs of the storage nodes' admin APIs (agents), e.g. `http://10.0.0.2:7071`. */
-  nodes: string[];
+  /** Base URLs of the storage nodes' admin APIs (agents), e.g. `http://10.0.0.2:7071`: a fixed membership. */
+  nodes?: string[];
+  /** The storage nodes as they come and go (the controller's); takes the place of `nodes`. */
+  membership?: Membership;
   /** Copies of each chunk (R). */
   replicas: number;
   /** Copies that must be fsynced before a put resolves (W). */
   writeQuorum: number;
   /** The cluster token the nodes' chunk API wants. */
-  token: string;
+  token: TokenLike;
   /** How long a node may take before it is passed over (chunk-node-client.ts). */
   deadlines?: Partial<NodeDeadlines>;
+  /** The gateway's id, carried by the ids of the chunks it writes (chunk-ids.ts, gc.ts). */
+  owner?: string;
+  /** The CA https:// nodes are verified against. */
+  ca?: TrustedCa;
 }
 
 /**
  * Chunks replicated over storage nodes (agents serving `/v1/chunks`): the
- * quorum write and the failover read. Each chunk goes to the first R nodes of
- * its rendezvous order (placement.ts) and a put resolves once W of them have
- * it fsynced. A read goes through the nodes in that order, checks each copy's
+ * quorum write and the failover read. Each chunk goes to its R target nodes
+ * (placement.ts, over the membership's nodes) and a put resolves once W of them have
+ * it fsynced. A read goes through the nodes in `readOrder`, checks each copy's
  * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
- * afterwards writes a good copy back to those of the first R that lacked one
+ * afterwards writes a good copy back to those of the targets that lacked one
  * or had a damaged one. Chunks acknowledged short of R copies, and copies a
  * repair could not rewrite, go into `queue` (durable in the gateway) for
  * ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
@@ -38,6 +51,11 @@ export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
+  /** Ids this process made, with when: writes that may still be under way (`writing`). */
+  private readonly issued = new Map<string, number>();
+  readonly membership: Membership;
+  /** Chunks upkeep or a rebalance pass is completing now: one at a time per chunk. */
+  private readonly claimed = new Set<string>();
 
   constructor(
     private readonly config: ReplicationConfig,
@@ -46,19 +64,91 @@ export class ReplicatedChunkStore implements ChunkStore {
     /** Chunks known to lack some of their R copies: upkeep completes them. */
     readonly queue: RepairQueue = new MemoryRepairQueue(),
   ) {
-    if (config.nodes.length === 0) throw new Error("replication needs at least one storage node");
-    if (!(config.replicas >= 1 && config.replicas <= config.nodes.length)) throw new Error(`replicas must be between 1 and the number of storage nodes (${config.nodes.length})`);
+    const fixed = config.nodes ?? [];
+    if (!config.membership && fixed.length === 0) throw new Error("replication needs at least one storage node");
+    if (!(config.replicas >= 1 && (config.membership || config.replicas <= fixed.length))) throw new Error(`replicas must be between 1 and the number of storage nodes (${fixed.length})`);
     if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
-    this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines });
+    this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines }, undefined, config.ca);
+    this.membership = config.membership ?? staticMembership(fixed);
   }
 
-  get nodes(): readonly string[] {
-    return this.config.nodes;
+  /** Every storage node known, whatever its state. */
+  get nodes(): string[] {
+    return this.membership.nodes().map((node) => node.id);
   }
 
-  /** The R nodes a chunk's copies belong on. */
+  /** The gateway that writes through this store, if it has an id. */
+  get owner(): string | undefined {
+    return this.config.owner;
+  }
+
+  /** An id naming this gateway, so that only it ever collects the chunk (gc.ts); remembered as a write under way. */
+  newId(): string {
+    const id = newChunkId(this.config.owner);
+    this.issued.set(id, Date.now());
+    return id;
+  }
+
+  /**
+   * Whether the chunk may belong to a write of this process not committed yet
+   * (a PUT can stream for longer than a GC period): ids it made in the last
+   * WRITE_MAX_MS and not yet seen referenced. Forgets the others.
+   */
+  writing(id: string, isReferenced: (id: string) => boolean): boolean {
+    const issuedAt = this.issued.get(id);
+    if (issuedAt === undefined) return false;
+    if (Date.now() - issuedAt < WRITE_MAX_MS && !isReferenced(id)) return true;
+    this.issued.delete(id);
+    return false;
+  }
+
+  get replicas(): number {
+    return this.config.replicas;
+  }
+
+  /** W nodes that may take copies, up and not passed over after a failed call. */
+  writable(): boolean {
+    const candidates = placeable(this.membership.nodes()).filter((node) => node.state === "up");
+    const unhealthy = new Set(this.client.health.unhealthy(candidates.map((node) => node.id)));
+    return candidates.filter((node) => !unhealthy.has(node.id)).length >= this.config.writeQuorum;
+  }
+
+  /** The R nodes a chunk's copies belong on (placement.ts): neither lost nor drained, weighted by capacity, spread over zones. */
   targets(id: string): string[] {
-    return placement(this.config.nodes, id).slice(0, this.config.replicas);
+    return placeCopies(placeable(this.membership.nodes()), id, this.config.replicas);
+  }
+
+  /**
+   * Where to look for a chunk's copies: its targets, then every other node
+   * known in rendezvous order — copies placed before a node joined, left,
+   * was drained or lost (or by a gateway with a `--storage-nodes` list) are
+   * found there until upkeep moves them (rebalance.ts). Nodes the controller
+   * reports down or lost come last.
+   */
+  readOrder(id: string): string[] {
+    const nodes = this.membership.nodes();
+    const targets = this.targets(id);
+    const others = rendezvous(nodes, id).filter((node) => !targets.includes(node.id));
+    const byId = new Map(nodes.map((node) => [node.id, node]));
+    const order = [...targets, ...others.map((node) => node.id)];
+    return [...order.filter((node) => byId.get(node)?.state === "up"), ...order.filter((node) => byId.get(node)?.state !== "up")];
+  }
+
+  /** Takes a chunk for repair; false when another repair has it. Give it back with `release`. */
+  claim(id: string): boolean {
+    if (this.claimed.has(id)) return false;
+    this.claimed.add(id);
+    return true;
+  }
+
+  release(id: string): void {
+    this.claimed.delete(id);
+  }
+
+  /** Whether a node is worth a write now: up by the controller and no failed call recently. */
+  private usable(node: string): boolean {
+    const known = this.membership.nodes().find((n) => n.id === node);
+    return known?.state === "up" && this.client.health.healthy(node);
   }
 
   /**
@@ -71,13 +161,18 @@ export class ReplicatedChunkStore implements ChunkStore {
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     assertChunkId(id);
     const placed = this.targets(id);
-    const healthy = placed.filter((node) => this.client.health.healthy(node));
+    if (placed.length < this.config.writeQuorum) throw new ChunkUnavailableError(id, `${placed.length} storage nodes take copies; ${this.config.writeQuorum} are needed`);
+    const healthy = placed.filter((node) => this.usable(node));
     const targets = healthy.length >= this.config.writeQuorum ? healthy : placed;
-    if (targets.length < placed.length) this.queue.add(id, "short");
+    if (targets.length < this.config.replicas) this.queue.add(id, "short");
     const { progressMs, requestMs } = this.client.deadlines;
     const aborts = targets.map(() => new AbortController());
     const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
     const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!, aborts[i]!.signal));
+    // Copies refused for lack of space: when they alone leave the quorum short, the error says so (507, not retried).
+    let full = 0;
+    for (const attempt of attempts) attempt.catch((err: unknown) => void (err instanceof ChunkStoreFullError && full++));
+    const noRoom = (err: unknown) => (full > targets.length - this.config.writeQuorum ? new ChunkStoreFullError(id, `${full} of ${targets.length} storage nodes are full`) : err);
     let size = 0;
     let crc = 0;
     try {
@@ -92,7 +187,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       for (const copy of copies) copy.fail(err as Error);
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     for (const copy of copies) copy.end();
     const info = { id, size, crc32: crc >>> 0 };
@@ -109,7 +204,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     } catch (err) {
       // Not acknowledged: the copies this put did store are removed (a copy that was there before is not touched).
       await this.removeLanded(id, targets, attempts);
-      throw err;
+      throw noRoom(err);
     }
     // Acknowledged: a copy that failed (before or after the quorum) is completed later.
     void Promise.allSettled(checked).then((results) => {
@@ -180,7 +275,8 @@ export class ReplicatedChunkStore implements ChunkStore {
     let at = from;
     let missing = false;
     let corrupt = false;
-    const order = placement(this.config.nodes, id);
+    const order = this.readOrder(id);
+    const targets = this.targets(id);
     const damagedLast = [...order.filter((node) => !this.damaged.has(`${node} ${id}`)), ...order.filter((node) => this.damaged.has(`${node} ${id}`))];
     for (const node of this.client.health.healthyFirst(damagedLast)) {
       const copy = await this.client.get(node, id, { whole: false, range: { from: at, to } }).catch((err: unknown) => {
@@ -189,7 +285,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       });
       if (copy === "failed") continue;
       if (!copy) {
-        missing ||= order.indexOf(node) < this.config.replicas;
+        missing ||= targets.includes(node);
         continue;
       }
       try {
@@ -219,14 +315,15 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * The first intact copy in placement order, and which of the first R nodes
+   * The first intact copy in read order, and which of the target nodes
    * lacked one or had a damaged one; no bytes when no node has a copy.
    * Throws ChunkCorruptError when every copy found is damaged.
    */
   async readIntact(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
     const needRepair: string[] = [];
     let corrupt = false;
-    for (const [rank, node] of placement(this.config.nodes, id).entries()) {
+    const targets = this.targets(id);
+    for (const node of this.readOrder(id)) {
       const copy = await this.copyOf(node, id).catch((err: unknown) => {
         this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
         return "failed" as const;
@@ -234,7 +331,7 @@ export class ReplicatedChunkStore implements ChunkStore {
       if (copy === "failed") continue;
       if (copy === "missing" || copy === "corrupt") {
         if (copy === "corrupt") corrupt = true;
-        if (rank < this.config.replicas) needRepair.push(node);
+        if (targets.includes(node)) needRepair.push(node);
         continue;
       }
       return { bytes: copy, needRepair };
@@ -254,8 +351,8 @@ export class ReplicatedChunkStore implements ChunkStore {
     return "corrupt";
   }
 
-  /** Writes a good copy to nodes that lacked one or had a damaged one; each failure is reported, none thrown. */
-  async repair(id: string, bytes: Buffer, nodes: string[]): Promise<void> {
+  /** Writes a good copy to nodes that lacked one or had a damaged one; each failure is reported, none thrown. Resolves with how many failed. */
+  async repair(id: string, bytes: Buffer, nodes: string[]): Promise<number> {
     const crc32 = Bun.hash.crc32(bytes) >>> 0;
     let failed = 0;
     for (const node of nodes) {
@@ -271,11 +368,12 @@ export class ReplicatedChunkStore implements ChunkStore {
       }
     }
     if (failed === 0) this.failures.resolved(id);
+    return failed;
   }
 
   async stat(id: string): Promise<ChunkInfo | undefined> {
     assertChunkId(id);
-    for (const node of this.client.health.healthyFirst(placement(this.config.nodes, id))) {
+    for (const node of this.client.health.healthyFirst(this.readOrder(id))) {
       try {
         const info = await this.client.head(node, id);
         if (info) return info;
@@ -289,19 +387,20 @@ export class ReplicatedChunkStore implements ChunkStore {
   /**
    * Deletes every copy it can reach; a node that is down keeps its copy
    * (garbage for the collection, not data loss). Nodes that failed a call
-   * recently are asked too, but not waited for.
+   * recently, or that the controller reports down or lost, are asked too,
+   * but not waited for.
    */
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
-    const nodes = this.config.nodes;
+    const nodes = this.nodes;
     const deletes = nodes.map((node) =>
       this.client.delete(node, id).catch((err: unknown) => {
         this.failures.report("delete", "could not delete a chunk copy; garbage collection removes it later", { node, chunk: id }, err);
         return false;
       }),
     );
-    const waited = await Promise.all(deletes.filter((_, i) => this.client.health.healthy(nodes[i]!)));
+    const waited = await Promise.all(deletes.filter((_, i) => this.usable(nodes[i]!)));
     return waited.some(Boolean);
   }
 }

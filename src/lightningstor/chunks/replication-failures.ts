@@ -28,6 +28,7 @@ const REMEMBERED = 10_000;
 export class ReplicationFailures {
   private readonly count: Counter<"kind" | "node">;
   private readonly logged = new Set<string>();
+  private readonly totals = new Map<ReplicationFailure, number>();
 
   constructor(
     private readonly log: Logger,
@@ -44,11 +45,17 @@ export class ReplicationFailures {
   /** Counts a failure and logs it, unless this kind already was for this node and chunk. */
   report(kind: ReplicationFailure, message: string, where: { node?: string; chunk?: string }, error?: unknown): void {
     this.count.inc({ kind, node: where.node ?? "" });
+    this.totals.set(kind, this.total(kind) + 1);
     const key = `${kind} ${where.node ?? ""} ${where.chunk ?? ""}`;
     if (this.logged.has(key)) return;
     if (this.logged.size >= REMEMBERED) this.logged.clear();
     this.logged.add(key);
     this.log.warn(message, { ...where, ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }) });
+  }
+
+  /** How many failures of `kind` were reported since start (`photon s3 repair status`). */
+  total(kind: ReplicationFailure): number {
+    return this.totals.get(kind) ?? 0;
   }
 
   /** The chunk is whole again: its next failure is logged afresh. */

@@ -1,17 +1,22 @@
 import type { Logger } from "../../util/log.ts";
 import { runPeriodically } from "../../util/schedule.ts";
+import { collectGarbage } from "./gc.ts";
+import { RepairThrottle } from "./repair-throttle.ts";
 import type { ReplicatedChunkStore } from "./replicated-chunk-store.ts";
 
 /** When ChunkUpkeep works. */
 export interface UpkeepOptions {
   /** How often chunks known to lack copies are completed (default 1 s). */
   repairEveryMs?: number;
+  /** Paces the copies written (shared with the rebalance pass); default 64 MiB/s. */
+  throttle?: RepairThrottle;
   /**
-   * Garbage collection and anti-entropy against what the metadata references,
-   * every `everyMs`, first `firstMs` after start (default `everyMs`); not run
-   * when absent. Copies younger than `everyMs` are never collected.
+   * Garbage collection (gc.ts: only copies this gateway, `owner`, wrote) and
+   * anti-entropy against what the metadata references, every `everyMs`, first
+   * `firstMs` after start (default `everyMs`); not run when absent. Copies
+   * younger than `minAgeMs` (default `everyMs`) are never collected.
    */
-  collect?: { firstMs?: number; everyMs: number; referenced: () => Promise<ReadonlySet<string>> };
+  collect?: { firstMs?: number; everyMs: number; minAgeMs?: number; owner: string; referenced: () => Promise<ReadonlySet<string>> };
 }
 
 /** What a node says of a copy it should hold. */
@@ -28,6 +33,7 @@ type Held = "present" | "absent" | "unknown";
  */
 export class ChunkUpkeep {
   private readonly repairEveryMs: number;
+  readonly throttle: RepairThrottle;
   /** Chunks whose copies are being rewritten right now (for /metrics). */
   repairing = 0;
   /** Unhealthy nodes being probed now (one probe each at a time). */
@@ -39,6 +45,7 @@ export class ChunkUpkeep {
     private readonly options: UpkeepOptions = {},
   ) {
     this.repairEveryMs = options.repairEveryMs ?? 1000;
+    this.throttle = options.throttle ?? new RepairThrottle();
   }
 
   /** Runs the upkeep until `signal` aborts; resolves once every loop has stopped. */
@@ -59,17 +66,18 @@ export class ChunkUpkeep {
     const { store } = this;
     this.probeUnhealthy();
     for (const id of store.queue.ids()) {
-      const { targets, held } = await this.placementStatus(id);
-      const missing = targets.filter((_, i) => held[i] === "absent");
-      if (missing.length === 0) {
-        if (held.every((h) => h === "present")) store.queue.remove(id);
-        continue;
-      }
-      this.repairing++;
+      if (!store.claim(id)) continue; // a rebalance pass has it
       try {
-        await this.complete(id, missing);
+        const { targets, held } = await this.placementStatus(id);
+        const missing = targets.filter((_, i) => held[i] === "absent");
+        if (missing.length === 0) {
+          if (held.every((h) => h === "present") && targets.length === store.replicas) store.queue.remove(id);
+          continue;
+        }
+        this.repairing++;
+        await this.complete(id, missing).finally(() => this.repairing--);
       } finally {
-        this.repairing--;
+        store.release(id);
       }
     }
   }
@@ -104,7 +112,9 @@ export class ChunkUpkeep {
       store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
       return;
     }
-    await store.repair(id, copy.bytes, [...new Set([...missing, ...copy.needRepair])]);
+    const to = [...new Set([...missing, ...copy.needRepair])];
+    await this.throttle.take(copy.bytes.length * to.length);
+    await store.repair(id, copy.bytes, to);
   }
 
   /**
@@ -124,38 +134,16 @@ export class ChunkUpkeep {
   }
 
   /**
-   * Garbage collection: deletes, on every node that answers, the copies that
-   * `isReferenced` does not know and that were written at least `minAgeMs`
-   * ago — younger ones may belong to writes whose metadata is not committed
-   * yet. Returns how many copies went.
-   */
-  async sweep(isReferenced: (id: string) => boolean, minAgeMs: number): Promise<number> {
-    const { store } = this;
-    let removed = 0;
-    for (const node of store.nodes) {
-      try {
-        const cutoff = Date.now() - minAgeMs;
-        for (const { id, writtenAt } of await store.client.list(node)) {
-          if (!isReferenced(id) && writtenAt.getTime() <= cutoff && (await store.client.delete(node, id))) removed++;
-        }
-      } catch (err) {
-        store.failures.report("collect", "could not collect garbage on a storage node; next time", { node }, err);
-      }
-    }
-    return removed;
-  }
-
-  /**
-   * Copies no object or part references — left by writes that failed or
-   * deletes a node missed while down — go once older than a round (younger
-   * ones may be writes whose metadata is not committed yet); referenced chunks
-   * missing a copy get it back.
+   * Copies this gateway wrote and no object or part references go once older
+   * than a round (gc.ts); referenced chunks missing a copy get it back.
    */
   private async collect(references: () => Promise<ReadonlySet<string>>): Promise<void> {
+    const { owner, everyMs, minAgeMs } = this.options.collect!;
     try {
       const referenced = await references();
-      const removed = await this.sweep((id) => referenced.has(id), this.options.collect!.everyMs);
+      const { removed, unowned } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: minAgeMs ?? everyMs });
       if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
+      if (unowned > 0) this.log.debug("kept unreferenced copies written before chunk ids named their gateway", { copies: unowned });
       const short = await this.checkCopies(referenced);
       if (short > 0) this.log.warn("chunks found missing copies; restoring them", { chunks: short });
     } catch (err) {

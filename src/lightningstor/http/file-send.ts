@@ -1,8 +1,8 @@
 import { closeSync, readSync } from "node:fs";
-import { blockEnd, type BlockChecksums } from "../../util/checked-range.ts";
+import { blockEnd, blockStart, verifiedBlocks, type BlockChecksums } from "../../util/checked-range.ts";
 import { openForReading } from "../../util/fs.ts";
 import { EAGAIN, EINTR, sendFile, SystemError } from "../../util/linux.ts";
-import type { FilePart } from "./response-body.ts";
+import type { FilePart, StreamPart } from "./response-body.ts";
 
 /** Sent through the connection's own writes when the socket is full (see sendPart). */
 const STALLED_PIECE_BYTES = 64 * 1024;
@@ -31,6 +31,19 @@ export async function sendFilePart(sink: FileSink, part: FilePart): Promise<void
   } finally {
     closeSync(file);
   }
+}
+
+/**
+ * A file part as a stream, for a connection sendfile cannot serve (TLS
+ * encrypts in user space): each block is still checked before any of its
+ * bytes go out.
+ */
+export function filePartStream(part: FilePart): StreamPart {
+  const end = part.offset + part.length;
+  if (!part.check || part.length === 0) return { kind: "stream", length: part.length, pieces: Bun.file(part.path).slice(part.offset, end).stream() };
+  const start = blockStart(part.check, part.offset);
+  const source = Bun.file(part.path).slice(start, blockEnd(part.check, Math.floor((end - 1) / part.check.blockSize))).stream();
+  return { kind: "stream", length: part.length, pieces: verifiedBlocks(source, part.check, start, part.offset, end) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { waitFor } from "../../../test/helpers/wait-for.ts";
 import { createLogger } from "../../util/log.ts";
+import { DEFAULT_LIMITS, type CutReason, type ListenerLimits } from "./listener-limits.ts";
 import { listenRaw } from "./listener.ts";
 
 const quiet = createLogger({ level: "error" });
@@ -12,8 +13,9 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function listen(limits: { headerTimeoutMs: number; maxConnections: number }): Promise<number> {
-  const server = await listenRaw(async () => new Response("ok"), { hostname: "127.0.0.1", port: 0 }, quiet, limits);
+/** A listener answering "ok" (`handler` otherwise) with `limits` over the defaults; `cuts` counts what they cut. */
+async function listen(limits: Partial<ListenerLimits>, handler: (request: Request) => Promise<Response> = async () => new Response("ok"), cuts: CutReason[] = []): Promise<number> {
+  const server = await listenRaw(handler, { hostname: "127.0.0.1", port: 0 }, quiet, { ...DEFAULT_LIMITS, ...limits }, (reason) => cuts.push(reason));
   stops.push(server.stop);
   return server.port;
 }
@@ -67,4 +69,46 @@ test("connections beyond the cap are answered 503 SlowDown and closed; below it 
   held[0]!.socket.end();
   await waitFor(held[0]!.closed, "a held connection to close");
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).status === 200, "a new connection to be served");
+});
+
+/** Reads a request's body whole and answers its length, or the error its stream failed with. */
+async function bodyLength(request: Request): Promise<Response> {
+  try {
+    return new Response(String((await request.arrayBuffer()).byteLength));
+  } catch (err) {
+    return new Response((err as Error).name, { status: 400 });
+  }
+}
+
+test("a body that trickles below the minimum rate is answered 400 and closed, and counted, while a body sent at once is read", async () => {
+  const cuts: CutReason[] = [];
+  const port = await listen({ bodyGraceMs: 300, minBodyBytesPerSecond: 1000 }, bodyLength, cuts);
+  const slow = await connect(port);
+  slow.socket.write("PUT / HTTP/1.1\r\nhost: x\r\ncontent-length: 100000\r\n\r\n");
+  let sent = 0;
+  const trickle = setInterval(() => !slow.closed() && slow.socket.write("a") && sent++, 20);
+  try {
+    // Meanwhile a whole body is read.
+    expect(await (await fetch(`http://127.0.0.1:${port}/`, { method: "PUT", body: "x".repeat(200_000) })).text()).toBe("200000");
+    await waitFor(slow.closed, "the trickling connection to be closed");
+    expect(slow.received()).toStartWith("HTTP/1.1 400");
+    expect(slow.received()).toContain("BodyTooSlowError");
+    expect(sent).toBeLessThan(100_000);
+    expect(cuts).toEqual(["body-too-slow"]);
+  } finally {
+    clearInterval(trickle);
+  }
+});
+
+test("time the server spends not reading a body (backpressure) does not count against the client's rate", async () => {
+  const cuts: CutReason[] = [];
+  let release!: () => void;
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  // 20 MB/s: the 4 MiB read before reading pauses buy 0.2 s, far less than the hold.
+  const port = await listen({ bodyGraceMs: 300, minBodyBytesPerSecond: 20_000_000 }, async (request) => (await hold, bodyLength(request)), cuts);
+  const held = fetch(`http://127.0.0.1:${port}/`, { method: "PUT", body: Buffer.alloc(16 * 1024 * 1024) });
+  await Bun.sleep(1500);
+  release();
+  expect(await (await held).text()).toBe(String(16 * 1024 * 1024));
+  expect(cuts).toEqual([]);
 });

@@ -1,10 +1,12 @@
 import { STATUS_CODES } from "node:http";
-import type { Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
+import type { ServerCertificate } from "../../http/server-certificate.ts";
+import { noteTlsOnPlaintext, tlsAcceptor } from "../../http/tls-accept.ts";
 import type { ListenAddress } from "../../http/serve.ts";
 import { enlargeSendBuffer, sendFrom, socketFd } from "../../util/linux.ts";
 import type { Logger } from "../../util/log.ts";
-import { sendFilePart } from "./file-send.ts";
-import { DEFAULT_LIMITS, HEAD_TIMEOUT, TOO_MANY, type ListenerLimits } from "./listener-limits.ts";
+import { filePartStream, sendFilePart } from "./file-send.ts";
+import { DEFAULT_LIMITS, HEAD_TIMEOUT, TOO_MANY, type CutReason, type ListenerLimits } from "./listener-limits.ts";
 import { RequestBody } from "./request-body.ts";
 import { HttpError, parseHead, type RequestHead } from "./request-head.ts";
 import type { ListenerResponse, PartsResponse } from "./response-body.ts";
@@ -26,6 +28,7 @@ const SEND_BUFFER_BYTES = 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
+const BAD_REQUEST = Buffer.from("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
 
 type HttpSocket = Socket<Connection>;
 
@@ -34,36 +37,49 @@ type HttpSocket = Socket<Connection>;
  * but it normalizes `.`/`..` (even percent-encoded) in request paths, and S3
  * keys are opaque and signed as sent. Owning the connection also lets bodies
  * that lie in files leave with sendfile(2) (see file-send.ts) instead of
- * being copied through JavaScript.
+ * being copied through JavaScript — except on TLS, where the kernel would
+ * send them unencrypted: there they are read, checked and written through
+ * the TLS socket (filePartStream).
  */
-export async function listenRaw(handler: RawTargetHandler, listen: ListenAddress, log: Logger, limits: ListenerLimits = DEFAULT_LIMITS): Promise<{ port: number; stop(): Promise<void> }> {
+export async function listenRaw(
+  handler: RawTargetHandler,
+  listen: ListenAddress,
+  log: Logger,
+  limits: ListenerLimits = DEFAULT_LIMITS,
+  /** Counts each connection cut short by the limits (/metrics). */
+  cut: (reason: CutReason) => void = () => {},
+  /** Serve HTTPS: each connection is upgraded with the certificate in use when it opens (tls-accept.ts). */
+  tls?: ServerCertificate,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const connections = new Set<Connection>();
   let refused = 0;
+  const handlers: SocketHandler<Connection> = {
+    open(socket) {
+      socket.setNoDelay(true);
+      socket.data = new Connection(socket, handler, log, limits, cut, tls !== undefined);
+      if (connections.size < limits.maxConnections) return void connections.add(socket.data);
+      if (refused++ % 1000 === 0) log.warn("S3 connections refused: at the connection limit", { limit: limits.maxConnections, refused });
+      cut("too-many-connections");
+      socket.data.refuse(TOO_MANY);
+    },
+    data: (socket, data) => socket.data.received(data),
+    drain: (socket) => socket.data.drained(),
+    end: (socket) => socket.data.clientEnded(),
+    timeout(socket) {
+      socket.end();
+    },
+    close(socket) {
+      socket.data.closed();
+      connections.delete(socket.data);
+    },
+    error: (_socket, err) => log.debug("S3 connection error", { error: err.message }),
+  };
   const listener = Bun.listen<Connection>({
     hostname: listen.hostname,
     port: listen.port,
     // A client may send its request and shut down its side (half-close); it still gets the answer.
     allowHalfOpen: true,
-    socket: {
-      open(socket) {
-        socket.setNoDelay(true);
-        socket.data = new Connection(socket, handler, log, limits.headerTimeoutMs);
-        if (connections.size < limits.maxConnections) return void connections.add(socket.data);
-        if (refused++ % 1000 === 0) log.warn("S3 connections refused: at the connection limit", { limit: limits.maxConnections, refused });
-        socket.data.refuse(TOO_MANY);
-      },
-      data: (socket, data) => socket.data.received(data),
-      drain: (socket) => socket.data.drained(),
-      end: (socket) => socket.data.clientEnded(),
-      timeout(socket) {
-        socket.end();
-      },
-      close(socket) {
-        socket.data.closed();
-        connections.delete(socket.data);
-      },
-      error: (_socket, err) => log.debug("S3 connection error", { error: err.message }),
-    },
+    socket: (tls ? tlsAcceptor(tls, handlers, log) : handlers) as SocketHandler<Connection>,
   });
   return {
     port: listener.port,
@@ -94,7 +110,10 @@ class Connection {
     private readonly socket: HttpSocket,
     private readonly handler: RawTargetHandler,
     private readonly log: Logger,
-    private readonly headerTimeoutMs: number,
+    private readonly limits: ListenerLimits,
+    private readonly cut: (reason: CutReason) => void,
+    /** TLS: bytes must go through the socket's writes, never straight to its descriptor. */
+    private readonly encrypted: boolean,
   ) {
     socket.timeout(IDLE_SECONDS);
   }
@@ -154,6 +173,8 @@ class Connection {
   }
 
   private next(): void {
+    // A ClientHello never starts an HTTP request: say so in the log rather than wait for a head.
+    if (!this.encrypted && noteTlsOnPlaintext(this.socket, this.pending, this.log)) return this.refuse(BAD_REQUEST);
     let head: RequestHead | undefined;
     try {
       head = parseHead(this.pending);
@@ -164,7 +185,7 @@ class Connection {
       return;
     }
     if (!head) {
-      this.headTimer ??= setTimeout(() => this.headTimedOut(), this.headerTimeoutMs);
+      this.headTimer ??= setTimeout(() => this.headTimedOut(), this.limits.headerTimeoutMs);
       return;
     }
     clearTimeout(this.headTimer);
@@ -191,12 +212,22 @@ class Connection {
   private headTimedOut(): void {
     this.headTimer = undefined;
     if (this.current || this.isClosed) return;
-    this.log.debug("S3 request head not received in time; closing the connection", { ms: this.headerTimeoutMs, received: this.pending.length });
+    this.log.debug("S3 request head not received in time; closing the connection", { ms: this.limits.headerTimeoutMs, received: this.pending.length });
+    this.cut("head-timeout");
     this.refuse(HEAD_TIMEOUT);
   }
 
+  /** A body behind its minimum rate: its stream has failed (the handler answers RequestTimeout); the connection closes after the answer. */
+  private bodyTooSlow(received: number): void {
+    this.log.debug("S3 request body too slow; closing the connection after the answer", { received, minBytesPerSecond: this.limits.minBodyBytesPerSecond });
+    this.cut("body-too-slow");
+    this.ending = true;
+  }
+
   private async serve(head: RequestHead): Promise<void> {
-    const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket);
+    const { bodyGraceMs: graceMs, minBodyBytesPerSecond: minBytesPerSecond } = this.limits;
+    const rate = { graceMs, minBytesPerSecond, tooSlow: (received: number) => this.bodyTooSlow(received) };
+    const body = head.body.kind === "none" ? undefined : new RequestBody(head.body, this.socket, rate);
     if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
       // At once, as Node's server does: the client's wait is pure latency. A request
       // refused before its body is read closes the connection after the answer.
@@ -216,10 +247,11 @@ class Connection {
     } as RequestInit);
     const response = await this.handler(request, head.target);
     // A body the handler left unread would be taken for the next request: close instead.
-    if (body && !body.complete) this.ending = true;
+    if (body && (!body.complete || body.failed)) this.ending = true;
     const connection = head.headers.get("connection")?.toLowerCase();
     if (connection === "close" || (head.version === "1.0" && connection !== "keep-alive")) this.ending = true;
     await this.respond(head, response);
+    body?.fail("answered before the body was read"); // stops its rate timer; a complete body is untouched
     this.body = undefined;
   }
 
@@ -288,7 +320,8 @@ class Connection {
       batched = 0;
       return data;
     };
-    for (const part of bodyless ? [] : response.parts) {
+    for (const sent of bodyless ? [] : response.parts) {
+      const part = this.encrypted && sent.kind === "file" ? filePartStream(sent) : sent;
       if (part.kind === "stream") {
         for await (const piece of part.pieces) {
           batch.push(piece);

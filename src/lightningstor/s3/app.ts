@@ -1,13 +1,15 @@
 import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
-import { ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
+import { isDiskFull } from "../../db/disk-reserve.ts";
 import { isMetadataUnavailable } from "../../db/open-store-db.ts";
+import { ChunkStoreFullError, ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authorize, principalOf } from "./access.ts";
 import { authenticate } from "./auth.ts";
 import { ChunkReaders } from "./chunk-readers.ts";
 import type { S3Context } from "./context.ts";
-import { S3Error } from "./errors.ts";
+import { BodyTooSlowError } from "../http/listener-limits.ts";
+import { S3Error, storageFull } from "./errors.ts";
 import { getAcl } from "./ops/acl.ts";
 import { createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets } from "./ops/bucket.ts";
 import { listObjects } from "./ops/list.ts";
@@ -35,11 +37,12 @@ export interface S3AppOptions {
 
 /**
  * Unauthenticated health probes, as MinIO's load balancers use them: live (the
- * process answers) and ready (its metadata can be read). Only an anonymous
+ * process answers) and ready (its metadata can be read and a PUT could be
+ * stored: enough storage nodes known and answering). Only an anonymous
  * GET/HEAD is a probe, so a signed request for a bucket named `health` or
  * `minio` still reaches it; a probe reveals nothing but its status.
  */
-async function healthProbe(request: Request, path: string, meta: S3Metadata): Promise<Response | undefined> {
+async function healthProbe(request: Request, path: string, meta: S3Metadata, chunks: ChunkStore): Promise<Response | undefined> {
   if (request.method !== "GET" && request.method !== "HEAD") return undefined;
   if (request.headers.has("authorization") || new URL(request.url).searchParams.has("X-Amz-Signature")) return undefined;
   const probe = /^\/(?:minio\/)?health\/(live|ready)$/.exec(path)?.[1];
@@ -47,6 +50,7 @@ async function healthProbe(request: Request, path: string, meta: S3Metadata): Pr
   if (probe === "ready") {
     try {
       await meta.keys.secretFor("");
+      if (!chunks.writable()) return new Response(null, { status: 503 });
     } catch {
       return new Response(null, { status: 503 });
     }
@@ -64,7 +68,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
-    const probe = await healthProbe(request, url.pathname, meta);
+    const probe = await healthProbe(request, url.pathname, meta, chunks);
     if (probe) return probe;
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
@@ -165,5 +169,7 @@ function asS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
   if (isMetadataUnavailable(err)) return new S3Error("ServiceUnavailable", "the metadata database does not answer; please try again");
+  if (err instanceof ChunkStoreFullError || isDiskFull(err)) return storageFull();
+  if (err instanceof BodyTooSlowError) return new S3Error("RequestTimeout", "your socket connection to the server was not read from or written to within the timeout period");
   return new S3Error("InternalError", "we encountered an internal error; please try again");
 }

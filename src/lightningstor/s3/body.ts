@@ -4,6 +4,7 @@ import { createHash, type Hash } from "node:crypto";
 import type { PayloadMode } from "./auth.ts";
 import { decodeAwsChunked } from "./aws-chunked.ts";
 import { OffThreadDigests } from "./digests.ts";
+import { BodyTooSlowError } from "../http/listener-limits.ts";
 import { S3Error } from "./errors.ts";
 
 /** Checksum algorithms the gateway verifies and stores (x-amz-checksum-<name>). */
@@ -94,6 +95,7 @@ async function* bodyStream(request: Request): AsyncGenerator<Uint8Array> {
   try {
     for await (const piece of request.body) yield piece;
   } catch (err) {
+    if (err instanceof BodyTooSlowError) throw new S3Error("RequestTimeout", "your socket connection to the server was not read from or written to within the timeout period");
     throw new S3Error("IncompleteBody", `the request body ended early: ${(err as Error).message}`);
   }
 }

@@ -49,7 +49,7 @@ export class ChunkWriter {
 
   private start(): { id: string; size: number; channel: ByteChannel } {
     const channel = new ByteChannel();
-    const id = crypto.randomUUID();
+    const id = this.store.newId();
     const put = this.store.put(id, channel);
     // A failed write stops the upload at its next push; the rejection itself is awaited later.
     put.catch((err: Error) => channel.fail(err));

@@ -30,10 +30,20 @@ export const s3ErrorStatus = {
   MissingContentLength: 411,
   NotImplemented: 501,
   RequestTimeTooSkewed: 403,
+  RequestTimeout: 400,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
   XAmzContentSHA256Mismatch: 400,
+  /**
+   * MinIO's answer when its disks are full, kept for the clients that know it:
+   * 507 is no status the AWS SDKs or botocore retry (they retry 500, 502,
+   * 503, 504 and throttling codes), so a full disk fails at once.
+   */
+  XMinioStorageFull: 507,
 } as const;
+
+/** The answer to a write when there is no room for it. */
+export const storageFull = () => new S3Error("XMinioStorageFull", "the storage is full: delete some objects to proceed");
 
 /** An S3 error code the gateway knows. */
 export type S3ErrorCode = keyof typeof s3ErrorStatus;

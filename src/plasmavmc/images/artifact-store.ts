@@ -10,6 +10,8 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { Agent } from "node:https";
+import type { TrustedCa } from "../../http/client-tls.ts";
 
 /** Where image artifacts live: a LightningStor (or any S3) endpoint, a key and a bucket. */
 export interface ArtifactConfig {
@@ -29,12 +31,17 @@ export class ArtifactStore {
   private readonly s3: S3Client;
   private bucketReady?: Promise<void>;
 
-  constructor(readonly config: ArtifactConfig) {
+  constructor(
+    readonly config: ArtifactConfig,
+    /** The CA an https:// endpoint is verified against. */
+    ca?: TrustedCa,
+  ) {
     this.s3 = new S3Client({
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: true,
       credentials: config.credentials,
+      ...(ca === undefined ? {} : { requestHandler: { httpsAgent: new Agent({ ca, keepAlive: true }) } }),
     });
   }
 

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { Counter, type Registry } from "prom-client";
 import type { VolumeClient } from "../../coronafs/client.ts";
-import { parseNbdUri } from "../../coronafs/nbd/client.ts";
+import { parseNbdUri } from "../../coronafs/nbd/uri.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { WorkerRole } from "../../http/worker-role.ts";
 import type { Logger } from "../../util/log.ts";

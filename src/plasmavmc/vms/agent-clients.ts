@@ -1,5 +1,7 @@
 import { VolumeClient } from "../../coronafs/client.ts";
+import type { TokenLike } from "../../util/token.ts";
 import { AdminClient } from "../../http/admin-client.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 
 /** What the controller asks an agent's VM host to run (docs/plasmavmc-agent.md). */
 export interface VmLaunch {
@@ -35,7 +37,7 @@ export class VmHostClient extends AdminClient {
   /** The serial console as the agent streams it. */
   console = async (name: string, query: URLSearchParams, signal?: AbortSignal): Promise<Response> => {
     const path = `/v1/vms/${encodeURIComponent(name)}/console?${query}`;
-    const response = await this.send(path, { headers: { authorization: `Bearer ${this.token}` }, signal });
+    const response = await this.send(path, { headers: { authorization: this.authorization() }, signal });
     if (!response.ok) await this.parse("GET", path, response);
     return response;
   };
@@ -47,7 +49,7 @@ export interface AgentClients {
   vms: VmHostClient;
 }
 
-export function agentClients(advertise: string, token: string): AgentClients {
+export function agentClients(advertise: string, token: TokenLike, ca?: TrustedCa): AgentClients {
   const url = advertise.startsWith("http") ? advertise : `http://${advertise}`;
-  return { volumes: new VolumeClient(url, token), vms: new VmHostClient(url, token) };
+  return { volumes: new VolumeClient(url, token, ca), vms: new VmHostClient(url, token, ca) };
 }

@@ -1,5 +1,7 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { StoreDb } from "../../db/store-db.ts";
+import type { TokenLike } from "../../util/token.ts";
+import type { TrustedCa } from "../../http/client-tls.ts";
 import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
@@ -39,7 +41,9 @@ export interface VmServiceOptions {
   images: ImageService;
   volumes: VolumeService;
   nodes: () => Promise<ComputeNode[]>;
-  token: string;
+  token: TokenLike;
+  /** The CA https:// agents are verified against. */
+  ca?: TrustedCa;
   cpuRatio: number;
   log: Logger;
 }
@@ -94,7 +98,7 @@ export class VmService {
   private async agent(nodeName: string): Promise<AgentClients> {
     const node = (await this.options.nodes()).find((n) => n.name === nodeName);
     if (!node) throw new PlasmaError("unavailable", `node ${nodeName} is not registered`);
-    return agentClients(node.advertise, this.options.token);
+    return agentClients(node.advertise, this.options.token, this.options.ca);
   }
 
   /** Runs one operation on a VM at a time. */

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { ObjectRow } from "../../schema.ts";
-import { ChunkWriter } from "../chunk-writer.ts";
 import type { S3Context } from "../context.ts";
 import { S3Error } from "../errors.ts";
 import { xmlResponse } from "../xml.ts";
@@ -11,7 +10,7 @@ import type { CopySource } from "../router.ts";
 import { requireBucket } from "./bucket.ts";
 import { chunkRanges, readRange } from "./get-object.ts";
 import { recordPart } from "./multipart.ts";
-import { commitObject } from "./put-object.ts";
+import { chunkWriter, commitObject } from "./put-object.ts";
 
 /** The object named by x-amz-copy-source, after its conditionals. */
 async function copySource(ctx: S3Context, { bucket, key }: CopySource): Promise<ObjectRow> {
@@ -30,7 +29,7 @@ async function copySource(ctx: S3Context, { bucket, key }: CopySource): Promise<
 
 /** Copies bytes [start, end) of an object into new chunks (chunks are never shared between objects). */
 async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: number): Promise<{ chunks: { id: string; size: number }[]; md5Hex: string }> {
-  const writer = new ChunkWriter(ctx.chunks);
+  const writer = chunkWriter(ctx);
   const md5 = createHash("md5");
   try {
     for (const range of chunkRanges(source, start, end)) {

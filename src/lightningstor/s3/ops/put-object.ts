@@ -2,6 +2,7 @@ import type { ObjectRow } from "../../schema.ts";
 import { isMetadataUnavailable } from "../../../db/open-store-db.ts";
 import { receiveBody } from "../body.ts";
 import { ChunkWriter } from "../chunk-writer.ts";
+import { storageFull } from "../errors.ts";
 import type { S3Context } from "../context.ts";
 import { checkWriteConditions } from "../conditions.ts";
 import { checksumHeaders, objectHeaders } from "../object-headers.ts";
@@ -9,12 +10,22 @@ import { requireBucket } from "./bucket.ts";
 import { deleteChunks } from "./delete-object.ts";
 
 /**
+ * A writer of new chunks, once the space held back for deletes is in place
+ * (db/disk-reserve.ts): otherwise the disk is full and the write is refused
+ * with 507 before any byte of it is taken.
+ */
+export function chunkWriter(ctx: S3Context): ChunkWriter {
+  if (!ctx.meta.reserveInPlace()) throw storageFull();
+  return new ChunkWriter(ctx.chunks);
+}
+
+/**
  * Streams the request body into chunks of up to 16 MiB, each stored durably,
  * and checks every digest. On any failure the chunks written so far are
  * deleted and the error is thrown.
  */
 export async function storeBody(ctx: S3Context) {
-  const writer = new ChunkWriter(ctx.chunks);
+  const writer = chunkWriter(ctx);
   try {
     const received = await receiveBody(ctx.request, ctx.auth.payload, (piece) => writer.push(piece));
     return { chunks: await writer.finish(), ...received };
