@@ -3,6 +3,8 @@ import { CompleteMultipartUploadCommand, CreateBucketCommand, DeleteBucketComman
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { CHUNK_SIZE } from "../../src/lightningstor/s3/context.ts";
 import { secretsKeyFile } from "../../src/lightningstor/metadata.ts";
 import { startAgent, startController, type TestController } from "../helpers/cluster.ts";
 import { tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
@@ -56,7 +58,8 @@ beforeAll(async () => {
     agents.push(agent);
     nodes.push(await agent.url());
   }
-  gatewayArgs = ["--metadata", await pg.createDatabase(), "--storage-nodes", nodes.join(",")];
+  // Garbage collected every second (debug logs each round), so a round meets any write under way.
+  gatewayArgs = ["--metadata", await pg.createDatabase(), "--storage-nodes", nodes.join(","), "--gc-every", "1", "--log-level", "debug"];
   a = await startGateway({ token: controller.token, args: gatewayArgs });
   b = await startSecondGateway(a);
   s3a = a.client();
@@ -118,6 +121,29 @@ describe("two gateways, one namespace (PostgreSQL metadata)", () => {
     const out = await s3a.send(new GetObjectCommand({ Bucket: "busy", Key: "k" }));
     expect(await out.Body!.transformToString()).toBe("data");
   });
+
+  test("both gateways carry one gateway id, and the upkeep holder's collection keeps the chunks of a PUT still streaming through the other", async () => {
+    const ids = await Promise.all([a, b].map(async (gw) => (await gw.proc.waitForLog((l) => l.msg === "chunks are replicated", "the replication line")).gateway));
+    expect(ids[0]).toBeString();
+    expect(ids[1]).toBe(ids[0]);
+    const holding = (gw: TestGateway) => gw.proc.lines.some((l) => l.msg.startsWith("this gateway runs the chunk upkeep"));
+    await waitFor(() => holding(a) || holding(b), "an upkeep lease holder");
+    const [holder, writerS3] = holding(a) ? [a, s3b] : [b, s3a];
+
+    // A first chunk goes to the storage nodes, then the body stalls while the holder collects.
+    const data = randomBytes(CHUNK_SIZE + 100_000);
+    const stream = new PassThrough();
+    stream.write(data.subarray(0, CHUNK_SIZE + 50_000));
+    const put = writerS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "streaming", Body: stream, ContentLength: data.length }));
+    const seen = holder.proc.lines.length;
+    const rounds = () => holder.proc.lines.slice(seen).filter((l) => l.msg === "garbage collection round") as unknown as { removed: number; young: number }[];
+    // Three rounds (a second apart, older than --gc-every) that saw the streaming chunk's three copies unreferenced and kept them.
+    await waitFor(() => rounds().filter((r) => r.young >= 3).length >= 3, "three collection rounds keeping the streaming chunk", 60_000);
+    expect(rounds().reduce((n, r) => n + r.removed, 0)).toBe(0);
+    stream.end(data.subarray(CHUNK_SIZE + 50_000));
+    await put;
+    for (const s3 of [s3a, s3b]) expect(sha256(await body(s3, "streaming"))).toBe(sha256(data));
+  }, 90_000);
 
   test("exactly one gateway runs the chunk upkeep; when it is killed (-9) mid-upload the other serves everything acknowledged and takes the upkeep over", async () => {
     const holders = () => [a, b].filter((gw) => gw.proc.lines.some((l) => l.msg.startsWith("this gateway runs the chunk upkeep")));

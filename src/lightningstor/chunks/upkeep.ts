@@ -141,7 +141,8 @@ export class ChunkUpkeep {
     const { owner, everyMs, minAgeMs } = this.options.collect!;
     try {
       const referenced = await references();
-      const { removed, unowned } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: minAgeMs ?? everyMs });
+      const { removed, unowned, young } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: minAgeMs ?? everyMs });
+      this.log.debug("garbage collection round", { removed, unowned, young });
       if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
       if (unowned > 0) this.log.debug("kept unreferenced copies written before chunk ids named their gateway", { copies: unowned });
       const short = await this.checkCopies(referenced);
