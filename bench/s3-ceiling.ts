@@ -13,12 +13,12 @@ import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
-const [store = "", port = "0"] = process.argv.slice(2);
+const [store = "", port = "0", host = "127.0.0.1"] = process.argv.slice(2);
 mkdirSync(store, { recursive: true });
 const crc32s = new Map<string, string>();
 Bun.serve({
   port: Number(port),
-  hostname: "127.0.0.1",
+  hostname: host,
   maxRequestBodySize: 2 ** 40,
   async fetch(request) {
     const path = join(store, encodeURIComponent(new URL(request.url).pathname));

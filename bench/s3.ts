@@ -8,12 +8,14 @@
  * Each cell is the median of --reps runs, the two servers taking turns; each
  * phase starts once both servers are idle (see quiesce).
  *
- * `--metadata postgres` keeps the gateway's metadata in a throwaway
- * PostgreSQL cluster on this host (test/helpers/postgres.ts) instead of its
- * SQLite file; `--only-small` runs only the small-object profile (1,000 ×
- * 4 KiB, where metadata dominates) and skips the 1 GiB memory run.
+ *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--replication-mode chain|fanout|auto] [--photon PATH] [--metadata sqlite|postgres] [--only-small]
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--metadata sqlite|postgres] [--only-small]
+ * `--photon` runs another build of the binary (e.g. an older commit's, to
+ * compare with this one against the same ceiling). `--metadata postgres`
+ * keeps the gateway's metadata in a throwaway PostgreSQL cluster on this host
+ * (test/helpers/postgres.ts) instead of its SQLite file; `--only-small` runs
+ * only the small-object profile (1,000 × 4 KiB, where metadata dominates) and
+ * skips the 1 GiB memory run.
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -23,12 +25,20 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
-import { peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
+import { cpuTicks, peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
 
 const flags = parseArgs({
-  options: { reps: { type: "string", default: "11" }, "storage-nodes": { type: "string", default: "0" }, metadata: { type: "string", default: "sqlite" }, "only-small": { type: "boolean", default: false } },
+  options: {
+    reps: { type: "string", default: "11" },
+    "storage-nodes": { type: "string", default: "0" },
+    "replication-mode": { type: "string" },
+    photon: { type: "string", default: resolve(import.meta.dir, "../dist/photon") },
+    metadata: { type: "string", default: "sqlite" },
+    "only-small": { type: "boolean", default: false },
+  },
 }).values;
+const photonBinary = resolve(flags.photon);
 if (flags.metadata !== "sqlite" && flags.metadata !== "postgres") throw new Error(`--metadata: sqlite or postgres, not "${flags.metadata}"`);
 /** A PostgreSQL cluster for the gateway's metadata with `--metadata postgres`: each gateway gets a database of its own. */
 const postgres = flags.metadata === "postgres" ? startPostgres() : undefined;
@@ -38,6 +48,8 @@ const reps = Number(flags.reps);
 const storageNodes = Number(flags["storage-nodes"]);
 
 const MiB = 1024 * 1024;
+/** A loopback address of this run's own (127.64.0.0/10), so runs beside others on the host do not meet on a port. */
+const host = `127.${64 + Math.floor(Math.random() * 64)}.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
 const credentials = { accessKeyId: "PHBENCHKEY000000000A", secretAccessKey: "bench-" + crypto.randomUUID() };
 
@@ -52,9 +64,9 @@ async function reachable(endpoint: string): Promise<void> {
 
 /** The ceiling (bench/s3-ceiling.ts), a process of its own like the gateway. */
 async function startCeiling() {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "s3-ceiling.ts"), join(dir, "ceiling"), "19001"], { stdout: "inherit", stderr: "inherit" });
-  await reachable("http://127.0.0.1:19001/");
-  return { endpoint: "http://127.0.0.1:19001", proc };
+  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, "s3-ceiling.ts"), join(dir, "ceiling"), "19001", host], { stdout: "inherit", stderr: "inherit" });
+  await reachable(`http://${host}:19001/`);
+  return { endpoint: `http://${host}:19001`, proc };
 }
 
 const photonEnv = { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey };
@@ -62,24 +74,24 @@ const helpers: Subprocess[] = [];
 
 /** A controller and `count` agents (storage nodes) on this host; their admin URLs. */
 async function startStorageNodes(count: number): Promise<string[]> {
-  const photon = resolve(import.meta.dir, "../dist/photon");
-  const spawn = (args: string[]) => helpers.push(Bun.spawn([photon, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
-  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", "127.0.0.1:19100"]);
-  const urls = Array.from({ length: count }, (_, i) => `http://127.0.0.1:${19111 + i}`);
+  const spawn = (args: string[]) => helpers.push(Bun.spawn([photonBinary, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
+  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", `${host}:19100`]);
+  const urls = Array.from({ length: count }, (_, i) => `http://${host}:${19111 + i}`);
   for (const [i, url] of urls.entries()) {
-    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", "http://127.0.0.1:19100", "--name", `agent${i + 1}`]);
+    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", `http://${host}:19100`, "--name", `agent${i + 1}`]);
     await reachable(`${url}/healthz`);
   }
   return urls;
 }
 
 async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = []) {
-  const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(",")] : [];
+  const mode = flags["replication-mode"] ? ["--replication-mode", flags["replication-mode"]] : [];
+  const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(","), ...mode] : [];
   const proc = Bun.spawn(
-    [resolve(import.meta.dir, "../dist/photon"), "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--log-level", "warn", ...replication, ...(await metadataArgs())],
+    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `${host}:${port}`, "--admin", `${host}:0`, "--log-level", "warn", ...replication, ...(await metadataArgs())],
     { env: photonEnv, stdout: "inherit", stderr: "inherit" },
   );
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${host}:${port}`;
   await reachable(`${endpoint}/`);
   return { endpoint, proc };
 }
@@ -126,22 +138,38 @@ async function timed(count: number, concurrency: number, op: (i: number) => Prom
   return (performance.now() - started) / 1000;
 }
 
-/** One profile on one server: seconds up and down, each timed once both servers are idle. */
-async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number) {
+/** CPU seconds the processes used (threads included) while `run` ran. */
+async function cpuOf<T>(pids: number[], run: () => Promise<T>): Promise<{ result: T; cpu: number }> {
+  const ticks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const before = ticks();
+  const result = await run();
+  return { result, cpu: (ticks() - before) / 100 };
+}
+
+/**
+ * One profile on one server (whose processes are `pids`): seconds up and
+ * down, each timed once both servers are idle, and the CPU seconds the
+ * server spent — the measure a loaded host distorts least.
+ */
+async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number, pids: number[]) {
   const body = profile.size === 256 * MiB ? data[0]! : data[1]!.subarray(0, profile.size);
   const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
   await quiesce(serverPids);
-  const up = await timed(profile.count, profile.concurrency, async (i) => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
-  });
+  const up = await cpuOf(pids, () =>
+    timed(profile.count, profile.concurrency, async (i) => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
+    }),
+  );
   await quiesce(serverPids);
-  const down = await timed(profile.count, profile.concurrency, async (i) => {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
-    for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
-      // drain
-    }
-  });
-  return { up, down };
+  const down = await cpuOf(pids, () =>
+    timed(profile.count, profile.concurrency, async (i) => {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
+      for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
+        // drain
+      }
+    }),
+  );
+  return { up: up.result, down: down.result, upCpu: up.cpu, downCpu: down.cpu };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -157,14 +185,18 @@ const clients = {
 };
 await clients.photon.send(new CreateBucketCommand({ Bucket: "photon" }));
 const results = profiles.map((profile) => {
-  return { profile, ceiling: { up: [] as number[], down: [] as number[] }, photon: { up: [] as number[], down: [] as number[] } };
+  const runs = () => ({ up: [] as number[], down: [] as number[], upCpu: [] as number[], downCpu: [] as number[] });
+  return { profile, ceiling: runs(), photon: runs() };
 });
+const pidsOf = { ceiling: [ceiling.proc.pid], photon: [photon.proc.pid, ...helpers.map((p) => p.pid)] };
 for (const result of results) {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of rep % 2 === 0 ? (["ceiling", "photon"] as const) : (["photon", "ceiling"] as const)) {
-      const r = await runProfile(clients[name], name, result.profile, data, rep);
+      const r = await runProfile(clients[name], name, result.profile, data, rep, pidsOf[name]);
       result[name].up.push(r.up);
       result[name].down.push(r.down);
+      result[name].upCpu.push(r.upCpu);
+      result[name].downCpu.push(r.downCpu);
       console.error(`${name}: ${result.profile.name}: up ${r.up.toFixed(2)} s, down ${r.down.toFixed(2)} s`);
     }
   }
@@ -185,13 +217,15 @@ const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const row = (dir: "up" | "down") => {
     const ph = median(p[dir]);
     const ce = median(c[dir]);
-    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${rate(mib / ph)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${rate(mib / ce)} MiB/s`, `${(ce / ph).toFixed(2)}×`];
+    const cpu = (runs: { upCpu: number[]; downCpu: number[] }) => `${((median(dir === "up" ? runs.upCpu : runs.downCpu) * 1024) / mib).toFixed(2)}`;
+    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${rate(mib / ph)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${rate(mib / ce)} MiB/s`, `${(ce / ph).toFixed(2)}×`, cpu(p), cpu(c)];
   };
   return [row("up"), row("down")];
 });
-const layout = `${storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host` : ""}, metadata on ${flags.metadata === "postgres" ? "PostgreSQL (same host, unix socket)" : "SQLite"}`;
+const replicated = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host${flags["replication-mode"] ? ` (${flags["replication-mode"]})` : ""}` : "";
+const layout = `${replicated}, metadata on ${flags.metadata === "postgres" ? "PostgreSQL (same host, unix socket)" : "SQLite"}`;
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
-console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling"], rows));
+console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling", "photon CPU s/GiB", "ceiling CPU s/GiB"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run${rss1g === undefined ? "" : `; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`}`);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
 const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>

@@ -117,7 +117,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 
 /** The roles an agent can run, by their `--roles` name. */
 const workerRoles: Record<string, (config: AgentConfig, log: Logger, agent: AgentContext) => WorkerRole> = {
-  storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, log }),
+  storage: (config, log) => storageNodeRole({ dataDir: config.dataDir, token: config.token, ca: config.ca, log }),
   nbd: (config, log, agent) =>
     localVolumesRole({ dataDir: config.dataDir, log, logLevel: config.logLevel, metrics: agent.metrics, socketAccess: config.nbdSocketAccess, caFile: config.caFile }),
   compute: (config, log, agent) =>

@@ -148,7 +148,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
         });
     if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
     // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
-    const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
+    const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, mode: replication.mode ?? "fanout", gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
     const queue = await meta.repairQueue(chunkLog);
     const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner, ca: config.ca }, chunkLog, new ReplicationFailures(chunkLog, registry), queue);
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });

@@ -81,11 +81,11 @@ describe("a storage node's chunk API", () => {
     // still lack its result, or another thread's call may split it): wait until the trace shows it.
     const { rename, ack, fileSync, dirSync } = await waitFor(() => {
       const calls = readTrace(trace);
-      const rename = calls.find((c) => c.name.startsWith("rename") && c.args.includes("cccc000001.tmp") && c.end < Infinity);
+      const rename = calls.find((c) => c.name.startsWith("rename") && /cccc000001\.[0-9a-f]+\.tmp/.test(c.args) && c.end < Infinity);
       if (!rename) return undefined;
       const ack = calls.find((c) => ["sendto", "sendmsg", "write", "writev"].includes(c.name) && c.args.includes('"HTTP/1.1 201') && c.start > rename.end);
       const target = [...rename.args.matchAll(/"([^"]+)"/g)][1]![1]!;
-      const fileSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c)?.endsWith("cccc000001.tmp") && c.end < Infinity);
+      const fileSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && /cccc000001\.[0-9a-f]+\.tmp$/.test(fdPath(c) ?? "") && c.end < Infinity);
       const dirSync = calls.find((c) => ["fsync", "fdatasync"].includes(c.name) && fdPath(c) === dirname(target) && c.start > rename.end && c.end < Infinity);
       return ack && fileSync && dirSync && { rename, ack, fileSync, dirSync };
     }, "the 201 and the calls before it in the trace");

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { REPLICATION_MODES, type ReplicationMode } from "../../lightningstor/chunks/chain-mode.ts";
 import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { commonArgs, metadataArg, serverCaArgs, serverTlsArgs } from "../args.ts";
@@ -28,6 +29,7 @@ export default defineCommand({
     "gc-every": { type: "string", description: "with storage nodes: collect this gateway's unreferenced chunk copies at least this old, this often (default 3600)", valueHint: "SECONDS" },
     "node-grace": { type: "string", description: `ms a storage node may be down before its copies are made again elsewhere (default ${DEFAULT_NODE_GRACE_MS})` },
     "repair-rate": { type: "string", description: "MiB/s repairs and rebalancing may write (default 64), so client traffic keeps its speed" },
+    "replication-mode": { type: "string", description: "how copies reach the nodes: chain (bytes sent once, each node forwards), fanout (each copy from the gateway), auto (fanout when every node is on loopback, else chain; default)" },
   },
   async run({ args }) {
     const { sources, log } = commandContext(args, "s3-gateway");
@@ -84,6 +86,7 @@ function replicationOptions(sources: OptionSources): GatewayReplication | undefi
     writeQuorum,
     graceMs: numberOption(sources, "node-grace", DEFAULT_NODE_GRACE_MS),
     repairBytesPerSecond: repairMiB * 2 ** 20,
+    mode: replicationMode(sources),
   };
 }
 
@@ -92,4 +95,11 @@ function gcEveryMs(sources: OptionSources): number {
   const seconds = numberOption(sources, "gc-every", 3600);
   if (seconds === 0) throw new CliError("--gc-every must be more than 0 seconds");
   return seconds * 1000;
+}
+
+/** `--replication-mode`: how a chunk's copies reach the nodes (default auto). */
+function replicationMode(sources: OptionSources): ReplicationMode {
+  const mode = (option(sources, "replication-mode") ?? "auto") as ReplicationMode;
+  if (!REPLICATION_MODES.includes(mode)) throw new CliError(`--replication-mode must be one of ${REPLICATION_MODES.join(", ")}`);
+  return mode;
 }

@@ -9,7 +9,7 @@ export function peakRssMiB(pid: number): number {
 }
 
 /** CPU time a process has used, in clock ticks (user + system). */
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return Number(fields[11]) + Number(fields[12]);
 }

@@ -3,7 +3,7 @@ import { type BlockChecksums, wholeChecksum } from "../../util/checked-range.ts"
 import { ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
 import { sentToken, type TokenLike } from "../../util/token.ts";
 import { NodeHealth } from "./node-health.ts";
-import { BLOCKS_HEADER, CRC_HEADER, formatCrc, listReply, parseBlocks, parseCrc, storedReply } from "./chunk-protocol.ts";
+import { BLOCKS_HEADER, CHAIN_HEADER, CHAIN_PROGRESS_HEADER, chainLine, type ChainLine, CRC_HEADER, formatCrc, listReply, parseBlocks, parseCrc, storedReply } from "./chunk-protocol.ts";
 
 /** A storage node answered what the chunk API never answers, or did not answer at all. */
 export class ChunkNodeError extends Error {
@@ -71,6 +71,36 @@ export class ChunkNodeClient {
     const stored = storedReply.safeParse(await response.json().catch(() => undefined));
     if (!stored.success || stored.data.id !== id) throw new ChunkNodeError(node, `PUT ${id}: malformed reply`);
     return stored.data;
+  }
+
+  /**
+   * Stores copies along `chain` (chain-hop.ts): the body, in frames
+   * (chain-frames.ts), goes to the first node, which stores and forwards it.
+   * Yields one line per node of the chain as its copy is fsynced or fails; a
+   * node the reply never named is the caller's to count as failed. `signal`
+   * ends the call at any time; the node is not marked (the caller knows whose
+   * fault it was).
+   */
+  async *chain(chain: string[], id: string, body: ReadableStream<Uint8Array>, progressMs: number, signal: AbortSignal): AsyncGenerator<ChainLine> {
+    const head = chain[0]!;
+    const headers = { [CHAIN_HEADER]: chain.join(","), [CHAIN_PROGRESS_HEADER]: String(progressMs) };
+    const response = await this.call(head, "PUT", `/${id}`, { body, headers, signal, blame: false });
+    if (response.status !== 200 || !response.body) throw new ChunkNodeError(head, `chained PUT ${id}: status ${response.status}: ${await response.text()}`);
+    let text = "";
+    try {
+      for await (const piece of response.body.pipeThrough(new TextDecoderStream())) {
+        text += piece;
+        const lines = text.split("\n");
+        text = lines.pop()!;
+        for (const line of lines.filter((l) => l !== "")) {
+          const parsed = chainLine.safeParse(JSON.parse(line));
+          if (!parsed.success) throw new Error(`malformed line ${line.slice(0, 200)}`);
+          yield parsed.data;
+        }
+      }
+    } catch (err) {
+      throw new ChunkNodeError(head, `chained PUT ${id}: ${signal.aborted && signal.reason instanceof Error ? signal.reason.message : (err as Error).message}`);
+    }
   }
 
   /**

@@ -49,3 +49,31 @@ export const storedReply = z.object({ id: z.string(), size: z.number().int().non
 
 /** `GET /v1/chunks`: every copy the node holds, with when it was written (ISO 8601). */
 export const listReply = z.object({ chunks: z.array(z.object({ id: z.string(), writtenAt: z.string() })) });
+
+/**
+ * A chained PUT (chain-hop.ts): the nodes that store the chunk, in order, the
+ * receiver first, comma-separated; the body is in frames (chain-frames.ts).
+ */
+export const CHAIN_HEADER = "x-photon-chain";
+/** A chained PUT's stall deadline per hop still to go, in ms: a hop waits that times the hops after it. */
+export const CHAIN_PROGRESS_HEADER = "x-photon-chain-progress-ms";
+/** At most this many nodes in a chain. */
+export const MAX_CHAIN = 16;
+
+/** The chain a CHAIN_HEADER names; undefined when it is not 1..MAX_CHAIN distinct http(s)://host:port URLs. */
+export function parseChain(value: string): string[] | undefined {
+  const nodes = value.split(",").map((url) => url.trim());
+  const valid = nodes.length <= MAX_CHAIN && nodes.every((url) => /^https?:\/\/[^/\s,]+$/.test(url)) && new Set(nodes).size === nodes.length;
+  return valid ? nodes : undefined;
+}
+
+/**
+ * One line of a chained PUT's reply (NDJSON, 200): a node of the chain has
+ * its copy fsynced (`size`, `crc32`) or failed (`error`; `full` when its disk had no room). Each node of the
+ * chain gets exactly one line; the reply ends once all have.
+ */
+export const chainLine = z.union([
+  z.object({ node: z.string(), size: z.number().int().nonnegative(), crc32: z.number().int().nonnegative() }),
+  z.object({ node: z.string(), error: z.string(), full: z.boolean().optional() }),
+]);
+export type ChainLine = z.infer<typeof chainLine>;

@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { problems } from "../../http/problem.ts";
 import { blockEnd, blockStart } from "../../util/checked-range.ts";
-import { BLOCKS_HEADER, CRC_HEADER, formatBlocks, formatCrc, parseCrc } from "./chunk-protocol.ts";
+import { chainHop, type ChainHopContext } from "./chain-hop.ts";
+import { FrameError } from "./chain-frames.ts";
+import { BLOCKS_HEADER, CHAIN_HEADER, CHAIN_PROGRESS_HEADER, CRC_HEADER, formatBlocks, formatCrc, parseChain, parseCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkStoreFullError, type ChunkInfo } from "./chunk-store.ts";
 import type { LocalChunkStore } from "./local-chunk-store.ts";
 
@@ -9,12 +11,14 @@ import type { LocalChunkStore } from "./local-chunk-store.ts";
  * A storage node's chunk API (`/v1/chunks`, cluster token): the s3-gateway's
  * replicas live here. PUT stores a chunk durably (fsynced and renamed before
  * the answer) and refuses it if it does not match the CRC32 the sender
- * computed, or with 507 when the node's disk is full; GET sends it as stored, with the CRC32 and block checksums it was
+ * computed, or with 507 when the node's disk is full; a PUT with CHAIN_HEADER
+ * stores it and forwards it along the chain (chain-hop.ts), answering one line
+ * per node; GET sends it as stored, with the CRC32 and block checksums it was
  * stored with, for the reader to check (a `range: bytes=A-B` is widened to
  * whole blocks and answered 206 with its `content-range`); GET / lists the
  * chunks held, for garbage collection.
  */
-export function chunkRoutes(store: LocalChunkStore): Hono {
+export function chunkRoutes(store: LocalChunkStore, chaining?: Omit<ChainHopContext, "store">): Hono {
   const app = new Hono();
   const validId = (id: string) => {
     try {
@@ -29,6 +33,8 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
   app.get("/", (c) => c.json({ chunks: store.list().map(({ id, mtimeMs }) => ({ id, writtenAt: new Date(mtimeMs).toISOString() })) }));
   app.put("/:id", async (c) => {
     const id = validId(c.req.param("id"));
+    const chain = c.req.header(CHAIN_HEADER);
+    if (chain !== undefined) return chained(id, chain, c.req.header(CHAIN_PROGRESS_HEADER), c.req.raw.body);
     const header = c.req.header(CRC_HEADER);
     const expected = header === undefined ? undefined : parseCrc(header);
     if (header !== undefined && expected === undefined) throw problems.badRequest(`${CRC_HEADER} must be 8 hex digits`);
@@ -46,6 +52,19 @@ export function chunkRoutes(store: LocalChunkStore): Hono {
     }
     return c.json(info, 201);
   });
+  const chained = async (id: string, header: string, progress: string | undefined, body: ReadableStream<Uint8Array> | null) => {
+    const chain = parseChain(header);
+    if (!chain) throw problems.badRequest(`${CHAIN_HEADER} must name 1 to 16 distinct http(s)://host:port URLs`);
+    const progressMs = Number(progress);
+    if (!(Number.isInteger(progressMs) && progressMs >= 100 && progressMs <= 600_000)) throw problems.badRequest(`${CHAIN_PROGRESS_HEADER} must be a whole number of ms from 100 to 600000`);
+    if (!chaining) throw problems.badRequest("this node does not forward chained PUTs");
+    const reply = await chainHop({ store, ...chaining }, id, chain, progressMs, body ?? new Blob([]).stream()).catch((err: Error) => {
+      if (err instanceof FrameError) throw problems.badRequest(`chunk ${id}: ${err.message}`);
+      if (err.name === "AbortError") throw problems.badRequest(`the body of chunk ${id} ended early`);
+      throw err;
+    });
+    return new Response(reply, { headers: { "content-type": "application/x-ndjson" } });
+  };
   app.get("/:id", async (c) => {
     const file = await store.localFile(validId(c.req.param("id")));
     if (!file) throw problems.notFound(`no chunk ${c.req.param("id")}`);

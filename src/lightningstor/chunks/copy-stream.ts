@@ -24,7 +24,8 @@ export class CopyStream {
   expired = false;
   private demand?: () => void;
   private answerTimer?: ReturnType<typeof setTimeout>;
-  private closed = false;
+  /** Whether every byte was queued (`end`) before the copy stopped. */
+  closed = false;
 
   constructor(private readonly deadlines?: CopyDeadlines) {
     this.body = new ReadableStream<Uint8Array>(

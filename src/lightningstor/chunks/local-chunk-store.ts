@@ -2,6 +2,7 @@ import { closeSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeS
 import { mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { blockCrcs, type BlockChecksums } from "../../util/checked-range.ts";
+import { crc32OfBlocks } from "../../util/crc32-combine.ts";
 import { fsyncDir, openForReading, syncDirectory } from "../../util/fs.ts";
 import { newChunkId } from "./chunk-ids.ts";
 import { BLOCK_SIZE, chunkTrailer, parseLayout, readLayout } from "./chunk-file.ts";
@@ -59,7 +60,8 @@ export class LocalChunkStore implements ChunkStore {
     const path = this.pathOf(id);
     const subdir = await this.subdir(id);
     if (existsSync(path)) throw new Error(`chunk ${id} already exists`);
-    const tmp = `${path}.tmp`; // ids are fresh, so is this name
+    // Unique: a chained PUT that bypassed a stalled hop can meet that hop's own write of the same chunk here.
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     const file = await open(tmp, "wx", 0o640);
     let size = 0;
     let crc = 0;
@@ -73,9 +75,9 @@ export class LocalChunkStore implements ChunkStore {
       const writeAll = (piece: Uint8Array) => {
         for (let done = 0; done < piece.length; ) done += writeSync(file.fd, piece, done, Math.min(WRITE_SLICE, piece.length - done));
       };
+      // One pass of CRC32 over the data: the chunk's CRC32 is combined from its blocks'.
       const write = (piece: Uint8Array) => {
         writeAll(piece);
-        crc = Bun.hash.crc32(piece, crc);
         for (let at = 0; at < piece.length; ) {
           const take = Math.min(BLOCK_SIZE - (size % BLOCK_SIZE), piece.length - at);
           blockCrc = Bun.hash.crc32(piece.subarray(at, at + take), blockCrc);
@@ -91,6 +93,7 @@ export class LocalChunkStore implements ChunkStore {
       else if (Symbol.iterator in data) for (const piece of data) write(piece);
       else for await (const piece of data) write(piece);
       if (size % BLOCK_SIZE !== 0) blocks.push(blockCrc >>> 0);
+      crc = crc32OfBlocks(blocks, BLOCK_SIZE, size);
       writeAll(chunkTrailer(crc, blocks));
       await file.sync();
     } catch (err) {
@@ -117,10 +120,10 @@ export class LocalChunkStore implements ChunkStore {
     }
     const { size, crc32, blocks } = parseLayout(id, buf);
     const data = buf.subarray(0, size);
-    const actual = Bun.hash.crc32(data) >>> 0;
-    if (actual !== crc32) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${crc32.toString(16)}`);
     // The block table is checked too: a damaged table would fail every streamed read of an intact chunk.
     const expected = blockCrcs(data, blocks.blockSize);
+    const actual = crc32OfBlocks(expected, blocks.blockSize, size);
+    if (actual !== crc32) throw new ChunkCorruptError(id, `crc32 ${actual.toString(16)} != ${crc32.toString(16)}`);
     if (expected.some((crc, i) => crc !== blocks.crcs[i])) throw new ChunkCorruptError(id, "the block checksums do not match the data");
     return data;
   }

@@ -37,7 +37,7 @@ export interface RebalanceOptions {
   concurrency?: number;
   /** A pass runs at start, after each trigger, and this long after the last one (default hourly). */
   everyMs?: number;
-  /** After a pass that left chunks for later, the next one comes this soon (default 10 s). */
+  /** After a pass that left chunks for later, or while writes placed before the last trigger may still land, the next one comes this soon (default 10 s). */
   retryMs?: number;
 }
 
@@ -58,6 +58,16 @@ export class ChunkRebalance {
   last?: RebalanceStats;
   current?: RebalanceStats;
   private again = false;
+  /** When the last pass was asked for (the storage nodes changed): writes placed before may land on nodes that are no longer their targets. */
+  private triggeredAt = 0;
+  /**
+   * Whether the last pass began while writes placed before the trigger were
+   * under way: a PUT that began before a drain or a join streams to the
+   * targets of then, and its chunk is referenced only once its object
+   * commits, after the pass looked. Passes come again (every `retryMs`, for at
+   * most `everyMs`) until a pass sees no such write.
+   */
+  private unseenWrites = false;
   private wake?: () => void;
   private readonly waiters: ((stats: RebalanceStats) => void)[] = [];
 
@@ -70,6 +80,7 @@ export class ChunkRebalance {
   /** Asks for a pass now (after the one running, if any); resolves with that pass's stats. */
   trigger(): Promise<RebalanceStats> {
     this.again = true;
+    this.triggeredAt = Date.now();
     this.wake?.();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -86,7 +97,8 @@ export class ChunkRebalance {
       const waiters = this.waiters.splice(0);
       const stats = await this.pass(signal);
       for (const resolve of waiters) resolve(stats);
-      wait = stats.deferred > 0 ? (this.options.retryMs ?? 10_000) : everyMs;
+      const soon = stats.deferred > 0 || (this.unseenWrites && Date.now() - this.triggeredAt < everyMs);
+      wait = soon ? (this.options.retryMs ?? 10_000) : everyMs;
     }
   }
 
@@ -110,6 +122,7 @@ export class ChunkRebalance {
     this.current = stats;
     try {
       const referenced = await this.options.referenced();
+      this.unseenWrites = this.store.writingBefore(this.triggeredAt, (id) => referenced.has(id));
       const { holders, listed } = await this.listNodes(referenced, stats);
       const ids = [...referenced][Symbol.iterator]();
       const worker = async () => {

@@ -6,7 +6,8 @@ import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-
 import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
-import { CopyStream } from "./copy-stream.ts";
+import { modeFor, type ReplicationMode } from "./chain-mode.ts";
+import { chainSender, fanOutSender } from "./copy-senders.ts";
 import { placeable, staticMembership, type Membership } from "./membership.ts";
 import { placeCopies, rendezvous } from "./placement.ts";
 import { quorum } from "./quorum.ts";
@@ -34,6 +35,8 @@ export interface ReplicationConfig {
   owner?: string;
   /** The CA https:// nodes are verified against. */
   ca?: TrustedCa;
+  /** How copies reach the nodes (chain-mode.ts; default fan-out). */
+  mode?: ReplicationMode;
 }
 
 /**
@@ -102,6 +105,12 @@ export class ReplicatedChunkStore implements ChunkStore {
     return false;
   }
 
+  /** Whether a write this process began before `time` may still be under way (`writing`): it was placed by the storage nodes as they were then. */
+  writingBefore(time: number, isReferenced: (id: string) => boolean): boolean {
+    for (const [id, issuedAt] of this.issued) if (issuedAt < time && this.writing(id, isReferenced)) return true;
+    return false;
+  }
+
   get replicas(): number {
     return this.config.replicas;
   }
@@ -152,11 +161,12 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * Streams the chunk to its R nodes at once, each copy fed as fast as its node
-   * takes it (the slowest sets the pace; one that fails, or takes nothing for
-   * `progressMs`, drops out), and resolves once W nodes have fsynced a copy
-   * whose CRC32 matches the bytes sent. Nodes that failed a call recently are
-   * skipped while the others can make the quorum; their copies follow in upkeep.
+   * Sends the chunk to its R nodes as it arrives — fanned out from here, or
+   * once along a chain of them (copy-senders.ts; `mode`, chain-mode.ts) — and
+   * resolves once W nodes have fsynced a copy whose CRC32 matches the bytes
+   * sent. Nodes that failed a call recently are skipped while the others can
+   * make the quorum; their copies follow in upkeep, as do those of nodes that
+   * fail now.
    */
   async put(id: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array): Promise<ChunkInfo> {
     assertChunkId(id);
@@ -165,10 +175,8 @@ export class ReplicatedChunkStore implements ChunkStore {
     const healthy = placed.filter((node) => this.usable(node));
     const targets = healthy.length >= this.config.writeQuorum ? healthy : placed;
     if (targets.length < this.config.replicas) this.queue.add(id, "short");
-    const { progressMs, requestMs } = this.client.deadlines;
-    const aborts = targets.map(() => new AbortController());
-    const copies = aborts.map((abort) => new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) }));
-    const attempts = targets.map((node, i) => this.sendCopy(node, id, copies[i]!, aborts[i]!.signal));
+    const sender = modeFor(this.config.mode ?? "fanout", targets) === "chain" ? chainSender(this.client, id, targets) : fanOutSender(this.client, id, targets);
+    const { attempts } = sender;
     // Copies refused for lack of space: when they alone leave the quorum short, the error says so (507, not retried).
     let full = 0;
     for (const attempt of attempts) attempt.catch((err: unknown) => void (err instanceof ChunkStoreFullError && full++));
@@ -179,17 +187,17 @@ export class ReplicatedChunkStore implements ChunkStore {
       for await (const piece of data instanceof Uint8Array ? [data] : data) {
         size += piece.length;
         crc = Bun.hash.crc32(piece, crc);
-        await Promise.all(copies.map((copy) => copy.push(piece)));
+        await sender.push(piece);
         // Too many nodes gone to reach the quorum: stop taking the client's bytes.
-        const taking = copies.filter((copy) => !copy.stopped).length;
+        const taking = sender.taking();
         if (taking < this.config.writeQuorum) throw new ChunkUnavailableError(id, `${taking} of ${targets.length} nodes take copies; ${this.config.writeQuorum} are needed`);
       }
+      await sender.end();
     } catch (err) {
-      for (const copy of copies) copy.fail(err as Error);
+      sender.fail(err as Error);
       await this.removeLanded(id, targets, attempts);
       throw noRoom(err);
     }
-    for (const copy of copies) copy.end();
     const info = { id, size, crc32: crc >>> 0 };
     // A copy counts once its node has it fsynced with the CRC32 of what was sent; a wrong one is removed.
     const checked = attempts.map((attempt, i) =>
@@ -216,25 +224,10 @@ export class ReplicatedChunkStore implements ChunkStore {
     return info;
   }
 
-  /**
-   * One copy's PUT, its body streamed from `copy`; resolves with what the node
-   * stored. The node is marked unhealthy when it failed, not when the sender did
-   * (the client went away mid-body, or the quorum was lost elsewhere).
-   */
-  private async sendCopy(node: string, id: string, copy: CopyStream, signal: AbortSignal): Promise<ChunkInfo> {
-    try {
-      return await this.client.put(node, id, copy.body, undefined, signal);
-    } catch (err) {
-      if (copy.expired || !copy.stopped) this.client.health.failed(node);
-      throw err;
-    } finally {
-      copy.stop(); // answered or failed: the node takes nothing more
-    }
-  }
-
   /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(attempts);
+    this.issued.delete(id); // the write was given up: no longer under way
     await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
   }
 
@@ -393,6 +386,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
+    this.issued.delete(id); // a write given up, or an object deleted: not under way
     const nodes = this.nodes;
     const deletes = nodes.map((node) =>
       this.client.delete(node, id).catch((err: unknown) => {
