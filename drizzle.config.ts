@@ -1,8 +1,11 @@
 import { defineConfig } from "drizzle-kit";
 
 /**
- * Each mode keeps its own SQLite file and migrations: `DB=<service> drizzle-kit generate`
- * (`npm run db:generate` runs all). The generated SQL is embedded via each `migrations/index.ts`.
+ * Each mode keeps its own database and migrations: `DB=<service> drizzle-kit generate`
+ * (`npm run db:generate` runs all). SQLite is the default dialect;
+ * `DIALECT=postgresql` generates the PostgreSQL migrations of the modes that can
+ * use it (controller, lightningstor) from their `schema-pg.ts` into `migrations-pg/`.
+ * The generated SQL is embedded via each migrations folder's `index.ts`.
  */
 const services = {
   controller: "./src/controller",
@@ -10,9 +13,10 @@ const services = {
   lightningstor: "./src/lightningstor",
 } as const;
 const service = (process.env.DB ?? "controller") as keyof typeof services;
+const postgres = process.env.DIALECT === "postgresql";
 
 export default defineConfig({
-  dialect: "sqlite",
-  schema: `${services[service]}/schema.ts`,
-  out: `${services[service]}/migrations`,
+  dialect: postgres ? "postgresql" : "sqlite",
+  schema: `${services[service]}/${postgres ? "schema-pg.ts" : "schema.ts"}`,
+  out: `${services[service]}/${postgres ? "migrations-pg" : "migrations"}`,
 });

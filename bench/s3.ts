@@ -8,10 +8,14 @@
  * Each cell is the median of --reps runs, the two servers taking turns; each
  * phase starts once both servers are idle (see quiesce).
  *
- *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--replication-mode chain|fanout|auto] [--photon PATH]
+ *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--replication-mode chain|fanout|auto] [--photon PATH] [--metadata sqlite|postgres] [--only-small]
  *
  * `--photon` runs another build of the binary (e.g. an older commit's, to
- * compare with this one against the same ceiling).
+ * compare with this one against the same ceiling). `--metadata postgres`
+ * keeps the gateway's metadata in a throwaway PostgreSQL cluster on this host
+ * (test/helpers/postgres.ts) instead of its SQLite file; `--only-small` runs
+ * only the small-object profile (1,000 × 4 KiB, where metadata dominates) and
+ * skips the 1 GiB memory run.
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -22,6 +26,7 @@ import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
 import { cpuTicks, peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
+import { startPostgres } from "../test/helpers/postgres.ts";
 
 const flags = parseArgs({
   options: {
@@ -29,9 +34,15 @@ const flags = parseArgs({
     "storage-nodes": { type: "string", default: "0" },
     "replication-mode": { type: "string" },
     photon: { type: "string", default: resolve(import.meta.dir, "../dist/photon") },
+    metadata: { type: "string", default: "sqlite" },
+    "only-small": { type: "boolean", default: false },
   },
 }).values;
 const photonBinary = resolve(flags.photon);
+if (flags.metadata !== "sqlite" && flags.metadata !== "postgres") throw new Error(`--metadata: sqlite or postgres, not "${flags.metadata}"`);
+/** A PostgreSQL cluster for the gateway's metadata with `--metadata postgres`: each gateway gets a database of its own. */
+const postgres = flags.metadata === "postgres" ? startPostgres() : undefined;
+const metadataArgs = async () => ["--metadata", postgres ? await postgres.createDatabase() : "sqlite"];
 const reps = Number(flags.reps);
 /** With N > 0, the gateway replicates over N agents on this host (default copies and quorum) instead of its data dir. */
 const storageNodes = Number(flags["storage-nodes"]);
@@ -77,7 +88,7 @@ async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = [
   const mode = flags["replication-mode"] ? ["--replication-mode", flags["replication-mode"]] : [];
   const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(","), ...mode] : [];
   const proc = Bun.spawn(
-    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `${host}:${port}`, "--admin", `${host}:0`, "--log-level", "warn", ...replication],
+    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `${host}:${port}`, "--admin", `${host}:0`, "--log-level", "warn", ...replication, ...(await metadataArgs())],
     { env: photonEnv, stdout: "inherit", stderr: "inherit" },
   );
   const endpoint = `http://${host}:${port}`;
@@ -107,11 +118,15 @@ interface Profile {
   size: number;
   concurrency: number;
 }
-const profiles: Profile[] = [
-  { name: "Large object (256 MiB)", count: 1, size: 256 * MiB, concurrency: 1 },
-  { name: "Small objects (32 × 4 MiB)", count: 32, size: 4 * MiB, concurrency: 1 },
-  { name: "Parallel small objects (32 × 4 MiB, 8 jobs)", count: 32, size: 4 * MiB, concurrency: 8 },
-];
+const tinyObjects: Profile = { name: "Tiny objects (1,000 × 4 KiB, 8 jobs)", count: 1000, size: 4096, concurrency: 8 };
+const profiles: Profile[] = flags["only-small"]
+  ? [tinyObjects]
+  : [
+      { name: "Large object (256 MiB)", count: 1, size: 256 * MiB, concurrency: 1 },
+      { name: "Small objects (32 × 4 MiB)", count: 32, size: 4 * MiB, concurrency: 1 },
+      { name: "Parallel small objects (32 × 4 MiB, 8 jobs)", count: 32, size: 4 * MiB, concurrency: 8 },
+      tinyObjects,
+    ];
 
 /** Runs `count` operations with at most `concurrency` in flight; returns seconds. */
 async function timed(count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<number> {
@@ -137,7 +152,7 @@ async function cpuOf<T>(pids: number[], run: () => Promise<T>): Promise<{ result
  * server spent — the measure a loaded host distorts least.
  */
 async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number, pids: number[]) {
-  const body = profile.size === 256 * MiB ? data[0]! : data[1]!;
+  const body = profile.size === 256 * MiB ? data[0]! : data[1]!.subarray(0, profile.size);
   const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
   await quiesce(serverPids);
   const up = await cpuOf(pids, () =>
@@ -191,23 +206,27 @@ clients.ceiling.destroy();
 clients.photon.destroy();
 await stop(ceiling.proc);
 await stop(photon.proc);
-const rss1g = await oneGiBPeakRss();
+const rss1g = flags["only-small"] ? undefined : await oneGiBPeakRss();
 for (const proc of helpers) await stop(proc);
+postgres?.stop();
 
+/** MiB/s, with a decimal where tiny objects make it small. */
+const rate = (mibPerS: number) => mibPerS.toFixed(mibPerS < 10 ? 1 : 0);
 const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const mib = (profile.count * profile.size) / MiB;
   const row = (dir: "up" | "down") => {
     const ph = median(p[dir]);
     const ce = median(c[dir]);
     const cpu = (runs: { upCpu: number[]; downCpu: number[] }) => `${((median(dir === "up" ? runs.upCpu : runs.downCpu) * 1024) / mib).toFixed(2)}`;
-    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${(mib / ph).toFixed(0)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${(mib / ce).toFixed(0)} MiB/s`, `${(ce / ph).toFixed(2)}×`, cpu(p), cpu(c)];
+    return [`${profile.name} ${dir === "up" ? "PUT" : "GET"}`, `${rate(mib / ph)} MiB/s`, `${(profile.count / ph).toFixed(1)}`, `${rate(mib / ce)} MiB/s`, `${(ce / ph).toFixed(2)}×`, cpu(p), cpu(c)];
   };
   return [row("up"), row("down")];
 });
-const layout = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host${flags["replication-mode"] ? ` (${flags["replication-mode"]})` : ""}` : "";
+const replicated = storageNodes > 0 ? `, chunks replicated over ${storageNodes} agents on the same host${flags["replication-mode"] ? ` (${flags["replication-mode"]})` : ""}` : "";
+const layout = `${replicated}, metadata on ${flags.metadata === "postgres" ? "PostgreSQL (same host, unix socket)" : "SQLite"}`;
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling", "photon CPU s/GiB", "ceiling CPU s/GiB"], rows));
-console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`);
+console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run${rss1g === undefined ? "" : `; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`}`);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
 const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>
   (["photon", "ceiling"] as const).map((name) => {

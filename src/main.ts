@@ -17,6 +17,7 @@ const main = defineCommand({
     image: () => import("./cli/commands/image.ts").then((m) => m.default),
     vm: () => import("./cli/commands/vm.ts").then((m) => m.default),
     lab: () => import("./cli/commands/lab.ts").then((m) => m.default),
+    metadata: () => import("./cli/commands/metadata.ts").then((m) => m.default),
   },
 });
 

@@ -9,6 +9,11 @@ export const commonArgs = {
   "log-level": { type: "string", description: "debug | info | warn | error (default info)" },
 } as const satisfies ArgsDef;
 
+/** `--metadata` of the modes that keep metadata in a database (controller, s3-gateway). */
+export const metadataArg = {
+  metadata: { type: "string", description: "sqlite (default: a file in the data dir) or postgres://USER@HOST/DB (shared by several processes)", valueHint: "sqlite|URL" },
+} as const satisfies ArgsDef;
+
 /** TLS for a server mode's listeners. */
 export const serverTlsArgs = {
   "tls-cert": { type: "string", description: "serve HTTPS with this PEM certificate chain (reread on SIGHUP)", valueHint: "FILE" },

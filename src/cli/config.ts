@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { MetadataSettingError, parseMetadataEngine, type MetadataEngine } from "../db/engine.ts";
 import type { TrustedCa } from "../http/client-tls.ts";
 import { parseListen, type ListenAddress } from "../http/serve.ts";
 import { ServerCertificate } from "../http/server-certificate.ts";
@@ -59,6 +60,16 @@ export function listenOption(sources: OptionSources, name: string, fallback: str
     return parseListen(raw);
   } catch (err) {
     throw new CliError(`--${name}: ${(err as Error).message}`);
+  }
+}
+
+/** `--metadata` (`PHOTON_METADATA`, config `metadata`): SQLite in the data dir, or a PostgreSQL URL. */
+export function metadataOption(sources: OptionSources): MetadataEngine {
+  try {
+    return parseMetadataEngine(option(sources, "metadata"));
+  } catch (err) {
+    if (err instanceof MetadataSettingError) throw new CliError(err.message);
+    throw err;
   }
 }
 

@@ -30,34 +30,34 @@ export function nodeJson(node: NodeRow) {
 /** `/v1/nodes`: register, heartbeat, list, get, drain, undrain, remove. */
 export function nodeRoutes(store: NodeStore, clock: () => Date = () => new Date()): Hono {
   const app = new Hono();
-  const mustFind = (idOrName: string) => {
-    const node = store.find(idOrName);
+  const mustFind = async (idOrName: string) => {
+    const node = await store.find(idOrName);
     if (!node) throw problems.notFound(`node "${idOrName}" does not exist`);
     return node;
   };
 
-  app.get("/", (c) => c.json({ nodes: store.list().map(nodeJson) }));
+  app.get("/", async (c) => c.json({ nodes: (await store.list()).map(nodeJson) }));
 
   app.post("/", async (c) => {
     const report = await jsonBody(c, nodeReportSchema);
-    const { node, created } = store.register(report, clock());
+    const { node, created } = await store.register(report, clock());
     return c.json(nodeJson(node), created ? 201 : 200);
   });
 
-  app.get("/:node", (c) => c.json(nodeJson(mustFind(c.req.param("node")))));
+  app.get("/:node", async (c) => c.json(nodeJson(await mustFind(c.req.param("node")))));
 
   app.post("/:node/heartbeat", async (c) => {
     const report = await jsonBody(c, nodeReportSchema);
-    const node = store.heartbeat(c.req.param("node"), report, clock());
+    const node = await store.heartbeat(c.req.param("node"), report, clock());
     if (!node) throw problems.notFound(`node "${c.req.param("node")}" is not registered`);
     return c.json(nodeJson(node));
   });
 
-  app.post("/:node/drain", (c) => c.json(nodeJson(store.setScheduling(mustFind(c.req.param("node")).id, "drained")!)));
-  app.post("/:node/undrain", (c) => c.json(nodeJson(store.setScheduling(mustFind(c.req.param("node")).id, "active")!)));
+  app.post("/:node/drain", async (c) => c.json(nodeJson((await store.setScheduling((await mustFind(c.req.param("node"))).id, "drained"))!)));
+  app.post("/:node/undrain", async (c) => c.json(nodeJson((await store.setScheduling((await mustFind(c.req.param("node"))).id, "active"))!)));
 
-  app.delete("/:node", (c) => {
-    store.remove(mustFind(c.req.param("node")).id);
+  app.delete("/:node", async (c) => {
+    await store.remove((await mustFind(c.req.param("node"))).id);
     return c.body(null, 204);
   });
   return app;

@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openMetadataDb } from "../db/open.ts";
+import { openSqliteStoreDb } from "../db/sqlite-store-db.ts";
 import { controllerMigrations } from "./migrations/index.ts";
 import { NodeStore } from "./node-store.ts";
-import * as schema from "./schema.ts";
+import { controllerSchemas } from "./server.ts";
 
 const report = { name: "node1", advertise: "10.0.0.1:7071", roles: ["storage"], capacity: { cpus: 2, memoryBytes: 1, diskBytes: 100, diskFreeBytes: 50 }, version: "test" };
 
-test("a controller database from before zones keeps its nodes, with no zone, and takes zones from then on", () => {
+test("a controller database from before zones keeps its nodes, with no zone, and takes zones from then on", async () => {
   const dir = mkdtempSync(join(tmpdir(), "photon-node-store-"));
   try {
     const path = join(dir, "controller.db");
@@ -21,13 +22,13 @@ test("a controller database from before zones keeps its nodes, with no zone, and
     );
     old.close();
 
-    const meta = openMetadataDb(path, schema, controllerMigrations);
-    const store = new NodeStore(meta.db);
-    expect(store.find("node1")).toMatchObject({ id: "id-1", zone: null, scheduling: "drained" });
-    const { node, created } = store.register({ ...report, zone: "rack-a" }, new Date());
+    const meta = openSqliteStoreDb(path, controllerSchemas);
+    const store = new NodeStore(meta);
+    expect(await store.find("node1")).toMatchObject({ id: "id-1", zone: null, scheduling: "drained" });
+    const { node, created } = await store.register({ ...report, zone: "rack-a" }, new Date());
     expect({ created, id: node.id, zone: node.zone, scheduling: node.scheduling }).toEqual({ created: false, id: "id-1", zone: "rack-a", scheduling: "drained" });
-    expect(store.heartbeat("id-1", report, new Date())?.zone).toBeNull();
-    meta.close();
+    expect((await store.heartbeat("id-1", report, new Date()))?.zone).toBeNull();
+    await meta.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

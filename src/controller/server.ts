@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import type { TokenLike } from "../util/token.ts";
-import { count, eq, sql } from "drizzle-orm";
+import { count, eq, sum } from "drizzle-orm";
 import { Gauge } from "prom-client";
-import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import { redactUrl, type MetadataEngine } from "../db/engine.ts";
+import { openStoreDb } from "../db/open-store-db.ts";
+import type { StoreDb, StoreSchemas } from "../db/store-db.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import type { TrustedCa } from "../http/client-tls.ts";
@@ -11,17 +13,26 @@ import type { ServerCertificate } from "../http/server-certificate.ts";
 import type { Logger } from "../util/log.ts";
 import { plasmaProblem } from "../plasmavmc/errors.ts";
 import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
-import { images, vms } from "../plasmavmc/schema.ts";
 import type { ArtifactConfig } from "../plasmavmc/images/artifact-store.ts";
 import { controllerMigrations } from "./migrations/index.ts";
+import { controllerPgMigrations } from "./migrations-pg/index.ts";
 import { nodeRoutes } from "./node-routes.ts";
 import { NodeStore } from "./node-store.ts";
 import * as schema from "./schema.ts";
+import * as pgSchema from "./schema-pg.ts";
 import { collectStatus } from "./status.ts";
+
+/** The controller's SQLite metadata file in its data dir. */
+export const controllerMetadataFile = "controller.db";
+
+/** The controller's schema and migrations for each engine. */
+export const controllerSchemas: StoreSchemas<typeof schema> = { schema, migrations: controllerMigrations, pgSchema, pgMigrations: controllerPgMigrations };
 
 /** The controller's configuration, parsed once by the CLI. */
 export interface ControllerConfig {
   dataDir: string;
+  /** Where nodes, images, volumes and VMs are kept: SQLite in the data dir, or PostgreSQL. */
+  metadata: MetadataEngine;
   listen: ListenAddress;
   token: TokenLike;
   /** A node is marked down after this long without a heartbeat. */
@@ -41,9 +52,10 @@ export interface ControllerConfig {
 }
 
 /** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
-export function startController(config: ControllerConfig, log: Logger): RunningServer {
-  const meta = openMetadataDb(join(config.dataDir, "controller.db"), schema, controllerMigrations);
-  const store = new NodeStore(meta.db);
+export async function startController(config: ControllerConfig, log: Logger): Promise<RunningServer> {
+  const meta = await openStoreDb(config.metadata, join(config.dataDir, controllerMetadataFile), controllerSchemas);
+  const store = new NodeStore(meta);
+  if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
   const metrics = createHttpMetrics();
   const nodeGauge = new Gauge({
     name: "photon_nodes",
@@ -57,8 +69,8 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     metrics,
     translate: plasmaProblem,
     quietRoutes: ["/healthz", "/metrics", "/v1/nodes/:node/heartbeat"],
-    beforeMetrics: () => {
-      for (const [state, n] of Object.entries(store.countByState())) nodeGauge.set({ state }, n);
+    beforeMetrics: async () => {
+      for (const [state, n] of Object.entries(await store.countByState())) nodeGauge.set({ state }, n);
     },
   });
   app.route("/v1/nodes", nodeRoutes(store));
@@ -73,14 +85,14 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
         s3Endpoint: config.artifacts?.endpoint,
         s3AdminUrl: config.s3AdminUrl,
         ca: config.ca,
-        counts: () => plasmaCounts(meta.db),
+        counts: () => plasmaCounts(meta),
       }),
     ),
   );
   app.route(
     "/",
     plasmaVmcRoutes({
-      db: meta.db,
+      store: meta,
       token: config.token,
       coronafsUrl: config.coronafsUrl,
       artifacts: config.artifacts,
@@ -92,9 +104,12 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
   );
 
   const sweep = setInterval(() => {
-    for (const node of store.markStale(new Date(Date.now() - config.nodeTimeoutMs))) {
-      log.warn("node down: missed heartbeats", { node: node.name, lastHeartbeatAt: node.lastHeartbeatAt.toISOString() });
-    }
+    store.markStale(new Date(Date.now() - config.nodeTimeoutMs)).then(
+      (stale) => {
+        for (const node of stale) log.warn("node down: missed heartbeats", { node: node.name, lastHeartbeatAt: node.lastHeartbeatAt.toISOString() });
+      },
+      (err: unknown) => log.error("could not mark nodes down (the metadata database did not answer)", { err }),
+    );
   }, Math.max(50, Math.floor(config.nodeTimeoutMs / 4)));
 
   const server = serveApp(app, config.listen, log, { tls: config.tls });
@@ -103,15 +118,17 @@ export function startController(config: ControllerConfig, log: Logger): RunningS
     async stop() {
       clearInterval(sweep);
       await server.stop();
-      meta.close();
+      await meta.close();
     },
   };
 }
 
 /** PlasmaVMC's figures for the status: images (artifact bytes) and VMs (running ones). */
-function plasmaCounts(db: MetadataDb<typeof schema>["db"]) {
-  const image = db.select({ count: count(), bytes: sql<number>`coalesce(sum(${images.artifactSize}), 0)` }).from(images).get();
-  const vm = db.select({ count: count() }).from(vms).get();
-  const running = db.select({ count: count() }).from(vms).where(eq(vms.state, "running")).get();
+async function plasmaCounts(meta: StoreDb<typeof schema>) {
+  const { db, tables } = meta;
+  const { images, vms } = tables;
+  const [image] = await db.select({ count: count(), bytes: sum(images.artifactSize).mapWith(Number) }).from(images);
+  const [vm] = await db.select({ count: count() }).from(vms);
+  const [running] = await db.select({ count: count() }).from(vms).where(eq(vms.state, "running"));
   return { images: { count: image?.count ?? 0, bytes: image?.bytes ?? 0 }, vms: { count: vm?.count ?? 0, running: running?.count ?? 0 } };
 }

@@ -37,13 +37,13 @@ export interface StatusSources {
   /** This controller's own URL, as the request reached it. */
   selfUrl: string;
   token: TokenLike;
-  nodes(): NodeRow[];
+  nodes(): Promise<NodeRow[]>;
   coronafsUrl?: string;
   s3Endpoint?: string;
   /** The s3-gateway's admin API, whose `/metrics` has the replication figures. */
   s3AdminUrl?: string;
   /** PlasmaVMC's figures from the controller's database. */
-  counts(): { images: { count: number; bytes: number }; vms: { count: number; running: number } };
+  counts(): Promise<{ images: { count: number; bytes: number }; vms: { count: number; running: number } }>;
   /** How long one probe may take. */
   timeoutMs?: number;
   /** The CA https:// services are verified against. */
@@ -59,7 +59,7 @@ export interface StatusSources {
  */
 export async function collectStatus(sources: StatusSources): Promise<ClusterStatus> {
   const timeoutMs = sources.timeoutMs ?? 2000;
-  const nodes = sources.nodes();
+  const nodes = await sources.nodes();
   const probe = async (url: string, init: RequestInit = {}, anyAnswer = false): Promise<{ health: ServiceHealth; detail?: string; response?: Response }> => {
     try {
       const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), ...fetchTls(sources.ca) });
@@ -111,7 +111,7 @@ export async function collectStatus(sources: StatusSources): Promise<ClusterStat
     services,
     ...(volumes && !(volumes instanceof Error) ? { volumes } : {}),
     ...(replication && !(replication instanceof Error) ? { replication } : {}),
-    ...sources.counts(),
+    ...(await sources.counts()),
   };
 }
 

@@ -56,10 +56,26 @@ export class DiskReserve {
       try {
         return fn();
       } catch (err) {
-        if (!isDiskFull(err) || this.size === 0) throw err;
-        this.size = Math.max(0, this.size - SLICE);
-        truncateSync(this.path, this.size);
+        this.giveUpSlice(err);
       }
     }
+  }
+
+  /** `freeing` for a change that completes asynchronously. */
+  async freeingAsync<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.giveUpSlice(err);
+      }
+    }
+  }
+
+  /** Gives up a slice of the reserve for a change that `err` says found the disk full; rethrows anything else, or when nothing is left. */
+  private giveUpSlice(err: unknown): void {
+    if (!isDiskFull(err) || this.size === 0) throw err;
+    this.size = Math.max(0, this.size - SLICE);
+    truncateSync(this.path, this.size);
   }
 }

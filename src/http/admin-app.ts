@@ -14,7 +14,7 @@ export interface AdminAppOptions {
   log: Logger;
   metrics: HttpMetrics;
   /** Collects extra gauges right before `/metrics` is rendered. */
-  beforeMetrics?: () => void;
+  beforeMetrics?: () => void | Promise<void>;
   /**
    * Routes (as matched, e.g. `/v1/nodes/:node/heartbeat`) whose successful
    * requests are logged at debug: probes and heartbeats would otherwise fill
@@ -61,7 +61,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.use("/metrics", requireToken);
 
   app.get("/metrics", async (c) => {
-    options.beforeMetrics?.();
+    await options.beforeMetrics?.();
     return c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType });
   });
 

@@ -23,9 +23,9 @@ function keyJson(k: KeyInfo) {
 }
 
 /** Runs a change of rights; a KeyError becomes its problem. */
-function changing<T>(run: () => T): T {
+async function changing<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (err) {
     if (!(err instanceof KeyError)) throw err;
     throw err.reason === "root" ? problems.conflict(err.message) : problems.notFound(err.message);
@@ -38,24 +38,24 @@ function changing<T>(run: () => T): T {
  */
 export function keyRoutes(meta: S3Metadata): Hono {
   const app = new Hono();
-  app.get("/", (c) => c.json({ keys: meta.keys.list().map(keyJson) }));
+  app.get("/", async (c) => c.json({ keys: (await meta.keys.list()).map(keyJson) }));
   app.post("/", async (c) => {
     const body = await jsonBody(c, z.strictObject({ name: z.string().min(1).max(64), createBucket: z.boolean().optional(), allow: z.array(grantSchema).optional() }));
     const key = generateKey();
     const grants = (body.allow ?? []).map((g) => ({ bucket: g.bucket, read: g.read ?? false, write: g.write ?? false, owner: g.owner ?? false }));
-    changing(() => meta.keys.addScoped(key.accessKey, key.secretKey, body.name, { createBucket: body.createBucket ?? false, grants }));
-    const created = meta.keys.list().find((k) => k.accessKey === key.accessKey);
+    await changing(() => meta.keys.addScoped(key.accessKey, key.secretKey, body.name, { createBucket: body.createBucket ?? false, grants }));
+    const created = (await meta.keys.list()).find((k) => k.accessKey === key.accessKey);
     return c.json({ ...(created && keyJson(created)), secretKey: key.secretKey }, 201);
   });
-  app.delete("/:accessKey", (c) => {
-    if (!meta.keys.delete(c.req.param("accessKey"))) throw problems.notFound(`access key "${c.req.param("accessKey")}" does not exist`);
+  app.delete("/:accessKey", async (c) => {
+    if (!(await meta.keys.delete(c.req.param("accessKey")))) throw problems.notFound(`access key "${c.req.param("accessKey")}" does not exist`);
     return c.body(null, 204);
   });
   for (const verb of ["allow", "deny"] as const) {
     app.post(`/:accessKey/${verb}`, async (c) => {
       const change = await jsonBody(c, changeSchema);
       if (change.bucket === undefined && change.createBucket === undefined) throw problems.invalidField("bucket", "name a bucket, or createBucket");
-      return c.json(keyJson(changing(() => meta.keys.setRights(c.req.param("accessKey"), change, verb === "allow"))));
+      return c.json(keyJson(await changing(() => meta.keys.setRights(c.req.param("accessKey"), change, verb === "allow"))));
     });
   }
   return app;
@@ -64,13 +64,13 @@ export function keyRoutes(meta: S3Metadata): Hono {
 /** `/v1/s3/buckets`: buckets with their contents counted, who may do what, and public read. */
 export function bucketRoutes(meta: S3Metadata): Hono {
   const app = new Hono();
-  app.get("/", (c) => c.json({ buckets: meta.bucketSummaries().map((b) => ({ ...b, createdAt: b.createdAt.toISOString() })) }));
-  app.get("/:bucket", (c) => {
+  app.get("/", async (c) => c.json({ buckets: (await meta.bucketSummaries()).map((b) => ({ ...b, createdAt: b.createdAt.toISOString() })) }));
+  app.get("/:bucket", async (c) => {
     const name = c.req.param("bucket");
-    const bucket = meta.bucketSummaries(name)[0];
+    const [bucket] = await meta.bucketSummaries(name);
     if (!bucket) throw problems.notFound(`bucket "${name}" does not exist`);
     // Root and legacy keys reach every bucket; scoped keys what their grant says.
-    const keys = meta.keys.list().flatMap((k) => {
+    const keys = (await meta.keys.list()).flatMap((k) => {
       const full = { accessKey: k.accessKey, name: k.name, access: k.access, read: true, write: true, owner: true };
       if (k.access !== "scoped") return [full];
       const grant = k.grants.find((g) => g.bucket === name);
@@ -80,7 +80,7 @@ export function bucketRoutes(meta: S3Metadata): Hono {
   });
   app.put("/:bucket/public", async (c) => {
     const { publicRead } = await jsonBody(c, z.strictObject({ publicRead: z.boolean() }));
-    if (!meta.setPublic(c.req.param("bucket"), publicRead)) throw problems.notFound(`bucket "${c.req.param("bucket")}" does not exist`);
+    if (!(await meta.setPublic(c.req.param("bucket"), publicRead))) throw problems.notFound(`bucket "${c.req.param("bucket")}" does not exist`);
     return c.json({ name: c.req.param("bucket"), publicRead });
   });
   return app;

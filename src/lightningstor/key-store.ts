@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { Db, StoreDb } from "../db/store-db.ts";
 import type { SecretBox } from "../util/secret-box.ts";
 import * as schema from "./schema.ts";
 import type { GrantRow, KeyRow } from "./schema.ts";
@@ -37,46 +37,58 @@ export class KeyError extends Error {
   }
 }
 
-type Db = BunSQLiteDatabase<typeof schema>;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+type Tx = Db<typeof schema>;
+
+/** What `principalOf` asks about one request's key, loaded before it asks (keyView). */
+export interface KeyView {
+  accessOf(accessKey: string): { access: KeyAccess; createBucket: boolean } | undefined;
+  grantOn(accessKey: string, bucket: string): BucketRights;
+  isPublic(bucket: string): boolean;
+}
 
 /**
- * The access keys of a gateway and their rights, in its SQLite database.
- * Secrets are stored sealed (SecretBox) and opened per request; the rights
- * lookups every request makes are prepared once.
+ * The access keys of a gateway and their rights, in its metadata database.
+ * Secrets are stored sealed (SecretBox) and opened per request; the key
+ * lookup every request makes is prepared once.
  */
 export class KeyStore {
   private readonly lookups;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: StoreDb<typeof schema>,
     private readonly box: SecretBox,
   ) {
-    const { accessKeys, bucketGrants, buckets } = schema;
-    const [key, bucket] = [sql.placeholder("key"), sql.placeholder("bucket")];
+    const { accessKeys } = this.tables;
     this.lookups = {
-      key: db.select().from(accessKeys).where(eq(accessKeys.accessKey, key)).prepare(),
-      grant: db.select().from(bucketGrants).where(and(eq(bucketGrants.accessKey, key), eq(bucketGrants.bucket, bucket))).prepare(),
-      isPublic: db.select({ publicRead: buckets.publicRead }).from(buckets).where(eq(buckets.name, bucket)).prepare(),
+      key: store.lookup("photon_key", store.db.select().from(accessKeys).where(eq(accessKeys.accessKey, sql.placeholder("key")))),
     };
+  }
+
+  private get db() {
+    return this.store.db;
+  }
+
+  /** The tables of the store's engine (store-db.ts). */
+  private get tables() {
+    return this.store.tables;
   }
 
   /**
    * Seals the secrets of rows written before secrets were sealed, and checks
    * that the sealed ones open (a wrong key file is found at start, not per request).
    */
-  sealStored(): { sealed: number } {
-    return this.db.transaction((tx) => {
+  sealStored(): Promise<{ sealed: number }> {
+    return this.store.transaction(async (tx) => {
       let sealed = 0;
-      for (const row of tx.select().from(schema.accessKeys).all()) {
+      for (const row of await tx.select().from(this.tables.accessKeys)) {
         if (row.secretSealed) {
           this.openSecret(row);
           continue;
         }
-        tx.update(schema.accessKeys)
+        await tx
+          .update(this.tables.accessKeys)
           .set({ secretKey: this.box.seal(row.secretKey, row.accessKey), secretSealed: true })
-          .where(eq(schema.accessKeys.accessKey, row.accessKey))
-          .run();
+          .where(eq(this.tables.accessKeys.accessKey, row.accessKey));
         sealed++;
       }
       return { sealed };
@@ -84,97 +96,96 @@ export class KeyStore {
   }
 
   /** The secret of an access key; undefined when the key is unknown. */
-  secretFor(accessKey: string): string | undefined {
-    const row = this.lookups.key.get({ key: accessKey });
+  async secretFor(accessKey: string): Promise<string | undefined> {
+    const row = await this.lookups.key({ key: accessKey });
     return row && this.openSecret(row);
   }
 
-  /** The key's access and create right; undefined when the key is unknown. */
-  accessOf(accessKey: string): { access: KeyAccess; createBucket: boolean } | undefined {
-    const row = this.lookups.key.get({ key: accessKey });
-    return row && { access: row.access, createBucket: row.createBucket };
-  }
-
-  /** What a key's grant on a bucket allows (none when it has no grant). */
-  grantOn(accessKey: string, bucket: string): BucketRights {
-    const row = this.lookups.grant.get({ key: accessKey, bucket });
-    return row ? { read: row.read, write: row.write, owner: row.owner } : noRights;
-  }
-
-  /** Whether anonymous requests may read the bucket. */
-  isPublic(bucket: string): boolean {
-    return this.lookups.isPublic.get({ bucket })?.publicRead ?? false;
+  /**
+   * What one request's principal needs to know, read once: the key's access,
+   * and for a scoped key or an anonymous request its grants and the public buckets.
+   */
+  async keyView(accessKey: string | undefined): Promise<KeyView> {
+    const row = accessKey === undefined ? undefined : await this.lookups.key({ key: accessKey });
+    const full = row?.access === "root" || row?.access === "legacy";
+    const { bucketGrants, buckets } = this.tables;
+    const grants = row && !full ? await this.db.select().from(bucketGrants).where(eq(bucketGrants.accessKey, row.accessKey)) : [];
+    const publicBuckets = full ? [] : await this.db.select({ name: buckets.name }).from(buckets).where(eq(buckets.publicRead, true));
+    const publicNames = new Set(publicBuckets.map((b) => b.name));
+    return {
+      accessOf: () => row && { access: row.access, createBucket: row.createBucket },
+      grantOn: (_key, bucket) => grants.find((g) => g.bucket === bucket) ?? noRights,
+      isPublic: (bucket) => publicNames.has(bucket),
+    };
   }
 
   /** Every key in creation order, with its grants (no secrets). */
-  list(): KeyInfo[] {
-    const grants = this.db.select().from(schema.bucketGrants).orderBy(asc(schema.bucketGrants.bucket)).all();
-    return this.db
-      .select()
-      .from(schema.accessKeys)
-      .orderBy(asc(schema.accessKeys.createdAt))
-      .all()
-      .map(({ secretKey: _secret, secretSealed: _sealed, ...key }) => ({
+  async list(): Promise<KeyInfo[]> {
+    const grants = await this.db.select().from(this.tables.bucketGrants).orderBy(asc(this.tables.bucketGrants.bucket));
+    const keys = await this.db.select().from(this.tables.accessKeys).orderBy(asc(this.tables.accessKeys.createdAt));
+    return keys.map(({ secretKey: _secret, secretSealed: _sealed, ...key }) => ({
         ...key,
         grants: grants.filter((g) => g.accessKey === key.accessKey).map(({ accessKey: _key, ...grant }) => grant),
       }));
   }
 
   /** Adds a scoped key with its rights, in one transaction; a grant on a missing bucket is a KeyError. */
-  addScoped(accessKey: string, secretKey: string, name: string, rights: { createBucket: boolean; grants: (BucketRights & { bucket: string })[] }): void {
-    this.db.transaction((tx) => {
-      tx.insert(schema.accessKeys)
-        .values({ accessKey, secretKey: this.box.seal(secretKey, accessKey), secretSealed: true, name, createdAt: new Date(), access: "scoped", createBucket: rights.createBucket })
-        .run();
-      for (const grant of rights.grants) this.change(tx, accessKey, { ...grant }, true);
+  addScoped(accessKey: string, secretKey: string, name: string, rights: { createBucket: boolean; grants: (BucketRights & { bucket: string })[] }): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      await tx
+        .insert(this.tables.accessKeys)
+        .values({ accessKey, secretKey: this.box.seal(secretKey, accessKey), secretSealed: true, name, createdAt: new Date(), access: "scoped", createBucket: rights.createBucket });
+      for (const grant of rights.grants) await this.change(tx, accessKey, { ...grant }, true);
     });
   }
 
   /** Makes `accessKey` a root key with this secret (added when missing). */
-  ensureRoot(accessKey: string, secretKey: string): void {
+  async ensureRoot(accessKey: string, secretKey: string): Promise<void> {
     const sealed = { secretKey: this.box.seal(secretKey, accessKey), secretSealed: true, access: "root" as const };
-    this.db
-      .insert(schema.accessKeys)
-      .values({ accessKey, name: "root", createdAt: new Date(), createBucket: true, ...sealed })
-      .onConflictDoUpdate({ target: schema.accessKeys.accessKey, set: sealed })
-      .run();
+    await this.store.write((db) =>
+      db
+        .insert(this.tables.accessKeys)
+        .values({ accessKey, name: "root", createdAt: new Date(), createBucket: true, ...sealed })
+        .onConflictDoUpdate({ target: this.tables.accessKeys.accessKey, set: sealed }),
+    );
   }
 
   /** Removes a key and its grants; false when there was none. */
-  delete(accessKey: string): boolean {
-    return this.db.delete(schema.accessKeys).where(eq(schema.accessKeys.accessKey, accessKey)).returning().all().length > 0;
+  async delete(accessKey: string): Promise<boolean> {
+    const removed = await this.store.write((db) => db.delete(this.tables.accessKeys).where(eq(this.tables.accessKeys.accessKey, accessKey)).returning());
+    return removed.length > 0;
   }
 
   /**
    * Gives (allow) or takes (deny) rights. A legacy key that is given or
    * denied anything becomes scoped: from then on it has only its grants.
    */
-  setRights(accessKey: string, change: RightsChange, allow: boolean): KeyInfo {
-    this.db.transaction((tx) => this.change(tx, accessKey, change, allow));
-    const info = this.list().find((k) => k.accessKey === accessKey);
+  async setRights(accessKey: string, change: RightsChange, allow: boolean): Promise<KeyInfo> {
+    await this.store.transaction((tx) => this.change(tx, accessKey, change, allow));
+    const info = (await this.list()).find((k) => k.accessKey === accessKey);
     if (!info) throw new KeyError("no-key", `access key "${accessKey}" does not exist`);
     return info;
   }
 
-  private change(tx: Tx, accessKey: string, change: RightsChange, allow: boolean): void {
-    const key = tx.select().from(schema.accessKeys).where(eq(schema.accessKeys.accessKey, accessKey)).get();
+  private async change(tx: Tx, accessKey: string, change: RightsChange, allow: boolean): Promise<void> {
+    const [key] = await tx.select().from(this.tables.accessKeys).where(eq(this.tables.accessKeys.accessKey, accessKey));
     if (!key) throw new KeyError("no-key", `access key "${accessKey}" does not exist`);
     if (key.access === "root") throw new KeyError("root", "the root key always has full access");
     const set: Partial<KeyRow> = { access: "scoped" };
     if (change.createBucket) set.createBucket = allow;
-    tx.update(schema.accessKeys).set(set).where(eq(schema.accessKeys.accessKey, accessKey)).run();
+    await tx.update(this.tables.accessKeys).set(set).where(eq(this.tables.accessKeys.accessKey, accessKey));
     const { bucket } = change;
     if (bucket === undefined) return;
-    if (!tx.select().from(schema.buckets).where(eq(schema.buckets.name, bucket)).get()) throw new KeyError("no-bucket", `bucket "${bucket}" does not exist`);
-    const where = and(eq(schema.bucketGrants.accessKey, accessKey), eq(schema.bucketGrants.bucket, bucket));
-    const current = tx.select().from(schema.bucketGrants).where(where).get() ?? { ...noRights };
+    if ((await tx.select().from(this.tables.buckets).where(eq(this.tables.buckets.name, bucket))).length === 0) throw new KeyError("no-bucket", `bucket "${bucket}" does not exist`);
+    const where = and(eq(this.tables.bucketGrants.accessKey, accessKey), eq(this.tables.bucketGrants.bucket, bucket));
+    const [current = { ...noRights }] = await tx.select().from(this.tables.bucketGrants).where(where);
     const next = {
       read: change.read ? allow : current.read,
       write: change.write ? allow : current.write,
       owner: change.owner ? allow : current.owner,
     };
-    tx.delete(schema.bucketGrants).where(where).run();
-    if (next.read || next.write || next.owner) tx.insert(schema.bucketGrants).values({ bucket, accessKey, ...next }).run();
+    await tx.delete(this.tables.bucketGrants).where(where);
+    if (next.read || next.write || next.owner) await tx.insert(this.tables.bucketGrants).values({ bucket, accessKey, ...next });
   }
 
   private openSecret(row: KeyRow): string {

@@ -1,14 +1,25 @@
 import { join } from "node:path";
 import { and, asc, count, eq, gt, sql, sum } from "drizzle-orm";
-import { openMetadataDb, type MetadataDb } from "../db/open.ts";
+import type { MetadataEngine } from "../db/engine.ts";
+import { isForeignKeyViolation, openStoreDb } from "../db/open-store-db.ts";
+import { startsWith } from "../db/sql.ts";
+import type { Db, StoreDb, StoreSchemas } from "../db/store-db.ts";
 import type { Logger } from "../util/log.ts";
 import { SecretBox } from "../util/secret-box.ts";
 import { newOwnerId } from "./chunks/chunk-ids.ts";
 import type { RepairQueue, RepairReason } from "./chunks/repair-queue.ts";
 import { KeyStore } from "./key-store.ts";
 import { lightningstorMigrations } from "./migrations/index.ts";
+import { lightningstorPgMigrations } from "./migrations-pg/index.ts";
 import * as schema from "./schema.ts";
+import * as pgSchema from "./schema-pg.ts";
 import type { ObjectRow, PartRow, UploadRow } from "./schema.ts";
+
+/** The gateway's SQLite metadata file in its data dir. */
+export const s3MetadataFile = "s3-gateway.db";
+
+/** The gateway's schema and migrations for each engine. */
+export const lightningstorSchemas: StoreSchemas<typeof schema> = { schema, migrations: lightningstorMigrations, pgSchema, pgMigrations: lightningstorPgMigrations };
 
 /** The file in the data dir holding the key that seals S3 secrets in the database (mode 0600). */
 export const secretsKeyFile = "s3-secrets.key";
@@ -22,163 +33,191 @@ export interface BucketSummary {
   bytes: number;
 }
 
-/** Buckets, objects and access keys of one s3-gateway, in SQLite (each change one transaction). */
+type Chunks = { id: string; size: number }[];
+
+/** A repair queue whose table other gateways may add to: `refresh` reads their additions in. */
+export interface SharedRepairQueue extends RepairQueue {
+  refresh(): Promise<void>;
+}
+
+/**
+ * Buckets, objects and access keys of an s3-gateway: in its SQLite file, or
+ * in a PostgreSQL database that several gateways share (each change one
+ * transaction; what must be decided alone across gateways holds a named lock).
+ */
 export class S3Metadata {
-  private readonly meta: MetadataDb<typeof schema>;
-  /** Access keys and their rights; secrets sealed under `<dataDir>/s3-secrets.key`. */
-  readonly keys: KeyStore;
   /** The lookups every request makes, prepared once. */
   private readonly lookups;
 
-  constructor(dataDir: string, log?: Logger) {
-    this.meta = openMetadataDb(join(dataDir, "s3-gateway.db"), schema, lightningstorMigrations);
-    const { accessKeys, buckets, objects } = schema;
-    // A new key file only while no secret is sealed yet: a lost one must not be silently replaced.
-    const anySealed = this.db.select({ n: count() }).from(accessKeys).where(eq(accessKeys.secretSealed, true)).get()?.n ?? 0;
-    this.keys = new KeyStore(this.db, SecretBox.fromFile(join(dataDir, secretsKeyFile), anySealed === 0));
-    this.sealPlaintextSecrets(log);
+  private constructor(
+    private readonly store: StoreDb<typeof schema>,
+    /** Access keys and their rights; secrets sealed under `<dataDir>/s3-secrets.key`. */
+    readonly keys: KeyStore,
+  ) {
+    const { buckets, objects } = this.tables;
     const [key, bucket] = [sql.placeholder("key"), sql.placeholder("bucket")];
     this.lookups = {
-      bucket: this.db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, bucket)).prepare(),
-      object: this.db.select().from(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key))).prepare(),
+      bucket: store.lookup("photon_bucket", this.db.select({ name: buckets.name }).from(buckets).where(eq(buckets.name, bucket))),
+      object: store.lookup("photon_object", this.db.select().from(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key)))),
     };
   }
 
+  /** Opens the gateway's metadata on its engine (SQLite in `dataDir` by default). */
+  static async open(dataDir: string, engine: MetadataEngine = { kind: "sqlite" }, log?: Logger): Promise<S3Metadata> {
+    const store = await openStoreDb(engine, join(dataDir, s3MetadataFile), lightningstorSchemas);
+    const { accessKeys } = store.tables;
+    // A new key file only while no secret is sealed yet: a lost one must not be silently replaced.
+    const [sealedRows] = await store.db.select({ n: count() }).from(accessKeys).where(eq(accessKeys.secretSealed, true));
+    const meta = new S3Metadata(store, new KeyStore(store, SecretBox.fromFile(join(dataDir, secretsKeyFile), (sealedRows?.n ?? 0) === 0)));
+    await meta.sealPlaintextSecrets(log);
+    return meta;
+  }
+
+  /** Takes or renews the lease on a duty shared by the gateways on this database (StoreDb.holdLease). */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.store.holdLease(name, holder, ttlMs);
+  }
+
   private get db() {
-    return this.meta.db;
+    return this.store.db;
+  }
+
+  /** The tables of the store's engine (store-db.ts). */
+  private get tables() {
+    return this.store.tables;
   }
 
   /**
-   * Seals secrets an earlier version stored in plaintext. secure_delete makes
-   * SQLite zero the space the plaintext leaves, and the checkpoint empties the
-   * WAL, so no copy of the old bytes is left in either file.
+   * Seals secrets an earlier version stored in plaintext, leaving no copy of
+   * the old bytes in the database files (StoreDb.scrubbing).
    */
-  private sealPlaintextSecrets(log: Logger | undefined): void {
-    const { sqlite } = this.meta;
-    sqlite.run("PRAGMA secure_delete = ON");
-    try {
-      const { sealed } = this.keys.sealStored();
-      if (sealed === 0) return;
-      sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
-      log?.info("sealed the S3 secret keys an earlier version stored in plaintext", { keys: sealed });
-    } finally {
-      sqlite.run("PRAGMA secure_delete = OFF");
-    }
+  private async sealPlaintextSecrets(log: Logger | undefined): Promise<void> {
+    const { sealed } = await this.store.scrubbing(() => this.keys.sealStored());
+    if (sealed > 0) log?.info("sealed the S3 secret keys an earlier version stored in plaintext", { keys: sealed });
   }
 
   // buckets
 
   listBuckets() {
-    return this.db.select().from(schema.buckets).orderBy(asc(schema.buckets.name)).all();
+    return this.db.select().from(this.tables.buckets).orderBy(asc(this.tables.buckets.name));
   }
 
   /** Every bucket (or the one named) with its object count and bytes. */
-  bucketSummaries(name?: string): BucketSummary[] {
-    const { buckets, objects } = schema;
-    return this.db
+  async bucketSummaries(name?: string): Promise<BucketSummary[]> {
+    const { buckets, objects } = this.tables;
+    const rows = await this.db
       .select({ name: buckets.name, createdAt: buckets.createdAt, publicRead: buckets.publicRead, objects: count(objects.key), bytes: sum(objects.size).mapWith(Number) })
       .from(buckets)
       .leftJoin(objects, eq(objects.bucket, buckets.name))
       .where(name === undefined ? undefined : eq(buckets.name, name))
       .groupBy(buckets.name)
-      .orderBy(asc(buckets.name))
-      .all()
-      .map((b) => ({ ...b, bytes: b.bytes ?? 0 }));
+      .orderBy(asc(buckets.name));
+    return rows.map((b) => ({ ...b, bytes: b.bytes ?? 0 }));
   }
 
   /** Lets anonymous requests read a bucket, or stops it; false when there is no such bucket. */
-  setPublic(name: string, publicRead: boolean): boolean {
-    return this.db.update(schema.buckets).set({ publicRead }).where(eq(schema.buckets.name, name)).returning().all().length > 0;
+  async setPublic(name: string, publicRead: boolean): Promise<boolean> {
+    const changed = await this.store.write((db) => db.update(this.tables.buckets).set({ publicRead }).where(eq(this.tables.buckets.name, name)).returning());
+    return changed.length > 0;
   }
 
-  bucketExists(name: string): boolean {
-    return this.lookups.bucket.get({ bucket: name }) !== undefined;
+  async bucketExists(name: string): Promise<boolean> {
+    return (await this.lookups.bucket({ bucket: name })) !== undefined;
   }
 
   /** False when the bucket already existed. A new bucket's `owner` gets every right on it, in the same transaction. */
-  createBucket(name: string, owner?: string): boolean {
-    return this.db.transaction((tx) => {
-      if (tx.insert(schema.buckets).values({ name, createdAt: new Date() }).onConflictDoNothing().returning().all().length === 0) return false;
-      if (owner !== undefined) tx.insert(schema.bucketGrants).values({ bucket: name, accessKey: owner, read: true, write: true, owner: true }).run();
+  createBucket(name: string, owner?: string): Promise<boolean> {
+    return this.store.transaction(async (tx) => {
+      if ((await tx.insert(this.tables.buckets).values({ name, createdAt: new Date() }).onConflictDoNothing().returning()).length === 0) return false;
+      if (owner !== undefined) await tx.insert(this.tables.bucketGrants).values({ bucket: name, accessKey: owner, read: true, write: true, owner: true });
       return true;
     });
   }
 
-  /** "missing", "not-empty" or "deleted". Commits on a full disk (db/disk-reserve.ts). */
-  deleteBucket(name: string): "missing" | "not-empty" | "deleted" {
-    return this.freeing((tx) => {
-      if (!tx.select().from(schema.buckets).where(eq(schema.buckets.name, name)).get()) return "missing";
-      if (tx.select({ key: schema.objects.key }).from(schema.objects).where(eq(schema.objects.bucket, name)).limit(1).get()) return "not-empty";
-      tx.delete(schema.buckets).where(eq(schema.buckets.name, name)).run();
-      return "deleted";
-    });
+  /**
+   * "missing", "not-empty" or "deleted"; commits on a full disk (StoreDb.freeing).
+   * An object another gateway commits into the bucket meanwhile makes the
+   * delete break its foreign key: not-empty.
+   */
+  async deleteBucket(name: string): Promise<"missing" | "not-empty" | "deleted"> {
+    try {
+      return await this.freeing(async (tx) => {
+        if ((await tx.select().from(this.tables.buckets).where(eq(this.tables.buckets.name, name))).length === 0) return "missing";
+        if ((await tx.select({ key: this.tables.objects.key }).from(this.tables.objects).where(eq(this.tables.objects.bucket, name)).limit(1)).length > 0) return "not-empty";
+        await tx.delete(this.tables.buckets).where(eq(this.tables.buckets.name, name));
+        return "deleted";
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) return "not-empty";
+      throw err;
+    }
   }
 
   // objects
 
-  getObject(bucket: string, key: string): ObjectRow | undefined {
-    return this.lookups.object.get({ bucket, key });
+  getObject(bucket: string, key: string): Promise<ObjectRow | undefined> {
+    return this.lookups.object({ bucket, key });
   }
 
   /**
    * Makes an object visible atomically; returns the chunks of the version it
    * replaced. `check` sees the current version in the same transaction and
-   * may throw to leave it in place (conditional writes).
+   * may throw to leave it in place (conditional writes): the object's lock
+   * makes check-and-write one step across gateways.
    */
-  putObject(row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] {
-    return this.db.transaction((tx) => {
-      const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+  putObject(row: ObjectRow, check?: (current: ObjectRow | undefined) => void): Promise<Chunks> {
+    return this.store.transaction(async (tx) => {
+      const [old] = await tx.select().from(this.tables.objects).where(and(eq(this.tables.objects.bucket, row.bucket), eq(this.tables.objects.key, row.key)));
       check?.(old);
-      tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
+      await tx.insert(this.tables.objects).values(row).onConflictDoUpdate({ target: [this.tables.objects.bucket, this.tables.objects.key], set: row });
       return old?.chunks ?? [];
-    });
+    }, [objectLock(row.bucket, row.key)]);
   }
 
   /** Removes an object; returns its chunks (empty when there was none). Commits on a full disk. */
-  deleteObject(bucket: string, key: string): { id: string; size: number }[] {
-    const removed = this.freeing((tx) => tx.delete(schema.objects).where(and(eq(schema.objects.bucket, bucket), eq(schema.objects.key, key))).returning().get());
+  async deleteObject(bucket: string, key: string): Promise<Chunks> {
+    const [removed] = await this.store.freeing(() =>
+      this.store.write((db) => db.delete(this.tables.objects).where(and(eq(this.tables.objects.bucket, bucket), eq(this.tables.objects.key, key))).returning()),
+    );
     return removed?.chunks ?? [];
   }
 
-  /**
-   * A transaction that frees space: when the disk is too full for it to
-   * commit, the space held back beside the database is given up for it.
-   */
-  private freeing<T>(fn: (tx: Parameters<Parameters<typeof this.db.transaction>[0]>[0]) => T): T {
-    return this.meta.reserve.freeing(() => this.db.transaction(fn));
+  /** A transaction that frees space: it commits on a full disk (StoreDb.freeing). */
+  private freeing<T>(fn: (tx: Db<typeof schema>) => Promise<T>, locks?: readonly string[]): Promise<T> {
+    return this.store.freeing(() => this.store.transaction(fn, locks));
   }
 
   /** Whether the space held back for deletes is in place (put back now if there is room): writes wait for it. */
   reserveInPlace(): boolean {
-    return this.meta.reserve.ensure();
+    return this.store.reserveInPlace();
   }
 
   /** Objects in key order after `after`, starting with `prefix` (case-sensitive, literal), at most `limit`. */
-  listObjects(bucket: string, prefix: string, after: string, limit: number): ObjectRow[] {
-    const conditions = [eq(schema.objects.bucket, bucket), gt(schema.objects.key, after)];
-    if (prefix !== "") conditions.push(sql`instr(${schema.objects.key}, ${prefix}) = 1`);
-    return this.db.select().from(schema.objects).where(and(...conditions)).orderBy(asc(schema.objects.key)).limit(limit).all();
+  listObjects(bucket: string, prefix: string, after: string, limit: number): Promise<ObjectRow[]> {
+    const conditions = [eq(this.tables.objects.bucket, bucket), gt(this.tables.objects.key, after)];
+    if (prefix !== "") conditions.push(startsWith(this.tables.objects.key, prefix));
+    return this.db.select().from(this.tables.objects).where(and(...conditions)).orderBy(asc(this.tables.objects.key)).limit(limit);
   }
 
   // multipart uploads
 
-  createUpload(row: UploadRow): void {
-    this.db.insert(schema.uploads).values(row).run();
+  async createUpload(row: UploadRow): Promise<void> {
+    await this.store.write((db) => db.insert(this.tables.uploads).values(row));
   }
 
-  getUpload(bucket: string, key: string, id: string): UploadRow | undefined {
-    return this.db
+  async getUpload(bucket: string, key: string, id: string): Promise<UploadRow | undefined> {
+    const [row] = await this.db
       .select()
-      .from(schema.uploads)
-      .where(and(eq(schema.uploads.id, id), eq(schema.uploads.bucket, bucket), eq(schema.uploads.key, key)))
-      .get();
+      .from(this.tables.uploads)
+      .where(and(eq(this.tables.uploads.id, id), eq(this.tables.uploads.bucket, bucket), eq(this.tables.uploads.key, key)));
+    return row;
   }
 
   /** Uploads of a bucket in key order, then by start time. */
-  listUploads(bucket: string, prefix: string): UploadRow[] {
-    const conditions = [eq(schema.uploads.bucket, bucket)];
-    if (prefix !== "") conditions.push(sql`instr(${schema.uploads.key}, ${prefix}) = 1`);
-    return this.db.select().from(schema.uploads).where(and(...conditions)).orderBy(asc(schema.uploads.key), asc(schema.uploads.createdAt)).all();
+  listUploads(bucket: string, prefix: string): Promise<UploadRow[]> {
+    const conditions = [eq(this.tables.uploads.bucket, bucket)];
+    if (prefix !== "") conditions.push(startsWith(this.tables.uploads.key, prefix));
+    return this.db.select().from(this.tables.uploads).where(and(...conditions)).orderBy(asc(this.tables.uploads.key), asc(this.tables.uploads.createdAt));
   }
 
   /**
@@ -186,30 +225,29 @@ export class S3Metadata {
    * part); returns the chunks of the part it replaced, or undefined when the
    * upload was completed or aborted meanwhile (nothing is recorded).
    */
-  putPart(row: PartRow): { id: string; size: number }[] | undefined {
-    return this.db.transaction((tx) => {
-      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, row.uploadId)).get()) return undefined;
-      const old = tx
+  putPart(row: PartRow): Promise<Chunks | undefined> {
+    return this.store.transaction(async (tx) => {
+      if ((await tx.select({ id: this.tables.uploads.id }).from(this.tables.uploads).where(eq(this.tables.uploads.id, row.uploadId))).length === 0) return undefined;
+      const [old] = await tx
         .select()
-        .from(schema.parts)
-        .where(and(eq(schema.parts.uploadId, row.uploadId), eq(schema.parts.partNumber, row.partNumber)))
-        .get();
-      tx.insert(schema.parts).values(row).onConflictDoUpdate({ target: [schema.parts.uploadId, schema.parts.partNumber], set: row }).run();
+        .from(this.tables.parts)
+        .where(and(eq(this.tables.parts.uploadId, row.uploadId), eq(this.tables.parts.partNumber, row.partNumber)));
+      await tx.insert(this.tables.parts).values(row).onConflictDoUpdate({ target: [this.tables.parts.uploadId, this.tables.parts.partNumber], set: row });
       return old?.chunks ?? [];
-    });
+    }, [uploadLock(row.uploadId)]);
   }
 
-  listParts(uploadId: string): PartRow[] {
-    return this.db.select().from(schema.parts).where(eq(schema.parts.uploadId, uploadId)).orderBy(asc(schema.parts.partNumber)).all();
+  listParts(uploadId: string): Promise<PartRow[]> {
+    return this.db.select().from(this.tables.parts).where(eq(this.tables.parts.uploadId, uploadId)).orderBy(asc(this.tables.parts.partNumber));
   }
 
   /** Removes an upload and its parts; returns every part (their chunks are the caller's to delete). Commits on a full disk. */
-  deleteUpload(uploadId: string): PartRow[] {
-    return this.freeing((tx) => {
-      const removed = tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).returning().all();
-      tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
+  deleteUpload(uploadId: string): Promise<PartRow[]> {
+    return this.freeing(async (tx) => {
+      const removed = await tx.delete(this.tables.parts).where(eq(this.tables.parts.uploadId, uploadId)).returning();
+      await tx.delete(this.tables.uploads).where(eq(this.tables.uploads.id, uploadId));
       return removed;
-    });
+    }, [uploadLock(uploadId)]);
   }
 
   /**
@@ -218,60 +256,70 @@ export class S3Metadata {
    * chunks, or undefined when the upload is gone (a concurrent Complete or
    * Abort came first; nothing is changed). `check` is as for putObject.
    */
-  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): { id: string; size: number }[] | undefined {
-    return this.db.transaction((tx) => {
-      if (!tx.select({ id: schema.uploads.id }).from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get()) return undefined;
-      const old = tx.select().from(schema.objects).where(and(eq(schema.objects.bucket, row.bucket), eq(schema.objects.key, row.key))).get();
+  completeUpload(uploadId: string, row: ObjectRow, check?: (current: ObjectRow | undefined) => void): Promise<Chunks | undefined> {
+    return this.store.transaction(async (tx) => {
+      if ((await tx.select({ id: this.tables.uploads.id }).from(this.tables.uploads).where(eq(this.tables.uploads.id, uploadId))).length === 0) return undefined;
+      const [old] = await tx.select().from(this.tables.objects).where(and(eq(this.tables.objects.bucket, row.bucket), eq(this.tables.objects.key, row.key)));
       check?.(old);
-      tx.insert(schema.objects).values(row).onConflictDoUpdate({ target: [schema.objects.bucket, schema.objects.key], set: row }).run();
-      tx.delete(schema.parts).where(eq(schema.parts.uploadId, uploadId)).run();
-      tx.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
+      await tx.insert(this.tables.objects).values(row).onConflictDoUpdate({ target: [this.tables.objects.bucket, this.tables.objects.key], set: row });
+      await tx.delete(this.tables.parts).where(eq(this.tables.parts.uploadId, uploadId));
+      await tx.delete(this.tables.uploads).where(eq(this.tables.uploads.id, uploadId));
       return old?.chunks ?? [];
-    });
+    }, [uploadLock(uploadId), objectLock(row.bucket, row.key)]);
   }
 
-  /** Every chunk id any object or part refers to. */
-  referencedChunks(): Set<string> {
+  /** Every chunk id any object or part refers to (of every gateway sharing the database). */
+  async referencedChunks(): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const row of this.db.select({ chunks: schema.objects.chunks }).from(schema.objects).all()) for (const c of row.chunks) ids.add(c.id);
-    for (const row of this.db.select({ chunks: schema.parts.chunks }).from(schema.parts).all()) for (const c of row.chunks) ids.add(c.id);
+    for (const row of await this.db.select({ chunks: this.tables.objects.chunks }).from(this.tables.objects)) for (const c of row.chunks) ids.add(c.id);
+    for (const row of await this.db.select({ chunks: this.tables.parts.chunks }).from(this.tables.parts)) for (const c of row.chunks) ids.add(c.id);
     return ids;
   }
 
   /**
-   * This gateway's id, made at its first start and kept: the owner its chunk
-   * ids carry (chunks/chunk-ids.ts). A gateway upgraded from before ids had
-   * owners gets one too; its older chunks name none and are never collected.
+   * This gateway's id, made at the first start and kept: the owner its chunk
+   * ids carry (chunks/chunk-ids.ts). Gateways sharing a PostgreSQL database
+   * are one namespace and share one id (the first to start makes it). A
+   * gateway upgraded from before ids had owners gets one too; its older
+   * chunks name none and are never collected.
    */
-  gatewayId(): string {
-    const { settings } = schema;
-    return this.db.transaction((tx) => {
-      const row = tx.select({ value: settings.value }).from(settings).where(eq(settings.name, "gateway_id")).get();
+  gatewayId(): Promise<string> {
+    const { settings } = this.tables;
+    return this.store.transaction(async (tx) => {
+      const [row] = await tx.select({ value: settings.value }).from(settings).where(eq(settings.name, "gateway_id"));
       if (row) return row.value;
       const id = newOwnerId();
-      tx.insert(settings).values({ name: "gateway_id", value: id }).run();
+      await tx.insert(settings).values({ name: "gateway_id", value: id });
       return id;
-    });
+    }, ["setting:gateway_id"]);
   }
 
   /**
-   * The durable repair queue (a RepairQueue over the `repair_queue` table):
-   * each change is its own transaction; the ids are mirrored in memory, so
-   * asking about a chunk that is not queued (every delete does) costs no query.
+   * The durable repair queue (a RepairQueue over the `repair_queue` table),
+   * loaded once: the ids are mirrored in memory, so asking about a chunk
+   * that is not queued (every delete does) costs no query. Each change is
+   * written in the background, in order; a failed write is logged. Gateways
+   * sharing a database share the table: `refresh` takes in what the others queued.
    */
-  repairQueue(): RepairQueue {
-    const { db } = this;
-    const { repairQueue: table } = schema;
-    const queued = new Set(db.select({ id: table.chunkId }).from(table).orderBy(asc(table.queuedAt)).all().map((r) => r.id));
+  async repairQueue(log: Logger): Promise<SharedRepairQueue> {
+    const { store, db } = this;
+    const { repairQueue: table } = this.tables;
+    const stored = async () => (await db.select({ id: table.chunkId }).from(table).orderBy(asc(table.queuedAt))).map((r) => r.id);
+    const queued = new Set(await stored());
+    const persist = (what: string, id: string, change: Parameters<typeof store.write>[0]) =>
+      void store.write(change).catch((err: unknown) => log.error(`could not ${what} the repair queue`, { chunk: id, err: String(err) }));
     return {
       add(id: string, reason: RepairReason) {
         if (queued.has(id)) return;
-        db.insert(table).values({ chunkId: id, reason, queuedAt: new Date() }).onConflictDoNothing().run();
         queued.add(id);
+        persist("add to", id, (db) => db.insert(table).values({ chunkId: id, reason, queuedAt: new Date() }).onConflictDoNothing());
       },
       remove(id: string) {
         if (!queued.delete(id)) return;
-        db.delete(table).where(eq(table.chunkId, id)).run();
+        persist("remove from", id, (db) => db.delete(table).where(eq(table.chunkId, id)));
+      },
+      async refresh() {
+        for (const id of await stored()) queued.add(id);
       },
       has: (id: string) => queued.has(id),
       ids: () => [...queued],
@@ -281,7 +329,17 @@ export class S3Metadata {
     };
   }
 
-  close(): void {
-    this.meta.close();
+  close(): Promise<void> {
+    return this.store.close();
   }
+}
+
+/** The lock that makes a check-and-write of one object atomic across gateways. */
+function objectLock(bucket: string, key: string): string {
+  return `object:${bucket}/${key}`;
+}
+
+/** The lock of one multipart upload: parts, completion and abort take turns. */
+function uploadLock(uploadId: string): string {
+  return `upload:${uploadId}`;
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import type { Registry } from "prom-client";
+import { redactUrl, type MetadataEngine } from "../db/engine.ts";
 import { createAdminApp } from "../http/admin-app.ts";
 import { createHttpMetrics } from "../http/metrics.ts";
 import type { TrustedCa } from "../http/client-tls.ts";
@@ -22,7 +24,8 @@ import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
 import { ChunkUpkeep } from "./chunks/upkeep.ts";
 import { bucketRoutes, generateKey, keyRoutes } from "./access-routes.ts";
-import { S3Metadata } from "./metadata.ts";
+import { S3Metadata, type SharedRepairQueue } from "./metadata.ts";
+import { runUpkeepUnderLease } from "./upkeep-lease.ts";
 import { createS3Handler } from "./s3/app.ts";
 import { createS3Metrics } from "./s3/s3-metrics.ts";
 import { listenRaw } from "./http/listener.ts";
@@ -31,6 +34,8 @@ import { DEFAULT_LIMITS } from "./http/listener-limits.ts";
 /** The s3-gateway's configuration, parsed once by the CLI. */
 export interface S3GatewayConfig {
   dataDir: string;
+  /** Where buckets, objects and keys are kept: SQLite in the data dir, or a PostgreSQL that gateways share. */
+  metadata: MetadataEngine;
   listen: ListenAddress;
   admin: ListenAddress;
   token: TokenLike;
@@ -64,8 +69,9 @@ export const rootKeyFile = "root-key";
 
 /** Starts `photon s3-gateway`: the S3 API on its own listener and the key admin API. */
 export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Promise<RunningServer> {
-  const meta = new S3Metadata(config.dataDir, log);
-  ensureRootKey(config, meta, log);
+  const meta = await S3Metadata.open(config.dataDir, config.metadata, log);
+  if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
+  await ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
   const { chunks, start, routes } = await openChunkStore(config, meta, metrics.registry, log);
   // One signal stops every background loop of this process.
@@ -89,7 +95,7 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
       await s3.stop();
       abort.abort();
       await upkept;
-      meta.close();
+      await meta.close();
     },
   };
 }
@@ -101,6 +107,14 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
  * repair queue is worked every second.
  */
 const UPKEEP_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * With metadata on PostgreSQL, unreferenced copies younger than this are never
+ * collected: the lease holder's collection cannot see which chunks another
+ * gateway is writing for an object or part not yet committed (a PUT's ids are
+ * known only in its own process), so it leaves them the day a write may take.
+ */
+const SHARED_GC_MIN_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** A storage node down longer than this is lost, by default: its copies are made again on the others. */
 export const DEFAULT_NODE_GRACE_MS = 5 * 60 * 1000;
@@ -122,7 +136,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
   const replication = config.replication;
   if (replication) {
     const chunkLog = log.child({ kind: "chunks" });
-    const owner = meta.gatewayId();
+    const owner = await meta.gatewayId();
     const membership = replication.nodes
       ? undefined
       : new ControllerMembership({
@@ -135,12 +149,16 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
     if (membership && !(await membership.refresh())) log.warn("starting without storage nodes until the controller answers", { controller: replication.controllerUrl });
     // Logged at start and whenever the controller's storage nodes change (the lab's bench reads the last one).
     const logNodes = () => log.info("chunks are replicated", { nodes: chunks.nodes, replicas: replication.replicas, writeQuorum: replication.writeQuorum, mode: replication.mode ?? "fanout", gateway: owner, ...(membership ? { controller: replication.controllerUrl } : {}) });
-    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner, ca: config.ca }, chunkLog, new ReplicationFailures(chunkLog, registry), meta.repairQueue());
+    const queue = await meta.repairQueue(chunkLog);
+    const chunks = new ReplicatedChunkStore({ ...replication, ...(membership ? { membership } : {}), token: config.token, owner, ca: config.ca }, chunkLog, new ReplicationFailures(chunkLog, registry), queue);
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
     logNodes();
     const referenced = () => meta.referencedChunks();
     const throttle = new RepairThrottle(replication.repairBytesPerSecond);
-    const upkeep = new ChunkUpkeep(chunks, chunkLog, { throttle, collect: { firstMs: 0, everyMs: config.gcEveryMs ?? UPKEEP_EVERY_MS, owner, referenced } });
+    const everyMs = config.gcEveryMs ?? UPKEEP_EVERY_MS;
+    // Gateways sharing PostgreSQL share the owner id, and only the lease holder collects: it cannot know which ids the others are writing now.
+    const minAgeMs = config.metadata.kind === "postgres" ? Math.max(everyMs, SHARED_GC_MIN_AGE_MS) : everyMs;
+    const upkeep = new ChunkUpkeep(chunks, chunkLog, { throttle, collect: { firstMs: 0, everyMs, minAgeMs, owner, referenced } });
     const rebalance = new ChunkRebalance(chunks, chunkLog, { referenced, throttle, everyMs: UPKEEP_EVERY_MS });
     // A node that joins, returns, is drained or lost moves copies: pass at once.
     membership?.onChange(() => {
@@ -148,28 +166,29 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
       void rebalance.trigger();
     });
     registerReplicationGauges(registry, { store: chunks, upkeep, rebalance });
+    const holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
     const start = async (signal: AbortSignal) => {
-      await Promise.all([upkeep.start(signal), rebalance.run(signal), membership?.start(signal)]);
+      await Promise.all([runUpkeepUnderLease({ upkeep, queue, meta, holder, log }, signal), rebalance.run(signal), membership?.start(signal)]);
     };
     return { chunks, start, routes: repairRoutes({ store: chunks, upkeep, rebalance }) };
   }
   const chunks = new LocalChunkStore(join(config.dataDir, "chunks"));
-  const referenced = meta.referencedChunks();
+  const referenced = await meta.referencedChunks();
   const swept = chunks.sweep((id) => referenced.has(id));
   if (swept > 0) log.info("removed leftover chunks of interrupted uploads", { chunks: swept });
   return { chunks };
 }
 
 /** The configured key is a root key; otherwise the first start makes one and writes it to `root-key`. */
-function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): void {
+async function ensureRootKey(config: S3GatewayConfig, meta: S3Metadata, log: Logger): Promise<void> {
   if (config.rootKey) {
-    meta.keys.ensureRoot(config.rootKey.accessKey, config.rootKey.secretKey);
+    await meta.keys.ensureRoot(config.rootKey.accessKey, config.rootKey.secretKey);
     return;
   }
-  if (meta.keys.list().length > 0) return;
+  if ((await meta.keys.list()).length > 0) return;
   const path = join(config.dataDir, rootKeyFile);
   const key = existsSync(path) ? parseRootKey(readFileSync(path, "utf8")) : generateKey();
-  meta.keys.ensureRoot(key.accessKey, key.secretKey);
+  await meta.keys.ensureRoot(key.accessKey, key.secretKey);
   writeFileAtomic(path, `AWS_ACCESS_KEY_ID=${key.accessKey}\nAWS_SECRET_ACCESS_KEY=${key.secretKey}\n`, 0o600);
   log.info("created the root S3 key", { accessKey: key.accessKey, file: path });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPhoton, type PhotonProcess } from "./photon.ts";
+import { metadataArgs } from "./postgres.ts";
 
 /** A controller on port 0 with its data dir and token. */
 export interface TestController {
@@ -12,11 +13,13 @@ export interface TestController {
 
 /**
  * Starts a controller with a short node timeout, reusing `dataDir` across
- * restarts; `listen` is `host:port` (default 127.0.0.1:0, the kernel picks).
+ * restarts (and its database, on the suite's engine: postgres.ts); `listen`
+ * is `host:port` (default 127.0.0.1:0, the kernel picks).
  */
 export async function startController(dataDir: string, extra: string[] = [], listen: number | string = 0): Promise<TestController> {
   const address = typeof listen === "number" ? `127.0.0.1:${listen}` : listen;
-  const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", address, "--node-timeout", "600", ...extra]);
+  const metadata = extra.includes("--metadata") ? [] : await metadataArgs(dataDir);
+  const proc = startPhoton(["controller", "--data-dir", dataDir, "--listen", address, "--node-timeout", "600", ...metadata, ...extra]);
   const url = await proc.url();
   const given = extra.indexOf("--token");
   const token = given >= 0 ? extra[given + 1]! : readFileSync(join(dataDir, "cluster-token"), "utf8").trim();

@@ -3,6 +3,7 @@ import { CreateBucketCommand, S3Client, S3ServiceException } from "@aws-sdk/clie
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { startPhoton, tempDir, type PhotonProcess } from "./photon.ts";
+import { metadataArgs } from "./postgres.ts";
 
 /** A running s3-gateway on port 0 with a known key, and an SDK client with default settings. */
 export interface TestGateway {
@@ -19,14 +20,22 @@ export interface TestGateway {
 /**
  * Starts a gateway in a fresh temp dir: `wrap` runs it under another program
  * (e.g. strace), `args` are added to its command line, `token` is the cluster
- * token; `dir` holds its data dir instead (left in place when disposed).
+ * token, `prepare` sees the data dir before the gateway starts, `credentials`
+ * is its root key (a random secret by default), `dir` holds its data dir
+ * instead of a fresh temp dir (left in place when disposed). Its metadata
+ * is on the suite's engine (postgres.ts: `testMetadata`) unless `args` name one.
  */
-export async function startGateway(options: { wrap?: string[]; args?: string[]; token?: string; dir?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  options: { wrap?: string[]; args?: string[]; token?: string; dir?: string; prepare?: (dataDir: string) => void; credentials?: TestGateway["credentials"] } = {},
+): Promise<TestGateway> {
   const dir = options.dir ? { path: options.dir, [Symbol.dispose]() {} } : tempDir("photon-s3-");
   const dataDir = join(dir.path, "data");
+  options.prepare?.(dataDir);
   const token = options.token ?? "test-token-" + crypto.randomUUID();
-  const credentials = { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
-  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test", ...(options.args ?? [])], {
+  const credentials = options.credentials ?? { accessKeyId: "PHTESTKEY0000000000A", secretAccessKey: "test-secret-" + crypto.randomUUID() };
+  const args = options.args ?? [];
+  const metadata = args.includes("--metadata") ? [] : await metadataArgs();
+  const proc = startPhoton(["s3-gateway", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--domain", "s3.photon.test", ...metadata, ...args], {
     env: { PHOTON_TOKEN: token, PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey },
     binary: options.wrap?.[0],
     prefix: options.wrap?.slice(1),

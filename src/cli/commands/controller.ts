@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { startController } from "../../controller/server.ts";
 import type { ArtifactConfig } from "../../plasmavmc/images/artifact-store.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
-import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, metadataArg, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -14,6 +14,7 @@ export default defineCommand({
   meta: { name: "controller", description: "Run the controller (control API; default 127.0.0.1:7070)" },
   args: {
     ...commonArgs,
+    ...metadataArg,
     ...serverTlsArgs,
     ...serverCaArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7070)", valueHint: "HOST:PORT" },
@@ -34,9 +35,10 @@ export default defineCommand({
     const token = clusterTokenOption(sources, true);
     const cpuRatio = numberOption(sources, "cpu-ratio", 4);
     if (!(cpuRatio > 0)) throw new CliError("--cpu-ratio: expected a positive number");
-    const server = startController(
+    const server = await startController(
       {
         dataDir,
+        metadata: metadataOption(sources),
         tls,
         ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:7070"),

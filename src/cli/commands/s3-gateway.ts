@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { REPLICATION_MODES, type ReplicationMode } from "../../lightningstor/chunks/chain-mode.ts";
 import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
 import { ensureDir } from "../../util/fs.ts";
-import { commonArgs, serverCaArgs, serverTlsArgs } from "../args.ts";
-import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, numberOption, option, type OptionSources } from "../config.ts";
+import { commonArgs, metadataArg, serverCaArgs, serverTlsArgs } from "../args.ts";
+import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
 import { commandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { runUntilSignal } from "../run-server.ts";
@@ -13,6 +13,7 @@ export default defineCommand({
   meta: { name: "s3-gateway", description: "Serve the LightningStor S3 API (default 127.0.0.1:9000; admin 127.0.0.1:7073)" },
   args: {
     ...commonArgs,
+    ...metadataArg,
     ...serverTlsArgs,
     ...serverCaArgs,
     listen: { type: "string", description: "S3 address (default 127.0.0.1:9000)", valueHint: "HOST:PORT" },
@@ -42,6 +43,7 @@ export default defineCommand({
     const server = await startS3Gateway(
       {
         dataDir,
+        metadata: metadataOption(sources),
         tls,
         ca: caOption(sources),
         listen: listenOption(sources, "listen", "127.0.0.1:9000"),

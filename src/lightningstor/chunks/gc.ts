@@ -17,6 +17,8 @@ export interface CollectResult {
   removed: number;
   /** Unreferenced copies written before chunk ids named their gateway: never deleted. */
   unowned: number;
+  /** Unreferenced copies of this gateway kept for being younger than `minAgeMs`. */
+  young: number;
 }
 
 /**
@@ -32,16 +34,19 @@ export interface CollectResult {
  * are kept, since any gateway of the cluster may reference them.
  */
 export async function collectGarbage(store: ReplicatedChunkStore, options: CollectOptions): Promise<CollectResult> {
-  const result: CollectResult = { removed: 0, unowned: 0 };
+  const result: CollectResult = { removed: 0, unowned: 0, young: 0 };
   for (const node of store.nodes) {
     try {
       const cutoff = Date.now() - options.minAgeMs;
       for (const { id, writtenAt } of await store.client.list(node)) {
         // `writing` first: it forgets the ids it finds referenced.
-        if (store.writing(id, options.isReferenced) || options.isReferenced(id) || writtenAt.getTime() > cutoff) continue;
+        if (store.writing(id, options.isReferenced) || options.isReferenced(id)) continue;
         const owner = chunkOwner(id);
-        if (owner === undefined) result.unowned++;
-        else if (owner === options.owner && (await store.client.delete(node, id))) result.removed++;
+        if (owner !== undefined && owner !== options.owner) continue;
+        if (writtenAt.getTime() > cutoff) {
+          if (owner !== undefined) result.young++;
+        } else if (owner === undefined) result.unowned++;
+        else if (await store.client.delete(node, id)) result.removed++;
       }
     } catch (err) {
       store.failures.report("collect", "could not collect garbage on a storage node; next time", { node }, err);

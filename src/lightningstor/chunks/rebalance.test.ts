@@ -36,7 +36,7 @@ function cluster() {
   const membership: Membership = { nodes: () => nodes.map((n) => n.node) };
   const store = new ReplicatedChunkStore({ membership, replicas: 3, writeQuorum: 2, token, deadlines: { answerMs: 2000, progressMs: 2000, requestMs: 2000 } }, quiet);
   const referenced = new Set<string>();
-  const rebalance = new ChunkRebalance(store, quiet, { referenced: () => referenced, throttle: new RepairThrottle(2 ** 30) });
+  const rebalance = new ChunkRebalance(store, quiet, { referenced: async () => referenced, throttle: new RepairThrottle(2 ** 30) });
   /** Puts `count` chunks and waits for their third copies. */
   const put = async (count: number) => {
     for (let i = 0; i < count; i++) {
@@ -104,7 +104,7 @@ describe("a rebalance pass", () => {
     expect(holders(id)).toContain(drained.node.name);
     // The drain is heard before the object commits: the pass it triggers does not see the chunk referenced.
     drained.node = { ...drained.node, drained: true };
-    const rebalance = new ChunkRebalance(store, quiet, { referenced: () => referenced, throttle: new RepairThrottle(2 ** 30), retryMs: 50 });
+    const rebalance = new ChunkRebalance(store, quiet, { referenced: async () => referenced, throttle: new RepairThrottle(2 ** 30), retryMs: 50 });
     const abort = new AbortController();
     cleanups.push(() => abort.abort());
     void rebalance.run(abort.signal);

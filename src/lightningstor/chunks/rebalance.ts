@@ -31,7 +31,7 @@ export interface RebalanceStats {
 /** How ChunkRebalance works. */
 export interface RebalanceOptions {
   /** Every chunk id the gateway's metadata references. */
-  referenced: () => ReadonlySet<string>;
+  referenced: () => Promise<ReadonlySet<string>>;
   throttle: RepairThrottle;
   /** Chunks worked on at once (default 2). */
   concurrency?: number;
@@ -121,7 +121,7 @@ export class ChunkRebalance {
     const stats: RebalanceStats = { startedAt: new Date().toISOString(), chunks: 0, underReplicated: 0, waiting: 0, copied: 0, misplaced: 0, removed: 0, unreadable: 0, unreferenced: 0, unlisted: 0, deferred: 0 };
     this.current = stats;
     try {
-      const referenced = this.options.referenced();
+      const referenced = await this.options.referenced();
       this.unseenWrites = this.store.writingBefore(this.triggeredAt, (id) => referenced.has(id));
       const { holders, listed } = await this.listNodes(referenced, stats);
       const ids = [...referenced][Symbol.iterator]();

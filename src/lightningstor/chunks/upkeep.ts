@@ -14,9 +14,9 @@ export interface UpkeepOptions {
    * Garbage collection (gc.ts: only copies this gateway, `owner`, wrote) and
    * anti-entropy against what the metadata references, every `everyMs`, first
    * `firstMs` after start (default `everyMs`); not run when absent. Copies
-   * younger than `everyMs` are never collected.
+   * younger than `minAgeMs` (default `everyMs`) are never collected.
    */
-  collect?: { firstMs?: number; everyMs: number; owner: string; referenced: () => ReadonlySet<string> };
+  collect?: { firstMs?: number; everyMs: number; minAgeMs?: number; owner: string; referenced: () => Promise<ReadonlySet<string>> };
 }
 
 /** What a node says of a copy it should hold. */
@@ -53,7 +53,7 @@ export class ChunkUpkeep {
     const every = this.repairEveryMs;
     const loops = [runPeriodically(() => this.completeCopies(), { firstMs: every, everyMs: every, signal })];
     const collect = this.options.collect;
-    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced()), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
+    if (collect) loops.push(runPeriodically(() => this.collect(collect.referenced), { firstMs: collect.firstMs ?? collect.everyMs, everyMs: collect.everyMs, signal }));
     await Promise.all(loops);
   }
 
@@ -137,10 +137,12 @@ export class ChunkUpkeep {
    * Copies this gateway wrote and no object or part references go once older
    * than a round (gc.ts); referenced chunks missing a copy get it back.
    */
-  private async collect(referenced: ReadonlySet<string>): Promise<void> {
-    const { owner, everyMs } = this.options.collect!;
+  private async collect(references: () => Promise<ReadonlySet<string>>): Promise<void> {
+    const { owner, everyMs, minAgeMs } = this.options.collect!;
     try {
-      const { removed, unowned } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: everyMs });
+      const referenced = await references();
+      const { removed, unowned, young } = await collectGarbage(this.store, { owner, isReferenced: (id) => referenced.has(id), minAgeMs: minAgeMs ?? everyMs });
+      this.log.debug("garbage collection round", { removed, unowned, young });
       if (removed > 0) this.log.info("removed unreferenced chunk copies from storage nodes", { copies: removed });
       if (unowned > 0) this.log.debug("kept unreferenced copies written before chunk ids named their gateway", { copies: unowned });
       const short = await this.checkCopies(referenced);

@@ -1,4 +1,4 @@
-import type { BucketRights, KeyAccess, KeyStore } from "../key-store.ts";
+import type { BucketRights, KeyAccess, KeyView } from "../key-store.ts";
 import { S3Error } from "./errors.ts";
 import type { Endpoint, Operation } from "./router.ts";
 
@@ -82,7 +82,7 @@ function denied(principal: Principal, what: string): S3Error {
  * The principal of a request, from the gateway's keys: anonymous when
  * `accessKey` is undefined. A public bucket may be read by anyone, any key included.
  */
-export function principalOf(keys: Pick<KeyStore, "accessOf" | "grantOn" | "isPublic">, accessKey: string | undefined): Principal {
+export function principalOf(keys: KeyView, accessKey: string | undefined): Principal {
   const publicRead = (bucket: string): BucketRights => ({ read: keys.isPublic(bucket), write: false, owner: false });
   if (accessKey === undefined) return { access: "anonymous", createBucket: false, rightsOn: publicRead };
   const key = keys.accessOf(accessKey);

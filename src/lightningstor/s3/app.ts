@@ -1,6 +1,7 @@
 import type { Logger } from "../../util/log.ts";
 import type { ListenerResponse } from "../http/response-body.ts";
 import { isDiskFull } from "../../db/disk-reserve.ts";
+import { isMetadataUnavailable } from "../../db/open-store-db.ts";
 import { ChunkStoreFullError, ChunkUnavailableError, type ChunkStore } from "../chunks/chunk-store.ts";
 import type { S3Metadata } from "../metadata.ts";
 import { authorize, principalOf } from "./access.ts";
@@ -41,14 +42,14 @@ export interface S3AppOptions {
  * GET/HEAD is a probe, so a signed request for a bucket named `health` or
  * `minio` still reaches it; a probe reveals nothing but its status.
  */
-function healthProbe(request: Request, path: string, meta: S3Metadata, chunks: ChunkStore): Response | undefined {
+async function healthProbe(request: Request, path: string, meta: S3Metadata, chunks: ChunkStore): Promise<Response | undefined> {
   if (request.method !== "GET" && request.method !== "HEAD") return undefined;
   if (request.headers.has("authorization") || new URL(request.url).searchParams.has("X-Amz-Signature")) return undefined;
   const probe = /^\/(?:minio\/)?health\/(live|ready)$/.exec(path)?.[1];
   if (!probe) return undefined;
   if (probe === "ready") {
     try {
-      meta.keys.secretFor("");
+      await meta.keys.secretFor("");
       if (!chunks.writable()) return new Response(null, { status: 503 });
     } catch {
       return new Response(null, { status: 503 });
@@ -67,7 +68,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
   return async (request, rawTarget) => {
     const started = performance.now();
     const url = parseTarget(rawTarget ?? request.url);
-    const probe = healthProbe(request, url.pathname, meta, chunks);
+    const probe = await healthProbe(request, url.pathname, meta, chunks);
     if (probe) return probe;
     const requestId = crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase();
     let response: ListenerResponse;
@@ -75,41 +76,41 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     // Named in the request's log line (never its secret): rotating a key means watching the old one go quiet.
     let accessKey: string | undefined;
     try {
-      const auth = authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
+      const auth = await authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
       operation = endpoint.op;
       accessKey = auth.accessKey;
-      const principal = principalOf(meta.keys, auth.accessKey);
+      const principal = principalOf(await meta.keys.keyView(auth.accessKey), auth.accessKey);
       authorize(principal, endpoint);
       const ctx: S3Context = { request, url, auth, principal, meta, chunks, readers, region, log };
       switch (endpoint.op) {
         case "ListBuckets":
-          response = listBuckets(ctx);
+          response = await listBuckets(ctx);
           break;
         case "CreateBucket":
           response = await createBucket(ctx, endpoint.bucket);
           break;
         case "HeadBucket":
-          response = headBucket(ctx, endpoint.bucket);
+          response = await headBucket(ctx, endpoint.bucket);
           break;
         case "DeleteBucket":
-          response = deleteBucket(ctx, endpoint.bucket);
+          response = await deleteBucket(ctx, endpoint.bucket);
           break;
         case "GetBucketLocation":
-          response = getBucketLocation(ctx, endpoint.bucket);
+          response = await getBucketLocation(ctx, endpoint.bucket);
           break;
         case "GetBucketVersioning":
-          response = getBucketVersioning(ctx, endpoint.bucket);
+          response = await getBucketVersioning(ctx, endpoint.bucket);
           break;
         case "GetBucketAcl":
-          response = getAcl(ctx, endpoint.bucket);
+          response = await getAcl(ctx, endpoint.bucket);
           break;
         case "GetObjectAcl":
-          response = getAcl(ctx, endpoint.bucket, endpoint.key);
+          response = await getAcl(ctx, endpoint.bucket, endpoint.key);
           break;
         case "ListObjects":
         case "ListObjectsV2":
-          response = listObjects(ctx, endpoint.bucket, endpoint.op === "ListObjectsV2");
+          response = await listObjects(ctx, endpoint.bucket, endpoint.op === "ListObjectsV2");
           break;
         case "PutObject":
           response = await putObject(ctx, endpoint.bucket, endpoint.key);
@@ -122,7 +123,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           response = await deleteObject(ctx, endpoint.bucket, endpoint.key);
           break;
         case "CreateMultipartUpload":
-          response = createUpload(ctx, endpoint.bucket, endpoint.key);
+          response = await createUpload(ctx, endpoint.bucket, endpoint.key);
           break;
         case "UploadPart":
           response = await uploadPart(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId, endpoint.partNumber);
@@ -134,10 +135,10 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
           response = await abortUpload(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
           break;
         case "ListParts":
-          response = listParts(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
+          response = await listParts(ctx, endpoint.bucket, endpoint.key, endpoint.uploadId);
           break;
         case "ListMultipartUploads":
-          response = listUploads(ctx, endpoint.bucket);
+          response = await listUploads(ctx, endpoint.bucket);
           break;
         case "CopyObject":
           response = await copyObject(ctx, endpoint.bucket, endpoint.key, endpoint.source);
@@ -152,7 +153,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     } catch (err) {
       const s3 = asS3Error(err);
       if (s3.code === "InternalError") log.error("S3 request failed", { method: request.method, path: url.pathname, err });
-      else if (s3.code === "ServiceUnavailable") log.warn("S3 request failed: storage nodes unavailable", { method: request.method, path: url.pathname, error: String(err) });
+      else if (s3.code === "ServiceUnavailable") log.warn(`S3 request failed: ${s3.message}`, { method: request.method, path: url.pathname, error: String(err) });
       response = errorResponse(s3, url.pathname, requestId, request.method);
     }
     response.headers.set("x-amz-request-id", requestId);
@@ -167,6 +168,7 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
 function asS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (err instanceof ChunkUnavailableError) return new S3Error("ServiceUnavailable", "too few storage nodes answered; please try again");
+  if (isMetadataUnavailable(err)) return new S3Error("ServiceUnavailable", "the metadata database does not answer; please try again");
   if (err instanceof ChunkStoreFullError || isDiskFull(err)) return storageFull();
   if (err instanceof BodyTooSlowError) return new S3Error("RequestTimeout", "your socket connection to the server was not read from or written to within the timeout period");
   return new S3Error("InternalError", "we encountered an internal error; please try again");

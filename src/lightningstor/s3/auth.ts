@@ -28,7 +28,7 @@ export interface Authenticated {
 
 export interface AuthOptions {
   /** The secret of an access key; undefined when the key is unknown. */
-  secretFor(accessKey: string): string | undefined;
+  secretFor(accessKey: string): Promise<string | undefined>;
   region: string;
   now: Date;
   /** Allowed clock difference (AWS: 15 minutes). */
@@ -46,7 +46,7 @@ const MAX_PRESIGNED_EXPIRY_S = 7 * 24 * 3600;
  * presigned query string. A request with neither is anonymous: what it may
  * do (read a public bucket, nothing else) is for authorization to say.
  */
-export function authenticate(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
+export async function authenticate(request: Request, url: RequestTarget, options: AuthOptions): Promise<Authenticated> {
   const header = request.headers.get("authorization");
   // SigV2: `AWS AKID:signature`, or a query with AWSAccessKeyId and Signature (awscli v1's `s3 presign` default).
   if (header?.startsWith("AWS ") || (!header && url.searchParams.has("AWSAccessKeyId") && url.searchParams.has("Signature"))) {
@@ -57,7 +57,7 @@ export function authenticate(request: Request, url: RequestTarget, options: Auth
   return { payload: { kind: "unsigned" } };
 }
 
-function fromHeader(request: Request, url: RequestTarget, header: string, options: AuthOptions): Authenticated {
+async function fromHeader(request: Request, url: RequestTarget, header: string, options: AuthOptions): Promise<Authenticated> {
   const credentials = parseAuthorization(header);
   const amzDate = request.headers.get("x-amz-date") ?? "";
   const date = parseAmzDate(amzDate);
@@ -66,7 +66,7 @@ function fromHeader(request: Request, url: RequestTarget, header: string, option
   checkSkew(date, options);
   const contentSha = request.headers.get("x-amz-content-sha256");
   if (!contentSha) throw new S3Error("InvalidRequest", "x-amz-content-sha256 is required with SigV4");
-  const key = keyFor(credentials, options);
+  const key = await keyFor(credentials, options);
   const signature = sign(request, url, credentials, key, amzDate, contentSha, []);
   if (!signaturesMatch(credentials.signature, signature)) {
     throw new S3Error("SignatureDoesNotMatch", "the request signature we calculated does not match the signature you provided");
@@ -75,7 +75,7 @@ function fromHeader(request: Request, url: RequestTarget, header: string, option
   return { accessKey: credentials.accessKey, payload: payloadMode(contentSha, signing) };
 }
 
-function fromQuery(request: Request, url: RequestTarget, options: AuthOptions): Authenticated {
+async function fromQuery(request: Request, url: RequestTarget, options: AuthOptions): Promise<Authenticated> {
   const q = url.searchParams;
   if (q.get("X-Amz-Algorithm") !== ALGORITHM) throw new S3Error("AuthorizationQueryParametersError", `X-Amz-Algorithm must be ${ALGORITHM}`);
   const amzDate = q.get("X-Amz-Date") ?? "";
@@ -98,7 +98,7 @@ function fromQuery(request: Request, url: RequestTarget, options: AuthOptions): 
   checkScope(credentials, amzDate, options, "AuthorizationQueryParametersError");
   if (options.now.getTime() > date.getTime() + expires * 1000) throw new S3Error("AccessDenied", `request has expired: it was valid for ${expires} s from ${date.toISOString()}`);
   if (date.getTime() - options.now.getTime() > (options.maxSkewMs ?? 15 * 60_000)) throw new S3Error("AccessDenied", "request is not yet valid");
-  const key = keyFor(credentials, options);
+  const key = await keyFor(credentials, options);
   const contentSha = q.get("X-Amz-Content-Sha256") ?? UNSIGNED;
   const expected = sign(request, url, credentials, key, amzDate, contentSha, ["X-Amz-Signature"]);
   if (!signaturesMatch(signature, expected)) {
@@ -131,8 +131,8 @@ function checkSkew(date: Date, options: AuthOptions): void {
   }
 }
 
-function keyFor(c: Credentials, options: AuthOptions): Buffer {
-  const secret = options.secretFor(c.accessKey);
+async function keyFor(c: Credentials, options: AuthOptions): Promise<Buffer> {
+  const secret = await options.secretFor(c.accessKey);
   if (secret === undefined) throw new S3Error("InvalidAccessKeyId", "the access key id you provided does not exist");
   return signingKey(secret, c.date, c.region, c.service);
 }

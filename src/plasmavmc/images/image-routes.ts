@@ -20,7 +20,7 @@ const createSchema = z.strictObject({ name: z.string(), from: z.string() });
  */
 export function imageRoutes(images: ImageService, dropBase: (base: string) => Promise<void>): Hono {
   const app = new Hono();
-  app.get("/", (c) => c.json({ images: images.list().map(imageJson) }));
+  app.get("/", async (c) => c.json({ images: (await images.list()).map(imageJson) }));
   app.post("/", async (c) => {
     const body = await jsonBody(c, createSchema);
     return c.json(imageJson(await images.create(body.name, parseRemoteSource(body.from))), 201);
@@ -31,7 +31,7 @@ export function imageRoutes(images: ImageService, dropBase: (base: string) => Pr
     const label = c.req.query("source") ?? "upload";
     return c.json(imageJson(await images.create(c.req.param("name"), { kind: "upload", body, label })), 201);
   });
-  app.get("/:name", (c) => c.json(imageJson(images.get(c.req.param("name")))));
+  app.get("/:name", async (c) => c.json(imageJson(await images.get(c.req.param("name")))));
   app.delete("/:name", async (c) => {
     await images.delete(c.req.param("name"), dropBase);
     return c.body(null, 204);

@@ -1,15 +1,14 @@
 import { asc, eq } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { StoreDb } from "../../db/store-db.ts";
 import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
 import { conflict, invalid, notFound, PlasmaError } from "../errors.ts";
 import { checkName } from "../names.ts";
-import { images, managedVolumes, type ImageRow } from "../schema.ts";
+import type * as schema from "../schema.ts";
+import type { ImageRow } from "../schema.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import { ImageFormatError, ImageInspector } from "./inspect.ts";
-
-type Db = BunSQLiteDatabase<Record<string, unknown>>;
 
 /** Where an image's bytes come from. */
 export type ImageSource =
@@ -37,18 +36,33 @@ export class ImageService {
   private readonly basesBuilding = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly db: Db,
+    private readonly store: StoreDb<typeof schema>,
     private readonly artifacts: ArtifactStore | undefined,
     private readonly central: VolumeClient | undefined,
     private readonly log: Logger,
   ) {}
 
-  list(): ImageRow[] {
-    return this.db.select().from(images).orderBy(asc(images.name)).all();
+  private get db() {
+    return this.store.db;
   }
 
-  get(name: string): ImageRow {
-    const row = this.db.select().from(images).where(eq(images.name, name)).get();
+  private get tables() {
+    return this.store.tables;
+  }
+
+  list(): Promise<ImageRow[]> {
+    const { images } = this.tables;
+    return this.db.select().from(images).orderBy(asc(images.name));
+  }
+
+  private async find(name: string): Promise<ImageRow | undefined> {
+    const { images } = this.tables;
+    const [row] = await this.db.select().from(images).where(eq(images.name, name));
+    return row;
+  }
+
+  async get(name: string): Promise<ImageRow> {
+    const row = await this.find(name);
     if (!row) throw notFound(`image "${name}"`);
     return row;
   }
@@ -67,7 +81,7 @@ export class ImageService {
   async create(name: string, source: ImageSource, onProgress?: (bytes: number) => void): Promise<ImageRow> {
     checkName("name", name);
     const artifacts = this.requireArtifacts();
-    if (this.creating.has(name) || this.db.select().from(images).where(eq(images.name, name)).get()) throw conflict(`image "${name}" already exists`);
+    if (this.creating.has(name) || (await this.find(name))) throw conflict(`image "${name}" already exists`);
     this.creating.add(name);
     try {
       const started = performance.now();
@@ -89,7 +103,7 @@ export class ImageService {
         throw err;
       }
       const row: ImageRow = { name, id, ...facts, bucket: artifacts.config.bucket, key, source: label, baseVolume: null, createdAt: new Date() };
-      this.db.insert(images).values(row).run();
+      await this.store.write((db) => db.insert(this.tables.images).values(row));
       this.log.info("image created", { image: name, format: row.format, virtualSize: row.virtualSize, bytes: row.artifactSize, ms: Math.round(performance.now() - started) });
       return row;
     } finally {
@@ -119,25 +133,26 @@ export class ImageService {
 
   /** Deletes an image: refused while volumes were cloned from it; its base and artifact go with it. */
   async delete(name: string, dropBase: (base: string) => Promise<void>): Promise<void> {
-    const row = this.get(name);
-    const users = this.db.select({ name: managedVolumes.name }).from(managedVolumes).where(eq(managedVolumes.image, name)).all();
+    const row = await this.get(name);
+    const { images, managedVolumes } = this.tables;
+    const users = await this.db.select({ name: managedVolumes.name }).from(managedVolumes).where(eq(managedVolumes.image, name));
     if (users.length > 0) throw conflict(`image "${name}" is used by volume(s) ${users.map((u) => u.name).join(", ")}; delete them first`);
     // The base and the artifact go first: if either cannot, the image is still there to delete again.
     const base = row.baseVolume;
-    const sharedBase = this.db.select().from(images).where(eq(images.baseVolume, base ?? "")).all().length > 1;
+    const sharedBase = (await this.db.select().from(images).where(eq(images.baseVolume, base ?? ""))).length > 1;
     if (base && !sharedBase) await dropBase(base);
     await this.requireArtifacts()
       .delete(row.key)
       .catch((err: Error) => {
         throw new PlasmaError("failed", `deleting the artifact s3://${row.bucket}/${row.key} failed: ${err.message}`);
       });
-    this.db.delete(images).where(eq(images.name, name)).run();
+    await this.store.write((db) => db.delete(images).where(eq(images.name, name)));
     this.log.info("image deleted", { image: name });
   }
 
   /** The name of the image's raw base in the central store, building it on first use. */
   async ensureBase(name: string): Promise<string> {
-    const row = this.get(name);
+    const row = await this.get(name);
     // A recorded base that someone deleted by hand is built again rather than failing every clone.
     if (row.baseVolume && (await this.requireCentral().get(row.baseVolume).then(() => true, (err) => !(err instanceof ApiError && err.status === 404)))) return row.baseVolume;
     let building = this.basesBuilding.get(row.sha256);
@@ -145,10 +160,10 @@ export class ImageService {
       building = this.buildBase(row).finally(() => this.basesBuilding.delete(row.sha256));
       this.basesBuilding.set(row.sha256, building);
     }
-    return building.then((base) => {
-      this.db.update(images).set({ baseVolume: base }).where(eq(images.name, name)).run();
-      return base;
-    });
+    const base = await building;
+    const { images } = this.tables;
+    await this.store.write((db) => db.update(images).set({ baseVolume: base }).where(eq(images.name, name)));
+    return base;
   }
 
   /**

@@ -21,7 +21,7 @@ const createSchema = z.strictObject({
 /** `/v1/vms`: create (and start), list, show, start, stop, reboot, move, console, delete. */
 export function vmRoutes(vms: VmService): Hono {
   const app = new Hono();
-  app.get("/", (c) => c.json({ vms: vms.list().map((vm) => vms.info(vm)) }));
+  app.get("/", async (c) => c.json({ vms: (await vms.list()).map((vm) => vms.info(vm)) }));
   app.post("/", async (c) => c.json(await vms.create(await jsonBody(c, createSchema)), 201));
   app.get("/:name", async (c) => c.json(await vms.show(c.req.param("name"))));
   app.post("/:name/start", async (c) => c.json(await vms.start(c.req.param("name"))));

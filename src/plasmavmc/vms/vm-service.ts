@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import type { StoreDb } from "../../db/store-db.ts";
 import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
@@ -10,11 +10,10 @@ import { conflict, invalid, notFound, PlasmaError } from "../errors.ts";
 import type { ImageService } from "../images/image-service.ts";
 import { checkName } from "../names.ts";
 import { pickNode, type CandidateNode } from "../scheduler.ts";
-import { vms, type VmRow, type VmState } from "../schema.ts";
+import type * as schema from "../schema.ts";
+import type { VmRow, VmState } from "../schema.ts";
 import { forward, type VolumeService } from "../volumes/volume-service.ts";
 import { agentClients, type AgentClients, type HostedVm } from "./agent-clients.ts";
-
-type Db = BunSQLiteDatabase<Record<string, unknown>>;
 
 /** A node the controller knows, with where its agent listens. */
 export type ComputeNode = CandidateNode & { advertise: string };
@@ -38,10 +37,10 @@ export interface CreateVmRequest {
 export type VmInfo = Omit<VmRow, "createdAt" | "startedAt"> & { createdAt: string; startedAt: string | null; host?: HostedVm; firstOutputMs?: number };
 
 export interface VmServiceOptions {
-  db: Db;
+  store: StoreDb<typeof schema>;
   images: ImageService;
   volumes: VolumeService;
-  nodes: () => ComputeNode[];
+  nodes: () => Promise<ComputeNode[]>;
   token: TokenLike;
   /** The CA https:// agents are verified against. */
   ca?: TrustedCa;
@@ -69,26 +68,35 @@ export class VmService {
 
   constructor(private readonly options: VmServiceOptions) {}
 
-  private get db(): Db {
-    return this.options.db;
+  private get db() {
+    return this.options.store.db;
   }
 
-  list(): VmRow[] {
-    return this.db.select().from(vms).orderBy(asc(vms.name)).all();
+  private get vms() {
+    return this.options.store.tables.vms;
   }
 
-  row(name: string): VmRow {
-    const row = this.db.select().from(vms).where(eq(vms.name, name)).get();
+  list(): Promise<VmRow[]> {
+    return this.db.select().from(this.vms).orderBy(asc(this.vms.name));
+  }
+
+  private async find(name: string): Promise<VmRow | undefined> {
+    const [row] = await this.db.select().from(this.vms).where(eq(this.vms.name, name));
+    return row;
+  }
+
+  async row(name: string): Promise<VmRow> {
+    const row = await this.find(name);
     if (!row) throw notFound(`VM "${name}"`);
     return row;
   }
 
-  private update(name: string, fields: Partial<VmRow>): void {
-    this.db.update(vms).set(fields).where(eq(vms.name, name)).run();
+  private async update(name: string, fields: Partial<VmRow>): Promise<void> {
+    await this.options.store.write((db) => db.update(this.vms).set(fields).where(eq(this.vms.name, name)));
   }
 
-  private agent(nodeName: string): AgentClients {
-    const node = this.options.nodes().find((n) => n.name === nodeName);
+  private async agent(nodeName: string): Promise<AgentClients> {
+    const node = (await this.options.nodes()).find((n) => n.name === nodeName);
     if (!node) throw new PlasmaError("unavailable", `node ${nodeName} is not registered`);
     return agentClients(node.advertise, this.options.token, this.options.ca);
   }
@@ -117,10 +125,10 @@ export class VmService {
       if (bytes === undefined || bytes <= 0) throw invalid(`dataDisks.${i}`, `expected a size like 1G, got "${size}"`);
       return bytes;
     });
-    if (this.db.select().from(vms).where(eq(vms.name, name)).get()) throw conflict(`VM "${name}" already exists`);
-    this.options.images.get(request.image);
+    if (await this.find(name)) throw conflict(`VM "${name}" already exists`);
+    await this.options.images.get(request.image);
     // A VM that no node can take is refused before anything is made for it.
-    if (request.start !== false) this.schedule({ cpus, memoryBytes });
+    if (request.start !== false) await this.schedule(this.db, { cpus, memoryBytes });
 
     const disks: string[] = [];
     return this.exclusive(name, async () => {
@@ -149,8 +157,8 @@ export class VmService {
         startedAt: null,
         attachMs: null,
       };
-      this.db.insert(vms).values(row).run();
-      for (const disk of disks) this.options.volumes.attach(disk, name);
+      await this.options.store.write((db) => db.insert(this.vms).values(row));
+      for (const disk of disks) await this.options.volumes.attach(disk, name);
       this.options.log.info("vm created", { vm: name, image: request.image, disks });
       return row;
     }).then(async (row) => {
@@ -172,20 +180,24 @@ export class VmService {
 
   /** StartVm with the VM's lock already held (start, move). */
   private async startHeld(name: string, options: { only?: string }): Promise<VmInfo> {
-    let vm = this.row(name);
+    let vm = await this.row(name);
     const lastNode = vm.node ?? undefined;
     if (vm.state === "running" || vm.state === "starting") throw conflict(`VM "${name}" is already ${vm.state}`);
     if (vm.state === "stopping") throw conflict(`VM "${name}" is stopping`);
     // A guest that powered off or a QEMU that died left its disks on the node: they come back first.
     if (vm.node !== null && vm.state !== "stopped") {
       await this.takeBack(vm, true);
-      vm = this.row(name);
+      vm = await this.row(name);
     }
     const requestedAt = new Date();
     const started = performance.now();
-    const node = this.schedule(vm, { prefer: lastNode, only: options.only });
-    this.update(name, { state: "starting", node, lastError: null, startedAt: requestedAt, attachMs: null });
-    const agent = this.agent(node);
+    // Choosing the node and claiming it are one step, so two starts cannot both count on the same free room.
+    const node = await this.options.store.transaction(async (tx) => {
+      const chosen = await this.schedule(tx, vm, { prefer: lastNode, only: options.only });
+      await tx.update(this.vms).set({ state: "starting", node: chosen, lastError: null, startedAt: requestedAt, attachMs: null }).where(eq(this.vms.name, name));
+      return chosen;
+    }, ["schedule"]);
+    const agent = await this.agent(node);
     try {
       for (const disk of vm.disks) await this.pullDisk(disk, node, agent);
       const hosted = await forward(() =>
@@ -201,26 +213,27 @@ export class VmService {
         }),
       );
       const attachMs = Math.round((performance.now() - started) * 10) / 10;
-      this.update(name, { state: "running", attachMs });
+      await this.update(name, { state: "running", attachMs });
       this.options.log.info("vm started", { vm: name, node, attachMs, pid: hosted.pid });
-      return { ...this.info(this.row(name)), host: hosted };
+      return { ...this.info(await this.row(name)), host: hosted };
     } catch (err) {
       // Only when the node is known to hold nothing of the VM does it let go of it; else stop/delete retry the clean-up.
       const clean = await this.dropNodeCopies(vm, node, agent);
-      this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
+      await this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
       throw err;
     }
   }
 
   /** The node a VM of this size goes to, or a no-capacity error saying what each node is short of. */
-  private schedule(demand: { cpus: number; memoryBytes: number }, options: { prefer?: string; only?: string; excluding?: string } = {}): string {
-    const placed = this.db
-      .select()
-      .from(vms)
-      .where(inArray(vms.state, placedStates))
-      .all()
-      .flatMap((v) => (v.node && v.name !== options.excluding ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : []));
-    const choice = pickNode(this.options.nodes(), placed, demand, { cpuRatio: this.options.cpuRatio, ...options });
+  private async schedule(
+    db: StoreDb<typeof schema>["db"],
+    demand: { cpus: number; memoryBytes: number },
+    options: { prefer?: string; only?: string; excluding?: string } = {},
+  ): Promise<string> {
+    const placed = (await db.select().from(this.vms).where(inArray(this.vms.state, placedStates))).flatMap((v) =>
+      v.node && v.name !== options.excluding ? [{ node: v.node, cpus: v.cpus, memoryBytes: v.memoryBytes }] : [],
+    );
+    const choice = pickNode(await this.options.nodes(), placed, demand, { cpuRatio: this.options.cpuRatio, ...options });
     if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
     return choice.node;
   }
@@ -233,7 +246,7 @@ export class VmService {
    */
   private async pullDisk(disk: string, node: string, agent: AgentClients): Promise<void> {
     const central = this.options.images.requireCentral();
-    const volume = this.options.volumes.managed(disk);
+    const volume = await this.options.volumes.managed(disk);
     const info = await forward(() => central.get(disk));
     let backing: string | undefined;
     if (info.backing) {
@@ -243,7 +256,7 @@ export class VmService {
     const started = performance.now();
     const file = await forward(() => central.exportStream(disk));
     await forward(() => agent.volumes.importStream(disk, file.body, { format: file.format, backing, replace: true, size: file.size }));
-    this.options.volumes.placeOn(volume.name, node);
+    await this.options.volumes.placeOn(volume.name, node);
     this.options.log.info("disk moved onto node", { volume: disk, node, bytes: file.size, ms: Math.round(performance.now() - started) });
   }
 
@@ -272,11 +285,11 @@ export class VmService {
   private async pushDisks(vm: VmRow, node: string, agent: AgentClients): Promise<void> {
     const central = this.options.images.requireCentral();
     for (const disk of vm.disks) {
-      if (this.options.volumes.managed(disk).node !== node) continue;
+      if ((await this.options.volumes.managed(disk)).node !== node) continue;
       const info = await forward(() => central.get(disk));
       const file = await forward(() => agent.volumes.exportStream(disk));
       await forward(() => central.importStream(disk, file.body, { format: file.format, backing: info.backing ?? undefined, replace: true, size: file.size }));
-      this.options.volumes.placeOn(disk, null);
+      await this.options.volumes.placeOn(disk, null);
       await forward(() => agent.volumes.delete(disk, true));
     }
   }
@@ -294,25 +307,25 @@ export class VmService {
     };
     await drop("vm", () => agent.vms.remove(vm.name));
     for (const disk of vm.disks) await drop(disk, () => agent.volumes.delete(disk, true));
-    if (clean) for (const disk of vm.disks) this.options.volumes.placeOn(disk, null);
+    if (clean) for (const disk of vm.disks) await this.options.volumes.placeOn(disk, null);
     return clean;
   }
 
   /** StopVm: ACPI power-off (or QEMU quit with force), then the disks go back to the central store. */
   stop(name: string, force = false): Promise<VmInfo> {
     return this.exclusive(name, async () => {
-      const vm = this.row(name);
+      const vm = await this.row(name);
       if (vm.node === null || vm.state === "stopped") throw conflict(`VM "${name}" is not running`);
       await this.takeBack(vm, force);
-      return this.info(this.row(name));
+      return this.info(await this.row(name));
     });
   }
 
   /** Stops QEMU on the VM's node (if it still runs), brings the disks back to the central store and forgets the VM there. */
   private async takeBack(vm: VmRow, force: boolean): Promise<void> {
     const node = vm.node!;
-    const agent = this.agent(node);
-    this.update(vm.name, { state: "stopping" });
+    const agent = await this.agent(node);
+    await this.update(vm.name, { state: "stopping" });
     const goneIsFine = (err: unknown) => {
       if (!(err instanceof ApiError && err.status === 404)) throw err; // already gone from the agent
     };
@@ -321,27 +334,28 @@ export class VmService {
       await this.pushDisks(vm, node, agent);
       await agent.vms.remove(vm.name).catch(goneIsFine);
     } catch (err) {
-      this.update(vm.name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
+      await this.update(vm.name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
       throw err instanceof PlasmaError ? err : new PlasmaError("failed", `stopping VM "${vm.name}" on ${node} failed: ${(err as Error).message}`);
     }
-    this.update(vm.name, { state: "stopped", node: null });
+    await this.update(vm.name, { state: "stopped", node: null });
     this.options.log.info("vm stopped", { vm: vm.name, node });
   }
 
   async reboot(name: string): Promise<VmInfo> {
-    const vm = this.row(name);
+    const vm = await this.row(name);
     if (vm.state !== "running" || vm.node === null) throw conflict(`VM "${name}" is not running`);
-    await forward(() => this.agent(vm.node!).vms.reboot(name));
+    const agent = await this.agent(vm.node);
+    await forward(() => agent.vms.reboot(name));
     return this.info(vm);
   }
 
   /** Cold move: stop where it runs (its disks return to the central store), then start on `to`. */
   move(name: string, to: string): Promise<VmInfo> {
     return this.exclusive(name, async () => {
-      const vm = this.row(name);
+      const vm = await this.row(name);
       if (vm.node === to && vm.state === "running") throw conflict(`VM "${name}" already runs on ${to}`);
       // Refused before the VM is stopped when the target could not take it (its own share counted as free).
-      this.schedule(vm, { only: to, excluding: name });
+      await this.schedule(this.db, vm, { only: to, excluding: name });
       if (vm.state === "running") await this.takeBack(vm, false);
       return this.startHeld(name, { only: to }); // a VM shut off, crashed or failed on its node has its disks taken back first
     });
@@ -350,42 +364,45 @@ export class VmService {
   /** Deletes a VM: stopped first when it runs; its volumes go with it. */
   delete(name: string): Promise<void> {
     return this.exclusive(name, async () => {
-      const vm = this.row(name);
+      const vm = await this.row(name);
       if (vm.node !== null && vm.state !== "stopped") await this.takeBack(vm, true);
       for (const disk of vm.disks) await this.options.volumes.delete(disk, { force: true, detach: true, missingOk: true });
-      this.db.delete(vms).where(eq(vms.name, name)).run();
+      await this.options.store.write((db) => db.delete(this.vms).where(eq(this.vms.name, name)));
       this.options.log.info("vm deleted", { vm: name });
     });
   }
 
   /** A VM with what its agent says about it now; a QEMU that died on its own makes the VM `crashed`. */
   async show(name: string): Promise<VmInfo> {
-    const vm = this.row(name);
+    const vm = await this.row(name);
     if (vm.state !== "running" || vm.node === null) return this.info(vm);
-    const host = await this.agent(vm.node)
+    const host = await (await this.agent(vm.node))
       .vms.get(name)
       .catch((err: Error) => {
         this.options.log.warn("could not ask the agent about a VM", { vm: name, node: vm.node, err });
         return undefined;
       });
     // The verdict applies only to the run it was asked about: not if a stop or another start came in between.
+    const { vms } = this;
     const sameRun = and(eq(vms.name, name), eq(vms.state, "running"), eq(vms.node, vm.node), eq(vms.startedAt, vm.startedAt!));
+    const mark = (fields: Partial<VmRow>) => this.options.store.write((db) => db.update(vms).set(fields).where(sameRun).returning({ name: vms.name }));
     if (host?.state === "crashed" && !this.busy.has(name)) {
-      const changed = this.db.update(vms).set({ state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` }).where(sameRun).returning({ name: vms.name }).all();
+      const changed = await mark({ state: "crashed", lastError: `QEMU exited unexpectedly; console tail:\n${host.consoleTail ?? ""}` });
       if (changed.length > 0) this.options.log.warn("vm crashed", { vm: name, node: vm.node });
     } else if (host?.state === "stopped" && !this.busy.has(name)) {
       // The guest powered itself off: its disks are still on the node until it is stopped or started again.
-      const changed = this.db.update(vms).set({ state: "shutoff" }).where(sameRun).returning({ name: vms.name }).all();
+      const changed = await mark({ state: "shutoff" });
       if (changed.length > 0) this.options.log.info("vm shut off by its guest", { vm: name, node: vm.node });
     }
-    return { ...this.info(this.row(name)), ...(host ? { host } : {}), ...firstOutput(vm, host) };
+    return { ...this.info(await this.row(name)), ...(host ? { host } : {}), ...firstOutput(vm, host) };
   }
 
   /** The serial console, streamed from the VM's node. */
   async console(name: string, query: URLSearchParams, signal?: AbortSignal): Promise<Response> {
-    const vm = this.row(name);
+    const vm = await this.row(name);
     if (vm.node === null) throw conflict(`VM "${name}" is not on any node (start it first)`);
-    return forward(() => this.agent(vm.node!).vms.console(name, query, signal));
+    const agent = await this.agent(vm.node);
+    return forward(() => agent.vms.console(name, query, signal));
   }
 
   info(vm: VmRow): VmInfo {

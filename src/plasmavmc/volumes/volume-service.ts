@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { StoreDb } from "../../db/store-db.ts";
 import type { VolumeInfo } from "../../coronafs/volumes/json.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
@@ -7,9 +7,8 @@ import { parseSize } from "../../util/size.ts";
 import { conflict, invalid, notFound, PlasmaError } from "../errors.ts";
 import type { ImageService } from "../images/image-service.ts";
 import { checkName } from "../names.ts";
-import { managedVolumes, type ManagedVolumeRow } from "../schema.ts";
-
-type Db = BunSQLiteDatabase<Record<string, unknown>>;
+import type * as schema from "../schema.ts";
+import type { ManagedVolumeRow } from "../schema.ts";
 
 /** A volume as the controller shows it: the central export's view plus what the controller knows. */
 export type ManagedVolumeInfo = VolumeInfo & { image: string | null; vm: string | null; node: string | null };
@@ -31,17 +30,28 @@ export interface CreateVolumeRequest {
  */
 export class VolumeService {
   constructor(
-    private readonly db: Db,
+    private readonly store: StoreDb<typeof schema>,
     private readonly images: ImageService,
     private readonly log: Logger,
   ) {}
 
-  private row(name: string): ManagedVolumeRow | undefined {
-    return this.db.select().from(managedVolumes).where(eq(managedVolumes.name, name)).get();
+  private async row(name: string): Promise<ManagedVolumeRow | undefined> {
+    const { managedVolumes } = this.store.tables;
+    const [row] = await this.store.db.select().from(managedVolumes).where(eq(managedVolumes.name, name));
+    return row;
   }
 
-  private info(volume: VolumeInfo): ManagedVolumeInfo {
-    const row = this.row(volume.name);
+  private async record(fields: Omit<ManagedVolumeRow, "createdAt">): Promise<void> {
+    await this.store.write((db) => db.insert(this.store.tables.managedVolumes).values({ ...fields, createdAt: new Date() }));
+  }
+
+  private async set(name: string, fields: Partial<ManagedVolumeRow>): Promise<void> {
+    const { managedVolumes } = this.store.tables;
+    await this.store.write((db) => db.update(managedVolumes).set(fields).where(eq(managedVolumes.name, name)));
+  }
+
+  private async info(volume: VolumeInfo): Promise<ManagedVolumeInfo> {
+    const row = await this.row(volume.name);
     return { ...volume, image: row?.image ?? null, vm: row?.vm ?? null, node: row?.node ?? null };
   }
 
@@ -51,11 +61,11 @@ export class VolumeService {
     const size = request.size === undefined ? undefined : parseSize(request.size);
     if (request.size !== undefined && (size === undefined || size <= 0)) throw invalid("size", `expected bytes or a size like 10G, got "${request.size}"`);
     const central = this.images.requireCentral();
-    if (this.row(request.name)) throw conflict(`volume "${request.name}" already exists`);
+    if (await this.row(request.name)) throw conflict(`volume "${request.name}" already exists`);
     let volume: VolumeInfo;
     if (request.image !== undefined) {
       if (request.format === "raw" || request.backing !== undefined) throw invalid("image", "an image-backed volume is a qcow2 overlay on the image's base: give no format or backing");
-      const image = this.images.get(request.image);
+      const image = await this.images.get(request.image);
       if (size !== undefined && size < image.virtualSize) throw invalid("size", `smaller than the image's virtual size (${image.virtualSize} bytes)`);
       const base = await this.images.ensureBase(image.name);
       volume = await forward(() => central.create({ name: request.name, format: "qcow2", backing: base, size: size ?? image.virtualSize }));
@@ -63,17 +73,14 @@ export class VolumeService {
       if (size === undefined) throw invalid("size", "required (or an image to clone)");
       volume = await forward(() => central.create({ name: request.name, size, format: request.format, backing: request.backing }));
     }
-    this.db
-      .insert(managedVolumes)
-      .values({ name: volume.name, sizeBytes: volume.sizeBytes, format: volume.format, image: request.image ?? null, vm: null, node: null, createdAt: new Date() })
-      .run();
+    await this.record({ name: volume.name, sizeBytes: volume.sizeBytes, format: volume.format, image: request.image ?? null, vm: null, node: null });
     const ms = Math.round((performance.now() - started) * 10) / 10;
     this.log.info("volume created", { volume: volume.name, image: request.image, ms });
-    return { ...this.info(volume), ms };
+    return { ...(await this.info(volume)), ms };
   }
 
   async list(): Promise<ManagedVolumeInfo[]> {
-    return (await forward(() => this.images.requireCentral().list())).map((v) => this.info(v));
+    return Promise.all((await forward(() => this.images.requireCentral().list())).map((v) => this.info(v)));
   }
 
   async get(name: string): Promise<ManagedVolumeInfo> {
@@ -81,47 +88,48 @@ export class VolumeService {
   }
 
   /** The controller's record of a volume; not-found when it does not manage it. */
-  managed(name: string): ManagedVolumeRow {
-    const row = this.row(name);
+  async managed(name: string): Promise<ManagedVolumeRow> {
+    const row = await this.row(name);
     if (!row) throw notFound(`volume "${name}"`);
     return row;
   }
 
   /** Ties a volume to a VM (one writer at a time) and to the node holding its data. */
-  attach(name: string, vm: string): void {
-    const row = this.managed(name);
+  async attach(name: string, vm: string): Promise<void> {
+    const row = await this.managed(name);
     if (row.vm !== null && row.vm !== vm) throw conflict(`volume "${name}" is attached to VM "${row.vm}"`);
-    this.db.update(managedVolumes).set({ vm }).where(eq(managedVolumes.name, name)).run();
+    await this.set(name, { vm });
   }
 
   /** Records where a volume's current data is: a node while its VM runs, or the central store (null). */
-  placeOn(name: string, node: string | null): void {
-    this.db.update(managedVolumes).set({ node }).where(eq(managedVolumes.name, name)).run();
+  placeOn(name: string, node: string | null): Promise<void> {
+    return this.set(name, { node });
   }
 
   async resize(name: string, size: number | string): Promise<ManagedVolumeInfo> {
-    const row = this.row(name);
+    const row = await this.row(name);
     if (row?.node) throw conflict(`volume "${name}" is in use on ${row.node}; stop its VM first`);
     return this.info(await forward(() => this.images.requireCentral().resize(name, size)));
   }
 
   /** Deletes a volume; `missingOk` (a VM's delete being retried) takes a volume already gone as deleted. */
   async delete(name: string, options: { force?: boolean; detach?: boolean; missingOk?: boolean } = {}): Promise<void> {
-    const row = this.row(name);
+    const row = await this.row(name);
     if (row?.vm && !options.detach) throw conflict(`volume "${name}" is attached to VM "${row.vm}"; delete the VM first`);
     await forward(() => this.images.requireCentral().delete(name, options.force ?? false)).catch((err) => {
       if (!(err instanceof PlasmaError && err.kind === "not-found" && (row || options.missingOk))) throw err; // already gone from the store: drop the record
     });
-    this.db.delete(managedVolumes).where(eq(managedVolumes.name, name)).run();
+    const { managedVolumes } = this.store.tables;
+    await this.store.write((db) => db.delete(managedVolumes).where(eq(managedVolumes.name, name)));
     this.log.info("volume deleted", { volume: name });
   }
 
   /** Uploads an image file as a plain volume (forwarded to the central export as a stream). */
   async importImage(name: string, body: ReadableStream<Uint8Array>, format: "raw" | "qcow2" | undefined, size?: number): Promise<ManagedVolumeInfo> {
     checkName("name", name);
-    if (this.row(name)) throw conflict(`volume "${name}" already exists`);
+    if (await this.row(name)) throw conflict(`volume "${name}" already exists`);
     const volume = await forward(() => this.images.requireCentral().importStream(name, body, { format, size }));
-    this.db.insert(managedVolumes).values({ name, sizeBytes: volume.sizeBytes, format: volume.format, image: null, vm: null, node: null, createdAt: new Date() }).run();
+    await this.record({ name, sizeBytes: volume.sizeBytes, format: volume.format, image: null, vm: null, node: null });
     return this.info(volume);
   }
 }

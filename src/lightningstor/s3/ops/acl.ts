@@ -9,9 +9,9 @@ import { requireBucket } from "./bucket.ts";
  * is granted anything, which is all this gateway offers (S3 API Reference,
  * GetBucketAcl, GetObjectAcl). Tools such as rclone and s3cmd ask before they copy.
  */
-export function getAcl(ctx: S3Context, bucket: string, key?: string): Response {
-  requireBucket(ctx, bucket);
-  if (key !== undefined && !ctx.meta.getObject(bucket, key)) throw new S3Error("NoSuchKey", "the specified key does not exist");
+export async function getAcl(ctx: S3Context, bucket: string, key?: string): Promise<Response> {
+  await requireBucket(ctx, bucket);
+  if (key !== undefined && !(await ctx.meta.getObject(bucket, key))) throw new S3Error("NoSuchKey", "the specified key does not exist");
   const owner = ownerOf(ctx);
   const grantee = { "@_xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "@_xsi:type": "CanonicalUser", ...owner };
   return xmlResponse("AccessControlPolicy", { Owner: owner, AccessControlList: { Grant: [{ Grantee: grantee, Permission: "FULL_CONTROL" }] } });

@@ -6,9 +6,8 @@ import { xmlResponse } from "../xml.ts";
 import { children, childText, parseXmlBody } from "../xml-request.ts";
 
 /** ListBuckets: the buckets the key may read. */
-export function listBuckets(ctx: S3Context): Response {
-  const buckets = ctx.meta
-    .listBuckets()
+export async function listBuckets(ctx: S3Context): Promise<Response> {
+  const buckets = (await ctx.meta.listBuckets())
     .filter((b) => may(ctx.principal, "read", b.name))
     .map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString() }));
   return xmlResponse("ListAllMyBucketsResult", { Owner: ownerOf(ctx), Buckets: { Bucket: buckets } });
@@ -26,7 +25,7 @@ export async function createBucket(ctx: S3Context, bucket: string): Promise<Resp
   const constraint = body.trim() === "" ? undefined : childText(children(parseXmlBody(body), "CreateBucketConfiguration")[0], "LocationConstraint");
   if (constraint && constraint !== ctx.region) throw new S3Error("InvalidArgument", `the location constraint must be ${ctx.region}`);
   const owner = ctx.principal.access === "root" ? undefined : ctx.principal.accessKey;
-  if (ctx.meta.createBucket(bucket, owner)) return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
+  if (await ctx.meta.createBucket(bucket, owner)) return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
   if (!may(ctx.principal, "owner", bucket)) throw new S3Error("BucketAlreadyExists", "the requested bucket name is not available; please select a different name");
   if (ctx.region !== "us-east-1") {
     throw new S3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it");
@@ -34,31 +33,31 @@ export async function createBucket(ctx: S3Context, bucket: string): Promise<Resp
   return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
 }
 
-export function headBucket(ctx: S3Context, bucket: string): Response {
-  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+export async function headBucket(ctx: S3Context, bucket: string): Promise<Response> {
+  if (!(await ctx.meta.bucketExists(bucket))) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
   return new Response(null, { status: 200, headers: { "x-amz-bucket-region": ctx.region } });
 }
 
-export function deleteBucket(ctx: S3Context, bucket: string): Response {
-  const result = ctx.meta.deleteBucket(bucket);
+export async function deleteBucket(ctx: S3Context, bucket: string): Promise<Response> {
+  const result = await ctx.meta.deleteBucket(bucket);
   if (result === "missing") throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
   if (result === "not-empty") throw new S3Error("BucketNotEmpty", "the bucket you tried to delete is not empty");
   return new Response(null, { status: 204 });
 }
 
-export function getBucketLocation(ctx: S3Context, bucket: string): Response {
-  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+export async function getBucketLocation(ctx: S3Context, bucket: string): Promise<Response> {
+  if (!(await ctx.meta.bucketExists(bucket))) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
   // us-east-1 is reported as an empty constraint, as AWS does.
   return xmlResponse("LocationConstraint", { "#text": ctx.region === "us-east-1" ? "" : ctx.region });
 }
 
 /** GetBucketVersioning: versioning has never been enabled, an empty configuration (as MinIO and Garage answer). */
-export function getBucketVersioning(ctx: S3Context, bucket: string): Response {
-  requireBucket(ctx, bucket);
+export async function getBucketVersioning(ctx: S3Context, bucket: string): Promise<Response> {
+  await requireBucket(ctx, bucket);
   return xmlResponse("VersioningConfiguration", {});
 }
 
 /** Throws NoSuchBucket unless the bucket exists. */
-export function requireBucket(ctx: S3Context, bucket: string): void {
-  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+export async function requireBucket(ctx: S3Context, bucket: string): Promise<void> {
+  if (!(await ctx.meta.bucketExists(bucket))) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
 }

@@ -13,9 +13,9 @@ import { recordPart } from "./multipart.ts";
 import { chunkWriter, commitObject } from "./put-object.ts";
 
 /** The object named by x-amz-copy-source, after its conditionals. */
-function copySource(ctx: S3Context, { bucket, key }: CopySource): ObjectRow {
-  requireBucket(ctx, bucket);
-  const row = ctx.meta.getObject(bucket, key);
+async function copySource(ctx: S3Context, { bucket, key }: CopySource): Promise<ObjectRow> {
+  await requireBucket(ctx, bucket);
+  const row = await ctx.meta.getObject(bucket, key);
   if (!row) throw new S3Error("NoSuchKey", "the copy source does not exist");
   // x-amz-copy-source-if-* follow the GET conditionals, except that "not modified" is also a 412.
   const prefixed = new Headers();
@@ -46,9 +46,9 @@ async function copyBytes(ctx: S3Context, source: ObjectRow, start: number, end: 
 
 /** CopyObject, with the COPY (default) or REPLACE metadata directive. */
 export async function copyObject(ctx: S3Context, bucket: string, key: string, from: CopySource): Promise<Response> {
-  requireBucket(ctx, bucket);
-  const source = copySource(ctx, from);
-  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
+  await requireBucket(ctx, bucket);
+  const source = await copySource(ctx, from);
+  checkWriteConditions(ctx.request.headers, await ctx.meta.getObject(bucket, key));
   const directive = ctx.request.headers.get("x-amz-metadata-directive") ?? "COPY";
   if (directive !== "COPY" && directive !== "REPLACE") throw new S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
   if (directive === "COPY" && source.bucket === bucket && source.key === key) {
@@ -74,9 +74,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string, fr
 
 /** UploadPartCopy, optionally of x-amz-copy-source-range. */
 export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: number, from: CopySource): Promise<Response> {
-  if (!ctx.meta.getUpload(bucket, key, uploadId)) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
+  if (!(await ctx.meta.getUpload(bucket, key, uploadId))) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Error("InvalidArgument", "part number must be between 1 and 10000");
-  const source = copySource(ctx, from);
+  const source = await copySource(ctx, from);
   const rangeHeader = ctx.request.headers.get("x-amz-copy-source-range");
   const [start, end] = rangeHeader === null ? [0, source.size] : parseCopySourceRange(rangeHeader, source.size);
   const { chunks, md5Hex } = await copyBytes(ctx, source, start, end);

@@ -6,8 +6,8 @@ import { requireBucket } from "./bucket.ts";
 
 /** DeleteObject: deleting a missing key succeeds, as in S3. */
 export async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
-  requireBucket(ctx, bucket);
-  await deleteChunks(ctx, ctx.meta.deleteObject(bucket, key));
+  await requireBucket(ctx, bucket);
+  await deleteChunks(ctx, await ctx.meta.deleteObject(bucket, key));
   return new Response(null, { status: 204 });
 }
 
@@ -24,7 +24,7 @@ export async function deleteChunks(ctx: S3Context, chunks: { id: string }[]): Pr
 
 /** DeleteObjects: up to 1000 keys, Quiet or verbose; missing keys count as deleted, as in S3. */
 export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Response> {
-  requireBucket(ctx, bucket);
+  await requireBucket(ctx, bucket);
   const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Object"]), "Delete")[0];
   const entries = children(doc, "Object");
   if (!doc || entries.length === 0 || entries.length > 1000) throw new S3Error("MalformedXML", "the request must name between 1 and 1000 objects");
@@ -37,7 +37,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<Res
       errors.push({ Key: key, Code: "InvalidArgument", Message: "invalid key" });
       continue;
     }
-    await deleteChunks(ctx, ctx.meta.deleteObject(bucket, key));
+    await deleteChunks(ctx, await ctx.meta.deleteObject(bucket, key));
     deleted.push({ Key: key });
   }
   return xmlResponse("DeleteResult", { ...(quiet ? {} : { Deleted: deleted }), Error: errors });

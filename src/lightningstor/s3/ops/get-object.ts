@@ -9,8 +9,8 @@ import { requireBucket } from "./bucket.ts";
 
 /** GetObject and HeadObject, with Range and the conditional headers. */
 export async function getObject(ctx: S3Context, bucket: string, key: string, head: boolean): Promise<Response | PartsResponse> {
-  requireBucket(ctx, bucket);
-  const row = ctx.meta.getObject(bucket, key);
+  await requireBucket(ctx, bucket);
+  const row = await ctx.meta.getObject(bucket, key);
   if (!row) throw new S3Error("NoSuchKey", "the specified key does not exist");
   const notModified = checkConditions(ctx.request.headers, row);
   const base = withOverrides(

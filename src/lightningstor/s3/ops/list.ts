@@ -9,8 +9,8 @@ import { ownerOf } from "../owner.ts";
  * ListObjects (v1, marker) and ListObjectsV2 (continuation-token,
  * start-after): prefix, delimiter with CommonPrefixes, max-keys, encoding-type=url.
  */
-export function listObjects(ctx: S3Context, bucket: string, v2: boolean): Response {
-  if (!ctx.meta.bucketExists(bucket)) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+export async function listObjects(ctx: S3Context, bucket: string, v2: boolean): Promise<Response> {
+  if (!(await ctx.meta.bucketExists(bucket))) throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
   const q = ctx.url.searchParams;
   const prefix = q.get("prefix") ?? "";
   const delimiter = q.get("delimiter") ?? "";
@@ -37,7 +37,7 @@ export function listObjects(ctx: S3Context, bucket: string, v2: boolean): Respon
   let lastReturned: string | undefined;
   // Scan in key order; a run of keys under one common prefix counts once and is skipped past.
   while (contents.length + prefixes.length < maxKeys) {
-    const batch = ctx.meta.listObjects(bucket, prefix, position, 1000);
+    const batch = await ctx.meta.listObjects(bucket, prefix, position, 1000);
     if (batch.length === 0) break;
     for (const row of batch) {
       const common = commonPrefix(row.key, prefix, delimiter);
@@ -52,7 +52,7 @@ export function listObjects(ctx: S3Context, bucket: string, v2: boolean): Respon
       if (contents.length + prefixes.length >= maxKeys) break;
     }
   }
-  const truncated = contents.length + prefixes.length >= maxKeys && maxKeys > 0 && ctx.meta.listObjects(bucket, prefix, position, 1).length > 0;
+  const truncated = contents.length + prefixes.length >= maxKeys && maxKeys > 0 && (await ctx.meta.listObjects(bucket, prefix, position, 1)).length > 0;
   const owner = ownerOf(ctx);
   const body: Record<string, unknown> = {
     Name: bucket,

@@ -15,17 +15,17 @@ import { storeBody } from "./put-object.ts";
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 
-function mustUpload(ctx: S3Context, bucket: string, key: string, uploadId: string) {
-  const upload = ctx.meta.getUpload(bucket, key, uploadId);
+async function mustUpload(ctx: S3Context, bucket: string, key: string, uploadId: string) {
+  const upload = await ctx.meta.getUpload(bucket, key, uploadId);
   if (!upload) throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
   return upload;
 }
 
 /** CreateMultipartUpload: headers and metadata are kept for the final object. */
-export function createUpload(ctx: S3Context, bucket: string, key: string): Response {
-  requireBucket(ctx, bucket);
+export async function createUpload(ctx: S3Context, bucket: string, key: string): Promise<Response> {
+  await requireBucket(ctx, bucket);
   const id = crypto.randomUUID().replaceAll("-", "");
-  ctx.meta.createUpload({ id, bucket, key, headers: objectHeaders(ctx.request), createdAt: new Date() });
+  await ctx.meta.createUpload({ id, bucket, key, headers: objectHeaders(ctx.request), createdAt: new Date() });
   return xmlResponse("InitiateMultipartUploadResult", { Bucket: bucket, Key: key, UploadId: id });
 }
 
@@ -34,7 +34,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
     throw new S3Error("InvalidArgument", `part number must be an integer between 1 and ${MAX_PART_NUMBER}`);
   }
-  mustUpload(ctx, bucket, key, uploadId);
+  await mustUpload(ctx, bucket, key, uploadId);
   const body = await storeBody(ctx);
   const etag = `"${body.md5Hex}"`;
   await recordPart(ctx, { uploadId, partNumber, size: body.size, etag, chunks: body.chunks, checksums: body.checksums, lastModified: new Date() });
@@ -47,7 +47,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
  * and the answer is NoSuchUpload.
  */
 export async function recordPart(ctx: S3Context, part: PartRow): Promise<void> {
-  const replaced = ctx.meta.putPart(part);
+  const replaced = await ctx.meta.putPart(part);
   if (replaced === undefined) {
     await deleteChunks(ctx, part.chunks);
     throw new S3Error("NoSuchUpload", "the multipart upload was completed or aborted while the part was uploaded");
@@ -61,14 +61,14 @@ export async function recordPart(ctx: S3Context, part: PartRow): Promise<void> {
  * transaction. Its ETag is the MD5 of the parts' MD5s, suffixed with the count.
  */
 export async function completeUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
-  requireBucket(ctx, bucket);
+  await requireBucket(ctx, bucket);
   const doc = children(await readXmlBody(ctx.request, ctx.auth.payload, ["Part"]), "CompleteMultipartUpload")[0];
   const requested: RequestedPart[] = children(doc, "Part").map(textChildren);
   if (requested.length === 0) throw new S3Error("MalformedXML", "the request must list at least one part");
-  const upload = ctx.meta.getUpload(bucket, key, uploadId);
-  if (!upload) return completedAgain(ctx, bucket, key, uploadId, requested);
-  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
-  const stored = new Map(ctx.meta.listParts(uploadId).map((p) => [p.partNumber, p]));
+  const upload = await ctx.meta.getUpload(bucket, key, uploadId);
+  if (!upload) return await completedAgain(ctx, bucket, key, uploadId, requested);
+  checkWriteConditions(ctx.request.headers, await ctx.meta.getObject(bucket, key));
+  const stored = new Map((await ctx.meta.listParts(uploadId)).map((p) => [p.partNumber, p]));
   const chosen = requested.map((r, i) => {
     const number = Number(r.PartNumber);
     if (i > 0 && number <= Number(requested[i - 1]!.PartNumber)) throw new S3Error("InvalidPartOrder", "the list of parts was not in ascending order");
@@ -98,9 +98,9 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
   };
   const unused = [...stored.values()].filter((p) => !chosen.includes(p)).flatMap((p) => p.chunks);
   // The parts stay (and the upload can be completed again) when a write condition fails.
-  const replaced = ctx.meta.completeUpload(uploadId, row, (current) => checkWriteConditions(ctx.request.headers, current));
+  const replaced = await ctx.meta.completeUpload(uploadId, row, (current) => checkWriteConditions(ctx.request.headers, current));
   // A concurrent Complete came first: its object stands, and this one is answered as a repeat.
-  if (replaced === undefined) return completedAgain(ctx, bucket, key, uploadId, requested);
+  if (replaced === undefined) return await completedAgain(ctx, bucket, key, uploadId, requested);
   await deleteChunks(ctx, [...replaced, ...unused]);
   return completeResult(row);
 }
@@ -111,8 +111,8 @@ export async function completeUpload(ctx: S3Context, bucket: string, key: string
  * response must not see NoSuchUpload) — while the object is still the one
  * that upload made.
  */
-function completedAgain(ctx: S3Context, bucket: string, key: string, uploadId: string, requested: RequestedPart[]): Response {
-  const row = ctx.meta.getObject(bucket, key);
+async function completedAgain(ctx: S3Context, bucket: string, key: string, uploadId: string, requested: RequestedPart[]): Promise<Response> {
+  const row = await ctx.meta.getObject(bucket, key);
   if (!row || row.uploadId !== uploadId || row.etag !== multipartEtag(requested.map((r) => r.ETag ?? ""))) {
     throw new S3Error("NoSuchUpload", "the specified multipart upload does not exist");
   }
@@ -159,18 +159,18 @@ function checksumElements(checksums: Record<string, string>, withType = true): R
 
 /** AbortMultipartUpload: the parts and their chunks are removed. */
 export async function abortUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
-  mustUpload(ctx, bucket, key, uploadId);
-  await deleteChunks(ctx, ctx.meta.deleteUpload(uploadId).flatMap((p) => p.chunks));
+  await mustUpload(ctx, bucket, key, uploadId);
+  await deleteChunks(ctx, (await ctx.meta.deleteUpload(uploadId)).flatMap((p) => p.chunks));
   return new Response(null, { status: 204 });
 }
 
 /** ListParts (max-parts, part-number-marker). */
-export function listParts(ctx: S3Context, bucket: string, key: string, uploadId: string): Response {
-  mustUpload(ctx, bucket, key, uploadId);
+export async function listParts(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<Response> {
+  await mustUpload(ctx, bucket, key, uploadId);
   const q = ctx.url.searchParams;
   const maxParts = Number(q.get("max-parts") ?? 1000);
   const marker = Number(q.get("part-number-marker") ?? 0);
-  const all = ctx.meta.listParts(uploadId).filter((p) => p.partNumber > marker);
+  const all = (await ctx.meta.listParts(uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const truncated = all.length > page.length;
   return xmlResponse("ListPartsResult", {
@@ -186,10 +186,10 @@ export function listParts(ctx: S3Context, bucket: string, key: string, uploadId:
 }
 
 /** ListMultipartUploads (prefix). */
-export function listUploads(ctx: S3Context, bucket: string): Response {
-  requireBucket(ctx, bucket);
+export async function listUploads(ctx: S3Context, bucket: string): Promise<Response> {
+  await requireBucket(ctx, bucket);
   const prefix = ctx.url.searchParams.get("prefix") ?? "";
-  const uploads = ctx.meta.listUploads(bucket, prefix);
+  const uploads = await ctx.meta.listUploads(bucket, prefix);
   return xmlResponse("ListMultipartUploadsResult", {
     Bucket: bucket,
     Prefix: prefix,

@@ -1,4 +1,5 @@
 import type { ObjectRow } from "../../schema.ts";
+import { isMetadataUnavailable } from "../../../db/open-store-db.ts";
 import { receiveBody } from "../body.ts";
 import { ChunkWriter } from "../chunk-writer.ts";
 import { storageFull } from "../errors.ts";
@@ -41,8 +42,8 @@ export async function storeBody(ctx: S3Context) {
  * body is read (to fail fast) and again in that transaction (to be atomic).
  */
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<Response> {
-  requireBucket(ctx, bucket);
-  checkWriteConditions(ctx.request.headers, ctx.meta.getObject(bucket, key));
+  await requireBucket(ctx, bucket);
+  checkWriteConditions(ctx.request.headers, await ctx.meta.getObject(bucket, key));
   const body = await storeBody(ctx);
   const row: ObjectRow = {
     bucket,
@@ -68,9 +69,10 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
 export async function commitObject(ctx: S3Context, row: ObjectRow): Promise<void> {
   let replaced: { id: string }[];
   try {
-    replaced = ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
+    replaced = await ctx.meta.putObject(row, (current) => checkWriteConditions(ctx.request.headers, current));
   } catch (err) {
-    await deleteChunks(ctx, row.chunks);
+    // A database that went away mid-commit may have committed: the chunks stay, for GC to take if unreferenced.
+    if (!isMetadataUnavailable(err)) await deleteChunks(ctx, row.chunks);
     throw err;
   }
   await deleteChunks(ctx, replaced);
