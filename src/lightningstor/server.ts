@@ -18,7 +18,7 @@ import { AdminClient } from "../http/admin-client.ts";
 import { ControllerMembership, type RegisteredNode } from "./chunks/membership-controller.ts";
 import { ChunkRebalance } from "./chunks/rebalance.ts";
 import { repairRoutes } from "./chunks/repair-routes.ts";
-import { RepairThrottle } from "./chunks/repair-throttle.ts";
+import { ClientActivity, RepairThrottle } from "./chunks/repair-throttle.ts";
 import { ReplicatedChunkStore, type ReplicationConfig } from "./chunks/replicated-chunk-store.ts";
 import { ReplicationFailures } from "./chunks/replication-failures.ts";
 import { registerReplicationGauges } from "./chunks/replication-gauges.ts";
@@ -73,13 +73,19 @@ export async function startS3Gateway(config: S3GatewayConfig, log: Logger): Prom
   if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
   await ensureRootKey(config, meta, log);
   const metrics = createHttpMetrics();
-  const { chunks, start, routes } = await openChunkStore(config, meta, metrics.registry, log);
+  // Repairs slow down while clients are being served (repair-throttle.ts).
+  const clients = new ClientActivity();
+  const { chunks, start, routes } = await openChunkStore(config, meta, metrics.registry, log, clients);
   // One signal stops every background loop of this process.
   const abort = new AbortController();
   const upkept = start?.(abort.signal);
 
   const s3Metrics = createS3Metrics(metrics.registry);
-  const handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
+  const s3Handler = createS3Handler({ meta, chunks, region: config.region, domain: config.domain, log: log.child({ kind: "s3" }), metrics: s3Metrics });
+  const handler: typeof s3Handler = (request, target) => {
+    clients.touch();
+    return s3Handler(request, target);
+  };
   const s3 = await listenRaw(handler, config.listen, log, DEFAULT_LIMITS, (reason) => s3Metrics.cut(reason), config.tls);
   log.info("listening", { kind: "s3", url: `${config.tls ? "https" : "http"}://${formatHost(config.listen.hostname)}:${s3.port}` });
 
@@ -132,7 +138,7 @@ interface OpenedChunks {
  * (asked once before the gateway serves); otherwise the data dir, swept of
  * what interrupted uploads left.
  */
-async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger): Promise<OpenedChunks> {
+async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registry: Registry, log: Logger, clients: ClientActivity): Promise<OpenedChunks> {
   const replication = config.replication;
   if (replication) {
     const chunkLog = log.child({ kind: "chunks" });
@@ -154,7 +160,7 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
     if (chunks.queue.size > 0) log.info("chunks queued for repair before the restart are completed first", { chunks: chunks.queue.size });
     logNodes();
     const referenced = () => meta.referencedChunks();
-    const throttle = new RepairThrottle(replication.repairBytesPerSecond);
+    const throttle = new RepairThrottle(replication.repairBytesPerSecond, undefined, clients);
     const everyMs = config.gcEveryMs ?? UPKEEP_EVERY_MS;
     // Gateways sharing PostgreSQL share the owner id, and only the lease holder collects: it cannot know which ids the others are writing now.
     const minAgeMs = config.metadata.kind === "postgres" ? Math.max(everyMs, SHARED_GC_MIN_AGE_MS) : everyMs;

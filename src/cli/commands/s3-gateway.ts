@@ -28,7 +28,7 @@ export default defineCommand({
     "write-quorum": { type: "string", description: "copies fsynced before a write is acknowledged (default a majority of --replicas)" },
     "gc-every": { type: "string", description: "with storage nodes: collect this gateway's unreferenced chunk copies at least this old, this often (default 3600)", valueHint: "SECONDS" },
     "node-grace": { type: "string", description: `ms a storage node may be down before its copies are made again elsewhere (default ${DEFAULT_NODE_GRACE_MS})` },
-    "repair-rate": { type: "string", description: "MiB/s repairs and rebalancing may write (default 64), so client traffic keeps its speed" },
+    "repair-rate": { type: "string", description: "MiB/s repairs and rebalancing may write (default 64; an eighth of it while S3 requests keep coming), so client traffic keeps its speed" },
     "replication-mode": { type: "string", description: "how copies reach the nodes: chain (bytes sent once, each node forwards), fanout (each copy from the gateway), auto (fanout when every node is on loopback, else chain; default)" },
   },
   async run({ args }) {
