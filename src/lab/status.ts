@@ -33,7 +33,7 @@ export async function labStatus(state: LabState, dir: string): Promise<LabStatus
 /** How to use the lab's endpoints, one line per purpose. */
 export function usage(state: LabState, dir: string): Record<string, string> {
   const lines: Record<string, string> = {
-    environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, AWS_* for the lab`,
+    environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, PHOTON_S3_ADMIN, AWS_* for the lab`,
     controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list${state.ca ? ` --ca ${state.ca}` : ""}`,
     S3: `${state.s3Url}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
     volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}${state.ca ? ` --ca ${state.ca}` : ""}; then nbdinfo '${nbdClientUri(state, "NAME")}'`,
@@ -70,7 +70,7 @@ export function envLines(state: LabState, binaryDir: string): string[] {
     }
   }
   lines.push(`export AWS_ENDPOINT_URL=${quote(state.s3Url)}`, `export AWS_REGION='us-east-1'`);
-  lines.push(`export PHOTON_NBD_URL=${quote(state.nbdUrl)}`);
+  lines.push(`export PHOTON_NBD_URL=${quote(state.nbdUrl)}`, `export PHOTON_S3_ADMIN=${quote(state.s3AdminUrl)}`);
   // A TLS lab: photon's client commands and awscli trust the lab CA; NBD clients get its tls-certificates
   // directory (nbds://…?tls-certificates=DIR) and QEMU's options for it.
   if (state.ca) lines.push(`export PHOTON_CA=${quote(state.ca)}`, `export AWS_CA_BUNDLE=${quote(state.ca)}`);

@@ -29,6 +29,10 @@ test("loopback lab: node N on 127.0.1.N serves S3 and NBD to the host, restarts 
     return (JSON.parse(out.stdout) as { name: string; state: string; advertise: string }[]).filter((n) => n.state === "up").map((n) => `${n.name} ${n.advertise}`).sort().join(",");
   }, "three nodes registered").then((nodes) => expect(nodes).toBe(state.nodes.map((n) => `${n.name} ${n.address}:${new URL(n.agentUrl).port}`).join(",")));
   await s3RoundTrip(env);
+  // The s3 commands reach the gateway from the same shell, though PHOTON_SERVER names the controller.
+  const keys = await runPhoton(["s3", "key", "list", "--json"], { env: { PHOTON_SERVER: env.PHOTON_SERVER!, PHOTON_TOKEN: env.PHOTON_TOKEN!, PHOTON_S3_ADMIN: env.PHOTON_S3_ADMIN! } });
+  expect(keys.stderr).toBe("");
+  expect((JSON.parse(keys.stdout) as { name: string }[]).map((k) => k.name)).toContain("root");
   await nbdVolume(state, env);
 
   // The same dir: refused. Another dir on the same ports: refused before any of its services
