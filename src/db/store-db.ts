@@ -84,6 +84,7 @@ export class Serial {
 
   run<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(fn);
+    // The caller gets `result`, failure included; the queue only needs to know it settled.
     this.tail = result.catch(() => undefined);
     return result;
   }

@@ -121,7 +121,8 @@ class Connection {
   /** Answers `response` and closes without reading anything. */
   refuse(response: Buffer): void {
     this.refused = true;
-    this.write(response).catch(() => {}); // a client gone already needs no answer
+    // The refusal was counted and logged by its caller; a client gone already needs no answer.
+    this.write(response).catch(() => {});
     this.socket.end();
   }
 

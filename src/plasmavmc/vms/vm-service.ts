@@ -2,7 +2,6 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { StoreDb } from "../../db/store-db.ts";
 import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
-import type { VolumeClient } from "../../coronafs/client.ts";
 import { ApiError } from "../../http/admin-client.ts";
 import type { Logger } from "../../util/log.ts";
 import { parseSize } from "../../util/size.ts";
@@ -14,6 +13,7 @@ import type * as schema from "../schema.ts";
 import type { VmRow, VmState } from "../schema.ts";
 import { forward, type VolumeService } from "../volumes/volume-service.ts";
 import { agentClients, type AgentClients, type HostedVm } from "./agent-clients.ts";
+import { DiskMoves } from "./disk-moves.ts";
 
 /** A node the controller knows, with where its agent listens. */
 export type ComputeNode = CandidateNode & { advertise: string };
@@ -61,12 +61,15 @@ const placedStates: VmState[] = ["starting", "running", "stopping", "shutoff", "
  * node's copies are dropped), move, reboot, delete.
  */
 export class VmService {
-  /** Bases being materialized onto a node, so concurrent starts pull each once. */
-  private readonly basesPulling = new Map<string, Promise<void>>();
   /** VMs with an operation in flight: one at a time per VM. */
   private readonly busy = new Set<string>();
 
-  constructor(private readonly options: VmServiceOptions) {}
+  /** Moves disks between the central store and nodes (disk-moves.ts). */
+  private readonly disks: DiskMoves;
+
+  constructor(private readonly options: VmServiceOptions) {
+    this.disks = new DiskMoves(options.images, options.volumes, options.log);
+  }
 
   private get db() {
     return this.options.store.db;
@@ -199,7 +202,7 @@ export class VmService {
     }, ["schedule"]);
     const agent = await this.agent(node);
     try {
-      for (const disk of vm.disks) await this.pullDisk(disk, node, agent);
+      for (const disk of vm.disks) await this.disks.pull(disk, node, agent);
       const hosted = await forward(() =>
         agent.vms.launch({
           name,
@@ -218,7 +221,7 @@ export class VmService {
       return { ...this.info(await this.row(name)), host: hosted };
     } catch (err) {
       // Only when the node is known to hold nothing of the VM does it let go of it; else stop/delete retry the clean-up.
-      const clean = await this.dropNodeCopies(vm, node, agent);
+      const clean = await this.disks.dropNodeCopies(vm, node, agent);
       await this.update(name, { state: "error", node: clean ? null : node, lastError: (err as Error).message });
       throw err;
     }
@@ -236,79 +239,6 @@ export class VmService {
     const choice = pickNode(await this.options.nodes(), placed, demand, { cpuRatio: this.options.cpuRatio, ...options });
     if ("error" in choice) throw new PlasmaError("no-capacity", choice.error);
     return choice.node;
-  }
-
-  /**
-   * Puts one disk's current data on `node`: the image's base first (NBD
-   * materialization from the central export, only non-zero ranges, once per
-   * node and digest), then the volume's own file — for an image-backed disk,
-   * just its qcow2 layer over that local base.
-   */
-  private async pullDisk(disk: string, node: string, agent: AgentClients): Promise<void> {
-    const central = this.options.images.requireCentral();
-    const volume = await this.options.volumes.managed(disk);
-    const info = await forward(() => central.get(disk));
-    let backing: string | undefined;
-    if (info.backing) {
-      backing = info.backing;
-      await this.ensureNodeBase(backing, node, agent, central);
-    }
-    const started = performance.now();
-    const file = await forward(() => central.exportStream(disk));
-    await forward(() => agent.volumes.importStream(disk, file.body, { format: file.format, backing, replace: true, size: file.size }));
-    await this.options.volumes.placeOn(volume.name, node);
-    this.options.log.info("disk moved onto node", { volume: disk, node, bytes: file.size, ms: Math.round(performance.now() - started) });
-  }
-
-  private ensureNodeBase(base: string, node: string, agent: AgentClients, central: VolumeClient): Promise<void> {
-    const key = `${node}/${base}`;
-    let pulling = this.basesPulling.get(key);
-    if (!pulling) {
-      pulling = (async () => {
-        const cached = await agent.volumes.get(base).then(
-          () => true,
-          (err) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)),
-        );
-        if (cached) return;
-        const source = (await forward(() => central.get(base))).uris.tcp;
-        if (!source) throw new PlasmaError("unavailable", "the central CoronaFS export has no TCP listener for nodes to pull from");
-        const started = performance.now();
-        await forward(() => agent.volumes.create({ name: base, source }));
-        this.options.log.info("base materialized onto node", { base, node, ms: Math.round(performance.now() - started) });
-      })().finally(() => this.basesPulling.delete(key));
-      this.basesPulling.set(key, pulling);
-    }
-    return pulling;
-  }
-
-  /** Takes a VM's disks back from its node: each volume's file returns to the central store (replacing the old one), then the node's copy goes. */
-  private async pushDisks(vm: VmRow, node: string, agent: AgentClients): Promise<void> {
-    const central = this.options.images.requireCentral();
-    for (const disk of vm.disks) {
-      if ((await this.options.volumes.managed(disk)).node !== node) continue;
-      const info = await forward(() => central.get(disk));
-      const file = await forward(() => agent.volumes.exportStream(disk));
-      await forward(() => central.importStream(disk, file.body, { format: file.format, backing: info.backing ?? undefined, replace: true, size: file.size }));
-      await this.options.volumes.placeOn(disk, null);
-      await forward(() => agent.volumes.delete(disk, true));
-    }
-  }
-
-  /** Drops the copies a failed start left on a node (the central store still has the data). */
-  private async dropNodeCopies(vm: VmRow, node: string, agent: AgentClients): Promise<boolean> {
-    const gone = (err: unknown) => err instanceof ApiError && err.status === 404;
-    let clean = true;
-    const drop = async (what: string, call: () => Promise<unknown>) => {
-      await call().catch((err) => {
-        if (gone(err)) return; // never got there
-        clean = false;
-        this.options.log.warn("could not clean up a node after a failed start", { vm: vm.name, node, what, err });
-      });
-    };
-    await drop("vm", () => agent.vms.remove(vm.name));
-    for (const disk of vm.disks) await drop(disk, () => agent.volumes.delete(disk, true));
-    if (clean) for (const disk of vm.disks) await this.options.volumes.placeOn(disk, null);
-    return clean;
   }
 
   /** StopVm: ACPI power-off (or QEMU quit with force), then the disks go back to the central store. */
@@ -331,7 +261,7 @@ export class VmService {
     };
     try {
       await agent.vms.stop(vm.name, force).catch(goneIsFine);
-      await this.pushDisks(vm, node, agent);
+      await this.disks.push(vm, node, agent);
       await agent.vms.remove(vm.name).catch(goneIsFine);
     } catch (err) {
       await this.update(vm.name, { state: "error", lastError: `stop failed: ${(err as Error).message}` });
