@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { privateLoopback, startAgent, startController, type TestController } from "../helpers/cluster.ts";
 import { authed, runPhoton, tempDir, waitFor, type PhotonProcess } from "../helpers/photon.ts";
-import { sharedPostgres } from "../helpers/postgres.ts";
+import { sharedPostgres, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 
 const token = `failover-${crypto.randomUUID()}`;
 
@@ -66,7 +66,8 @@ describe("two controllers on one PostgreSQL", () => {
 
   test("an agent given both URLs registers, and the CLI given both lists it, standby first or last", async () => {
     const both = controllers.map((c) => c.url).join(",");
-    agent = await startAgent({ url: both, token }, join(dir.path, "agent"), "fo-node");
+    // A heartbeat a second (the default is 5 s): a takeover must not mark the node down before its next one reaches the new active controller.
+    agent = await startAgent({ url: both, token }, join(dir.path, "agent"), "fo-node", 0, ["--heartbeat-interval", "1000"]);
     await waitFor(async () => (await nodeList(both)).some((n) => n.name === "fo-node" && n.state === "up"), "fo-node registered");
     const reversed = controllers.map((c) => c.url).toReversed().join(",");
     expect((await nodeList(reversed)).map((n) => n.name)).toContain("fo-node");
@@ -115,6 +116,31 @@ describe("two controllers on one PostgreSQL", () => {
     expect(await active.proc.stop()).toBe(0);
     await waitFor(async () => (await role(standby.url)) === "active", "the standby taking over");
     expect((await nodeList(controllers.map((c) => c.url).join(","))).map((n) => n.name)).toContain("fo-node");
+  });
+});
+
+describe("a controller whose PostgreSQL goes away", () => {
+  const dir = tempDir();
+  let pg: TestPostgres;
+  let c: TestController;
+  beforeAll(async () => {
+    pg = startPostgres();
+    c = await startController(join(dir.path, "ctl"), ["--metadata", await pg.createDatabase(), "--token", token]);
+  });
+  afterAll(async () => {
+    await c.proc.stop("SIGKILL");
+    pg.stop();
+    dir[Symbol.dispose]();
+  });
+
+  test("steps down (503 standby) once its lease runs out unrenewed, and is active again when the database is back", async () => {
+    expect(await role(c.url)).toBe("active");
+    pg.stopServer();
+    await c.proc.waitForLog((l) => l.msg.startsWith("this controller is a standby"), "the controller stepping down");
+    expect(await role(c.url)).toBe("standby");
+    pg.startServer();
+    await waitFor(async () => (await role(c.url)) === "active", "the controller active again");
+    expect(await nodeList(c.url)).toEqual([]);
   });
 });
 
