@@ -25,7 +25,10 @@ export class ControllerLease {
   readonly holder = `${hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`;
   /** `performance.now()` until which the lease last taken is this process's. */
   private heldUntil = -Infinity;
+  /** When the current active spell began (epoch ms). */
   private since: number | undefined;
+  /** Whether the last renewal failed (its warning is logged once per outage). */
+  private failing = false;
   /** What the log last said, so that each change is logged once. */
   private logged: "active" | "standby" | undefined;
 
@@ -54,8 +57,10 @@ export class ControllerLease {
     let held: boolean | undefined;
     try {
       held = await this.meta.holdLease(CONTROLLER_LEASE, this.holder, this.ttlMs);
+      this.failing = false;
     } catch (err) {
-      if (this.isActive()) this.log.warn("could not renew the controller lease (the metadata database did not answer); standby once it runs out", { err });
+      if (!this.failing) this.log.warn("could not take or renew the controller lease (the metadata database did not answer); standby once a lease held runs out", { err });
+      this.failing = true;
     }
     // Whether the renewal continues an active spell, or starts one (after a takeover, or a lapse: no heartbeats reached this controller meanwhile).
     const wasActive = this.isActive();
@@ -79,6 +84,6 @@ export class ControllerLease {
     if (state === this.logged) return;
     this.logged = state;
     if (state === "active") this.log.info("this controller is active (it holds the controller lease)", { holder: this.holder });
-    else this.log.info("this controller is a standby: another controller is active (it holds the controller lease)", { holder: this.holder });
+    else this.log.info("this controller is a standby (another holds the controller lease, or it cannot be renewed)", { holder: this.holder });
   }
 }
