@@ -22,6 +22,19 @@ async function role(url: string): Promise<"active" | "standby"> {
   throw new Error(`${url} is neither: /healthz ${health.status}, /v1/nodes ${v1.status}`);
 }
 
+/**
+ * `photon image create --from FILE` against `servers`: a streamed body, sent
+ * once, to the server that answers as active. These controllers have no S3
+ * endpoint for artifacts, so the active one refuses it with that reason.
+ */
+async function uploadImage(servers: string, dir: string): Promise<string> {
+  const file = join(dir, "image.raw");
+  await Bun.write(file, new Uint8Array(64 * 1024));
+  const { code, stderr } = await runPhoton(["image", "create", "up", "--from", file, "--server", servers], { env: { PHOTON_TOKEN: token } });
+  expect(code).toBe(1);
+  return stderr;
+}
+
 /** `photon node list --json` against `servers` (comma-separated). */
 async function nodeList(servers: string): Promise<NodeJson[]> {
   const { code, stdout, stderr } = await runPhoton(["node", "list", "--server", servers, "--json"], { env: { PHOTON_TOKEN: token } });
@@ -62,6 +75,12 @@ describe("two controllers on one PostgreSQL", () => {
     expect(metrics).toMatch(/^photon_controller_active 0$/m);
     const active = controllers[roles.indexOf("active")]!;
     expect(await (await fetch(`${active.url}/metrics`, authed(token))).text()).toMatch(/^photon_controller_active 1$/m);
+  });
+
+  test("an upload given the standby first goes to the active one", async () => {
+    const roles = await Promise.all(controllers.map((c) => role(c.url)));
+    const servers = [controllers[roles.indexOf("standby")]!.url, controllers[roles.indexOf("active")]!.url].join(",");
+    expect(await uploadImage(servers, dir.path)).toContain("the controller has no S3 endpoint for image artifacts");
   });
 
   test("an agent given both URLs registers, and the CLI given both lists it, standby first or last", async () => {
@@ -159,6 +178,7 @@ describe("a client given several URLs", () => {
     const dead = `http://${privateLoopback()}`;
     expect(await role(c.url)).toBe("active");
     expect(await nodeList(`${dead},${c.url}`)).toEqual([]);
+    expect(await uploadImage(`${dead},${c.url}`, dir.path)).toContain("the controller has no S3 endpoint for image artifacts");
   });
 
   test("names every URL when none answers", async () => {
