@@ -1,4 +1,4 @@
-import { ApiError } from "../http/admin-client.ts";
+import { ApiError, isStandbyRefusal } from "../http/admin-client.ts";
 import type { ControllerClient } from "../controller/client.ts";
 import type { NodeReport } from "../controller/client.ts";
 import type { Logger } from "../util/log.ts";
@@ -18,7 +18,10 @@ export interface RegistrationOptions {
 /**
  * Registers with the controller, then heartbeats every `heartbeatMs`. While
  * the controller is away it retries with exponential backoff; when the
- * controller answers 404 (it forgot the node) it registers again.
+ * controller answers 404 (it forgot the node) it registers again. Given
+ * several controllers, the client sends to the active one; while only
+ * standbys answer (a takeover under way, a few seconds) it retries every
+ * `heartbeatMs`, so that the node's heartbeats resume as soon as one is active.
  */
 export async function runRegistration(options: RegistrationOptions): Promise<void> {
   const { client, log, signal } = options;
@@ -45,10 +48,11 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
         nodeId = undefined;
         continue;
       }
-      if (!failing) log.warn("controller unreachable; retrying", { controller: client.baseUrl, error: String(err) });
+      const takeover = isStandbyRefusal(err);
+      if (!failing) log.warn(takeover ? "no controller is active yet; retrying" : "controller unreachable; retrying", { controller: client.baseUrl, error: String(err) });
       failing = true;
-      await delay(backoff, signal);
-      backoff = Math.min(backoff * 2, options.maxBackoffMs);
+      await delay(takeover ? options.heartbeatMs : backoff, signal);
+      if (!takeover) backoff = Math.min(backoff * 2, options.maxBackoffMs);
     }
   }
 }

@@ -31,7 +31,7 @@ export const serverCaArgs = {
  * the cluster-token file is.
  */
 export const clientArgs = {
-  server: { type: "string", description: "admin API URL (default http://127.0.0.1:7070, the local controller)", valueHint: "URL" },
+  server: { type: "string", description: "admin API URL, or several comma-separated (the one that answers as active is used) (default http://127.0.0.1:7070, the local controller)", valueHint: "URL[,URL…]" },
   ca: { type: "string", description: "verify an https:// server against these PEM CA certificates (default: the system's)", valueHint: "FILE" },
   token: commonArgs.token,
   "data-dir": { type: "string", description: "read the token from DIR/cluster-token when neither --token nor PHOTON_TOKEN is set", valueHint: "DIR" },

@@ -1,6 +1,7 @@
 import { createLogger, type Logger, type LogLevel } from "../util/log.ts";
 import { CliError } from "./errors.ts";
 import type { TrustedCa } from "../http/client-tls.ts";
+import { parseUrlList } from "../http/failover-urls.ts";
 import { caOption, loadSources, option, requireToken, type OptionSources } from "./config.ts";
 
 const levels = ["debug", "info", "warn", "error"] as const;
@@ -22,11 +23,15 @@ export function commandContext(flags: Record<string, unknown>, mode?: string): C
   return { sources, log, logLevel: level as LogLevel };
 }
 
-/** Server URL and token for a client command. */
+/** Server URL (or comma-separated URLs: AdminClient follows the active one) and token for a client command. */
 export function clientTarget(sources: OptionSources, defaultServer = "http://127.0.0.1:7070"): { server: string; token: string; ca: TrustedCa } {
   const server = option(sources, "server") ?? defaultServer;
-  if (!/^https?:\/\//.test(server)) throw new CliError(`--server: "${server}" is not a URL; write it with its scheme, e.g. http://${server.replace(/^[a-z]*:\/*/i, "")}`);
-  if (!URL.canParse(server)) throw new CliError(`--server: "${server}" is not a valid URL`);
+  const urls = parseUrlList(server);
+  if (urls.length === 0) throw new CliError(`--server: "${server}" names no URL`);
+  for (const url of urls) {
+    if (!/^https?:\/\//.test(url)) throw new CliError(`--server: "${url}" is not a URL; write it with its scheme, e.g. http://${url.replace(/^[a-z]*:\/*/i, "")}`);
+    if (!URL.canParse(url)) throw new CliError(`--server: "${url}" is not a valid URL`);
+  }
   return { server, token: requireToken(sources), ca: caOption(sources) };
 }
 

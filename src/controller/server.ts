@@ -16,6 +16,8 @@ import { plasmaVmcRoutes } from "../plasmavmc/controller-routes.ts";
 import type { ArtifactConfig } from "../plasmavmc/images/artifact-store.ts";
 import { controllerMigrations } from "./migrations/index.ts";
 import { controllerPgMigrations } from "./migrations-pg/index.ts";
+import { ControllerLease } from "./controller-lease.ts";
+import { runLivenessSweep } from "./liveness-sweep.ts";
 import { nodeRoutes } from "./node-routes.ts";
 import { NodeStore } from "./node-store.ts";
 import * as schema from "./schema.ts";
@@ -51,12 +53,24 @@ export interface ControllerConfig {
   ca?: TrustedCa;
 }
 
-/** Starts the controller: the control API over the metadata DB, plus the liveness sweep. */
+/**
+ * Starts the controller: the control API over the metadata DB, plus the
+ * liveness sweep. On PostgreSQL several controllers may share the database:
+ * the one holding the controller lease serves and sweeps, the others are
+ * standbys (503 on `/v1/*`) until it dies (controller-lease.ts).
+ */
 export async function startController(config: ControllerConfig, log: Logger): Promise<RunningServer> {
   const meta = await openStoreDb(config.metadata, join(config.dataDir, controllerMetadataFile), controllerSchemas);
   const store = new NodeStore(meta);
   if (config.metadata.kind === "postgres") log.info("metadata on PostgreSQL", { url: redactUrl(config.metadata.url) });
+  const lease = new ControllerLease(meta, log);
+  await lease.renew();
   const metrics = createHttpMetrics();
+  const activeGauge = new Gauge({
+    name: "photon_controller_active",
+    help: "1 while this controller is the active one, 0 while it is a standby (PostgreSQL: the holder of the controller lease).",
+    registers: [metrics.registry],
+  });
   const nodeGauge = new Gauge({
     name: "photon_nodes",
     help: "Registered nodes by state.",
@@ -69,7 +83,9 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     metrics,
     translate: plasmaProblem,
     quietRoutes: ["/healthz", "/metrics", "/v1/nodes/:node/heartbeat"],
+    standby: () => !lease.isActive(),
     beforeMetrics: async () => {
+      activeGauge.set(lease.isActive() ? 1 : 0);
       for (const [state, n] of Object.entries(await store.countByState())) nodeGauge.set({ state }, n);
     },
   });
@@ -103,21 +119,17 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     }),
   );
 
-  const sweep = setInterval(() => {
-    store.markStale(new Date(Date.now() - config.nodeTimeoutMs)).then(
-      (stale) => {
-        for (const node of stale) log.warn("node down: missed heartbeats", { node: node.name, lastHeartbeatAt: node.lastHeartbeatAt.toISOString() });
-      },
-      (err: unknown) => log.error("could not mark nodes down (the metadata database did not answer)", { err }),
-    );
-  }, Math.max(50, Math.floor(config.nodeTimeoutMs / 4)));
+  const duties = new AbortController();
+  const running = [lease.run(duties.signal), runLivenessSweep({ store, lease, nodeTimeoutMs: config.nodeTimeoutMs, log }, duties.signal)];
 
   const server = serveApp(app, config.listen, log, { tls: config.tls });
   return {
     address: server.address,
     async stop() {
-      clearInterval(sweep);
+      // Requests first, then the lease (given up for a standby to take at once), then the database.
       await server.stop();
+      duties.abort();
+      await Promise.all(running);
       await meta.close();
     },
   };

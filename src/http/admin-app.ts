@@ -4,6 +4,7 @@ import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../util/log.ts";
 import { tokenAccepts, type TokenLike } from "../util/token.ts";
+import { STANDBY_HEADER } from "./admin-client.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { ProblemError, problemResponse, problems } from "./problem.ts";
 
@@ -21,6 +22,13 @@ export interface AdminAppOptions {
    * the log every few seconds. Default `/healthz` and `/metrics`.
    */
   quietRoutes?: readonly string[];
+  /**
+   * Whether this process is a standby (it waits for the lease of its duty,
+   * e.g. a second controller): then `/healthz` says so, `/v1/*` answers 503
+   * `standby`, and every answer carries {@link STANDBY_HEADER} so that a
+   * client given several URLs moves on to the active one.
+   */
+  standby?: () => boolean;
   /** Turns a service's own typed errors into problems (undefined: not one of them). */
   translate?: (err: Error) => ProblemError | undefined;
 }
@@ -45,6 +53,21 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const quiet = c.res.status < 400 && quietRoutes.has(route);
     log[quiet ? "debug" : "info"]("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 });
   });
+
+  if (options.standby) {
+    const standby = options.standby;
+    app.use(async (c, next) => {
+      if (!standby()) return next();
+      if (c.req.path.startsWith("/v1/")) {
+        const refused = problemResponse({ type: "standby", status: 503, title: "Standby", detail: "this server is a standby: another one is active (it holds the lease)" }, c.req.path);
+        refused.headers.set(STANDBY_HEADER, "standby");
+        return refused;
+      }
+      if (c.req.path === "/healthz") return c.json({ status: "standby" }, 200, { [STANDBY_HEADER]: "standby" });
+      await next();
+      c.res.headers.set(STANDBY_HEADER, "standby");
+    });
+  }
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 

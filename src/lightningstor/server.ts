@@ -143,11 +143,13 @@ async function openChunkStore(config: S3GatewayConfig, meta: S3Metadata, registr
   if (replication) {
     const chunkLog = log.child({ kind: "chunks" });
     const owner = await meta.gatewayId();
-    const membership = replication.nodes
+    // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
+    // One client, so that it keeps to the active controller of a list.
+    const controller = replication.nodes ? undefined : new AdminClient(replication.controllerUrl!, config.token, config.ca);
+    const membership = !controller
       ? undefined
       : new ControllerMembership({
-          // The controller's node API (controller/node-routes.ts), over the shared admin client: services do not import the controller.
-          list: async (signal) => (await new AdminClient(replication.controllerUrl!, config.token, config.ca).request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
+          list: async (signal) => (await controller.request<{ nodes: RegisteredNode[] }>("GET", "/v1/nodes", undefined, signal)).nodes,
           graceMs: replication.graceMs ?? DEFAULT_NODE_GRACE_MS,
           cachePath: join(config.dataDir, "storage-nodes.json"),
           log: chunkLog,

@@ -16,7 +16,7 @@ export default defineCommand({
     ...serverTlsArgs,
     ...serverCaArgs,
     listen: { type: "string", description: "admin API address (default 127.0.0.1:7071)", valueHint: "HOST:PORT" },
-    controller: { type: "string", description: "controller URL (default http://127.0.0.1:7070)", valueHint: "URL" },
+    controller: { type: "string", description: "controller URL, or several comma-separated (controllers sharing one PostgreSQL: the active one is followed) (default http://127.0.0.1:7070)", valueHint: "URL[,URL…]" },
     name: { type: "string", description: "node name (default: host name)" },
     advertise: { type: "string", description: "address other nodes reach this agent at (default: listen address)" },
     roles: { type: "string", description: "comma-separated roles: storage,compute,nbd (default all)" },

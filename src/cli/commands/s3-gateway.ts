@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { REPLICATION_MODES, type ReplicationMode } from "../../lightningstor/chunks/chain-mode.ts";
 import { DEFAULT_NODE_GRACE_MS, startS3Gateway, type GatewayReplication } from "../../lightningstor/server.ts";
+import { parseUrlList } from "../../http/failover-urls.ts";
 import { ensureDir } from "../../util/fs.ts";
 import { commonArgs, metadataArg, serverCaArgs, serverTlsArgs } from "../args.ts";
 import { caOption, certificateOption, clusterTokenOption, dataDirOption, listenOption, metadataOption, numberOption, option, type OptionSources } from "../config.ts";
@@ -22,7 +23,7 @@ export default defineCommand({
     domain: { type: "string", description: "enable virtual-hosted-style requests to BUCKET.DOMAIN" },
     "access-key": { type: "string", description: "ensure this access key exists (with --secret-key; prefer PHOTON_ACCESS_KEY)" },
     "secret-key": { type: "string", description: "its secret (prefer PHOTON_SECRET_KEY)" },
-    controller: { type: "string", description: "replicate chunks over the controller's agents with the storage role, following joins, drains and losses", valueHint: "URL" },
+    controller: { type: "string", description: "replicate chunks over the controller's agents with the storage role, following joins, drains and losses (several comma-separated: controllers sharing one PostgreSQL, the active one is followed)", valueHint: "URL[,URL…]" },
     "storage-nodes": { type: "string", description: "replicate chunks over these agents (comma-separated admin URLs) instead: a fixed list, overrides --controller", valueHint: "URL,URL,…" },
     replicas: { type: "string", description: "copies of each chunk (default 3; with --storage-nodes min(3, nodes))" },
     "write-quorum": { type: "string", description: "copies fsynced before a write is acknowledged (default a majority of --replicas)" },
@@ -73,7 +74,9 @@ function replicationOptions(sources: OptionSources): GatewayReplication | undefi
   const nodes = list?.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter((url) => url !== "");
   for (const url of nodes ?? []) if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError(`--storage-nodes: "${url}" is not an http(s)://host:port URL`);
   if (nodes?.length === 0) throw new CliError("--storage-nodes names no node");
-  if (!nodes && !/^https?:\/\/[^/]+$/.test(controllerUrl!)) throw new CliError(`--controller: "${controllerUrl}" is not an http(s)://host:port URL`);
+  const controllers = nodes ? [] : parseUrlList(controllerUrl!);
+  if (!nodes && controllers.length === 0) throw new CliError("--controller names no URL");
+  for (const url of controllers) if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError(`--controller: "${url}" is not an http(s)://host:port URL`);
   const replicas = numberOption(sources, "replicas", nodes ? Math.min(3, nodes.length) : 3);
   if (replicas < 1 || (nodes && replicas > nodes.length)) throw new CliError(`--replicas must be between 1 and the ${nodes?.length} storage nodes`);
   const writeQuorum = numberOption(sources, "write-quorum", Math.floor(replicas / 2) + 1);
