@@ -1,9 +1,13 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import type { LogFields, Logger } from "../util/log.ts";
 
+/** Photon's JSON lines, or PostgreSQL's plain server log (`… LOG:  …`, `… FATAL:  …`). */
+export type LogFormat = "json" | "postgres";
+
 interface Tailed {
   path: string;
   fields: LogFields;
+  format: LogFormat;
   offset: number;
   partial: string;
 }
@@ -23,8 +27,8 @@ export class LogTail {
   ) {}
 
   /** Follows `path` from its current end, tagging repeated lines with `fields`. */
-  add(path: string, fields: LogFields): void {
-    this.files.push({ path, fields, offset: sizeOf(path), partial: "" });
+  add(path: string, fields: LogFields, format: LogFormat = "json"): void {
+    this.files.push({ path, fields, format, offset: sizeOf(path), partial: "" });
     this.timer ??= setInterval(() => this.poll(), this.intervalMs);
   }
 
@@ -46,7 +50,10 @@ export class LogTail {
       }
       const lines = (file.partial + buf.toString("utf8")).split("\n");
       file.partial = lines.pop()!;
-      for (const line of lines) this.repeat(line, file.fields);
+      for (const line of lines) {
+        if (file.format === "json") this.repeat(line, file.fields);
+        else if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) this.log.warn(line.trim(), file.fields); // its LOG lines are routine
+      }
     }
   }
 

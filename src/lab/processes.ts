@@ -27,8 +27,9 @@ export function commandLine(pid: number): string[] | undefined {
 
 /**
  * Whether `pid` is one of the lab in `dir`'s processes: a service whose
- * `--data-dir` is a node's dir under `dir` (a `tail -f` of a log is not), or a
- * VM's QEMU whose pidfile is in a node's `vms/` (they outlive their agent by design).
+ * `--data-dir` is a node's dir under `dir` (a `tail -f` of a log is not), a
+ * VM's QEMU whose pidfile is in a node's `vms/` (they outlive their agent by design),
+ * or the PostgreSQL server (`postgres -D`) of node01's cluster (postgres.ts).
  */
 export function isLabChild(pid: number, dir: string): boolean {
   const argv = commandLine(pid) ?? [];
@@ -36,7 +37,11 @@ export function isLabChild(pid: number, dir: string): boolean {
     const value = argv[argv.indexOf(flag) + 1];
     return argv.includes(flag) && value !== undefined && value.startsWith(`${dir}/`) && rest.test(value.slice(dir.length + 1));
   };
-  return underNode("--data-dir", /^node\d+$/) || (/qemu-system/.test(argv[0] ?? "") && underNode("-pidfile", /^node\d+\/vms\//));
+  return (
+    underNode("--data-dir", /^node\d+$/) ||
+    (/qemu-system/.test(argv[0] ?? "") && underNode("-pidfile", /^node\d+\/vms\//)) ||
+    (/\/postgres$/.test(argv[0] ?? "") && underNode("-D", /^node\d+\/postgres\/data$/))
+  );
 }
 
 /** Every process of the lab in `dir`, found by its data dir: for orphans no state file lists. */

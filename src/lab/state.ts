@@ -54,8 +54,15 @@ export interface LabState {
   nbdAdminUrl: string;
   /** The central export over TCP, `nbd://host:port`, or `nbds://host:port` in a TLS lab (append `/<volume>`). */
   nbdUrl: string;
+  /** node01's gateway. */
   s3Url: string;
   s3AdminUrl: string;
+  /** Every gateway of the one namespace, node01's first (two with PostgreSQL); labs before it had only {@link s3Url}. */
+  s3Urls?: string[];
+  /** Where the controller and gateways keep their metadata (`lab up --metadata`); undefined means sqlite. */
+  metadata?: "sqlite" | "postgres";
+  /** PostgreSQL: the file with the password of the services' role. */
+  postgresPasswordFile?: string;
   endpoints: LabEndpoint[];
   tokenFile: string;
   s3KeyFile: string;
@@ -111,11 +118,20 @@ function labProcessAlive(pid: number): boolean {
   return argv === undefined || argv.includes("lab");
 }
 
-/** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD. */
+/** The S3 endpoints of a lab's gateways, node01's first. */
+export function s3Endpoints(state: Pick<LabState, "s3Url" | "s3Urls">): string[] {
+  return state.s3Urls ?? [state.s3Url];
+}
+
+/** TCP ports of the endpoints checked by a connection alone. */
+const tcpOnly: Record<string, number> = { "nbd:": 10809, "nbds:": 10809, "postgres:": 5432 };
+
+/** Whether an endpoint answers: an HTTP response of any status, or a TCP connection for NBD and PostgreSQL. */
 export async function endpointUp(url: string, ca?: TrustedCa): Promise<boolean> {
   const parsed = new URL(url.replace("/<volume>", "/"));
-  if (parsed.protocol === "nbd:" || parsed.protocol === "nbds:") {
-    const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || 10809), socket: { data() {} } }).catch(() => undefined);
+  const defaultPort = tcpOnly[parsed.protocol];
+  if (defaultPort !== undefined) {
+    const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || defaultPort), socket: { data() {} } }).catch(() => undefined);
     socket?.end();
     return socket !== undefined;
   }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { fetchTls } from "../http/client-tls.ts";
+import { serviceHealthy } from "./health.ts";
 import { isAlive } from "./processes.ts";
-import { endpointUp, nbdClientUri, type LabEndpoint, type LabState } from "./state.ts";
+import { endpointUp, nbdClientUri, s3Endpoints, type LabEndpoint, type LabState } from "./state.ts";
 import type { ChildStatus } from "./supervisor.ts";
 
 /** One service as `lab status` reports it. */
@@ -22,7 +22,7 @@ export async function labStatus(state: LabState, dir: string): Promise<LabStatus
   const ca = state.ca === undefined ? undefined : readFileSync(state.ca, "utf8");
   const services = await Promise.all(
     state.children.map(async (c) => {
-      const ok = isAlive(c.pid) && (await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000), ...fetchTls(ca) }).then((r) => r.ok, () => false));
+      const ok = isAlive(c.pid) && (await serviceHealthy(c.healthUrl, ca));
       return { ...c, healthy: ok };
     }),
   );
@@ -35,13 +35,17 @@ export function usage(state: LabState, dir: string): Record<string, string> {
   const lines: Record<string, string> = {
     environment: `eval "$(photon lab env --dir ${dir})"   # PATH, PHOTON_SERVER/TOKEN, PHOTON_S3_ADMIN, AWS_* for the lab`,
     controller: `${state.controllerUrl}   token: ${state.tokenFile}   e.g. photon node list${state.ca ? ` --ca ${state.ca}` : ""}`,
-    S3: `${state.s3Url}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
+    S3: `${s3Endpoints(state).join(" ")}   key: ${state.s3KeyFile}   e.g. aws s3 mb s3://bucket`,
     volumes: `photon volume create NAME --size 1G --server ${state.nbdAdminUrl}${state.ca ? ` --ca ${state.ca}` : ""}; then nbdinfo '${nbdClientUri(state, "NAME")}'`,
   };
   const qemu = qemuNbd(state);
   lines["qemu-img"] = qemu
     ? `qemu-img info --object ${qemu.object} --image-opts ${qemu.options},export=NAME   (TLS: the lab CA in ${state.nbdTlsDir})`
     : `qemu-img info ${state.nbdUrl}/NAME`;
+  if (state.metadata === "postgres") {
+    const pg = state.endpoints.find((e) => e.service === "PostgreSQL")!;
+    lines.metadata = `PostgreSQL ${pg.url} (and photon_controller)   password: ${state.postgresPasswordFile}; every S3 endpoint serves one namespace`;
+  }
   const node2 = state.nodes[1] ?? state.nodes[0]!;
   if (node2.netns) lines["enter a node"] = `ip netns exec ${node2.netns} bash   (each node: photon-${state.id}-nodeNN)`;
   if (state.linkRate || state.linkDelay) lines.links = `shaped: ${[state.linkRate, state.linkDelay].filter(Boolean).join(", ")} each way`;
@@ -57,7 +61,7 @@ function quote(value: string): string {
 
 /**
  * `export` lines that point a shell at the lab: the binary on PATH, the controller and its
- * token, and the S3 endpoint with the root key (read from the lab's files).
+ * token, and the S3 endpoint (and every gateway's) with the root key (read from the lab's files).
  */
 export function envLines(state: LabState, binaryDir: string): string[] {
   const lines = [`export PATH=${quote(binaryDir)}:"$PATH"`, `export PHOTON_SERVER=${quote(state.controllerUrl)}`];
@@ -70,6 +74,8 @@ export function envLines(state: LabState, binaryDir: string): string[] {
     }
   }
   lines.push(`export AWS_ENDPOINT_URL=${quote(state.s3Url)}`, `export AWS_REGION='us-east-1'`);
+  // Every gateway of the namespace (two with --metadata postgres), for clients that spread their load.
+  lines.push(`export PHOTON_S3_ENDPOINTS=${quote(s3Endpoints(state).join(","))}`);
   lines.push(`export PHOTON_NBD_URL=${quote(state.nbdUrl)}`, `export PHOTON_S3_ADMIN=${quote(state.s3AdminUrl)}`);
   // A TLS lab: photon's client commands and awscli trust the lab CA; NBD clients get its tls-certificates
   // directory (nbds://…?tls-certificates=DIR) and QEMU's options for it.

@@ -1,8 +1,9 @@
 import { closeSync, openSync } from "node:fs";
-import { fetchTls, type TrustedCa } from "../http/client-tls.ts";
+import type { TrustedCa } from "../http/client-tls.ts";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { Logger } from "../util/log.ts";
+import { serviceHealthy } from "./health.ts";
 import { LogTail } from "./log-tail.ts";
 import { assertBindable, isAlive, listensOn } from "./processes.ts";
 
@@ -11,7 +12,13 @@ export interface LabProcess {
   node: string;
   mode: string;
   args: string[];
-  /** The admin URL whose `/healthz` says the process is ready. */
+  /** Another program's whole argv (the lab's PostgreSQL) instead of this binary in `mode` with `args`. */
+  command?: string[];
+  /** Added to the environment (secrets kept off the command line). */
+  env?: Record<string, string>;
+  /** Default SIGTERM. */
+  stopSignal?: NodeJS.Signals;
+  /** The admin URL whose `/healthz` says the process is ready, or the `postgres://` URL that answers a query (health.ts). */
   healthUrl: string;
   logFile: string;
   /** Run inside this network namespace (`ip netns exec`). */
@@ -81,12 +88,13 @@ class Child {
     try {
       // detached: its own session, so a Ctrl-C or hang-up on the lab's terminal reaches the lab
       // alone, which then stops the children in order instead of racing their restarts.
-      this.proc = Bun.spawn([...this.options.prefix, ...netns, process.execPath, spec.mode, ...spec.args], {
+      this.proc = Bun.spawn([...this.options.prefix, ...netns, ...(spec.command ?? [process.execPath, spec.mode, ...spec.args])], {
         stdin: "ignore",
         stdout: out,
         stderr: out,
         detached: true,
-        env: { ...process.env, PHOTON_TOKEN: undefined },
+        // The lab decides each service's metadata: a PHOTON_METADATA of the operator's shell is not passed on.
+        env: { ...process.env, PHOTON_TOKEN: undefined, PHOTON_METADATA: undefined, ...spec.env },
       });
     } finally {
       closeSync(out);
@@ -95,7 +103,7 @@ class Child {
     this.options.onChange();
   }
 
-  /** Healthy: the child is alive, holds each of its listen addresses itself, and its /healthz answers 200. */
+  /** Healthy: the child is alive, holds each of its listen addresses itself, and its health check passes. */
   private async waitHealthy(): Promise<void> {
     const { spec, proc } = { spec: this.spec, proc: this.proc! };
     const deadline = Date.now() + (this.options.healthTimeoutMs ?? 30_000);
@@ -105,9 +113,7 @@ class Child {
       }
       if (this.options.signal.aborted) throw new Error(`${spec.node} ${spec.mode}: start abandoned (${String(this.options.signal.reason)})`);
       if (spec.listens.every((l) => listensOn(proc.pid, l.host, l.port))) {
-        // Bounded: an address that accepts and never answers must not hang the lab.
-        const ok = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(2_000), ...fetchTls(this.options.ca) }).then((r) => r.ok, () => false);
-        if (ok && proc.exitCode === null) return;
+        if ((await serviceHealthy(spec.healthUrl, this.options.ca)) && proc.exitCode === null) return;
       }
       await Bun.sleep(50);
     }
@@ -147,14 +153,14 @@ class Child {
     }
   }
 
-  /** SIGTERM (SIGKILL after `graceMs`), waiting for the exit; cancels a pending restart. */
+  /** Its stop signal (SIGKILL after `graceMs`), waiting for the exit; cancels a pending restart. */
   async stop(graceMs = 15_000): Promise<void> {
     this.stopping = true;
     this.wake?.();
     const proc = this.proc;
     if (!proc) return;
     if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill("SIGTERM");
+      proc.kill(this.spec.stopSignal ?? "SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
       await proc.exited;
       clearTimeout(timer);
@@ -195,7 +201,7 @@ export class Supervisor {
   async start(spec: LabProcess): Promise<void> {
     const child = new Child(spec, this.options, this.log);
     this.children.push(child);
-    this.tail.add(spec.logFile, { node: spec.node, mode: spec.mode });
+    this.tail.add(spec.logFile, { node: spec.node, mode: spec.mode }, spec.mode === "postgres" ? "postgres" : "json");
     await child.start();
     this.log.info("started", { node: spec.node, mode: spec.mode, pid: child.proc!.pid });
   }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { labPostgresFiles, labPostgresPlan, type LabPostgresPlan } from "./postgres.ts";
 import type { LabNode } from "./state.ts";
 
 /** How the lab's nodes are separated: a network namespace each, or an address each on loopback. */
@@ -19,7 +20,17 @@ export interface TopologyOptions {
   s3Port: number;
   /** Every HTTP listener on TLS, and the central NBD export too (`--tls require`), with the certificates of {@link labTlsFiles}. */
   tls?: boolean;
+  /**
+   * Where the controller and the gateways keep their metadata: each in its own SQLite file (default), or in a PostgreSQL
+   * on node01 (port base+4) with a second gateway on node02 sharing the first one's namespace.
+   */
+  metadata?: LabMetadata;
+  /** `metadata: "postgres"`: the role's password (prepareLabPostgres made it). */
+  postgresPassword?: string;
 }
+
+/** `lab up --metadata`. */
+export type LabMetadata = "sqlite" | "postgres";
 
 /** One node: its address, and in netns mode its namespace and the two ends of its veth. */
 export interface NodePlan extends LabNode {
@@ -30,8 +41,14 @@ export interface NodePlan extends LabNode {
 /** One process of the lab: which node runs it, its arguments, and what it must listen on. */
 export interface ServicePlan {
   node: string;
-  mode: "controller" | "nbd-export" | "s3-gateway" | "agent";
+  mode: "controller" | "nbd-export" | "s3-gateway" | "agent" | "postgres";
   args: string[];
+  /** A program other than Photon (PostgreSQL's server): its whole argv; `args` are then empty. */
+  command?: string[];
+  /** Added to its environment: secrets that stay off its command line (PHOTON_METADATA with its password). */
+  env?: Record<string, string>;
+  /** The signal that stops it (default SIGTERM). */
+  stopSignal?: NodeJS.Signals;
   /** Every TCP address it binds: free before it starts, held by it once healthy. */
   listens: { host: string; port: number }[];
   healthUrl: string;
@@ -47,13 +64,18 @@ export interface Topology {
   bridge?: string;
   hostAddress?: string;
   nodes: NodePlan[];
-  /** In start order: the central export, the gateway, the controller, then each node's agent. */
+  /** In start order: PostgreSQL (with --metadata postgres), the central export, the gateways, the controller, then each node's agent. */
   services: ServicePlan[];
   controllerUrl: string;
   nbdAdminUrl: string;
   nbdUrl: string;
+  /** node01's gateway. */
   s3Url: string;
   s3AdminUrl: string;
+  /** Every gateway serving the one namespace: node01's, and with PostgreSQL node02's too. */
+  gateways: { node: string; s3Url: string; adminUrl: string }[];
+  /** `--metadata postgres`: the lab's PostgreSQL. */
+  postgres?: LabPostgresPlan;
 }
 
 /** The benchmarking range (RFC 2544): 512 /24s, 198.18.0.0 … 198.19.255.0. */
@@ -152,15 +174,21 @@ export function computeTopology(options: TopologyOptions): Topology {
   const at = (port: number) => ({ host: first.address, port });
   const controller = at(options.basePort);
   const nbdAdmin = at(options.basePort + 2);
-  const s3Admin = at(options.basePort + 3);
   const nbd = at(options.nbdPort);
-  const s3 = at(options.s3Port);
   const controllerUrl = url(http, controller.host, controller.port);
   const nbdAdminUrl = url(http, nbdAdmin.host, nbdAdmin.port);
-  const s3AdminUrl = url(http, s3Admin.host, s3Admin.port);
-  const s3Url = url(http, s3.host, s3.port);
+  const postgres = options.metadata === "postgres" ? labPostgresPlan(labPostgresFiles(first.dataDir), first.address, options.basePort + 4, options.postgresPassword!) : undefined;
+  // A shared namespace (PostgreSQL) is served by node01's and node02's gateways; SQLite is node01's alone.
+  const gatewayNodes = postgres ? nodes.slice(0, 2) : [first];
+  const gateways = gatewayNodes.map((node) => ({ node, s3: { host: node.address, port: options.s3Port }, admin: { host: node.address, port: options.basePort + 3 } }));
   const dataDir = (node: NodePlan) => ["--data-dir", node.dataDir, ...serverTls(node)];
+  const s3Url = url(http, first.address, options.s3Port);
+  const s3AdminUrl = url(http, first.address, options.basePort + 3);
+  const metadataEnv = (db: "controller" | "s3") => (postgres ? { env: { PHOTON_METADATA: postgres.urls[db] } } : {});
   const services: ServicePlan[] = [
+    ...(postgres
+      ? [{ node: first.name, mode: "postgres" as const, args: [], command: postgres.command, listens: [postgres.listen], healthUrl: postgres.adminUrl, stopSignal: "SIGINT" as const }]
+      : []),
     // node01 also runs the central CoronaFS export (the "controller export" of the seed report).
     {
       node: first.name,
@@ -169,15 +197,16 @@ export function computeTopology(options: TopologyOptions): Topology {
       listens: [nbdAdmin, nbd],
       healthUrl: `${nbdAdminUrl}/healthz`,
     },
-    // …and the S3 gateway, its chunks replicated over the agents the controller knows with the storage role
-    // (every node's; the gateway follows them as they register, whichever starts first).
-    {
-      node: first.name,
+    // …and the S3 gateway(s), chunks replicated over the agents the controller knows with the storage role
+    // (every node's; a gateway follows them as they register, whichever starts first).
+    ...gateways.map(({ node, s3, admin }): ServicePlan => ({
+      node: node.name,
       mode: "s3-gateway",
-      args: [...dataDir(first), "--admin", hostPort(s3Admin), "--listen", hostPort(s3), "--controller", controllerUrl, "--replicas", String(Math.min(3, nodes.length)), ...clientTls],
-      listens: [s3Admin, s3],
-      healthUrl: `${s3AdminUrl}/healthz`,
-    },
+      args: [...dataDir(node), "--admin", hostPort(admin), "--listen", hostPort(s3), "--controller", controllerUrl, "--replicas", String(Math.min(3, nodes.length)), ...clientTls],
+      listens: [admin, s3],
+      healthUrl: `${url(http, admin.host, admin.port)}/healthz`,
+      ...metadataEnv("s3"),
+    })),
     // The controller orchestrates PlasmaVMC over both: volumes and image bases on the central export,
     // image artifacts in the gateway's bucket under the root key the gateway wrote on its first start.
     {
@@ -189,6 +218,7 @@ export function computeTopology(options: TopologyOptions): Topology {
       ],
       listens: [controller],
       healthUrl: `${controllerUrl}/healthz`,
+      ...metadataEnv("controller"),
     },
     ...nodes.map((node): ServicePlan => {
       const listen = { host: node.address, port: options.basePort + 1 };
@@ -201,7 +231,11 @@ export function computeTopology(options: TopologyOptions): Topology {
       };
     }),
   ];
-  const topology: Topology = { id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url(options.tls ? "nbds" : "nbd", nbd.host, nbd.port), s3Url, s3AdminUrl };
+  const topology: Topology = {
+    id, network: options.network, nodes, services, controllerUrl, nbdAdminUrl, nbdUrl: url(options.tls ? "nbds" : "nbd", nbd.host, nbd.port), s3Url, s3AdminUrl,
+    gateways: gateways.map(({ node, s3, admin }) => ({ node: node.name, s3Url: url(http, s3.host, s3.port), adminUrl: url(http, admin.host, admin.port) })),
+  };
+  if (postgres) topology.postgres = postgres;
   if (netns) Object.assign(topology, { subnet: options.subnet, bridge: `phbr${id}`, hostAddress: intToIp(base + 1) });
   return topology;
 }

@@ -5,17 +5,19 @@ import { ensureDir } from "../util/fs.ts";
 import type { Logger } from "../util/log.ts";
 import { sleepUnlessAborted } from "../util/schedule.ts";
 import { ensureTokenFile, tokenFileName } from "../util/token.ts";
+import { secretsKeyFile } from "../lightningstor/metadata.ts";
 import { cleanUpLab } from "./down.ts";
 import { createLabNetwork, hostIpv4Addresses, removeLabNetwork } from "./network.ts";
+import { createLabDatabases, labPostgresFiles, prepareLabPostgres } from "./postgres.ts";
 import { findLabChildren, pdeathsigPrefix, terminate } from "./processes.ts";
 import { parseDelay, parseRate } from "./shaping.ts";
 import { readLabState, removeLabState, writeLabState, type LabEndpoint, type LabState } from "./state.ts";
 import { logFileFor, Supervisor } from "./supervisor.ts";
 import { ensureCa, issueCertificate } from "./certificates.ts";
-import { computeTopology, inSubnet, labId, labTlsFiles, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
+import { computeTopology, inSubnet, labId, labTlsFiles, nodeName, parseSubnet, pickSubnet, type Topology, type TopologyOptions } from "./topology.ts";
 
 /** What `photon lab up` starts: the topology's inputs and the links' shaping. */
-export interface LabConfig extends Omit<TopologyOptions, "subnet"> {
+export interface LabConfig extends Omit<TopologyOptions, "subnet" | "postgresPassword"> {
   /** netns: `198.18.N.0/24`; default a free one (see {@link pickSubnet}). */
   subnet?: string;
   linkRate?: string;
@@ -33,7 +35,9 @@ export interface RunningLab {
  * node with its own address and data dir under `dir`: in netns mode a namespace per node on a
  * bridge the lab creates, with shaped links. Nodes share nothing but the network; the token
  * file is provisioned into each node's dir like an operator would copy it. Leftovers of a lab
- * that died in `dir` are removed first. `signal` abandons a start in progress.
+ * that died in `dir` are removed first. `signal` abandons a start in progress. With
+ * `metadata: "postgres"`, node01 first runs a PostgreSQL (kept in its data dir) that the
+ * controller and the gateways of node01 and node02 share.
  */
 export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal): Promise<RunningLab> {
   const running = readLabState(config.dir);
@@ -43,7 +47,8 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
   const removed = await cleanUpLab(config.dir);
   if (removed.length > 0) log.warn("removed the leftovers of a lab that did not stop", { removed });
 
-  const topology = computeTopology({ ...config, subnet: config.network === "netns" ? chooseSubnet(config) : undefined });
+  const postgresPassword = config.metadata === "postgres" ? prepareLabPostgres(config.dir, labPostgresFiles(join(config.dir, nodeName(1)))) : undefined;
+  const topology = computeTopology({ ...config, subnet: config.network === "netns" ? chooseSubnet(config) : undefined, postgresPassword });
   const first = topology.nodes[0]!;
   ensureDir(config.dir);
   for (const node of topology.nodes) ensureDir(node.dataDir);
@@ -84,14 +89,17 @@ export async function labUp(config: LabConfig, log: Logger, signal: AbortSignal)
     }
     for (const service of topology.services) {
       if (signal.aborted) throw new Error(`start abandoned (${String(signal.reason)})`);
+      // Another gateway on the shared database opens the secrets sealed there with the first one's key.
+      if (service.mode === "s3-gateway" && service.node !== first.name) copyFileSync(join(first.dataDir, secretsKeyFile), join(topology.nodes.find((n) => n.name === service.node)!.dataDir, secretsKeyFile));
       await supervisor.start({
         ...service,
         logFile: logFileFor(config.dir, service.node, service.mode),
         netns: topology.nodes.find((n) => n.name === service.node)!.netns,
       });
+      if (service.mode === "postgres") await createLabDatabases(topology.postgres!);
     }
-    // The gateway starts before the agents: the lab is up once S3 could store a PUT.
-    await waitForS3Ready(topology.s3Url, ca, signal);
+    // The gateways start before the agents: the lab is up once S3 could store a PUT through each.
+    for (const gateway of topology.gateways) await waitForS3Ready(gateway.s3Url, ca, signal);
   } catch (err) {
     await stop();
     throw err;
@@ -138,11 +146,14 @@ function chooseSubnet(config: LabConfig): string {
 function initialState(config: LabConfig, t: Topology, tokenFile: string): LabState {
   const first = t.nodes[0]!;
   const endpoints: LabEndpoint[] = [
+    ...(t.postgres ? [{ node: first.name, service: "PostgreSQL", url: t.postgres.shownUrl }] : []),
     { node: first.name, service: "controller", url: t.controllerUrl },
     { node: first.name, service: "nbd-export admin", url: t.nbdAdminUrl },
     { node: first.name, service: "nbd-export NBD", url: `${t.nbdUrl}/<volume>${config.tls ? `?tls-certificates=${labTlsFiles(config.dir).nbdClientDir}` : ""}` },
-    { node: first.name, service: "s3-gateway admin", url: t.s3AdminUrl },
-    { node: first.name, service: "S3", url: t.s3Url },
+    ...t.gateways.flatMap((g) => [
+      { node: g.node, service: "s3-gateway admin", url: g.adminUrl },
+      { node: g.node, service: "S3", url: g.s3Url },
+    ]),
     ...t.nodes.map((n) => ({ node: n.name, service: "agent", url: n.agentUrl })),
   ];
   const state: LabState = {
@@ -157,11 +168,14 @@ function initialState(config: LabConfig, t: Topology, tokenFile: string): LabSta
     nbdUrl: t.nbdUrl,
     s3Url: t.s3Url,
     s3AdminUrl: t.s3AdminUrl,
+    s3Urls: t.gateways.map((g) => g.s3Url),
+    metadata: t.postgres ? "postgres" : "sqlite",
     endpoints,
     tokenFile,
     s3KeyFile: join(first.dataDir, "root-key"),
     children: [],
   };
+  if (t.postgres) state.postgresPasswordFile = labPostgresFiles(first.dataDir).passwordFile;
   if (config.tls) Object.assign(state, { ca: labTlsFiles(config.dir).ca, nbdTlsDir: labTlsFiles(config.dir).nbdClientDir });
   if (t.network === "netns") Object.assign(state, { subnet: t.subnet, bridge: t.bridge, hostAddress: t.hostAddress, linkRate: config.linkRate, linkDelay: config.linkDelay });
   return state;

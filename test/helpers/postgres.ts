@@ -1,10 +1,8 @@
 import { SQL } from "bun";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-/** Debian's PostgreSQL 15 server binaries (scripts/setup installs `postgresql`). */
-const BIN = "/usr/lib/postgresql/15/bin";
+import { asServerUser, initCluster, ownByServerUser, postgresBinDir, runPostgresProgram, serverOptions, socketUrl } from "../../src/db/postgres-cluster.ts";
 
 /**
  * A throwaway PostgreSQL cluster: initdb in a temp dir, the server on a unix
@@ -24,43 +22,33 @@ export interface TestPostgres {
   stop(): void;
 }
 
-/** initdb refuses to run as root: there, the server runs as the `postgres` user. */
-function asServerUser(args: string[]): string[] {
-  return process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...args] : args;
-}
-
 /**
  * A guardian shell that stops the cluster and removes its dir once this
  * process has gone, however it went (bun test does not run `exit`
  * handlers): a cluster never outlives its test run.
  */
 function guard(dir: string, data: string): void {
-  const stop = asServerUser([`${BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]).map((arg) => `'${arg}'`).join(" ");
+  const stop = asServerUser([join(postgresBinDir(), "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]).map((arg) => `'${arg}'`).join(" ");
   const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; [ -d '${data}' ] && ${stop} >/dev/null 2>&1; rm -rf '${dir}'`;
   Bun.spawn(["sh", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
-}
-
-function run(args: string[]): void {
-  const result = Bun.spawnSync(asServerUser(args), { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`${args[0]} failed (${result.exitCode}): ${result.stderr.toString()}${result.stdout.toString()}`);
 }
 
 /** Starts a new cluster in a temp dir. */
 export function startPostgres(): TestPostgres {
   const dir = mkdtempSync(join(tmpdir(), "photon-pg-"));
-  if (process.getuid?.() === 0) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()));
+  ownByServerUser(dir);
   const data = join(dir, "data");
-  run([`${BIN}/initdb`, "-D", data, "--auth=trust", "-U", "photon", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
-  const start = () => run([`${BIN}/pg_ctl`, "-D", data, "-l", join(dir, "server.log"), "-w", "-o", `-k ${dir} -c listen_addresses= -c max_connections=200`, "start"]);
+  initCluster(data, { superuser: "photon", noSync: true });
+  const start = () => runPostgresProgram("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-w", "-o", serverOptions({ socketDir: dir }).join(" "), "start"]);
   start();
   guard(dir, data);
-  const url = (db = "postgres") => `postgres://photon@localhost/${db}?host=${dir}`;
+  const url = (db = "postgres") => socketUrl("photon", dir, db);
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
     try {
-      run([`${BIN}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"]);
+      runPostgresProgram("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -78,7 +66,7 @@ export function startPostgres(): TestPostgres {
       }
       return url(name);
     },
-    stopServer: () => run([`${BIN}/pg_ctl`, "-D", data, "-m", "fast", "-w", "stop"]),
+    stopServer: () => runPostgresProgram("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]),
     startServer: start,
     stop,
   };

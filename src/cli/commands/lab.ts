@@ -34,6 +34,7 @@ export default defineCommand({
         "nbd-port": { type: "string", description: "NBD port of node01's export (default 10809)" },
         "s3-port": { type: "string", description: "S3 port of node01's gateway (default 9000)" },
         tls: { type: "boolean", description: "every HTTP listener on TLS: a lab CA (<dir>/tls/ca.pem, kept) and a certificate per node; clients take --ca <dir>/tls/ca.pem" },
+        metadata: { type: "string", description: "sqlite (default: a file per service) or postgres: a PostgreSQL on node01 (port base+4, kept in <dir>/node01/postgres) for the controller and two gateways, node01's and node02's, serving one namespace" },
       },
       async run({ args }) {
         const { sources, log } = commandContext(args, "lab");
@@ -43,6 +44,9 @@ export default defineCommand({
         const linkRate = option(sources, "link-rate");
         const linkDelay = option(sources, "link-delay");
         if (network === "loopback" && (linkRate || linkDelay)) throw new CliError("--link-rate/--link-delay shape the nodes' veths: they need --network netns");
+        // The flag alone: PHOTON_METADATA in the shell names a database URL for a service, not the lab's choice.
+        const metadata = args.metadata ?? "sqlite";
+        if (metadata !== "sqlite" && metadata !== "postgres") throw new CliError(`--metadata: sqlite or postgres, not "${metadata}"`);
         const dir = labDir(sources);
         const stopping = stopSignals(log);
         let lab: RunningLab;
@@ -59,6 +63,7 @@ export default defineCommand({
               linkRate,
               linkDelay,
               tls: args.tls === true,
+              metadata,
             },
             log,
             stopping,
