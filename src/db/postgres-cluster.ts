@@ -1,5 +1,5 @@
 import { SQL } from "bun";
-import { chownSync, existsSync, readdirSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -66,6 +66,8 @@ export interface InitOptions {
   passwordFile?: string;
   /** Skip initdb's fsyncs: for throwaway clusters only. */
   noSync?: boolean;
+  /** With a password: the clients allowed over TCP besides this host's loopback (a pg_hba.conf address, e.g. `samenet`). */
+  hosts?: string;
 }
 
 /**
@@ -76,6 +78,8 @@ export interface InitOptions {
 export function initCluster(dataDir: string, options: InitOptions): void {
   const auth = options.passwordFile ? ["--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${options.passwordFile}`] : ["--auth=trust"];
   runPostgresProgram("initdb", ["-D", dataDir, "-U", options.superuser, "-E", "UTF8", "--locale=C.UTF-8", ...auth, ...(options.noSync ? ["--no-sync"] : [])]);
+  // initdb allows TCP from 127.0.0.1 and ::1 only (pg_hba.conf, PostgreSQL docs §21.1).
+  if (options.passwordFile && options.hosts) appendFileSync(join(dataDir, "pg_hba.conf"), `host all all ${options.hosts} scram-sha-256\n`);
 }
 
 /** Whether `dataDir` holds an initialized cluster. */

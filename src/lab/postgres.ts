@@ -69,7 +69,8 @@ export function prepareLabPostgres(labDir: string, files: LabPostgresFiles): str
     writeFileAtomic(files.passwordFile, randomBytes(18).toString("base64url") + "\n", 0o600);
     ownByServerUser(files.passwordFile);
   }
-  if (!isCluster(files.dataDir)) initCluster(files.dataDir, { superuser: role, passwordFile: files.passwordFile });
+  // samenet: the server listens on node01's address only, and lets in the nodes of its subnet (the lab's /24, or loopback).
+  if (!isCluster(files.dataDir)) initCluster(files.dataDir, { superuser: role, passwordFile: files.passwordFile, hosts: "samenet" });
   return readFileSync(files.passwordFile, "utf8").trim();
 }
 

@@ -35,6 +35,22 @@ describe("lab processes", () => {
     }
   });
 
+  test("the lab's PostgreSQL is recognised by its data dir in node01's postgres/ (found if the lab died)", async () => {
+    const dir = `/tmp/wt-lab-pg-${process.pid}`;
+    const server = (data: string) => Bun.spawn(["perl", "-e", "sleep 30", "--", "-D", data], { argv0: "/usr/lib/postgresql/15/bin/postgres" });
+    const ours = server(`${dir}/node01/postgres/data`);
+    const elsewhere = server(`/tmp/other-${process.pid}/node01/postgres/data`);
+    try {
+      await Bun.sleep(50);
+      expect(isLabChild(ours.pid, dir)).toBe(true);
+      expect(isLabChild(elsewhere.pid, dir)).toBe(false);
+      expect(findLabChildren(dir)).toEqual([ours.pid]);
+    } finally {
+      for (const p of [ours, elsewhere]) p.kill("SIGKILL");
+      await Promise.all([ours.exited, elsewhere.exited]);
+    }
+  });
+
   test("listensOn: only the process holding the listening socket", () => {
     const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     try {

@@ -87,4 +87,38 @@ describe("lab subnet", () => {
     expect(inSubnet("198.18.9.14", "198.18.9.0/24")).toBe(true);
     expect(inSubnet("198.18.10.14", "198.18.9.0/24")).toBe(false);
   });
+
+  test("--metadata postgres: PostgreSQL on node01 first, a gateway on node01 and node02 each, the password only in their environment", () => {
+    const t = computeTopology({ ...netns, metadata: "postgres", postgresPassword: "s3cret" });
+    expect(t.services.map((s) => `${s.node} ${s.mode}`)).toEqual([
+      "node01 postgres",
+      "node01 nbd-export",
+      "node01 s3-gateway",
+      "node02 s3-gateway",
+      "node01 controller",
+      ...t.nodes.map((n) => `${n.name} agent`),
+    ]);
+    const postgres = t.services[0]!;
+    expect(postgres.listens).toEqual([{ host: "198.18.7.11", port: 7074 }]);
+    expect(postgres.command!.slice(postgres.command!.indexOf("-D"), postgres.command!.indexOf("-D") + 2)).toEqual(["-D", "/tmp/lab-a/node01/postgres/data"]);
+    expect(postgres.healthUrl).toBe("postgres://photon@localhost:7074/postgres?host=/tmp/lab-a/node01/postgres");
+    expect(t.gateways).toEqual([
+      { node: "node01", s3Url: "http://198.18.7.11:9000", adminUrl: "http://198.18.7.11:7073" },
+      { node: "node02", s3Url: "http://198.18.7.12:9000", adminUrl: "http://198.18.7.12:7073" },
+    ]);
+    const metadata = t.services.filter((s) => s.env).map((s) => `${s.node} ${s.mode} ${s.env!.PHOTON_METADATA}`);
+    expect(metadata).toEqual([
+      "node01 s3-gateway postgres://photon:s3cret@198.18.7.11:7074/photon_s3",
+      "node02 s3-gateway postgres://photon:s3cret@198.18.7.11:7074/photon_s3",
+      "node01 controller postgres://photon:s3cret@198.18.7.11:7074/photon_controller",
+    ]);
+    expect(t.services.some((s) => [...s.args, ...(s.command ?? [])].join(" ").includes("s3cret"))).toBe(false);
+  });
+
+  test("the default (SQLite) lab has one gateway and no PostgreSQL", () => {
+    const t = computeTopology(netns);
+    expect(t.postgres).toBeUndefined();
+    expect(t.gateways.map((g) => g.node)).toEqual(["node01"]);
+    expect(t.services.filter((s) => s.env !== undefined)).toEqual([]);
+  });
 });
