@@ -9,13 +9,16 @@
  * phase starts once both servers are idle (see quiesce).
  *
  *   node_modules/.bin/bun bench/s3.ts [--reps 11] [--storage-nodes N] [--replication-mode chain|fanout|auto] [--photon PATH] [--metadata sqlite|postgres] [--only-small]
+ *   node_modules/.bin/bun bench/s3.ts --gateways 2 [--reps 11] [--storage-nodes 3] [--only-small]
  *
  * `--photon` runs another build of the binary (e.g. an older commit's, to
  * compare with this one against the same ceiling). `--metadata postgres`
  * keeps the gateway's metadata in a throwaway PostgreSQL cluster on this host
  * (test/helpers/postgres.ts) instead of its SQLite file; `--only-small` runs
  * only the small-object profile (1,000 × 4 KiB, where metadata dominates) and
- * skips the 1 GiB memory run.
+ * skips the 1 GiB memory run. `--gateways 2` compares the metadata engines
+ * instead (bench/s3-metadata.ts): one gateway on SQLite, one on PostgreSQL,
+ * two on one PostgreSQL, over the same storage nodes (default 3).
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
@@ -23,10 +26,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Subprocess } from "bun";
 import { markdownTable } from "../src/lab/bench/markdown.ts";
-import { cpuTicks, peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
+import { peakRssMiB, quiesce, stop } from "../src/lab/bench/process.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
+import { compareMetadataEngines } from "./s3-metadata.ts";
+import { cpuOf, getAll, largeObject, median, MiB, parallelSmallObjects, PhotonFleet, putAll, rate, reachable, runHost, smallObjects, sorted, tinyObjects, type Profile } from "./s3-common.ts";
 
 const flags = parseArgs({
   options: {
@@ -36,31 +40,28 @@ const flags = parseArgs({
     photon: { type: "string", default: resolve(import.meta.dir, "../dist/photon") },
     metadata: { type: "string", default: "sqlite" },
     "only-small": { type: "boolean", default: false },
+    gateways: { type: "string", default: "1" },
   },
 }).values;
 const photonBinary = resolve(flags.photon);
 if (flags.metadata !== "sqlite" && flags.metadata !== "postgres") throw new Error(`--metadata: sqlite or postgres, not "${flags.metadata}"`);
-/** A PostgreSQL cluster for the gateway's metadata with `--metadata postgres`: each gateway gets a database of its own. */
-const postgres = flags.metadata === "postgres" ? startPostgres() : undefined;
-const metadataArgs = async () => ["--metadata", postgres ? await postgres.createDatabase() : "sqlite"];
+if (flags.gateways !== "1" && flags.gateways !== "2") throw new Error(`--gateways: 1 or 2, not "${flags.gateways}"`);
 const reps = Number(flags.reps);
 /** With N > 0, the gateway replicates over N agents on this host (default copies and quorum) instead of its data dir. */
 const storageNodes = Number(flags["storage-nodes"]);
-
-const MiB = 1024 * 1024;
-/** A loopback address of this run's own (127.64.0.0/10), so runs beside others on the host do not meet on a port. */
-const host = `127.${64 + Math.floor(Math.random() * 64)}.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
+const host = runHost();
 const dir = mkdtempSync(join(tmpdir(), "photon-bench-s3-"));
 const credentials = { accessKeyId: "PHBENCHKEY000000000A", secretAccessKey: "bench-" + crypto.randomUUID() };
 
-/** Waits until an HTTP server answers at `endpoint`. */
-async function reachable(endpoint: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(endpoint).then(() => true, () => false)) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`${endpoint} did not come up`);
+if (flags.gateways === "2") {
+  await compareMetadataEngines({ binary: photonBinary, host, dir, reps, storageNodes: storageNodes || 3, replicationMode: flags["replication-mode"], onlySmall: flags["only-small"], credentials });
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
 }
+
+/** A PostgreSQL cluster for the gateway's metadata with `--metadata postgres`: each gateway gets a database of its own. */
+const postgres = flags.metadata === "postgres" ? startPostgres() : undefined;
+const metadataArgs = async () => ["--metadata", postgres ? await postgres.createDatabase() : "sqlite"];
 
 /** The ceiling (bench/s3-ceiling.ts), a process of its own like the gateway. */
 async function startCeiling() {
@@ -69,31 +70,12 @@ async function startCeiling() {
   return { endpoint: `http://${host}:19001`, proc };
 }
 
-const photonEnv = { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey };
-const helpers: Subprocess[] = [];
+const fleet = new PhotonFleet(photonBinary, host, dir, { ...process.env, PHOTON_TOKEN: "bench", PHOTON_ACCESS_KEY: credentials.accessKeyId, PHOTON_SECRET_KEY: credentials.secretAccessKey });
 
-/** A controller and `count` agents (storage nodes) on this host; their admin URLs. */
-async function startStorageNodes(count: number): Promise<string[]> {
-  const spawn = (args: string[]) => helpers.push(Bun.spawn([photonBinary, ...args, "--log-level", "error"], { env: photonEnv, stdout: "inherit", stderr: "inherit" }));
-  spawn(["controller", "--data-dir", join(dir, "controller"), "--listen", `${host}:19100`]);
-  const urls = Array.from({ length: count }, (_, i) => `http://${host}:${19111 + i}`);
-  for (const [i, url] of urls.entries()) {
-    spawn(["agent", "--data-dir", join(dir, `agent${i + 1}`), "--listen", new URL(url).host, "--controller", `http://${host}:19100`, "--name", `agent${i + 1}`]);
-    await reachable(`${url}/healthz`);
-  }
-  return urls;
-}
-
-async function startPhoton(dataDir = "photon", port = 19000, nodes: string[] = []) {
+async function startPhoton(dataDir: string, port: number, nodes: string[]) {
   const mode = flags["replication-mode"] ? ["--replication-mode", flags["replication-mode"]] : [];
   const replication = nodes.length > 0 ? ["--storage-nodes", nodes.join(","), ...mode] : [];
-  const proc = Bun.spawn(
-    [photonBinary, "s3-gateway", "--data-dir", join(dir, dataDir), "--listen", `${host}:${port}`, "--admin", `${host}:0`, "--log-level", "warn", ...replication, ...(await metadataArgs())],
-    { env: photonEnv, stdout: "inherit", stderr: "inherit" },
-  );
-  const endpoint = `http://${host}:${port}`;
-  await reachable(`${endpoint}/`);
-  return { endpoint, proc };
+  return fleet.gateway(dataDir, port, [...replication, ...(await metadataArgs())]);
 }
 
 /** Peak RSS of a fresh gateway over one 1 GiB PutObject and GetObject (the issue's memory bound). */
@@ -112,39 +94,7 @@ async function oneGiBPeakRss(): Promise<number> {
   return rss;
 }
 
-interface Profile {
-  name: string;
-  count: number;
-  size: number;
-  concurrency: number;
-}
-const tinyObjects: Profile = { name: "Tiny objects (1,000 × 4 KiB, 8 jobs)", count: 1000, size: 4096, concurrency: 8 };
-const profiles: Profile[] = flags["only-small"]
-  ? [tinyObjects]
-  : [
-      { name: "Large object (256 MiB)", count: 1, size: 256 * MiB, concurrency: 1 },
-      { name: "Small objects (32 × 4 MiB)", count: 32, size: 4 * MiB, concurrency: 1 },
-      { name: "Parallel small objects (32 × 4 MiB, 8 jobs)", count: 32, size: 4 * MiB, concurrency: 8 },
-      tinyObjects,
-    ];
-
-/** Runs `count` operations with at most `concurrency` in flight; returns seconds. */
-async function timed(count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<number> {
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await op(next++);
-  }));
-  return (performance.now() - started) / 1000;
-}
-
-/** CPU seconds the processes used (threads included) while `run` ran. */
-async function cpuOf<T>(pids: number[], run: () => Promise<T>): Promise<{ result: T; cpu: number }> {
-  const ticks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  const before = ticks();
-  const result = await run();
-  return { result, cpu: (ticks() - before) / 100 };
-}
+const profiles: Profile[] = flags["only-small"] ? [tinyObjects] : [largeObject, smallObjects, parallelSmallObjects, tinyObjects];
 
 /**
  * One profile on one server (whose processes are `pids`): seconds up and
@@ -153,32 +103,20 @@ async function cpuOf<T>(pids: number[], run: () => Promise<T>): Promise<{ result
  */
 async function runProfile(s3: S3Client, bucket: string, profile: Profile, data: Buffer[], rep: number, pids: number[]) {
   const body = profile.size === 256 * MiB ? data[0]! : data[1]!.subarray(0, profile.size);
-  const key = (i: number) => `${profile.count}-${profile.concurrency}/${rep}/${i}`;
+  const prefix = `${profile.count}-${profile.concurrency}/${rep}`;
   await quiesce(serverPids);
-  const up = await cpuOf(pids, () =>
-    timed(profile.count, profile.concurrency, async (i) => {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key(i), Body: body }));
-    }),
-  );
+  const up = await cpuOf(() => pids, () => putAll([s3], bucket, prefix, profile, body));
   await quiesce(serverPids);
-  const down = await cpuOf(pids, () =>
-    timed(profile.count, profile.concurrency, async (i) => {
-      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(i) }));
-      for await (const _ of out.Body as AsyncIterable<Uint8Array>) {
-        // drain
-      }
-    }),
-  );
+  const down = await cpuOf(() => pids, () => getAll([s3], bucket, prefix, profile));
   return { up: up.result, down: down.result, upCpu: up.cpu, downCpu: down.cpu };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
 const data = [randomBytes(256 * MiB), randomBytes(4 * MiB)];
 const ceiling = await startCeiling();
-const nodes = storageNodes > 0 ? await startStorageNodes(storageNodes) : [];
+const nodes = storageNodes > 0 ? await fleet.storageNodes(storageNodes) : [];
+const helperPids = fleet.procs.map((p) => p.pid);
 const photon = await startPhoton("photon", 19000, nodes);
-const serverPids = [ceiling.proc.pid, photon.proc.pid, ...helpers.map((p) => p.pid)];
+const serverPids = [ceiling.proc.pid, ...fleet.procs.map((p) => p.pid)];
 const clients = {
   ceiling: new S3Client({ endpoint: ceiling.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
   photon: new S3Client({ endpoint: photon.endpoint, region: "us-east-1", forcePathStyle: true, credentials }),
@@ -188,7 +126,7 @@ const results = profiles.map((profile) => {
   const runs = () => ({ up: [] as number[], down: [] as number[], upCpu: [] as number[], downCpu: [] as number[] });
   return { profile, ceiling: runs(), photon: runs() };
 });
-const pidsOf = { ceiling: [ceiling.proc.pid], photon: [photon.proc.pid, ...helpers.map((p) => p.pid)] };
+const pidsOf = { ceiling: [ceiling.proc.pid], photon: [photon.proc.pid, ...helperPids] };
 for (const result of results) {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of rep % 2 === 0 ? (["ceiling", "photon"] as const) : (["photon", "ceiling"] as const)) {
@@ -207,11 +145,9 @@ clients.photon.destroy();
 await stop(ceiling.proc);
 await stop(photon.proc);
 const rss1g = flags["only-small"] ? undefined : await oneGiBPeakRss();
-for (const proc of helpers) await stop(proc);
+await fleet.stopAll();
 postgres?.stop();
 
-/** MiB/s, with a decimal where tiny objects make it small. */
-const rate = (mibPerS: number) => mibPerS.toFixed(mibPerS < 10 ? 1 : 0);
 const rows = results.flatMap(({ profile, ceiling: c, photon: p }) => {
   const mib = (profile.count * profile.size) / MiB;
   const row = (dir: "up" | "down") => {
@@ -227,7 +163,6 @@ const layout = `${replicated}, metadata on ${flags.metadata === "postgres" ? "Po
 console.log(`\n### S3 (@aws-sdk/client-s3 defaults, same host${layout}, median of ${reps})\n`);
 console.log(markdownTable(["profile", "photon", "photon objects/s", "ceiling", "photon / ceiling", "photon CPU s/GiB", "ceiling CPU s/GiB"], rows));
 console.log(`\nPeak RSS of the gateway: ${rss.toFixed(0)} MiB over the run${rss1g === undefined ? "" : `; ${rss1g.toFixed(0)} MiB for one 1 GiB PUT and GET`}`);
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b).map((v) => v.toFixed(2)).join(" ");
 const spread = results.flatMap(({ profile, ceiling: c, photon: p }) =>
   (["photon", "ceiling"] as const).map((name) => {
     const runs = name === "photon" ? p : c;
