@@ -87,7 +87,9 @@ describe("lab subnet", () => {
     expect(inSubnet("198.18.9.14", "198.18.9.0/24")).toBe(true);
     expect(inSubnet("198.18.10.14", "198.18.9.0/24")).toBe(false);
   });
+});
 
+describe("lab metadata", () => {
   test("--metadata postgres: PostgreSQL on node01 first, a gateway on node01 and node02 each, the password only in their environment", () => {
     const t = computeTopology({ ...netns, metadata: "postgres", postgresPassword: "s3cret" });
     expect(t.services.map((s) => `${s.node} ${s.mode}`)).toEqual([
