@@ -46,6 +46,14 @@ export interface KeyView {
   isPublic(bucket: string): boolean;
 }
 
+/** One request's key lookups (KeyStore.forRequest). */
+export interface RequestKeys {
+  /** The secret the request's signature is checked with; undefined when the key is unknown. */
+  secretFor(accessKey: string): Promise<string | undefined>;
+  /** What the request's principal may do (no key: anonymous). */
+  keyView(accessKey: string | undefined): Promise<KeyView>;
+}
+
 /**
  * The access keys of a gateway and their rights, in its metadata database.
  * Secrets are stored sealed (SecretBox) and opened per request; the key
@@ -102,11 +110,26 @@ export class KeyStore {
   }
 
   /**
+   * One request's key lookups: the secret its signature is checked with, then
+   * what its principal may do, from one read of the key's row.
+   */
+  forRequest(): RequestKeys {
+    const rows = new Map<string, Promise<KeyRow | undefined>>();
+    const row = (key: string) => rows.get(key) ?? rows.set(key, this.lookups.key({ key })).get(key)!;
+    return {
+      secretFor: async (key) => {
+        const found = await row(key);
+        return found && this.openSecret(found);
+      },
+      keyView: async (key) => this.viewOf(key === undefined ? undefined : await row(key)),
+    };
+  }
+
+  /**
    * What one request's principal needs to know, read once: the key's access,
    * and for a scoped key or an anonymous request its grants and the public buckets.
    */
-  async keyView(accessKey: string | undefined): Promise<KeyView> {
-    const row = accessKey === undefined ? undefined : await this.lookups.key({ key: accessKey });
+  private async viewOf(row: KeyRow | undefined): Promise<KeyView> {
     const full = row?.access === "root" || row?.access === "legacy";
     const { bucketGrants, buckets } = this.tables;
     const grants = row && !full ? await this.db.select().from(bucketGrants).where(eq(bucketGrants.accessKey, row.accessKey)) : [];

@@ -76,11 +76,12 @@ export function createS3Handler(options: S3AppOptions): (request: Request, rawTa
     // Named in the request's log line (never its secret): rotating a key means watching the old one go quiet.
     let accessKey: string | undefined;
     try {
-      const auth = await authenticate(request, url, { secretFor: (k) => meta.keys.secretFor(k), region, now: options.now?.() ?? new Date() });
+      const keys = meta.keys.forRequest();
+      const auth = await authenticate(request, url, { secretFor: keys.secretFor, region, now: options.now?.() ?? new Date() });
       const endpoint = route(request.method, url, request.headers, options.domain);
       operation = endpoint.op;
       accessKey = auth.accessKey;
-      const principal = principalOf(await meta.keys.keyView(auth.accessKey), auth.accessKey);
+      const principal = principalOf(await keys.keyView(auth.accessKey), auth.accessKey);
       authorize(principal, endpoint);
       const ctx: S3Context = { request, url, auth, principal, meta, chunks, readers, region, log };
       switch (endpoint.op) {

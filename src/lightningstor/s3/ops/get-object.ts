@@ -9,9 +9,12 @@ import { requireBucket } from "./bucket.ts";
 
 /** GetObject and HeadObject, with Range and the conditional headers. */
 export async function getObject(ctx: S3Context, bucket: string, key: string, head: boolean): Promise<Response | PartsResponse> {
-  await requireBucket(ctx, bucket);
+  // An object exists only in a bucket (a bucket with objects is not deleted): the bucket is looked up only to say which is missing.
   const row = await ctx.meta.getObject(bucket, key);
-  if (!row) throw new S3Error("NoSuchKey", "the specified key does not exist");
+  if (!row) {
+    await requireBucket(ctx, bucket);
+    throw new S3Error("NoSuchKey", "the specified key does not exist");
+  }
   const notModified = checkConditions(ctx.request.headers, row);
   const base = withOverrides(
     { etag: row.etag, "last-modified": row.lastModified.toUTCString(), "accept-ranges": "bytes", "content-type": "binary/octet-stream", ...row.headers },
