@@ -4,9 +4,9 @@ import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
 import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { assertChunkId, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { modeFor, type ReplicationMode } from "./chain-mode.ts";
-import { streamCopies, readWholeCopy, type CopyReadContext } from "./copy-reader.ts";
+import { readWholeCopy, streamCopies, type CopyReadContext } from "./copy-reader.ts";
 import { chainSender, fanOutSender } from "./copy-senders.ts";
 import { placeable, staticMembership, type Membership } from "./membership.ts";
 import { placeCopies, rendezvous } from "./placement.ts";
@@ -53,9 +53,11 @@ export interface ReplicationConfig {
  * quorum write and the failover read. Each chunk goes to its R target nodes
  * (placement.ts, over the membership's nodes) and a put resolves once W of them have
  * it fsynced. A read goes through the nodes in `readOrder`, checks each copy's
- * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
- * afterwards writes a good copy back to those of the targets that lacked one
- * or had a damaged one. Chunks acknowledged short of R copies, and copies a
+ * CRC32 block by block, goes on to the next when one is missing, corrupt or
+ * unreachable, and afterwards writes a good copy back to those of the targets
+ * that lacked one or had a damaged one. Every repair goes through `copy`,
+ * which streams a chunk from its copies to the nodes that need one, holding
+ * none of it whole. Chunks acknowledged short of R copies, and copies a
  * repair could not rewrite, go into `queue` (durable in the gateway) for
  * ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
  */
