@@ -78,8 +78,10 @@ test("a repair whose first source has a damaged block switches copies mid-chunk:
   await cluster.gateway.proc.waitForLog(warned(cluster, "a block of a chunk copy does not match its checksum; reading the rest from another copy", source, id), "the damaged block found");
   await waitFor(() => copyData(source, id, body.length).equals(body), "the damaged copy to be rewritten");
   expect(copyData(other, id, body.length).equals(body)).toBe(true);
-  const repaired = cluster.gateway.proc.lines.filter((l) => l.msg === "repaired a chunk copy" && l.chunk === id).map((l) => l.node);
-  expect(repaired.sort()).toEqual([urlOf(dest), urlOf(source)].sort());
+  // The node has the file before the gateway has its answer: wait for both lines.
+  const repaired = () => cluster.gateway.proc.lines.filter((l) => l.msg === "repaired a chunk copy" && l.chunk === id).map((l) => String(l.node));
+  await waitFor(() => repaired().length === 2, "both copies logged as repaired");
+  expect(repaired().sort()).toEqual([urlOf(dest), urlOf(source)].sort());
   expect((await getObject(cluster)).equals(body)).toBe(true);
 }, 120_000);
 
@@ -106,4 +108,16 @@ test("a repair whose source is stopped (SIGSTOP) mid-chunk finishes from the oth
   process.kill(source.proc.proc.pid, "SIGCONT");
   for (const node of [source, other]) expect(copyData(node, id, size).equals(body)).toBe(true);
   expect((await getObject(cluster)).equals(body)).toBe(true);
+}, 120_000);
+
+test("a repair with no intact copy to read from leaves no copy on the new node, keeps the damaged ones and stays queued", async () => {
+  const { cluster, body, id, lost, dest, source, other } = await oneChunkCluster(MiB);
+  // The same block damaged on both copies left: no source has it intact.
+  for (const node of [source, other]) damage(node, id, 300_000);
+  await lost.proc.stop("SIGKILL");
+  await cluster.gateway.proc.waitForLog((l) => l.msg === "could not read a chunk through to copy it; trying again later" && l.chunk === id, "the repair to fail to read the chunk through");
+  await waitFor(async () => (await cluster.repairStatus()).queued >= 1, "the chunk to stay in the repair queue");
+  expect(chunkIdsOn(dest)).not.toContain(id);
+  // The damaged copies hold every other block intact: they are not deleted.
+  for (const node of [source, other]) expect(copyData(node, id, body.length).subarray(0, 300_000).equals(body.subarray(0, 300_000))).toBe(true);
 }, 120_000);
