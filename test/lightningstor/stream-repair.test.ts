@@ -63,6 +63,13 @@ function damage(node: MemberNode, id: string, offset: number): void {
 /** The gateway's warning about `node` and the chunk. */
 const warned = (cluster: MemberCluster, msg: string, node: MemberNode, id: string) => (line: LogLine) => line.msg === msg && line.node === urlOf(node) && line.chunk === id;
 
+/** How many times the gateway could not read a chunk through (`photon_chunk_failures_total{kind="unreadable"}`). */
+async function unreadableRounds(cluster: MemberCluster): Promise<number> {
+  const text = await (await fetch(`${cluster.gateway.admin}/metrics`, { headers: { authorization: `Bearer ${cluster.controller.token}` } })).text();
+  const line = text.split("\n").find((l) => l.startsWith('photon_chunk_failures_total{kind="unreadable"'));
+  return Number(line?.split(" ").pop() ?? 0);
+}
+
 async function getObject(cluster: MemberCluster): Promise<Buffer> {
   const out = await cluster.gateway.s3.send(new GetObjectCommand({ Bucket: "repairs", Key: "k" }));
   return Buffer.from(await out.Body!.transformToByteArray());
@@ -116,7 +123,9 @@ test("a repair with no intact copy to read from leaves no copy on the new node, 
   for (const node of [source, other]) damage(node, id, 300_000);
   await lost.proc.stop("SIGKILL");
   await cluster.gateway.proc.waitForLog((l) => l.msg === "could not read a chunk through to copy it; trying again later" && l.chunk === id, "the repair to fail to read the chunk through");
-  await waitFor(async () => (await cluster.repairStatus()).queued >= 1, "the chunk to stay in the repair queue");
+  // Upkeep tries again every second, now knowing both copies damaged: three more rounds.
+  await waitFor(async () => (await unreadableRounds(cluster)) >= 4, "more repair rounds");
+  expect((await cluster.repairStatus()).queued).toBeGreaterThanOrEqual(1);
   expect(chunkIdsOn(dest)).not.toContain(id);
   // The damaged copies hold every other block intact: they are not deleted.
   for (const node of [source, other]) expect(copyData(node, id, body.length).subarray(0, 300_000).equals(body.subarray(0, 300_000))).toBe(true);

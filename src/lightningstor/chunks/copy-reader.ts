@@ -17,6 +17,17 @@ export interface CopySources {
   targets: readonly string[];
 }
 
+/** What a streamed read met on its way. */
+export interface ReadFindings {
+  /** Target nodes found without a copy or with a damaged one: the caller repairs them. */
+  lacking: Set<string>;
+  /** Nodes whose bytes were passed on. */
+  used: Set<string>;
+}
+
+/** Findings to fill. */
+export const noFindings = (): ReadFindings => ({ lacking: new Set(), used: new Set() });
+
 /**
  * Streams bytes [from, to) of chunk `id` from the nodes of `sources.order`
  * (those known damaged, then nodes that failed recently, last), each block
@@ -25,10 +36,9 @@ export interface CopySources {
  * the reader waiting past its deadline (chunk-node-client.ts), hands over to
  * the next one at the first byte not yet sent, so the reader never sees the
  * switch; only when no copy has the rest intact does the stream end with an
- * error (a short body, never a wrong byte). Target nodes found without a copy
- * or with a damaged one are added to `found`, for the caller to repair.
+ * error (a short body, never a wrong byte). What it met goes into `found`.
  */
-export async function* streamCopies(ctx: CopyReadContext, id: string, sources: CopySources, from: number, to: number, found: Set<string>): AsyncGenerator<Uint8Array> {
+export async function* streamCopies(ctx: CopyReadContext, id: string, sources: CopySources, from: number, to: number, found: ReadFindings): AsyncGenerator<Uint8Array> {
   if (from >= to) return;
   let at = from;
   let corrupt = false;
@@ -42,12 +52,13 @@ export async function* streamCopies(ctx: CopyReadContext, id: string, sources: C
     });
     if (copy === "failed") continue;
     if (!copy) {
-      if (sources.targets.includes(node)) found.add(node);
+      if (sources.targets.includes(node)) found.lacking.add(node);
       continue;
     }
     try {
       for await (const piece of verifiedBlocks(copy.body, copy.blocks, copy.start, at, to)) {
         at += piece.length;
+        found.used.add(node);
         yield piece;
       }
       return;
@@ -58,7 +69,7 @@ export async function* streamCopies(ctx: CopyReadContext, id: string, sources: C
       }
       corrupt = true;
       damaged.add(`${node} ${id}`);
-      if (sources.targets.includes(node)) found.add(node);
+      if (sources.targets.includes(node)) found.lacking.add(node);
       failures.report("corrupt", "a block of a chunk copy does not match its checksum; reading the rest from another copy", { node, chunk: id }, err);
     }
   }

@@ -6,7 +6,7 @@ import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { modeFor, type ReplicationMode } from "./chain-mode.ts";
-import { readWholeCopy, streamCopies, type CopyReadContext } from "./copy-reader.ts";
+import { noFindings, readWholeCopy, streamCopies, type CopyReadContext, type ReadFindings } from "./copy-reader.ts";
 import { chainSender, fanOutSender } from "./copy-senders.ts";
 import { placeable, staticMembership, type Membership } from "./membership.ts";
 import { placeCopies, rendezvous } from "./placement.ts";
@@ -19,8 +19,8 @@ import { ReplicationFailures } from "./replication-failures.ts";
 interface ReadOptions {
   /** Nodes not read from: their copy is being rewritten. */
   skip?: readonly string[];
-  /** Takes the target nodes found without a copy or with a damaged one: the caller repairs them, not the read. */
-  found?: Set<string>;
+  /** Takes what the read met (copy-reader.ts): the caller repairs the copies found lacking, not the read. */
+  found?: ReadFindings;
 }
 
 /** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
@@ -274,10 +274,10 @@ export class ReplicatedChunkStore implements ChunkStore {
    * them); otherwise they are rewritten once the read is through.
    */
   private async *read(id: string, from: number, to: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
-    const found = options.found ?? new Set<string>();
+    const found = options.found ?? noFindings();
     const order = this.readOrder(id).filter((node) => !options.skip?.includes(node));
     yield* streamCopies(this.reading, id, { order, targets: this.targets(id) }, from, to, found);
-    if (!options.found && found.size > 0) this.readRepair(id, [...found]);
+    if (!options.found && found.lacking.size > 0) this.readRepair(id, [...found.lacking]);
   }
 
   /**
@@ -295,16 +295,19 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * Copies a chunk onto `nodes`, and onto its targets known to hold a damaged
-   * copy, as it streams from the other copies, never holding it whole: its
-   * size and CRC32 from `stat`, its bytes from `read` (each block checked,
-   * switching copies mid-chunk) fanned out to the nodes (copy-senders.ts),
-   * each told the CRC32 to check. `throttle` paces it: size × nodes bytes are
-   * taken before a byte goes. A node's old copy is deleted first (a node
-   * refuses a PUT over one); a copy that arrives different is discarded; each
-   * failure is reported and queued for upkeep. Targets the read found without
-   * a copy or with a damaged one get theirs in a second pass. Resolves with
-   * the copies written and whether every one was.
+   * Copies a chunk onto `nodes` as it streams from the other copies, never
+   * holding it whole: its size and CRC32 from `stat`, its bytes from `read`
+   * (each block checked, switching copies mid-chunk) fanned out to the nodes
+   * (copy-senders.ts), each told the CRC32 to check. `throttle` paces it:
+   * size × nodes bytes are taken before a byte goes. A node's old copy is
+   * deleted first (a node refuses a PUT over one); a copy that arrives
+   * different is discarded; each failure is reported and queued for upkeep.
+   * Nodes without a copy get theirs in a first pass. Damaged copies (among
+   * `nodes`, met by that pass, or known from earlier reads) and targets found
+   * without one follow in a second pass, which deletes a damaged copy only
+   * once the chunk is known whole without it: a new copy was written, or the
+   * first pass took none of its bytes (other blocks of it may be the only
+   * intact ones left). Resolves with the copies written and whether all were.
    */
   async copy(id: string, nodes: string[], throttle?: RepairThrottle): Promise<{ written: number; complete: boolean }> {
     const info = await this.stat(id);
@@ -312,15 +315,20 @@ export class ReplicatedChunkStore implements ChunkStore {
       this.failures.report("unreadable", "no storage node sent a copy to repair a chunk from; trying again", { chunk: id });
       return { written: 0, complete: false };
     }
-    const targets = this.targets(id);
-    const first = [...new Set([...nodes, ...targets.filter((node) => this.damaged.has(`${node} ${id}`))])];
-    const found = new Set<string>();
-    const passes = [await this.streamTo(id, info, first, found, throttle)];
-    const rest = [...found].filter((node) => !first.includes(node));
-    if (passes[0]!.read && rest.length > 0) passes.push(await this.streamTo(id, info, rest, new Set(), throttle));
-    const complete = passes.every((pass) => pass.read && pass.failed === 0);
+    const isDamaged = (node: string) => this.damaged.has(`${node} ${id}`);
+    const fresh = nodes.filter((node) => !isDamaged(node));
+    const found = noFindings();
+    const first = await this.streamTo(id, info, fresh, found, throttle);
+    if (!first.read) return { written: first.written, complete: false };
+    const rest = [...new Set([...nodes, ...found.lacking, ...this.targets(id).filter(isDamaged)])].filter((node) => !fresh.includes(node));
+    const wholeWithout = first.written > 0 || ![...found.used].some(isDamaged);
+    const kept = wholeWithout ? [] : rest.filter(isDamaged);
+    for (const node of kept) this.failures.report("repair", "kept a damaged chunk copy: the read needed some of its blocks; trying again later", { node, chunk: id });
+    const to = rest.filter((node) => !kept.includes(node));
+    const second = to.length > 0 ? await this.streamTo(id, info, to, noFindings(), throttle) : { written: 0, failed: 0, read: true };
+    const complete = first.failed + second.failed + kept.length === 0 && second.read;
     if (complete) this.failures.resolved(id);
-    return { written: passes.reduce((sum, pass) => sum + pass.written, 0), complete };
+    return { written: first.written + second.written, complete };
   }
 
   /**
@@ -328,7 +336,7 @@ export class ReplicatedChunkStore implements ChunkStore {
    * Resolves with how many copies were written and failed, and whether the
    * chunk could be read through.
    */
-  private async streamTo(id: string, info: ChunkInfo, nodes: string[], found: Set<string>, throttle?: RepairThrottle): Promise<{ written: number; failed: number; read: boolean }> {
+  private async streamTo(id: string, info: ChunkInfo, nodes: string[], found: ReadFindings, throttle?: RepairThrottle): Promise<{ written: number; failed: number; read: boolean }> {
     await throttle?.take(info.size * nodes.length);
     const cleared = await Promise.all(nodes.map((node) => this.client.delete(node, id).then(() => node, (err: unknown) => void this.repairFailed(id, node, err))));
     const ready = cleared.filter((node) => node !== undefined);
