@@ -280,10 +280,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     if (!options.found && found.lacking.size > 0) this.readRepair(id, [...found.lacking]);
   }
 
-  /**
-   * Rewrites, in the background and streamed (`copy`), the copies a read found
-   * missing or damaged; a chunk another repair holds is queued for upkeep.
-   */
+  /** Rewrites in the background (`copy`) the copies a read found lacking; a chunk another repair holds is queued. */
   private readRepair(id: string, nodes: string[]): void {
     if (!this.claim(id)) {
       this.queue.add(id, "missing");
@@ -331,11 +328,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     return { written: first.written + second.written, complete };
   }
 
-  /**
-   * One pass of `copy`: streams the chunk to `nodes` from the other copies.
-   * Resolves with how many copies were written and failed, and whether the
-   * chunk could be read through.
-   */
+  /** One pass of `copy`: the chunk streamed to `nodes` from the other copies; whether it could be read through. */
   private async streamTo(id: string, info: ChunkInfo, nodes: string[], found: ReadFindings, throttle?: RepairThrottle): Promise<{ written: number; failed: number; read: boolean }> {
     await throttle?.take(info.size * nodes.length);
     const cleared = await Promise.all(nodes.map((node) => this.client.delete(node, id).then(() => node, (err: unknown) => void this.repairFailed(id, node, err))));
