@@ -9,7 +9,8 @@
  * gateway's --repair-rate (its default unless given), and once more after.
  * Prints the throughputs, the ratio of the one during repair to the mean of
  * the others, the repair's duration and bytes, and the gateway's peak RSS
- * after each phase.
+ * after each phase (and how much the repair added to it: repairs stream each
+ * chunk, so it should not grow with the bytes repaired).
  *
  *   node_modules/.bin/bun bench/s3-repair.ts [--objects 256] [--size 4] [--jobs 4] [--seconds 15] [--repair-rate MiB/s]
  */
@@ -111,6 +112,7 @@ try {
   const afterRate = throughput(after, afterStart, performance.now());
   const withoutRepair = (baselineRate + afterRate) / 2;
   const repairedMiB = (toRepair * size) / MiB;
+  const rssRepaired = peakRssMiB(cluster.gateway.proc.proc.pid);
 
   console.log(`\n${objects} objects × ${size / MiB} MiB, R = 3 over 4 agents, W = 2; GET loop with ${jobs} jobs; repair rate ${flags["repair-rate"] ?? "default (64)"} MiB/s\n`);
   console.log(
@@ -128,7 +130,8 @@ try {
         ["node killed → lost, seconds", ((from - killedAt) / 1000).toFixed(1)],
         ["gateway peak RSS after loading, MiB", rssLoaded.toFixed(0)],
         ["gateway peak RSS after the GETs without repair, MiB", rssBaseline.toFixed(0)],
-        ["gateway peak RSS after the repair, MiB", peakRssMiB(cluster.gateway.proc.proc.pid).toFixed(0)],
+        ["gateway peak RSS after the repair, MiB", rssRepaired.toFixed(0)],
+        ["gateway peak RSS after the repair / after the GETs", (rssRepaired / rssBaseline).toFixed(2)],
       ],
     ),
   );

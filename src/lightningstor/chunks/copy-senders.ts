@@ -36,15 +36,17 @@ function awaitedLater<T>(attempts: Promise<T>[]): Promise<T>[] {
  * slowest sets the pace; one that fails, or takes nothing for `progressMs`,
  * drops out). A node is marked unhealthy when it failed, not when the sender
  * did (the client went away mid-body, or the quorum was lost elsewhere).
+ * With `crc32` known up front (a repair), each node checks the bytes against
+ * it and refuses a copy whose bytes differ.
  */
-export function fanOutSender(client: ChunkNodeClient, id: string, targets: string[]): CopySender {
+export function fanOutSender(client: ChunkNodeClient, id: string, targets: string[], crc32?: number): CopySender {
   const { progressMs, requestMs } = client.deadlines;
   const copies = targets.map((node) => {
     const abort = new AbortController();
     const copy = new CopyStream({ stallMs: progressMs, answerMs: requestMs, expired: (err) => abort.abort(err) });
     const attempt = (async () => {
       try {
-        return await client.put(node, id, copy.body, undefined, abort.signal);
+        return await client.put(node, id, copy.body, crc32, abort.signal);
       } catch (err) {
         if (copy.expired || !copy.stopped) client.health.failed(node);
         throw err;

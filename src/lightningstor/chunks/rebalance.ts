@@ -204,10 +204,14 @@ export class ChunkRebalance {
     const short = missing.length + unknown.length > 0 || targets.length < store.replicas;
     if (short) stats.underReplicated++;
     if (unknown.length > 0 && !store.queue.has(id)) stats.waiting++; // a queued one is counted by the queue
-    // A queued chunk is read whole even with no copy missing: a damaged one is rewritten too.
-    if ((missing.length > 0 || store.queue.has(id)) && !(await this.copy(id, missing, stats))) {
-      stats.deferred++;
-      return;
+    // A queued chunk is read through even with no copy missing: a damaged one is rewritten too.
+    if (missing.length > 0 || store.queue.has(id)) {
+      const { written, complete } = await store.copy(id, missing, this.options.throttle);
+      stats.copied += written;
+      if (!complete) {
+        stats.deferred++;
+        return;
+      }
     }
     if (unknown.length > 0 || targets.length < store.replicas) return; // not every target is known to hold one: keep every copy
     store.queue.remove(id);
@@ -218,23 +222,5 @@ export class ChunkRebalance {
         store.failures.report("delete", "could not remove a copy from a node that is no longer among its chunk's targets; next pass", { node, chunk: id }, err);
       }
     }
-  }
-
-  /** Writes the chunk to `missing` from an intact copy, paced; true when every copy was written. */
-  private async copy(id: string, missing: string[], stats: RebalanceStats): Promise<boolean> {
-    const { store } = this;
-    let copy: Awaited<ReturnType<ReplicatedChunkStore["readIntact"]>>;
-    try {
-      copy = await store.readIntact(id);
-    } catch (err) {
-      store.failures.report("unreadable", "no intact copy to rebalance a chunk from", { chunk: id }, err);
-      return false;
-    }
-    if (!copy.bytes) return false;
-    const to = [...new Set([...missing, ...copy.needRepair])];
-    await this.options.throttle.take(copy.bytes.length * to.length);
-    const failed = await store.repair(id, copy.bytes, to);
-    stats.copied += to.length - failed;
-    return failed === 0;
   }
 }

@@ -1,18 +1,27 @@
-import { BlockCheckError, verifiedBlocks } from "../../util/checked-range.ts";
 import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
 import { newChunkId } from "./chunk-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
-import { assertChunkId, ChunkCorruptError, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
+import { assertChunkId, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { modeFor, type ReplicationMode } from "./chain-mode.ts";
+import { noFindings, readWholeCopy, streamCopies, type CopyReadContext, type ReadFindings } from "./copy-reader.ts";
 import { chainSender, fanOutSender } from "./copy-senders.ts";
 import { placeable, staticMembership, type Membership } from "./membership.ts";
 import { placeCopies, rendezvous } from "./placement.ts";
 import { quorum } from "./quorum.ts";
 import { MemoryRepairQueue, type RepairQueue } from "./repair-queue.ts";
+import type { RepairThrottle } from "./repair-throttle.ts";
 import { ReplicationFailures } from "./replication-failures.ts";
+
+/** How `read` goes. */
+interface ReadOptions {
+  /** Nodes not read from: their copy is being rewritten. */
+  skip?: readonly string[];
+  /** Takes what the read met (copy-reader.ts): the caller repairs the copies found lacking, not the read. */
+  found?: ReadFindings;
+}
 
 /** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
 const WRITE_MAX_MS = 24 * 60 * 60 * 1000;
@@ -44,9 +53,11 @@ export interface ReplicationConfig {
  * quorum write and the failover read. Each chunk goes to its R target nodes
  * (placement.ts, over the membership's nodes) and a put resolves once W of them have
  * it fsynced. A read goes through the nodes in `readOrder`, checks each copy's
- * CRC32, goes on to the next when one is missing, corrupt or unreachable, and
- * afterwards writes a good copy back to those of the targets that lacked one
- * or had a damaged one. Chunks acknowledged short of R copies, and copies a
+ * CRC32 block by block, goes on to the next when one is missing, corrupt or
+ * unreachable, and afterwards writes a good copy back to those of the targets
+ * that lacked one or had a damaged one. Every repair goes through `copy`,
+ * which streams a chunk from its copies to the nodes that need one, holding
+ * none of it whole. Chunks acknowledged short of R copies, and copies a
  * repair could not rewrite, go into `queue` (durable in the gateway) for
  * ChunkUpkeep (upkeep.ts) to complete; this class starts no timer.
  */
@@ -54,6 +65,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   readonly client: ChunkNodeClient;
   /** Copies (`node id`) found damaged and not rewritten yet: read last. */
   private readonly damaged = new Set<string>();
+  /** What the readers of copies use (copy-reader.ts). */
+  private readonly reading: CopyReadContext;
   /** Ids this process made, with when: writes that may still be under way (`writing`). */
   private readonly issued = new Map<string, number>();
   readonly membership: Membership;
@@ -73,6 +86,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     if (!(config.writeQuorum >= 1 && config.writeQuorum <= config.replicas)) throw new Error(`the write quorum must be between 1 and replicas (${config.replicas})`);
     this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines }, undefined, config.ca);
     this.membership = config.membership ?? staticMembership(fixed);
+    this.reading = { client: this.client, failures, damaged: this.damaged };
   }
 
   /** Every storage node known, whatever its state. */
@@ -243,7 +257,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async get(id: string): Promise<Buffer | undefined> {
     assertChunkId(id);
     const { bytes, needRepair } = await this.readIntact(id);
-    if (bytes && needRepair.length > 0) void this.repair(id, bytes, needRepair);
+    if (bytes && needRepair.length > 0) this.readRepair(id, needRepair);
     return bytes;
   }
 
@@ -254,114 +268,113 @@ export class ReplicatedChunkStore implements ChunkStore {
   }
 
   /**
-   * Streams bytes [from, to) from the copies in placement order (those known
-   * damaged, then nodes that failed recently, last), each block checked against its CRC32 before it is passed
-   * on (checked-range.ts). A copy that is missing, unreachable, breaks off or
-   * has a damaged block, or leaves the reader waiting past its deadline
-   * (chunk-node-client.ts), hands over to the next one at the first byte not yet
-   * sent, so the client never sees the switch; only when no copy has the rest
-   * intact does the stream end with an error (a short body, never a wrong
-   * byte). Damaged and missing copies are rewritten from an intact one.
+   * Bytes [from, to), each block checked, from the copies in read order less
+   * `options.skip` (copy-reader.ts). The target nodes found without a copy or
+   * with a damaged one go into `options.found` when given (the caller repairs
+   * them); otherwise they are rewritten once the read is through.
    */
-  private async *read(id: string, from: number, to: number): AsyncGenerator<Uint8Array> {
-    if (from >= to) return;
-    let at = from;
-    let missing = false;
-    let corrupt = false;
-    const order = this.readOrder(id);
-    const targets = this.targets(id);
-    const damagedLast = [...order.filter((node) => !this.damaged.has(`${node} ${id}`)), ...order.filter((node) => this.damaged.has(`${node} ${id}`))];
-    for (const node of this.client.health.healthyFirst(damagedLast)) {
-      const copy = await this.client.get(node, id, { whole: false, range: { from: at, to } }).catch((err: unknown) => {
-        this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
-        return "failed" as const;
-      });
-      if (copy === "failed") continue;
-      if (!copy) {
-        missing ||= targets.includes(node);
-        continue;
-      }
-      try {
-        for await (const piece of verifiedBlocks(copy.body, copy.blocks, copy.start, at, to)) {
-          at += piece.length;
-          yield piece;
-        }
-      } catch (err) {
-        if (err instanceof BlockCheckError && err.damaged) {
-          corrupt = true;
-          this.damaged.add(`${node} ${id}`);
-          this.failures.report("corrupt", "a block of a chunk copy does not match its checksum; reading the rest from another copy", { node, chunk: id }, err);
-        } else this.failures.report("unreachable", "a storage node broke off sending a copy; reading the rest from another", { node, chunk: id }, err);
-        continue;
-      }
-      if (missing || corrupt) this.readRepair(id); // rewrites the copies found missing or damaged from an intact one
-      return;
-    }
-    if (corrupt) this.readRepair(id);
-    const detail = `no copy has bytes ${at}-${to - 1} intact`;
-    throw corrupt ? new ChunkCorruptError(id, detail) : new ChunkUnavailableError(id, detail);
+  private async *read(id: string, from: number, to: number, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+    const found = options.found ?? noFindings();
+    const order = this.readOrder(id).filter((node) => !options.skip?.includes(node));
+    yield* streamCopies(this.reading, id, { order, targets: this.targets(id) }, from, to, found);
+    if (!options.found && found.lacking.size > 0) this.readRepair(id, [...found.lacking]);
   }
 
-  /** Reads the chunk whole in the background, which rewrites the copies found missing or damaged. */
-  private readRepair(id: string): void {
-    void this.get(id).catch((err: unknown) => this.failures.report("unreadable", "could not read a chunk back to repair its copies", { chunk: id }, err));
+  /** Rewrites in the background (`copy`) the copies a read found lacking; a chunk another repair holds is queued. */
+  private readRepair(id: string, nodes: string[]): void {
+    if (!this.claim(id)) {
+      this.queue.add(id, "missing");
+      return;
+    }
+    void this.copy(id, nodes)
+      .catch((err: unknown) => this.failures.report("repair", "could not repair a chunk's copies after a read; trying again later", { chunk: id }, err))
+      .finally(() => this.release(id));
   }
 
   /**
-   * The first intact copy in read order, and which of the target nodes
-   * lacked one or had a damaged one; no bytes when no node has a copy.
-   * Throws ChunkCorruptError when every copy found is damaged.
+   * Copies a chunk onto `nodes` as it streams from the other copies, never
+   * holding it whole: its size and CRC32 from `stat`, its bytes from `read`
+   * (each block checked, switching copies mid-chunk) fanned out to the nodes
+   * (copy-senders.ts), each told the CRC32 to check. `throttle` paces it:
+   * size × nodes bytes are taken before a byte goes. A node's old copy is
+   * deleted first (a node refuses a PUT over one); a copy that arrives
+   * different is discarded; each failure is reported and queued for upkeep.
+   * Nodes without a copy get theirs in a first pass. Damaged copies (among
+   * `nodes`, met by that pass, or known from earlier reads) and targets found
+   * without one follow in a second pass, which deletes a damaged copy only
+   * once the chunk is known whole without it: a new copy was written, or the
+   * first pass took none of its bytes (other blocks of it may be the only
+   * intact ones left). Resolves with the copies written and whether all were.
    */
-  async readIntact(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
-    const needRepair: string[] = [];
-    let corrupt = false;
-    const targets = this.targets(id);
-    for (const node of this.readOrder(id)) {
-      const copy = await this.copyOf(node, id).catch((err: unknown) => {
-        this.failures.report("unreachable", "storage node did not send a copy; reading another", { node, chunk: id }, err);
-        return "failed" as const;
-      });
-      if (copy === "failed") continue;
-      if (copy === "missing" || copy === "corrupt") {
-        if (copy === "corrupt") corrupt = true;
-        if (targets.includes(node)) needRepair.push(node);
+  async copy(id: string, nodes: string[], throttle?: RepairThrottle): Promise<{ written: number; complete: boolean }> {
+    const info = await this.stat(id);
+    if (!info) {
+      this.failures.report("unreadable", "no storage node sent a copy to repair a chunk from; trying again", { chunk: id });
+      return { written: 0, complete: false };
+    }
+    const isDamaged = (node: string) => this.damaged.has(`${node} ${id}`);
+    const fresh = nodes.filter((node) => !isDamaged(node));
+    const found = noFindings();
+    const first = await this.streamTo(id, info, fresh, found, throttle);
+    if (!first.read) return { written: first.written, complete: false };
+    const rest = [...new Set([...nodes, ...found.lacking, ...this.targets(id).filter(isDamaged)])].filter((node) => !fresh.includes(node));
+    const wholeWithout = first.written > 0 || ![...found.used].some(isDamaged);
+    const kept = wholeWithout ? [] : rest.filter(isDamaged);
+    for (const node of kept) this.failures.report("repair", "kept a damaged chunk copy: the read needed some of its blocks; trying again later", { node, chunk: id });
+    const to = rest.filter((node) => !kept.includes(node));
+    const second = to.length > 0 ? await this.streamTo(id, info, to, noFindings(), throttle) : { written: 0, failed: 0, read: true };
+    const complete = first.failed + second.failed + kept.length === 0 && second.read;
+    if (complete) this.failures.resolved(id);
+    return { written: first.written + second.written, complete };
+  }
+
+  /** One pass of `copy`: the chunk streamed to `nodes` from the other copies; whether it could be read through. */
+  private async streamTo(id: string, info: ChunkInfo, nodes: string[], found: ReadFindings, throttle?: RepairThrottle): Promise<{ written: number; failed: number; read: boolean }> {
+    await throttle?.take(info.size * nodes.length);
+    const cleared = await Promise.all(nodes.map((node) => this.client.delete(node, id).then(() => node, (err: unknown) => void this.repairFailed(id, node, err))));
+    const ready = cleared.filter((node) => node !== undefined);
+    const sender = fanOutSender(this.client, id, ready, info.crc32);
+    let unread: unknown;
+    try {
+      for await (const piece of this.read(id, 0, info.size, { skip: nodes, found })) await sender.push(piece);
+      await sender.end();
+    } catch (err) {
+      unread = err;
+      sender.fail(err as Error);
+      this.failures.report("unreadable", "could not read a chunk through to copy it; trying again later", { chunk: id }, err);
+    }
+    const results = await Promise.allSettled(sender.attempts);
+    let written = 0;
+    for (const [i, node] of ready.entries()) {
+      const result = results[i]!;
+      const stored = result.status === "fulfilled" ? result.value : undefined;
+      const wrong = stored && (stored.crc32 !== info.crc32 || stored.size !== info.size) ? new Error(`the copy arrived with CRC32 ${formatCrc(stored.crc32)}, not ${formatCrc(info.crc32)}`) : undefined;
+      const err: unknown = unread ?? (result.status === "rejected" ? result.reason : wrong);
+      if (err === undefined) {
+        this.repaired(id, node);
+        written++;
         continue;
       }
-      return { bytes: copy, needRepair };
+      if (stored) await this.discard(node, id);
+      this.repairFailed(id, node, err);
     }
-    if (corrupt) throw new ChunkCorruptError(id, "no copy matches its checksum");
-    return { needRepair };
+    return { written, failed: nodes.length - written, read: unread === undefined };
   }
 
-  /** One node's copy, checked against the CRC32 it was stored with. */
-  private async copyOf(node: string, id: string): Promise<Buffer | "missing" | "corrupt"> {
-    const copy = await this.client.get(node, id, { whole: true });
-    if (!copy) return "missing";
-    const bytes = Buffer.from(await Bun.readableStreamToArrayBuffer(copy.body));
-    if (Bun.hash.crc32(bytes) >>> 0 === copy.crc32) return bytes;
-    this.failures.report("corrupt", "a chunk copy does not match its checksum; reading another", { node, chunk: id });
-    this.damaged.add(`${node} ${id}`);
-    return "corrupt";
+  /** The first copy read whole that matches its CRC32, and the targets that lacked one or had a damaged one (copy-reader.ts). */
+  readIntact(id: string): Promise<{ bytes?: Buffer; needRepair: string[] }> {
+    return readWholeCopy(this.reading, id, { order: this.readOrder(id), targets: this.targets(id) });
   }
 
-  /** Writes a good copy to nodes that lacked one or had a damaged one; each failure is reported, none thrown. Resolves with how many failed. */
-  async repair(id: string, bytes: Buffer, nodes: string[]): Promise<number> {
-    const crc32 = Bun.hash.crc32(bytes) >>> 0;
-    let failed = 0;
-    for (const node of nodes) {
-      try {
-        await this.client.delete(node, id);
-        await this.client.put(node, id, bytes, crc32);
-        this.damaged.delete(`${node} ${id}`);
-        this.log.info("repaired a chunk copy", { chunk: id, node });
-      } catch (err) {
-        failed++;
-        this.queue.add(id, "missing"); // upkeep tries again, after a restart too
-        this.failures.report("repair", "could not repair a chunk copy; trying again later", { node, chunk: id }, err);
-      }
-    }
-    if (failed === 0) this.failures.resolved(id);
-    return failed;
+  private repaired(id: string, node: string): void {
+    this.damaged.delete(`${node} ${id}`);
+    this.log.info("repaired a chunk copy", { chunk: id, node });
+  }
+
+  /** A copy not rewritten: upkeep tries again, after a restart too. */
+  private repairFailed(id: string, node: string, err: unknown): void {
+    this.queue.add(id, "missing");
+    this.failures.report("repair", "could not repair a chunk copy; trying again later", { node, chunk: id }, err);
   }
 
   async stat(id: string): Promise<ChunkInfo | undefined> {

@@ -75,7 +75,8 @@ export class ChunkUpkeep {
           continue;
         }
         this.repairing++;
-        await this.complete(id, missing).finally(() => this.repairing--);
+        // Streamed from an intact copy (to nodes found with a damaged one too), paced.
+        await store.copy(id, missing, this.throttle).finally(() => this.repairing--);
       } finally {
         store.release(id);
       }
@@ -96,25 +97,6 @@ export class ChunkUpkeep {
         .catch((err: unknown) => this.store.failures.report("unreachable", "a storage node passed over still does not answer; probing it again", { node }, err))
         .finally(() => this.probing.delete(node));
     }
-  }
-
-  /** Writes a chunk's copy to `missing` (and to nodes found with a damaged one) from an intact copy. */
-  private async complete(id: string, missing: string[]): Promise<void> {
-    const { store } = this;
-    let copy: Awaited<ReturnType<ReplicatedChunkStore["readIntact"]>>;
-    try {
-      copy = await store.readIntact(id);
-    } catch (err) {
-      store.failures.report("unreadable", "no intact copy to complete a chunk from; trying again", { chunk: id }, err);
-      return;
-    }
-    if (!copy.bytes) {
-      store.failures.report("unreadable", "no storage node sent a copy to complete a chunk from; trying again", { chunk: id });
-      return;
-    }
-    const to = [...new Set([...missing, ...copy.needRepair])];
-    await this.throttle.take(copy.bytes.length * to.length);
-    await store.repair(id, copy.bytes, to);
   }
 
   /**
