@@ -112,3 +112,38 @@ test("time the server spends not reading a body (backpressure) does not count ag
   expect(await (await held).text()).toBe(String(16 * 1024 * 1024));
   expect(cuts).toEqual([]);
 });
+
+test("a body answered without being read (a refused PUT) is read to its end and dropped: the client gets the answer and a clean close, not a reset", async () => {
+  const port = await listen({}, async () => new Response("full", { status: 507 }));
+  const errors: string[] = [];
+  let received = "";
+  let closed = false;
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_s, data) => void (received += data.toString("latin1")),
+      close: () => void (closed = true),
+      error: (_s, err) => void errors.push(String(err)),
+    },
+  });
+  sockets.push(socket);
+  const body = 8 * 1024 * 1024;
+  socket.write(`PUT /b/k HTTP/1.1\r\nhost: x\r\ncontent-length: ${body}\r\n\r\n`);
+  await waitFor(() => received.includes("\r\n\r\nfull"), "the answer");
+  // The client goes on sending the body it announced, as clients that do not wait for 100-continue do.
+  const piece = new Uint8Array(256 * 1024);
+  let sent = 0;
+  await waitFor(async () => {
+    while (sent < body) {
+      const n = socket.write(piece.subarray(0, Math.min(piece.length, body - sent)));
+      if (n <= 0) return false; // the server is not reading: try again shortly, until waitFor gives up
+      sent += n;
+    }
+    return true;
+  }, "the server to take the rest of the body", 10_000);
+  await waitFor(() => closed, "the connection to close");
+  expect(received).toStartWith("HTTP/1.1 507");
+  expect(received).toContain("connection: close");
+  expect(errors).toEqual([]);
+}, 30_000);

@@ -32,6 +32,10 @@ const BAD_REQUEST = Buffer.from("HTTP/1.1 400 Bad Request\r\nconnection: close\r
 
 type HttpSocket = Socket<Connection>;
 
+/** How much of a body answered without it (a refused PUT) is still read, and for how long, before the connection closes. */
+const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_MS = 5_000;
+
 /**
  * The S3 listener: HTTP/1.1 on Bun's TCP sockets. Bun.serve would be simpler,
  * but it normalizes `.`/`..` (even percent-encoded) in request paths, and S3
@@ -247,11 +251,14 @@ class Connection {
       duplex: "half",
     } as RequestInit);
     const response = await this.handler(request, head.target);
-    // A body the handler left unread would be taken for the next request: close instead.
-    if (body && (!body.complete || body.failed)) this.ending = true;
+    // A body the handler left unread would be taken for the next request: close instead…
+    const unread = body !== undefined && !body.complete;
+    if (unread || body?.failed) this.ending = true;
     const connection = head.headers.get("connection")?.toLowerCase();
     if (connection === "close" || (head.version === "1.0" && connection !== "keep-alive")) this.ending = true;
     await this.respond(head, response);
+    // …once what the client still sends of it is read and dropped (up to a bound), as nginx's lingering close does.
+    if (unread && !this.isClosed) await body.discardRest(LINGER_BYTES, LINGER_MS);
     body?.fail("answered before the body was read"); // stops its rate timer; a complete body is untouched
     this.body = undefined;
   }

@@ -33,6 +33,8 @@ export class RequestBody {
   private pausedMs = 0;
   private pausedSince?: number;
   private timer?: ReturnType<typeof setTimeout>;
+  /** Set while the rest is read only to be dropped (discardRest): what settles the wait. */
+  private discarding?: { done(complete: boolean): void; upTo: number };
 
   constructor(
     framing: Exclude<RequestHead["body"], { kind: "none" }>,
@@ -74,12 +76,41 @@ export class RequestBody {
       return undefined;
     }
     this.received += data.length - (rest?.length ?? 0);
+    if (this.discarding) {
+      if (this.complete) clearTimeout(this.timer);
+      if (this.complete || this.received > this.discarding.upTo) this.discarding.done(this.complete);
+      return rest;
+    }
     for (const piece of pieces) if (piece.length > 0) this.controller.enqueue(piece);
     if (this.complete) {
       clearTimeout(this.timer);
       this.controller.close();
     } else if ((this.controller.desiredSize ?? 0) < -BODY_QUEUE_BYTES) this.pause();
     return rest;
+  }
+
+  /**
+   * Reads the rest of a body that was answered without it, dropping it, so
+   * that the connection is not closed on unread bytes (the kernel would then
+   * reset it, and the client could lose the answer before reading it).
+   * Resolves true once the body is complete; false, reading no further, when
+   * more than `maxBytes` remain or `ms` pass first (the connection then closes as it is).
+   */
+  discardRest(maxBytes: number, ms: number): Promise<boolean> {
+    if (this.complete) return Promise.resolve(!this.failed);
+    if (!this.decoder && this.remaining > maxBytes) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => this.discarding?.done(false), ms);
+      this.discarding = {
+        upTo: this.received + maxBytes,
+        done: (complete) => {
+          clearTimeout(timer);
+          this.discarding = undefined;
+          resolve(complete);
+        },
+      };
+      this.resume();
+    });
   }
 
   fail(reason: string): void {
@@ -92,6 +123,7 @@ export class RequestBody {
     this.complete = true;
     this.failed = true;
     clearTimeout(this.timer);
+    if (this.discarding) return this.discarding.done(false);
     this.controller.error(err);
   }
 
