@@ -84,8 +84,8 @@ export class Serial {
 
   run<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(fn);
-    // The caller gets `result`, failure included; the queue only needs to know it settled.
-    this.tail = result.catch(() => undefined);
+    // The caller gets `result`, failure included; the queue only waits for it to settle.
+    this.tail = Promise.allSettled([result]);
     return result;
   }
 }

@@ -131,9 +131,12 @@ export async function endpointUp(url: string, ca?: TrustedCa): Promise<boolean> 
   const parsed = new URL(url.replace("/<volume>", "/"));
   const defaultPort = tcpOnly[parsed.protocol];
   if (defaultPort !== undefined) {
-    const socket = await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || defaultPort), socket: { data() {} } }).catch(() => undefined);
-    socket?.end();
-    return socket !== undefined;
+    try {
+      (await Bun.connect({ hostname: parsed.hostname, port: Number(parsed.port || defaultPort), socket: { data() {} } })).end();
+      return true;
+    } catch {
+      return false; // refused or unreachable: the answer asked for, not a failure of the check
+    }
   }
   const path = url.endsWith("/") ? "healthz" : "/healthz";
   return fetch(url + path, { signal: AbortSignal.timeout(2000), ...fetchTls(ca) }).then(

@@ -27,7 +27,7 @@ export interface CopySender {
  * reads every one of them, the failures included.
  */
 function awaitedLater<T>(attempts: Promise<T>[]): Promise<T>[] {
-  for (const attempt of attempts) attempt.catch(() => undefined);
+  void Promise.allSettled(attempts); // observes each now; the put reads every outcome later
   return attempts;
 }
 

@@ -2,7 +2,7 @@ import type { TokenLike } from "../../util/token.ts";
 import type { TrustedCa } from "../../http/client-tls.ts";
 import type { Logger } from "../../util/log.ts";
 import { ChunkNodeClient, DEFAULT_DEADLINES, type NodeDeadlines } from "./chunk-node-client.ts";
-import { newChunkId } from "./chunk-ids.ts";
+import { IssuedIds } from "./issued-ids.ts";
 import { formatCrc } from "./chunk-protocol.ts";
 import { assertChunkId, ChunkStoreFullError, ChunkUnavailableError, type ChunkInfo, type ChunkStore, type ChunkStreamRange } from "./chunk-store.ts";
 import { modeFor, type ReplicationMode } from "./chain-mode.ts";
@@ -22,9 +22,6 @@ interface ReadOptions {
   /** Takes what the read met (copy-reader.ts): the caller repairs the copies found lacking, not the read. */
   found?: ReadFindings;
 }
-
-/** Longest a write is taken to be under way: a 5 GiB PUT (S3's largest) at 64 KiB/s. */
-const WRITE_MAX_MS = 24 * 60 * 60 * 1000;
 
 /** How a ReplicatedChunkStore places and acknowledges chunks. */
 export interface ReplicationConfig {
@@ -67,8 +64,8 @@ export class ReplicatedChunkStore implements ChunkStore {
   private readonly damaged = new Set<string>();
   /** What the readers of copies use (copy-reader.ts). */
   private readonly reading: CopyReadContext;
-  /** Ids this process made, with when: writes that may still be under way (`writing`). */
-  private readonly issued = new Map<string, number>();
+  /** Ids this process made: writes that may still be under way (`writing`). */
+  private readonly issued: IssuedIds;
   readonly membership: Membership;
   /** Chunks upkeep or a rebalance pass is completing now: one at a time per chunk. */
   private readonly claimed = new Set<string>();
@@ -87,6 +84,7 @@ export class ReplicatedChunkStore implements ChunkStore {
     this.client = new ChunkNodeClient(config.token, { ...DEFAULT_DEADLINES, ...config.deadlines }, undefined, config.ca);
     this.membership = config.membership ?? staticMembership(fixed);
     this.reading = { client: this.client, failures, damaged: this.damaged };
+    this.issued = new IssuedIds(config.owner);
   }
 
   /** Every storage node known, whatever its state. */
@@ -101,28 +99,17 @@ export class ReplicatedChunkStore implements ChunkStore {
 
   /** An id naming this gateway, so that only it ever collects the chunk (gc.ts); remembered as a write under way. */
   newId(): string {
-    const id = newChunkId(this.config.owner);
-    this.issued.set(id, Date.now());
-    return id;
+    return this.issued.next();
   }
 
-  /**
-   * Whether the chunk may belong to a write of this process not committed yet
-   * (a PUT can stream for longer than a GC period): ids it made in the last
-   * WRITE_MAX_MS and not yet seen referenced. Forgets the others.
-   */
+  /** Whether the chunk may belong to a write of this process not committed yet (issued-ids.ts). */
   writing(id: string, isReferenced: (id: string) => boolean): boolean {
-    const issuedAt = this.issued.get(id);
-    if (issuedAt === undefined) return false;
-    if (Date.now() - issuedAt < WRITE_MAX_MS && !isReferenced(id)) return true;
-    this.issued.delete(id);
-    return false;
+    return this.issued.writing(id, isReferenced);
   }
 
-  /** Whether a write this process began before `time` may still be under way (`writing`): it was placed by the storage nodes as they were then. */
+  /** Whether a write this process began before `time` may still be under way: it was placed by the storage nodes as they were then. */
   writingBefore(time: number, isReferenced: (id: string) => boolean): boolean {
-    for (const [id, issuedAt] of this.issued) if (issuedAt < time && this.writing(id, isReferenced)) return true;
-    return false;
+    return this.issued.writingBefore(time, isReferenced);
   }
 
   get replicas(): number {
@@ -241,7 +228,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   /** Deletes the copies that `attempts` stored. */
   private async removeLanded(id: string, targets: string[], attempts: Promise<unknown>[]): Promise<void> {
     const results = await Promise.allSettled(attempts);
-    this.issued.delete(id); // the write was given up: no longer under way
+    this.issued.forget(id); // the write was given up
     await Promise.all(targets.filter((_, i) => results[i]!.status === "fulfilled").map((node) => this.discard(node, id)));
   }
 
@@ -399,7 +386,7 @@ export class ReplicatedChunkStore implements ChunkStore {
   async delete(id: string): Promise<boolean> {
     assertChunkId(id);
     this.queue.remove(id);
-    this.issued.delete(id); // a write given up, or an object deleted: not under way
+    this.issued.forget(id); // a write given up, or an object deleted
     const nodes = this.nodes;
     const deletes = nodes.map((node) =>
       this.client.delete(node, id).catch((err: unknown) => {

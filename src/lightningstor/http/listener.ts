@@ -125,9 +125,13 @@ class Connection {
   /** Answers `response` and closes without reading anything. */
   refuse(response: Buffer): void {
     this.refused = true;
-    // The refusal was counted and logged by its caller; a client gone already needs no answer.
-    this.write(response).catch(() => {});
+    this.writeLast(response, "a refusal"); // counted and logged by its caller
     this.socket.end();
+  }
+
+  /** Writes what no request waits for (a refusal, 100 Continue): a client gone by then is logged, not an error. */
+  private writeLast(data: Buffer, what: string): void {
+    this.write(data).catch((err: unknown) => this.log.debug(`S3 client went away before ${what} was sent`, { error: String(err) }));
   }
 
   received(data: Buffer): void {
@@ -185,7 +189,8 @@ class Connection {
       head = parseHead(this.pending);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 400;
-      this.write(Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)).catch(() => {});
+      this.log.debug("S3 request head malformed; answering and closing", { status, error: String(err) });
+      this.writeLast(Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`), "a malformed head's answer");
       this.socket.end();
       return;
     }
@@ -236,7 +241,7 @@ class Connection {
     if (body && head.version === "1.1" && head.headers.get("expect")?.toLowerCase() === "100-continue") {
       // At once, as Node's server does: the client's wait is pure latency. A request
       // refused before its body is read closes the connection after the answer.
-      this.write(CONTINUE).catch(() => {}); // a closed connection fails the request anyway
+      this.writeLast(CONTINUE, "100 Continue"); // a closed connection fails the request anyway
     }
     this.body = body;
     if (body && this.pending.length > 0) {
